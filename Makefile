@@ -1,0 +1,34 @@
+# Set-up and entry points. `make run` and `make test` both create .venv from nothing.
+# torch==2.13.0 is installed first (the local CPU build) and then pinned by
+# constraints.txt, so no dependency can pull a CUDA build of torch.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PIP    := $(BIN)/pip install -q -c constraints.txt
+
+.PHONY: setup run test test-all bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(PIP) -e ".[test]"
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m training.run_marl --env mlic-digits
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q -m ""
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.throughput
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info
