@@ -1,0 +1,1 @@
+"""Scripted benchmark runs over envs + agents + training; results go to benchmarks/results/."""

@@ -1,0 +1,46 @@
+"""MLIC training environments: multi-label image classification as a PettingZoo env.
+
+Public API::
+
+    import envs
+    envs.list_envs()                      # registered ids
+    env = envs.make("mlic-digits", max_decisions=3)      # PettingZoo ParallelEnv
+    joint = envs.make_joint("mlic-digits", flatten=True)  # Gymnasium env, one agent
+    ds = envs.load_dataset("voc", split="trainval", data_root=..., image_size=64)
+    envs.multilabel_metrics(logits, targets, ignore=None)
+
+This package never imports ``agents`` or ``training``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from envs.config import EnvConfig
+from envs.engine.data import MLICDataset, load_dataset, load_splits
+from envs.engine.metrics import multilabel_metrics
+from envs.engine.recipe import CATALOGUES, COMPONENTS, DEFAULT_RECIPE, Recipe
+from envs.engine.trainer import TrainerConfig
+from envs.env import MLICTrainingEnv
+from envs.errors import (CheckpointError, ConfigError, CorruptImageError, DatasetFormatError,
+                         DatasetNotFoundError, InvalidActionError, MLICError, UnknownEnvError)
+from envs.joint import JointActionEnv
+from envs.registry import EnvSpec, list_envs, make, make_config, register, spec
+from envs.reward import RewardConfig
+
+
+def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointActionEnv:
+    """A single-agent Gymnasium view of ``make(env_id, **overrides)``.
+
+    ``flatten=False`` gives a ``MultiDiscrete`` action (one entry per agent);
+    ``flatten=True`` a single ``Discrete`` index over every joint choice.
+    """
+    return JointActionEnv(make(env_id, **overrides), flatten=flatten)
+
+
+__all__ = [
+    "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError",
+    "CorruptImageError", "DatasetFormatError", "DatasetNotFoundError", "EnvConfig", "EnvSpec",
+    "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
+    "Recipe", "RewardConfig", "TrainerConfig", "UnknownEnvError", "list_envs", "load_dataset",
+    "load_splits", "make", "make_config", "make_joint", "multilabel_metrics", "register", "spec",
+]

@@ -1,0 +1,48 @@
+"""Validation of the joint action passed to ``env.step``.
+
+A bad action is a user error, so it gets an :class:`envs.errors.InvalidActionError`
+that names the agent, the value and the valid range, instead of an ``IndexError``
+from deep inside the catalogue lookup.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from envs.errors import InvalidActionError
+
+
+def validate_actions(actions: Any, agents: Sequence[str],
+                     action_spaces: Mapping[str, spaces.Discrete]) -> dict[str, int]:
+    """Check ``actions`` (one int per active agent) and return them as plain ints."""
+    if not isinstance(actions, Mapping):
+        raise InvalidActionError(
+            f"actions must be a dict mapping each agent to an int, got {type(actions).__name__}; "
+            f"expected keys {list(agents)}")
+    extra = [a for a in actions if a not in agents]
+    if extra:
+        raise InvalidActionError(
+            f"actions given for agents {extra} that are not active; active agents: {list(agents)}")
+    return {agent: _check_one(agent, actions, action_spaces[agent]) for agent in agents}
+
+
+def _check_one(agent: str, actions: Mapping[str, Any], space: spaces.Discrete) -> int:
+    n = int(space.n)
+    valid = f"an int in [0, {n - 1}]"
+    if agent not in actions:
+        raise InvalidActionError(f"no action for agent {agent!r}: expected {valid}")
+    value = actions[agent]
+    if isinstance(value, np.ndarray) and value.shape in ((), (1,)):
+        value = value.reshape(()).item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        shown = "NaN" if isinstance(value, float) and math.isnan(value) else repr(value)
+        raise InvalidActionError(
+            f"action for agent {agent!r} is {shown} of type {type(value).__name__}: expected {valid}")
+    if not 0 <= int(value) < n:
+        raise InvalidActionError(f"action {int(value)} for agent {agent!r} is out of range: expected {valid}")
+    return int(value)

@@ -1,0 +1,87 @@
+"""Typed configuration of one environment instance.
+
+``EnvConfig`` is the *task*: which data, how big, how long, which agents. How the
+classifier trains lives in :class:`envs.engine.trainer.TrainerConfig` and the reward
+weights in :class:`envs.reward.RewardConfig`; both are nested here and passed down
+explicitly. The registry (``envs.registry``) holds one default ``EnvConfig`` per env id;
+``envs.make(id, **overrides)`` replaces fields by name.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
+from envs.engine.trainer import TrainerConfig
+from envs.engine.checks import require_positive_int
+from envs.errors import ConfigError
+from envs.reward import RewardConfig
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything that defines one MLIC training environment."""
+
+    dataset: str = "digits"
+    """Dataset name: ``digits``, ``voc``, ``coco`` or ``csv``."""
+    data_root: str | None = None
+    """Where the data lives (else ``$MLIC_DATA_ROOT``); unused by ``digits``."""
+    image_size: int | None = None
+    """Square image side in pixels; ``None`` uses the dataset's default."""
+    max_train_images: int | None = None
+    """Use only this many training images (a fixed subset), e.g. for tests."""
+    max_decisions: int = 25
+    """Decisions per episode; the episode is truncated after the last one."""
+    steps_per_decision: int | None = None
+    """Training iterations per decision; ``None`` means one epoch."""
+    batch_size: int = 64
+    """Training batch size."""
+    agents: tuple[str, ...] = COMPONENTS
+    """Active agents; a removed agent's component stays at ``default_recipe``'s choice."""
+    device: str = "cpu"
+    """torch device for training."""
+    amp: str = "none"
+    """Mixed precision: ``none``, ``bf16`` or ``fp16`` (CUDA)."""
+    backbone: str = "small_cnn"
+    """Classifier backbone (see ``envs.engine.models``)."""
+    weights_path: str | None = None
+    """Local pretrained backbone weights, if any."""
+    lr_scale: float = 1.0
+    """Multiplies every optimizer family's base LR."""
+    default_recipe: Recipe = DEFAULT_RECIPE
+    """The recipe before any decision, and the fixed choice of removed agents."""
+    reward: RewardConfig = field(default_factory=RewardConfig)
+    """Weights of the composite reward."""
+    history: int = 4
+    """How many past val mAPs the observation carries."""
+    download: bool = False
+    """Download the dataset if missing (VOC only)."""
+    cache_dir: str | None = None
+    """Decoded-tensor cache directory (default ``$MLIC_CACHE_DIR`` or ``~/.cache/mlic-marl``)."""
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "max_train_images", "steps_per_decision"):
+            value = getattr(self, name)
+            if value is not None:
+                require_positive_int(name, value)
+        require_positive_int("max_decisions", self.max_decisions)
+        require_positive_int("batch_size", self.batch_size)
+        if self.history < 0:
+            raise ConfigError(f"history must be >= 0, got {self.history}")
+        agents = tuple(self.agents)
+        unknown = [a for a in agents if a not in COMPONENTS]
+        if unknown or not agents or len(set(agents)) != len(agents):
+            raise ConfigError(
+                f"agents={agents!r} is invalid: give a non-empty subset of {COMPONENTS} without "
+                f"repeats (unknown: {unknown})")
+        object.__setattr__(self, "agents", tuple(a for a in COMPONENTS if a in agents))
+
+    def trainer_config(self) -> TrainerConfig:
+        """The training settings this env config implies."""
+        return TrainerConfig(backbone=self.backbone, weights_path=self.weights_path,
+                             batch_size=self.batch_size, device=self.device, amp=self.amp,
+                             lr_scale=self.lr_scale)
+
+
+def config_field_names() -> tuple[str, ...]:
+    """Names accepted as keyword overrides by ``envs.make``."""
+    return tuple(f.name for f in fields(EnvConfig))

@@ -1,0 +1,10 @@
+"""Argument checks shared by the configs, raising :class:`envs.errors.ConfigError`."""
+from __future__ import annotations
+
+from envs.errors import ConfigError
+
+
+def require_positive_int(name: str, value: object) -> None:
+    """Raise ``ConfigError`` unless ``value`` is an ``int`` greater than zero (bools rejected)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}")

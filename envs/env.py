@@ -1,0 +1,241 @@
+"""``MLICTrainingEnv``: multi-label image-classification training as a PettingZoo ParallelEnv.
+
+Each agent (``aug``, ``opt``, ``lrs``, ``loss``) owns one component of the training
+recipe. A ``step`` applies the joint choice, trains one segment (default: one epoch),
+evaluates the slow-EMA model on the validation split and returns the new training
+state (see :mod:`envs.observation`) and the shared composite reward (see
+:mod:`envs.reward`). The test split is evaluated only when the episode ends.
+
+``reset(seed=...)`` is the only source of randomness: it seeds the trainer's own
+generator (weights, shuffling, augmentation), so a seed fixes the whole trajectory on
+CPU.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from envs.actions import validate_actions
+from envs.config import EnvConfig
+from envs.engine.data import DatasetSplits
+from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
+from envs.engine.trainer import EvalResult, SegmentStats, Trainer
+from envs.errors import ConfigError
+from envs.observation import (DataProfile, TrainingStatus, build_observation, feature_names,
+                              observation_space)
+from envs.reward import compute_reward
+
+
+class MLICTrainingEnv(ParallelEnv):
+    """Training of a multi-label classifier, reconfigured by four cooperating agents.
+
+    Args:
+        config: the task (data, sizes, budget, agents, reward weights).
+        data: the train/val/test splits, already loaded (``envs.make`` loads them).
+        env_id: the registered id, for ``metadata`` and messages.
+    """
+
+    metadata = {"name": "mlic_training_v0", "render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, config: EnvConfig, data: DatasetSplits, env_id: str = "mlic-custom") -> None:
+        self.config = config
+        self.data = data
+        self.env_id = env_id
+        self.possible_agents = list(config.agents)
+        self.agents: list[str] = []
+        self._trainer_config = config.trainer_config()
+        self._observation_space = observation_space(config.history)
+        self._action_spaces = {a: spaces.Discrete(len(CATALOGUES[a])) for a in self.possible_agents}
+        self.state_space = self._observation_space
+        self.profile = _data_profile(data)
+        self._seed_rng: np.random.Generator | None = None
+        self._trainer: Trainer | None = None
+        self._status: TrainingStatus | None = None
+
+    # ---------------------------------------------------------------- spaces
+    def observation_space(self, agent: str) -> spaces.Box:
+        self._check_agent(agent)
+        return self._observation_space
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        self._check_agent(agent)
+        return self._action_spaces[agent]
+
+    def action_names(self, agent: str) -> list[str]:
+        """The stable names of ``agent``'s choices; action ``i`` picks ``action_names(agent)[i]``."""
+        if agent not in COMPONENTS:
+            raise ConfigError(f"unknown agent {agent!r}; agents are {list(COMPONENTS)}")
+        return list(CATALOGUES[agent])
+
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        """Names of the observation entries (see ``envs.observation.FEATURES``)."""
+        return feature_names(self.config.history)
+
+    def _check_agent(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise ConfigError(f"unknown agent {agent!r}; this env's agents are {self.possible_agents}")
+
+    # -------------------------------------------------------------- episodes
+    @property
+    def trainer(self) -> Trainer:
+        if self._trainer is None:
+            raise RuntimeError("call reset() before using the environment")
+        return self._trainer
+
+    @property
+    def steps_per_decision(self) -> int:
+        """Training iterations per decision (one epoch unless configured)."""
+        epoch = max(1, len(self.data.train) // min(self.config.batch_size, len(self.data.train)))
+        return self.config.steps_per_decision or epoch
+
+    def _new_trainer(self, seed: int) -> Trainer:
+        return Trainer(self._trainer_config, self.data,
+                       total_steps=self.steps_per_decision * self.config.max_decisions, seed=seed)
+
+    def reset(self, seed: int | None = None, options: dict | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        if seed is not None or self._seed_rng is None:
+            self._seed_rng = np.random.default_rng(seed)
+        self._trainer = self._new_trainer(seed=int(self._seed_rng.integers(2**63 - 1)))
+        self._trainer.apply_recipe(self.config.default_recipe)
+        evaluation = self._trainer.evaluate("val")
+        self._decisions = 0
+        self._status = self._initial_status(evaluation)
+        self.agents = list(self.possible_agents)
+        infos = self._infos(evaluation, None, {}, {"eval_s": evaluation.seconds})
+        return self._observations(), infos
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if not self.agents:
+            raise RuntimeError("the episode is over: call reset() before step()")
+        start = time.perf_counter()
+        before = self._status
+        assert before is not None
+        recipe = self._recipe_for(validate_actions(actions, self.agents, self._action_spaces))
+        segment, evaluation = self.trainer.train_and_evaluate(recipe, self.steps_per_decision)
+        self._decisions += 1
+        self._status = self._next_status(before, segment, evaluation, recipe)
+        switched = sum(getattr(before.recipe, c) != getattr(recipe, c) for c in COMPONENTS)
+        terms = compute_reward(
+            self.config.reward, map_now=self._status.val_map, map_before=before.val_map,
+            val_loss_now=evaluation.loss, val_loss_before=before.val_loss,
+            progress=self._status.progress, diverged=segment.diverged, switched=switched,
+            components=len(self.possible_agents))
+        truncated = self._decisions >= self.config.max_decisions
+        test = self.trainer.evaluate("test") if truncated else None
+        timing = {"train_s": segment.seconds, "eval_s": evaluation.seconds + (test.seconds if test else 0.0)}
+        timing["overhead_s"] = max(0.0, time.perf_counter() - start - timing["train_s"] - timing["eval_s"])
+        infos = self._infos(evaluation, segment, terms.as_dict(), timing, test)
+        observations = self._observations()
+        agents = self.agents
+        if truncated:
+            self.agents = []
+        return (observations, {a: terms.reward for a in agents}, {a: False for a in agents},
+                {a: truncated for a in agents}, infos)
+
+    def _recipe_for(self, actions: dict[str, int]) -> Recipe:
+        recipe = self.config.default_recipe
+        for agent, action in actions.items():
+            recipe = recipe.with_choice(agent, CATALOGUES[agent][action])
+        return recipe
+
+    # ----------------------------------------------------------------- state
+    def state(self) -> np.ndarray:
+        """The global state: the shared observation vector."""
+        if self._status is None:
+            raise RuntimeError("call reset() before state()")
+        return build_observation(self._status, self.profile, self.config.history)
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        vector = self.state()
+        return {a: vector.copy() for a in self.agents}
+
+    def _initial_status(self, evaluation: EvalResult) -> TrainingStatus:
+        m = evaluation.metrics
+        return TrainingStatus(
+            progress=0.0, val_map=m["mAP"], best_val_map=m["mAP"], prev_val_map=m["mAP"],
+            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(m["AP"]),
+            train_loss=evaluation.loss, prev_train_loss=evaluation.loss,
+            val_loss=evaluation.loss, prev_val_loss=evaluation.loss, grad_norm=0.0,
+            update_ratio=0.0, lr=self.trainer.lr, diverged=False,
+            recipe=self.config.default_recipe, map_history=())
+
+    def _next_status(self, before: TrainingStatus, segment: SegmentStats,
+                     evaluation: EvalResult, recipe: Recipe) -> TrainingStatus:
+        m = evaluation.metrics
+        train_loss = segment.train_loss if math.isfinite(segment.train_loss) else before.train_loss
+        return TrainingStatus(
+            progress=self.trainer.progress, val_map=m["mAP"],
+            best_val_map=max(before.best_val_map, m["mAP"]), prev_val_map=before.val_map,
+            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(m["AP"]),
+            train_loss=train_loss, prev_train_loss=before.train_loss,
+            val_loss=evaluation.loss, prev_val_loss=before.val_loss,
+            grad_norm=segment.grad_norm, update_ratio=segment.update_ratio, lr=segment.lr,
+            diverged=segment.diverged, recipe=recipe,
+            map_history=((before.val_map,) + before.map_history)[: self.config.history])
+
+    def _infos(self, evaluation: EvalResult, segment: SegmentStats | None, terms: dict,
+               timing: dict, test: EvalResult | None = None) -> dict[str, dict]:
+        assert self._status is not None
+        info: dict[str, Any] = {
+            "metrics": _public_metrics(evaluation),
+            "config": self._status.recipe.as_dict(),
+            "reward_terms": terms,
+            "time": timing,
+            "decision": self._decisions,
+            "progress": self.trainer.progress,
+            "lr": self.trainer.lr,
+        }
+        if segment is not None:
+            info["train"] = {"loss": segment.train_loss, "grad_norm": segment.grad_norm,
+                             "update_ratio": segment.update_ratio, "steps": segment.steps,
+                             "images": segment.images, "diverged": segment.diverged}
+        if test is not None:
+            info["test_metrics"] = _public_metrics(test)
+        return {a: info for a in self.possible_agents}
+
+    # ------------------------------------------------------------ checkpoint
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue this episode exactly (see ``load_state_dict``)."""
+        return {"trainer": self.trainer.state_dict(), "status": self._status,
+                "decisions": self._decisions, "agents": list(self.agents),
+                "seed_rng": None if self._seed_rng is None else self._seed_rng.bit_generator.state}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from a ``state_dict`` of an env built with the same config and data."""
+        self._seed_rng = np.random.default_rng()
+        if state["seed_rng"] is not None:
+            self._seed_rng.bit_generator.state = state["seed_rng"]
+        self._trainer = self._new_trainer(seed=0)
+        self._trainer.load_state_dict(state["trainer"])
+        self._status = state["status"]
+        self._decisions = int(state["decisions"])
+        self.agents = list(state["agents"])
+
+    def close(self) -> None:
+        self._trainer = None
+
+
+def _public_metrics(evaluation: EvalResult) -> dict[str, Any]:
+    metrics = {k: float(v) for k, v in evaluation.metrics.items() if k != "AP"}
+    metrics["loss"] = evaluation.loss
+    metrics["AP"] = [float(x) for x in np.asarray(evaluation.metrics["AP"])]
+    return metrics
+
+
+def _data_profile(data: DatasetSplits) -> DataProfile:
+    labels = data.train.labels.float()
+    counts = data.train.positive_counts().double().numpy()
+    k = labels.shape[1]
+    positive = counts[counts > 0]
+    imbalance = math.log10(positive.max() / positive.min()) / 3.0 if positive.size else 0.0
+    tail = np.argsort(counts, kind="stable")[: max(1, k // 3)]
+    return DataProfile(label_cardinality=float(labels.sum(1).mean()) / k, imbalance=imbalance,
+                       num_classes=k, train_size=len(data.train), tail_classes=tail)

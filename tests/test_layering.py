@@ -1,0 +1,37 @@
+"""Imports point one way: envs never imports agents or training; the engine imports no RL."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _imported_modules(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_envs_never_imports_agents_or_training():
+    offenders = {str(p): _imported_modules(p) & {"agents", "training", "benchmarks"}
+                 for p in (ROOT / "envs").rglob("*.py")}
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_engine_imports_nothing_of_rl():
+    rl = {"gymnasium", "gym", "pettingzoo", "stable_baselines3", "ray", "torchrl"}
+    offenders = {str(p): _imported_modules(p) & rl for p in (ROOT / "envs" / "engine").rglob("*.py")}
+    assert not {k: v for k, v in offenders.items() if v}
+
+
+def test_importing_envs_is_light_and_one_way():
+    code = ("import sys, envs; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('agents', 'training', 'torchvision', 'sklearn')]; print(bad); assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
