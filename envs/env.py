@@ -30,6 +30,7 @@ from envs.errors import ConfigError
 from envs.observation import (DataProfile, TrainingStatus, build_observation, feature_names,
                               observation_space)
 from envs.reward import compute_reward
+from envs.timing import StepTiming
 
 
 class MLICTrainingEnv(ParallelEnv):
@@ -49,6 +50,7 @@ class MLICTrainingEnv(ParallelEnv):
         self.env_id = env_id
         self.possible_agents = list(config.agents)
         self.agents: list[str] = []
+        self.render_mode: str | None = None
         self._trainer_config = config.trainer_config()
         self._observation_space = observation_space(config.history)
         self._action_spaces = {a: spaces.Discrete(len(CATALOGUES[a])) for a in self.possible_agents}
@@ -109,7 +111,7 @@ class MLICTrainingEnv(ParallelEnv):
         self._decisions = 0
         self._status = self._initial_status(evaluation)
         self.agents = list(self.possible_agents)
-        infos = self._infos(evaluation, None, {}, {"eval_s": evaluation.seconds})
+        infos = self._infos(evaluation, None, {}, StepTiming(train_s=0.0, eval_s=evaluation.seconds))
         return self._observations(), infos
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
@@ -130,8 +132,9 @@ class MLICTrainingEnv(ParallelEnv):
             components=len(self.possible_agents))
         truncated = self._decisions >= self.config.max_decisions
         test = self.trainer.evaluate("test") if truncated else None
-        timing = {"train_s": segment.seconds, "eval_s": evaluation.seconds + (test.seconds if test else 0.0)}
-        timing["overhead_s"] = max(0.0, time.perf_counter() - start - timing["train_s"] - timing["eval_s"])
+        eval_s = evaluation.seconds + (test.seconds if test else 0.0)
+        timing = StepTiming(train_s=segment.seconds, eval_s=eval_s,
+                            overhead_s=max(0.0, time.perf_counter() - start - segment.seconds - eval_s))
         infos = self._infos(evaluation, segment, terms.as_dict(), timing, test)
         observations = self._observations()
         agents = self.agents
@@ -158,10 +161,10 @@ class MLICTrainingEnv(ParallelEnv):
         return {a: vector.copy() for a in self.agents}
 
     def _initial_status(self, evaluation: EvalResult) -> TrainingStatus:
-        m = evaluation.metrics
+        m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
         return TrainingStatus(
             progress=0.0, val_map=m["mAP"], best_val_map=m["mAP"], prev_val_map=m["mAP"],
-            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(m["AP"]),
+            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(evaluation.metrics["AP"]),
             train_loss=evaluation.loss, prev_train_loss=evaluation.loss,
             val_loss=evaluation.loss, prev_val_loss=evaluation.loss, grad_norm=0.0,
             update_ratio=0.0, lr=self.trainer.lr, diverged=False,
@@ -169,12 +172,12 @@ class MLICTrainingEnv(ParallelEnv):
 
     def _next_status(self, before: TrainingStatus, segment: SegmentStats,
                      evaluation: EvalResult, recipe: Recipe) -> TrainingStatus:
-        m = evaluation.metrics
+        m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
         train_loss = segment.train_loss if math.isfinite(segment.train_loss) else before.train_loss
         return TrainingStatus(
             progress=self.trainer.progress, val_map=m["mAP"],
             best_val_map=max(before.best_val_map, m["mAP"]), prev_val_map=before.val_map,
-            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(m["AP"]),
+            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(evaluation.metrics["AP"]),
             train_loss=train_loss, prev_train_loss=before.train_loss,
             val_loss=evaluation.loss, prev_val_loss=before.val_loss,
             grad_norm=segment.grad_norm, update_ratio=segment.update_ratio, lr=segment.lr,
@@ -182,7 +185,7 @@ class MLICTrainingEnv(ParallelEnv):
             map_history=((before.val_map,) + before.map_history)[: self.config.history])
 
     def _infos(self, evaluation: EvalResult, segment: SegmentStats | None, terms: dict,
-               timing: dict, test: EvalResult | None = None) -> dict[str, dict]:
+               timing: StepTiming, test: EvalResult | None = None) -> dict[str, dict]:
         assert self._status is not None
         info: dict[str, Any] = {
             "metrics": _public_metrics(evaluation),
@@ -224,10 +227,23 @@ class MLICTrainingEnv(ParallelEnv):
 
 
 def _public_metrics(evaluation: EvalResult) -> dict[str, Any]:
-    metrics = {k: float(v) for k, v in evaluation.metrics.items() if k != "AP"}
-    metrics["loss"] = evaluation.loss
-    metrics["AP"] = [float(x) for x in np.asarray(evaluation.metrics["AP"])]
+    """Metrics for ``infos``: 0..100 throughout (per-class AP too), ``None`` where undefined.
+
+    A class without positives in the split has no AP; ``None`` (not NaN) keeps the infos
+    JSON-serialisable and comparable with ``==``.
+    """
+    metrics: dict[str, Any] = {k: _finite_or_none(v) for k, v in evaluation.metrics.items() if k != "AP"}
+    metrics["loss"] = _finite_or_none(evaluation.loss)
+    metrics["AP"] = [_finite_or_none(100.0 * x) for x in np.asarray(evaluation.metrics["AP"])]
     return metrics
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _finite(value: float) -> float:
+    return float(value) if math.isfinite(value) else 0.0
 
 
 def _data_profile(data: DatasetSplits) -> DataProfile:

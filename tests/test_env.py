@@ -49,7 +49,8 @@ def test_step_infos_and_truncation(tiny_env):
     assert set(info["metrics"]) >= {"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "AP", "loss"}
     assert set(info["reward_terms"]) == {"reward", "map_gain", "stability", "convergence", "penalty"}
     assert info["reward_terms"]["reward"] == pytest.approx(rewards["opt"])
-    assert set(info["time"]) == {"train_s", "eval_s", "overhead_s"}
+    assert set(info["time"].as_dict()) == {"train_s", "eval_s", "overhead_s"}
+    assert info["time"].train_s > 0 and info["time"].eval_s > 0
     assert info["train"]["steps"] == 2 and "test_metrics" not in info
     assert not any(truncs.values()) and not any(terms.values())
     _, _, _, truncs, infos = env.step(action)

@@ -1,0 +1,19 @@
+"""The dataset layer: decode a multi-label dataset once into uint8 tensors and cache it.
+
+``load_dataset(name, split)`` gives one native split, ``load_splits(name)`` the
+train / val / test an environment uses. Datasets: ``voc`` (PASCAL VOC 2007),
+``coco`` (MS-COCO 2014), ``csv`` (your own folder of images plus label CSVs)
+and ``digits`` (bundled, generated, no download). Decoded tensors are cached
+under :func:`default_cache_dir`; data is found under ``data_root`` or
+``$MLIC_DATA_ROOT``.
+"""
+from envs.engine.data.cache import default_cache_dir
+from envs.engine.data.dataset import DatasetSplits, MLICDataset
+from envs.engine.data.digits import DigitsConfig, make_digits
+from envs.engine.data.download import Resource, download_voc
+from envs.engine.data.splits import DATASET_NAMES, load_dataset, load_splits
+
+__all__ = [
+    "DATASET_NAMES", "DatasetSplits", "DigitsConfig", "MLICDataset", "Resource",
+    "default_cache_dir", "download_voc", "load_dataset", "load_splits", "make_digits",
+]

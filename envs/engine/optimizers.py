@@ -1,0 +1,125 @@
+"""Optimizer families the ``opt`` agent chooses from (``recipe.OPT_NAMES``).
+
+Each family is an :class:`OptimizerSpec` with its own base learning rate and weight
+decay, tuned for small CNNs trained from scratch; the trainer multiplies the base LR
+by the schedule factor (``envs.engine.schedules``). :func:`param_groups` splits a
+model's parameters into a decayed group (conv / linear weights) and a no-decay group
+(biases and normalisation parameters, i.e. every tensor with ``ndim <= 1``).
+
+Switching families mid-run: what happens to the optimizer state
+    :func:`transfer_state` carries per-parameter state only where it means the same
+    thing in the new optimizer:
+
+    * the same family: the whole state (momentum buffers, moments, step counts);
+    * ``adam <-> adamw``: ``exp_avg``, ``exp_avg_sq`` and ``step`` are the same
+      estimates of the gradient's first and second moments; the two differ only in
+      how weight decay is applied, which is not part of the state;
+    * any other pair: nothing. Adam's second moments have no SGD counterpart, an SGD
+      momentum buffer is a sum of LR-free gradients while RMSprop's ``square_avg``
+      uses a different averaging constant and no bias correction, so mixing them
+      would give updates of the wrong scale. Starting fresh is safe: Adam/AdamW
+      bias-correct their moments, so their first steps are well scaled; SGD and
+      RMSprop restart their buffers from zero.
+
+    The trainer adds two safety nets on top: it moves the LR *multiplier* towards the
+    new schedule with a fast EMA (no LR jump at a switch), and rolls a segment back
+    if its loss turns non-finite.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from envs.errors import ConfigError
+
+__all__ = ["OPTIMIZERS", "OptimizerSpec", "param_groups", "transfer_state"]
+
+_COMPATIBLE: frozenset[frozenset[str]] = frozenset({frozenset({"adam", "adamw"})})
+"""Pairs of distinct families whose per-parameter state means the same thing."""
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer family: torch class, base LR, weight decay and fixed options."""
+
+    name: str
+    base_lr: float
+    weight_decay: float
+    options: tuple[tuple[str, Any], ...] = ()
+    """Fixed constructor keyword arguments (momentum, betas, ...), as (key, value) pairs."""
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+
+    def build(self, param_groups: list[dict], lr: float) -> torch.optim.Optimizer:
+        """An optimizer over ``param_groups`` at learning rate ``lr``.
+
+        Groups without a ``weight_decay`` key get this family's weight decay; groups
+        that set one (the no-decay group sets 0.0) keep it. The input is not modified.
+        """
+        if not lr > 0:
+            raise ConfigError(f"learning rate must be > 0, got {lr}")
+        groups = []
+        for group in param_groups:
+            params = list(group["params"])
+            if params:  # drop empty groups (e.g. a model without biases or norms)
+                groups.append({"weight_decay": self.weight_decay, **group, "params": params,
+                               "lr": lr})
+        if not groups:
+            raise ConfigError("the model has no trainable parameters")
+        return _CLASSES[self.name](groups, lr=lr, **dict(self.options))
+
+
+def _check_name(name: str) -> None:
+    """Raise ConfigError for a name that is not an optimizer family."""
+    if name not in _CLASSES:
+        raise ConfigError(f"unknown optimizer {name!r}; valid choices: {', '.join(_CLASSES)}")
+
+
+_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD,
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "rmsprop": torch.optim.RMSprop,
+}
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    "sgd": OptimizerSpec("sgd", 0.05, 5e-4, (("momentum", 0.9), ("nesterov", True))),
+    "adam": OptimizerSpec("adam", 1e-3, 0.0),
+    "adamw": OptimizerSpec("adamw", 2e-3, 5e-2),
+    "rmsprop": OptimizerSpec("rmsprop", 5e-4, 1e-5, (("alpha", 0.99), ("eps", 1e-6))),
+}
+"""Optimizer families by name, in ``recipe.OPT_NAMES`` order."""
+
+
+def param_groups(model: nn.Module) -> list[dict]:
+    """[decay group (ndim >= 2 weights), no-decay group (biases, norms; weight_decay 0.0)]."""
+    decay, no_decay = [], []
+    for param in model.parameters():
+        if param.requires_grad:
+            (decay if param.ndim >= 2 else no_decay).append(param)
+    return [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _copy_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of one parameter's optimizer state (tensors cloned)."""
+    return {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
+def transfer_state(old: torch.optim.Optimizer, old_name: str, new: torch.optim.Optimizer,
+                   new_name: str) -> bool:
+    """Copy per-parameter state from ``old`` to ``new`` where meaningful; True if copied."""
+    _check_name(old_name)
+    _check_name(new_name)
+    if old_name != new_name and frozenset({old_name, new_name}) not in _COMPATIBLE:
+        return False
+    new_params = {id(p) for group in new.param_groups for p in group["params"]}
+    copied = False
+    for param, state in old.state.items():
+        if id(param) in new_params and state:
+            new.state[param] = _copy_state(state)
+            copied = True
+    return copied
