@@ -65,8 +65,8 @@ def run_env(env_id: str, epochs: int, seed: int, **overrides) -> Measurement:
         wall = time.perf_counter() - start
         info = infos[env.possible_agents[0]]
         images += info["train"]["images"]
-        busy += wall - info["time"]["eval_s"]
-        overhead += info["time"]["overhead_s"]
+        busy += wall - info["time"].eval_s
+        overhead += info["time"].overhead_s
         total += wall
     return Measurement(images=images, train_seconds=busy, overhead_share=overhead / total)
 
