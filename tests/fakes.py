@@ -1,16 +1,19 @@
-"""A cheap cooperative ParallelEnv for the agents tests: no images, no training.
+"""A cheap cooperative ParallelEnv for the agents tests, and small helpers to drive it.
 
 ``CooperativeFakeEnv`` mimics ``envs.MLICTrainingEnv``'s interface (agents ``aug``,
 ``opt``, ``lrs``, ``loss`` with Discrete actions, one shared float32 observation in
 [-1, 1], one shared reward, truncation after ``max_steps``). Each agent's choices have
 fixed values and exactly one is clearly best, so a learner has something to find.
+No images and no training: a step costs microseconds.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
+import pytest
+import torch
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
@@ -38,6 +41,7 @@ class CooperativeFakeEnv(ParallelEnv):
                 not 0 <= self.best[a] < n for a, n in self.n_actions.items()):
             raise ValueError(f"best={self.best} does not fit n_actions={self.n_actions}")
         self.max_steps, self.noise = int(max_steps), float(noise)
+        self.render_mode = None
         self.possible_agents = list(self.n_actions)
         self.agents: list[str] = []
         self._action_spaces = {a: spaces.Discrete(n) for a, n in self.n_actions.items()}
@@ -107,3 +111,49 @@ class CooperativeFakeEnv(ParallelEnv):
         self._rng = np.random.default_rng()
         self._rng.bit_generator.state = state["rng"]
         self._step, self._last, self.agents = state["step"], dict(state["last"]), list(state["agents"])
+
+
+# --------------------------------------------------------------------- helpers
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny MLPs run fastest, and least disturbed by other jobs, on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def rollout(controller: Any, env: ParallelEnv, steps: int, obs: dict | None = None,
+            seed: int = 0, training: bool = True) -> tuple[list[dict], list[dict], dict]:
+    """Drive ``controller`` for ``steps`` env steps (resetting at episode ends).
+
+    Returns the joint actions, the logs of every ``observe`` and the last observations.
+    """
+    if obs is None:
+        obs, _ = env.reset(seed=seed)
+    actions_seen, logs = [], []
+    for _ in range(steps):
+        actions = controller.act(obs, training=training)
+        next_obs, rewards, terms, truncs, infos = env.step(actions)
+        logs.append(controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos))
+        actions_seen.append(actions)
+        obs = next_obs if env.agents else env.reset()[0]
+    return actions_seen, logs, obs
+
+
+def assert_same(a: Any, b: Any, path: str = "") -> None:
+    """Exact equality of nested dicts / lists / tensors / arrays / scalars."""
+    if isinstance(a, Mapping):
+        assert isinstance(b, Mapping) and set(a) == set(b), f"{path}: keys {set(a) ^ set(b)}"
+        for key in a:
+            assert_same(a[key], b[key], f"{path}/{key}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), f"{path}: lengths {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, torch.Tensor):
+        assert torch.equal(a, b), f"{path}: tensors differ"
+    elif isinstance(a, np.ndarray):
+        np.testing.assert_array_equal(a, b, err_msg=path)
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"

@@ -26,7 +26,7 @@ def default_digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[DatasetSpl
 
 def test_default_shapes_and_dtypes(default_digits) -> None:  # also: default image size 32
     splits, seconds = default_digits
-    for split, n in (("train", 3000), ("val", 600), ("test", 1000)):
+    for split, n in (("train", 4000), ("val", 600), ("test", 1000)):
         ds = getattr(splits, split)
         assert ds.images.shape == (n, 3, 32, 32) and ds.images.dtype == torch.uint8
         assert ds.labels.shape == (n, 10) and ds.labels.dtype == torch.uint8
@@ -101,7 +101,7 @@ def test_partner_pairs_co_occur_above_independence(default_digits) -> None:
 
 def test_digit_size_scales_with_image_size() -> None:
     cfg = dataclasses.replace(SMALL, image_size=64)
-    assert cfg.scaled_digit_size() == (18, 32)
+    assert cfg.scaled_digit_size() == (24, 40)  # (12, 20) at 32 px, doubled
     assert make_digits(cfg).test.images.shape == (40, 3, 64, 64)
 
 

@@ -163,6 +163,11 @@ def _head_prefix(model: nn.Module) -> str:
     return linears[-1]
 
 
+def classifier_head(model: nn.Module) -> nn.Module:
+    """The classifier module of ``model`` (the part pretrained weights never supply)."""
+    return model.get_submodule(_head_prefix(model))
+
+
 def _read_state_dict(path: str) -> dict[str, Tensor]:
     """Load a state_dict (optionally wrapped under 'state_dict' or 'model') from a file."""
     if not os.path.isfile(path):

@@ -37,7 +37,7 @@ from envs.engine.data import DatasetSplits, MLICDataset
 from envs.engine.init import init_weights
 from envs.engine.losses import build_loss
 from envs.engine.metrics import multilabel_metrics
-from envs.engine.models import build_model
+from envs.engine.models import build_model, classifier_head
 from envs.engine.optimizers import OPTIMIZERS, param_groups, transfer_state
 from envs.engine.recipe import Recipe
 from envs.engine.sampler import BatchSampler
@@ -169,8 +169,8 @@ class Trainer:
     # ------------------------------------------------------------------ setup
     def _build_model(self, num_classes: int) -> nn.Module:
         model = build_model(self.config.backbone, num_classes, weights_path=self.config.weights_path)
-        if self.config.weights_path is None:
-            init_weights(model, self.generator)
+        # With pretrained weights only the new head is initialised, from our generator too.
+        init_weights(model if self.config.weights_path is None else classifier_head(model), self.generator)
         return model.to(self.device, memory_format=self._memory_format)
 
     def _loss(self, name: str) -> nn.Module:

@@ -41,7 +41,7 @@ _SPLITS = ("train", "val", "test")
 class DigitsConfig:
     """Every knob of the ``mlic-digits`` generator; equal configs give identical data."""
 
-    n_train: int = 3000
+    n_train: int = 4000
     """Number of training images."""
     n_val: int = 600
     """Number of validation images."""
@@ -51,9 +51,9 @@ class DigitsConfig:
     """Side of the square images in pixels (digit sizes scale with it)."""
     seed: int = 0
     """Seed of every random choice (source split, class structure, rendering)."""
-    digits_per_image: tuple[int, int] = (1, 4)
+    digits_per_image: tuple[int, int] = (1, 3)
     """Inclusive range of digits drawn per image (partners are added up to the maximum)."""
-    digit_size: tuple[int, int] = (9, 16)
+    digit_size: tuple[int, int] = (12, 20)
     """Inclusive range of a digit's side in pixels at image_size 32 (scaled with image_size)."""
     zipf_exponent: float = 1.4
     """Class weights are ``rank ** -zipf_exponent`` over a seeded class order (0 = uniform)."""
@@ -69,7 +69,7 @@ class DigitsConfig:
     """Range of the factor that scales background contrast around its mean."""
     desaturate_prob: float = 0.3
     """Probability that a background is turned to grayscale."""
-    ink_contrast: tuple[float, float] = (0.25, 0.55)
+    ink_contrast: tuple[float, float] = (0.4, 0.75)
     """Range of the luminance gap between a digit's ink and the background under it."""
     ink_saturation: float = 0.8
     """How colourful the ink is (0 = gray ink)."""

@@ -1,0 +1,44 @@
+"""Controllers that reconfigure a training run through the PettingZoo ParallelEnv API.
+
+Public API::
+
+    from agents import make_controller, load_controller, ALGORITHMS
+    controller = make_controller("mat-dqn", env, seed=0, total_steps=100)
+    actions = controller.act(observations)
+    logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
+    controller.save(directory); load_controller(directory, env, seed=0)
+
+    from agents.curiosity import make_curiosity          # ICM / RND reward wrappers
+    env = make_curiosity("rnd", env, seed=0, beta=0.05)
+
+Controllers see only ``possible_agents`` and the spaces; this package never imports
+``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` (and so SB3) is
+imported on first use.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from agents.base import BaseController, Controller
+from agents.baselines import (BanditConfig, BanditController, RandomConfig, RandomController,
+                              StaticConfig, StaticController)
+from agents.errors import (AgentConfigError, AgentsError, ControllerCheckpointError,
+                           UnknownAlgorithmError)
+from agents.registry import ALGORITHMS, AlgorithmSpec, load_controller, make_controller, spec
+
+_LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")
+
+
+__all__ = [
+    "ALGORITHMS", "AgentConfigError", "AgentsError", "AlgorithmSpec", "BanditConfig",
+    "BanditController", "BaseController", "Controller", "ControllerCheckpointError",
+    "MatDQNConfig", "MatDQNController", "RandomConfig", "RandomController", "StaticConfig",
+    "StaticController", "UnknownAlgorithmError", "load_controller", "make_controller", "spec",
+]
