@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -156,6 +157,7 @@ class CuriosityWrapper(BaseParallelWrapper):
         if self._last_obs is None:
             raise RuntimeError("call reset() before step()")
         observations, rewards, terms, truncs, infos = self.env.step(actions)
+        start = time.perf_counter()
         next_obs = self._shared(observations)
         intrinsic = 0.0
         if next_obs is not None:
@@ -167,9 +169,10 @@ class CuriosityWrapper(BaseParallelWrapper):
             self._last_obs = next_obs
         shaped = {a: float(r) + self.config.beta * intrinsic for a, r in rewards.items()}
         infos = dict(infos)
+        seconds = time.perf_counter() - start
         for agent, extrinsic in rewards.items():
             infos[agent] = {**infos.get(agent, {}), "reward_extrinsic": float(extrinsic),
-                            "reward_intrinsic": intrinsic}
+                            "reward_intrinsic": intrinsic, "curiosity_s": seconds}
         return observations, shaped, terms, truncs, infos
 
     def intrinsic_reward(self, obs: np.ndarray, actions: Mapping[str, int],
