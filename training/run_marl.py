@@ -20,7 +20,7 @@ from typing import Any
 import agents
 import envs
 from agents.errors import AgentsError
-from envs.errors import MLICError
+from envs.errors import ConfigError, MLICError
 from training.config import RunConfig, parse_agents, read_yaml
 
 EXIT_USAGE = 2
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", help=f"env id: {', '.join(envs.list_envs())} (default mlic-digits)")
     p.add_argument("--data-root", dest="data_root", help="dataset location (else $MLIC_DATA_ROOT)")
     p.add_argument("--algo", help=f"controller: {', '.join(agents.ALGORITHMS)} (default mat-dqn)")
-    p.add_argument("--agents", type=parse_agents, help="active agents, e.g. aug,opt (ablations)")
+    p.add_argument("--agents", type=_agents_argument, help="active agents, e.g. aug,opt (ablations)")
     p.add_argument("--curiosity", help="none, icm or rnd (default none)")
     p.add_argument("--beta", type=float, help="intrinsic reward weight (default 0.05)")
     p.add_argument("--episodes", type=int, help="training runs; agents keep learning across them")
@@ -48,6 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=int, help="env override")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
+
+
+def _agents_argument(value: str) -> tuple[str, ...]:
+    try:
+        return parse_agents(value)
+    except ConfigError as error:  # argparse shows ArgumentTypeError's message, not ValueError's
+        raise argparse.ArgumentTypeError(str(error)) from error
 
 
 def parse_config(argv: Sequence[str] | None) -> RunConfig:

@@ -1,0 +1,128 @@
+"""The run_marl CLI and loop: every algorithm, curiosity, ablations, resume, outputs, errors."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from training.config import RunConfig
+from training.logs import read_steps
+from training.loop import run
+from training.run_marl import main, parse_config
+
+TINY_FLAGS = ["--image-size", "16", "--max-train-images", "48", "--max-decisions", "3",
+              "--steps-per-decision", "2", "--batch-size", "16", "--no-progress"]
+
+
+def _tiny(tmp_path, **overrides) -> RunConfig:
+    base = parse_config(TINY_FLAGS + ["--out", str(tmp_path / "run")])
+    return dataclasses.replace(base, **overrides)
+
+
+@pytest.mark.parametrize("algo", ["mat-dqn", "bandit", "random", "static"])
+@pytest.mark.parametrize("curiosity", ["none", "icm", "rnd"])
+def test_every_algorithm_with_and_without_curiosity(tmp_path, algo, curiosity):
+    out = tmp_path / "run"
+    code = main(TINY_FLAGS + ["--algo", algo, "--curiosity", curiosity, "--out", str(out)])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ("env", "algo", "seed", "best_val_mAP", "test_mAP", "test_CF1", "test_OF1",
+                "epochs", "wall_s", "agent_overhead_share"):
+        assert key in summary, key
+    assert summary["algo"] == algo and summary["decisions"] == 3
+    assert 0 <= summary["test_mAP"] <= 100 and 0 <= summary["agent_overhead_share"] < 1
+    steps = read_steps(out)
+    assert len(steps) == 3 and "test" in steps[-1]
+    assert ("curiosity" in steps[0]) == (curiosity != "none")
+    assert (out / "report.png").stat().st_size > 1000
+    assert any((out / "tb").iterdir()) and (out / "agents" / "controller.json").is_file()
+    if algo == "static":
+        assert all(s["config"] == steps[0]["config"] for s in steps)
+
+
+@pytest.mark.parametrize("agents", ["aug", "opt,lrs", "aug,opt,loss"])
+def test_ablation_subsets(tmp_path, agents):
+    out = tmp_path / "run"
+    assert main(TINY_FLAGS + ["--algo", "random", "--agents", agents, "--out", str(out)]) == 0
+    steps = read_steps(out)
+    assert all(set(s["actions"]) == set(agents.split(",")) for s in steps)
+    removed = {"aug", "opt", "lrs", "loss"} - set(agents.split(","))
+    default = {"aug": "flip_crop", "opt": "adamw", "lrs": "one_cycle", "loss": "asl"}
+    assert all(s["config"][a] == default[a] for s in steps for a in removed)
+
+
+@pytest.mark.parametrize("algo,curiosity", [("mat-dqn", "rnd"), ("bandit", "icm")])
+def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity):
+    straight = run(_tiny(tmp_path / "a", algo=algo, curiosity=curiosity, episodes=2))
+    assert not straight.interrupted
+    calls = {"n": 0}
+
+    def stop_after_four():
+        calls["n"] += 1
+        return calls["n"] >= 4
+
+    config = _tiny(tmp_path / "b", algo=algo, curiosity=curiosity, episodes=2)
+    first = run(config, should_stop=stop_after_four)
+    assert first.interrupted and first.summary["decisions"] == 4
+    resumed = run(dataclasses.replace(config, resume=True))
+    assert not resumed.interrupted
+    for key in ("test_mAP", "test_CF1", "best_val_mAP", "final_val_mAP", "decisions", "epochs",
+                "test_per_episode"):
+        assert resumed.summary[key] == straight.summary[key], key
+    a, b = read_steps(tmp_path / "a" / "run"), read_steps(tmp_path / "b" / "run")
+    strip = lambda s: {k: v for k, v in s.items() if k not in ("time", "agent")}  # noqa: E731
+    assert [strip(s) for s in a] == [strip(s) for s in b]
+
+
+def test_transfer_with_frozen_loaded_agents(tmp_path):
+    source = tmp_path / "source"
+    assert main(TINY_FLAGS + ["--algo", "mat-dqn", "--out", str(source)]) == 0
+    target = tmp_path / "target"
+    code = main(TINY_FLAGS + ["--env", "mlic-digits", "--load-agents", str(source / "agents"),
+                              "--freeze", "--out", str(target)])
+    assert code == 0
+    assert all(s["agent"].get("agent/aug/loss") is None for s in read_steps(target))
+
+
+def test_config_file_and_flag_precedence(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("algo: bandit\nmax-decisions: 2\nagents: [aug, loss]\nseed: 4\n")
+    config = parse_config(["--config", str(path), "--seed", "7"])
+    assert (config.algo, config.max_decisions, config.agents, config.seed) == ("bandit", 2, ("aug", "loss"), 7)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--env", "mlic-vco"], "Did you mean 'mlic-voc'"),
+    (["--algo", "mat-dq"], "mat-dqn"),
+    (["--env", "mlic-voc", "--data-root", "/nonexistent/voc"], "mlic-digits"),
+    (["--curiosity", "rdn"], "rnd"),
+    (["--image-size", "0"], "image_size must be a positive integer"),
+    (["--batch-size", "-3"], "batch_size must be a positive integer"),
+    (["--resume"], "no checkpoint"),
+])
+def test_cli_errors_are_one_paragraph_with_the_fix(tmp_path, capsys, args, message):
+    code = main(TINY_FLAGS + ["--out", str(tmp_path / "run")] + args)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+    assert err.startswith("error: ")
+
+
+def test_config_file_with_unknown_key(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("algo: bandit\nmax_decision: 2\n")
+    assert main(["--config", str(path)]) == 2
+    assert "max_decision" in capsys.readouterr().err
+
+
+def test_unwritable_out(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(TINY_FLAGS + ["--out", str(blocker / "run")]) == 2
+    assert str(blocker / "run") in capsys.readouterr().err
+
+
+def test_unknown_agent_name_in_flags(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--agents", "aug,lr"])
+    assert exit_info.value.code == 2 and "unknown agent" in capsys.readouterr().err
