@@ -6,8 +6,8 @@ Both sides train the same model on the same data with the same batch size and th
 same recipe (the static default: flip/crop, AdamW, one-cycle, ASL), with the same
 per-step work a careful hand-written loop does: augmentation, normalisation,
 channels-last, forward, loss, backward, gradient clipping, optimizer step, LR update
-and a weight EMA. The repeats are interleaved (env, plain, env, plain, ...) so machine
-noise hits both alike. Reported:
+and a weight EMA. Both live in one process and alternate epoch by epoch (the order
+flips every epoch), so machine noise and warm-up hit both alike. Reported:
 
 * images/s of each (training time only: evaluation is excluded on both sides);
 * their ratio (target >= 0.95);
@@ -42,81 +42,104 @@ from envs.engine.schedules import schedule_factor
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.md"
 
 
-@dataclass(frozen=True)
+@dataclass
 class Measurement:
-    images: int
-    train_seconds: float
-    overhead_share: float = 0.0
+    images: int = 0
+    train_seconds: float = 0.0
+    overhead_seconds: float = 0.0
+    step_seconds: float = 0.0
 
     @property
     def images_per_second(self) -> float:
         return self.images / self.train_seconds
 
+    @property
+    def overhead_share(self) -> float:
+        return self.overhead_seconds / self.step_seconds if self.step_seconds else 0.0
 
-def run_env(env_id: str, epochs: int, seed: int, **overrides) -> Measurement:
-    """One env episode of ``epochs`` decisions under the default recipe."""
-    env = envs.make(env_id, max_decisions=epochs, **overrides)
-    env.reset(seed=seed)
-    action = {a: env.action_names(a).index(getattr(DEFAULT_RECIPE, a)) for a in env.agents}
-    images, busy, overhead, total = 0, 0.0, 0.0, 0.0
-    while env.agents:
+
+class EnvRunner:
+    """Drives one env episode under the default recipe, one decision (epoch) per call."""
+
+    def __init__(self, env_id: str, epochs: int, seed: int) -> None:
+        self.env = envs.make(env_id, max_decisions=epochs)
+        self.env.reset(seed=seed)
+        self.action = {a: self.env.action_names(a).index(getattr(DEFAULT_RECIPE, a)) for a in self.env.agents}
+        self.measurement = Measurement()
+
+    def epoch(self) -> None:
         start = time.perf_counter()
-        _, _, _, _, infos = env.step(action)
+        _, _, _, _, infos = self.env.step(self.action)
         wall = time.perf_counter() - start
-        info = infos[env.possible_agents[0]]
-        images += info["train"]["images"]
-        busy += wall - info["time"].eval_s
-        overhead += info["time"].overhead_s
-        total += wall
-    return Measurement(images=images, train_seconds=busy, overhead_share=overhead / total)
+        info = infos[self.env.possible_agents[0]]
+        m = self.measurement
+        m.images += info["train"]["images"]
+        m.train_seconds += wall - info["time"].eval_s  # everything but evaluation
+        m.overhead_seconds += info["time"].overhead_s
+        m.step_seconds += wall
 
 
-def run_plain(data: DatasetSplits, recipe: Recipe, epochs: int, batch_size: int, seed: int,
-              backbone: str = "small_cnn") -> Measurement:
+class PlainLoop:
     """The same training, written as the plain loop a user would write by hand."""
-    g = torch.Generator().manual_seed(seed)
-    train = data.train
-    model = build_model(backbone, train.num_classes)
-    init_weights(model, g)
-    model = model.to(memory_format=torch.channels_last)
-    ema = copy.deepcopy(model).requires_grad_(False).eval()
-    spec = OPTIMIZERS[recipe.opt]
-    optimizer = spec.build(param_groups(model), spec.base_lr)
-    loss_fn = build_loss(recipe.loss, train.positive_counts(), len(train))
-    x_all = train.images.float().div(255.0)
-    mean = x_all.mean(dim=(0, 2, 3)).view(1, 3, 1, 1)
-    std = x_all.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
-    targets_all, mask_all = train.labels.float(), ~train.ignore
-    per_epoch = len(train) // batch_size
-    total_steps = epochs * per_epoch
-    images, train_seconds, step = 0, 0.0, 0
-    for _ in range(epochs):
+
+    def __init__(self, data: DatasetSplits, recipe: Recipe, epochs: int, batch_size: int, seed: int,
+                 backbone: str = "small_cnn") -> None:
+        self.g = torch.Generator().manual_seed(seed)
+        self.data, self.recipe, self.batch_size = data, recipe, batch_size
+        train = data.train
+        model = build_model(backbone, train.num_classes)
+        init_weights(model, self.g)
+        self.model = model.to(memory_format=torch.channels_last)
+        self.ema = copy.deepcopy(self.model).requires_grad_(False).eval()
+        self.spec = OPTIMIZERS[recipe.opt]
+        self.optimizer = self.spec.build(param_groups(self.model), self.spec.base_lr)
+        self.loss_fn = build_loss(recipe.loss, train.positive_counts(), len(train))
+        x_all = train.images[:2048].float().div(255.0)
+        self.mean = x_all.mean(dim=(0, 2, 3)).view(1, 3, 1, 1)
+        self.std = x_all.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
+        self.targets, self.mask = train.labels.float(), ~train.ignore
+        self.per_epoch = len(train) // batch_size
+        self.total_steps = epochs * self.per_epoch
+        self.step = 0
+        self.measurement = Measurement()
+
+    def epoch(self) -> None:
+        train, k, bs = self.data.train, self.data.train.num_classes, self.batch_size
         start = time.perf_counter()
-        perm = torch.randperm(len(train), generator=g)
-        for b in range(per_epoch):
-            idx = perm[b * batch_size:(b + 1) * batch_size]
+        perm = torch.randperm(len(train), generator=self.g)
+        for b in range(self.per_epoch):
+            idx = perm[b * bs:(b + 1) * bs]
             x = train.images[idx].float().div_(255.0)
-            x, y = augment_batch(recipe.aug, x, torch.cat([targets_all[idx], mask_all[idx].float()], 1), g)
-            x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-            for group in optimizer.param_groups:
-                group["lr"] = spec.base_lr * schedule_factor(recipe.lrs, step / total_steps)
-            k = train.num_classes
-            loss = loss_fn(model(x), y[:, :k], y[:, k:] > 0.999)
-            optimizer.zero_grad(set_to_none=True)
+            x, y = augment_batch(self.recipe.aug, x, torch.cat([self.targets[idx], self.mask[idx].float()], 1), self.g)
+            x = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.spec.base_lr * schedule_factor(self.recipe.lrs, self.step / self.total_steps)
+            loss = self.loss_fn(self.model(x), y[:, :k], y[:, k:] > 0.999)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
-            optimizer.step()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), 10.0)
+            self.optimizer.step()
             with torch.no_grad():
-                decay = min(0.99, (1 + step) / (10 + step))
-                for e, p in zip(ema.parameters(), model.parameters()):
+                decay = min(0.99, (1 + self.step) / (10 + self.step))
+                for e, p in zip(self.ema.parameters(), self.model.parameters()):
                     e.lerp_(p, 1.0 - decay)
-                for e, b_ in zip(ema.buffers(), model.buffers()):
+                for e, b_ in zip(self.ema.buffers(), self.model.buffers()):
                     e.copy_(b_)
-            step += 1
-            images += batch_size
-        train_seconds += time.perf_counter() - start
-        _evaluate(ema, data, mean, std)  # as the env does; not timed as training
-    return Measurement(images=images, train_seconds=train_seconds)
+            self.step += 1
+        self.measurement.images += self.per_epoch * bs
+        self.measurement.train_seconds += time.perf_counter() - start
+        _evaluate(self.ema, self.data, self.mean, self.std)  # as the env does; not timed as training
+
+
+def measure_pair(env_id: str, epochs: int, seed: int) -> tuple[Measurement, Measurement]:
+    """Env and plain loop side by side, alternating epoch by epoch (order flipped each epoch)."""
+    env = EnvRunner(env_id, epochs, seed)
+    config = env.env.config
+    plain = PlainLoop(env.env.data, config.default_recipe, epochs, config.batch_size, seed, config.backbone)
+    for epoch in range(epochs):
+        for runner in ((env, plain) if epoch % 2 == 0 else (plain, env)):
+            runner.epoch()
+    return env.measurement, plain.measurement
 
 
 @torch.no_grad()
@@ -130,7 +153,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="mlic-digits")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved env/plain pairs")
+    parser.add_argument("--repeats", type=int, default=3, help="independent env/plain pairs (fresh models, seeds 0..N-1)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     env = envs.make(args.env, max_decisions=1)
@@ -139,12 +162,12 @@ def main(argv: list[str] | None = None) -> None:
           f"batch {config.batch_size}, {args.epochs} epochs x {args.repeats} repeats")
     env_runs, plain_runs = [], []
     for r in range(args.repeats):
-        env_runs.append(run_env(args.env, args.epochs, seed=r))
-        plain_runs.append(run_plain(data, config.default_recipe, args.epochs, config.batch_size, seed=r,
-                                    backbone=config.backbone))
-        print(f"  repeat {r + 1}: env {env_runs[-1].images_per_second:,.0f} img/s, "
-              f"plain {plain_runs[-1].images_per_second:,.0f} img/s, "
-              f"overhead {100 * env_runs[-1].overhead_share:.2f}%")
+        env_m, plain_m = measure_pair(args.env, args.epochs, seed=r)
+        env_runs.append(env_m)
+        plain_runs.append(plain_m)
+        print(f"  repeat {r + 1}: env {env_m.images_per_second:,.0f} img/s, "
+              f"plain {plain_m.images_per_second:,.0f} img/s, "
+              f"overhead {100 * env_m.overhead_share:.2f}%", flush=True)
     ratios = [e.images_per_second / p.images_per_second for e, p in zip(env_runs, plain_runs)]
     rows = [
         ["env (`envs.make` + `step`)", mean_std([m.images_per_second for m in env_runs], 0)],
@@ -159,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
               f"- command: `python -m benchmarks.throughput --env {args.env} --epochs {args.epochs} "
               f"--repeats {args.repeats}`\n- machine: {machine_description()}\n- date: {today()}\n"
               f"- setup: {len(data.train)} train images at {data.train.image_size} px, batch "
-              f"{config.batch_size}, backbone {config.backbone}, recipe {recipe}; repeats interleaved; "
+              f"{config.batch_size}, backbone {config.backbone}, recipe {recipe}; epochs alternated env/plain; "
               f"training time only (evaluation excluded on both sides)\n"
               f"- targets: ratio >= 0.95, overhead <= 2%; median ratio {statistics.median(ratios):.3f}\n\n"
               f"{table}\n")

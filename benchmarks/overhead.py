@@ -1,0 +1,67 @@
+"""The agents' share of wall time on the default run: acting, learning, curiosity.
+
+    python -m benchmarks.overhead [--env mlic-digits] [--seeds 2] [--max-decisions N]
+
+Runs ``training.run_marl``'s loop for ``mat-dqn`` without curiosity, with ICM and with
+RND, and splits each decision's wall time into the env (training + evaluation + env
+overhead) and the agents (``act``, ``observe``/learn, the curiosity model's update).
+Target: agents <= 2% of wall time. Results go to ``benchmarks/results/overhead.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from benchmarks.common import machine_description, markdown_table, mean_std, today
+from training.config import RunConfig
+from training.logs import read_steps
+from training.loop import run
+
+RESULTS = Path(__file__).resolve().parent / "results" / "overhead.md"
+
+
+def measure(env_id: str, curiosity: str, seed: int, max_decisions: int | None) -> dict[str, float]:
+    """Percent of wall time per part for one run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = RunConfig(env=env_id, algo="mat-dqn", curiosity=curiosity, seed=seed, out=tmp,
+                           max_decisions=max_decisions, progress=False)
+        result = run(config)
+        steps = read_steps(Path(tmp))
+    wall = result.summary["wall_s"]
+    parts = {k: sum(s["time"][k] for s in steps) for k in ("act_s", "learn_s", "curiosity_s")}
+    share = {k: 100 * v / wall for k, v in parts.items()}
+    share["agents"] = 100 * result.summary["agent_overhead_share"]
+    share["wall_s"] = wall
+    return share
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="mlic-digits")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--max-decisions", type=int, default=None, help="default: the env's")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    rows = []
+    for curiosity in ("none", "icm", "rnd"):
+        runs = [measure(args.env, curiosity, seed, args.max_decisions) for seed in range(args.seeds)]
+        row = [f"mat-dqn, curiosity={curiosity}"] + [
+            mean_std([r[k] for r in runs], 3) for k in ("act_s", "learn_s", "curiosity_s", "agents")]
+        row.append(mean_std([r["wall_s"] for r in runs], 1))
+        rows.append(row)
+        print(" | ".join(row), flush=True)
+    table = markdown_table(["run", "act (%)", "learn (%)", "curiosity (%)", "agents total (%)",
+                            "run wall time (s)"], rows)
+    flags = f" --max-decisions {args.max_decisions}" if args.max_decisions else ""
+    text = (f"# Agent overhead on the default run\n\n- command: `python -m benchmarks.overhead --env {args.env} "
+            f"--seeds {args.seeds}{flags}`\n- machine: {machine_description()}\n- date: {today()}\n"
+            f"- share of the run's wall time spent in the agents (mean ± std over {args.seeds} seeds); "
+            f"target <= 2%\n\n{table}\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

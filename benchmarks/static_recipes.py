@@ -1,0 +1,84 @@
+"""How much the recipe matters: static recipes trained to the full budget on one env.
+
+    python -m benchmarks.static_recipes [--env mlic-digits] [--seeds 2] [--recipes all|quick]
+
+Each recipe is held fixed for the whole episode (every agent repeats one action), the
+way the "w/o all agents" row of an ablation runs. Reported per recipe: test mAP (mean ±
+std over seeds), best val mAP, and seconds per epoch (training only). This is the
+difficulty check behind the README's ``mlic-digits`` figures: a sensible recipe should
+land in a useful range and poor recipes clearly below it, leaving the agents room.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import envs
+from benchmarks.common import machine_description, markdown_table, mean_std, today
+from envs.engine.recipe import DEFAULT_RECIPE, Recipe
+
+RECIPES: dict[str, Recipe] = {
+    "default (ASL paper)": DEFAULT_RECIPE,
+    "crop+adamw+cosine+asl": Recipe("crop", "adamw", "cosine", "asl"),
+    "randaug+adamw+one_cycle+asl": Recipe("randaugment", "adamw", "one_cycle", "asl"),
+    "none+adam+cosine+bce": Recipe("none", "adam", "cosine", "bce"),
+    "cutmix+sgd+cosine+focal": Recipe("cutmix", "sgd", "cosine", "focal"),
+    "none+sgd+constant+bce": Recipe("none", "sgd", "constant", "bce"),
+    "mixup+rmsprop+step+cb_bce": Recipe("mixup", "rmsprop", "step", "cb_bce"),
+    "color_jitter+rmsprop+constant+ls_bce": Recipe("color_jitter", "rmsprop", "constant", "ls_bce"),
+}
+QUICK = ("default (ASL paper)", "none+sgd+constant+bce")
+RESULTS = Path(__file__).resolve().parent / "results" / "static_recipes.md"
+
+
+def run_static(env_id: str, recipe: Recipe, seed: int, **overrides) -> dict[str, float]:
+    """One episode with ``recipe`` fixed throughout; returns test mAP, best val mAP, s/epoch."""
+    env = envs.make(env_id, **overrides)
+    env.reset(seed=seed)
+    action = {a: env.action_names(a).index(getattr(recipe, a)) for a in env.agents}
+    best, train_s, decisions = 0.0, 0.0, 0
+    infos: dict = {}
+    while env.agents:
+        _, _, _, _, infos = env.step(action)
+        info = infos[env.possible_agents[0]]
+        best = max(best, info["metrics"]["mAP"] or 0.0)
+        train_s += info["time"].train_s
+        decisions += 1
+    test = infos[env.possible_agents[0]]["test_metrics"]
+    epochs = decisions * env.steps_per_decision / max(1, len(env.data.train) // env.config.batch_size)
+    return {"test_mAP": test["mAP"], "best_val_mAP": best, "s_per_epoch": train_s / epochs}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--env", default="mlic-digits")
+    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--recipes", choices=("all", "quick"), default="all")
+    parser.add_argument("--max-decisions", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    overrides = {} if args.max_decisions is None else {"max_decisions": args.max_decisions}
+    names = list(RECIPES) if args.recipes == "all" else list(QUICK)
+    rows, start = [], time.perf_counter()
+    for name in names:
+        runs = [run_static(args.env, RECIPES[name], seed, **overrides) for seed in range(args.seeds)]
+        test = [r["test_mAP"] for r in runs]
+        rows.append([name, mean_std(test), mean_std([r["best_val_mAP"] for r in runs]),
+                     f"{statistics.fmean(r['s_per_epoch'] for r in runs):.2f}"])
+        print(f"{name:40s} test mAP {rows[-1][1]}  best val {rows[-1][2]}  s/epoch {rows[-1][3]}"
+              f"  [{time.perf_counter() - start:.0f}s]", flush=True)
+    table = markdown_table(["recipe (aug+opt+lrs+loss)", "test mAP", "best val mAP", "s / epoch"], rows)
+    config = envs.make_config(args.env, **overrides)
+    text = (f"# Static recipes on {args.env}\n\n- command: `python -m benchmarks.static_recipes --env "
+            f"{args.env} --seeds {args.seeds} --recipes {args.recipes}`\n- machine: {machine_description()}\n"
+            f"- date: {today()}\n- budget: {config.max_decisions} epochs, batch {config.batch_size}, "
+            f"backbone {config.backbone}; mean ± std over {args.seeds} seeds\n\n{table}\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The benchmark scripts run end to end on tiny settings and write their markdown tables."""
+from __future__ import annotations
+
+from benchmarks import overhead, static_recipes, throughput
+from benchmarks.common import mean_std
+
+
+def test_mean_std_formats():
+    assert mean_std([1.0, 3.0]) == "2.0 ± 1.4" and mean_std([2.0]) == "2.0 ± 0.0"
+
+
+def test_throughput_pair_counts_the_same_images(tmp_path):
+    env_m, plain_m = throughput.measure_pair("mlic-digits", epochs=1, seed=0)
+    assert env_m.images == plain_m.images > 0
+    assert env_m.train_seconds > 0 and plain_m.train_seconds > 0 and 0 <= env_m.overhead_share < 1
+
+
+def test_static_recipes_quick_writes_a_table(tmp_path):
+    out = tmp_path / "static.md"
+    static_recipes.main(["--recipes", "quick", "--seeds", "1", "--max-decisions", "1", "--out", str(out)])
+    text = out.read_text()
+    assert "| recipe" in text and "default (ASL paper)" in text and "command:" in text
+
+
+def test_overhead_writes_a_table(tmp_path):
+    out = tmp_path / "overhead.md"
+    overhead.main(["--seeds", "1", "--max-decisions", "2", "--out", str(out)])
+    text = out.read_text()
+    assert text.count("mat-dqn, curiosity=") == 3 and "agents total" in text
