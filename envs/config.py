@@ -32,7 +32,10 @@ class EnvConfig:
     max_decisions: int = 25
     """Decisions per episode; the episode is truncated after the last one."""
     steps_per_decision: int | None = None
-    """Training iterations per decision; ``None`` means one epoch."""
+    """Training iterations per decision; ``None`` means ``epochs_per_decision`` epochs."""
+    epochs_per_decision: int = 1
+    """Epochs per decision when ``steps_per_decision`` is ``None`` (MA2ML's pipeline setting
+    uses one decision covering the whole budget)."""
     batch_size: int = 64
     """Training batch size."""
     agents: tuple[str, ...] = COMPONENTS
@@ -64,6 +67,7 @@ class EnvConfig:
             if value is not None:
                 require_positive_int(name, value)
         require_positive_int("max_decisions", self.max_decisions)
+        require_positive_int("epochs_per_decision", self.epochs_per_decision)
         require_positive_int("batch_size", self.batch_size)
         if self.history < 0:
             raise ConfigError(f"history must be >= 0, got {self.history}")

@@ -93,9 +93,9 @@ class MLICTrainingEnv(ParallelEnv):
 
     @property
     def steps_per_decision(self) -> int:
-        """Training iterations per decision (one epoch unless configured)."""
+        """Training iterations per decision (``epochs_per_decision`` epochs unless configured)."""
         epoch = max(1, len(self.data.train) // min(self.config.batch_size, len(self.data.train)))
-        return self.config.steps_per_decision or epoch
+        return self.config.steps_per_decision or epoch * self.config.epochs_per_decision
 
     def _new_trainer(self, seed: int) -> Trainer:
         return Trainer(self._trainer_config, self.data,
