@@ -38,6 +38,7 @@ from envs.engine.models import build_model
 from envs.engine.optimizers import OPTIMIZERS, param_groups
 from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.schedules import schedule_factor
+from envs.engine.weights import channel_stats
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.md"
 
@@ -94,9 +95,8 @@ class PlainLoop:
         self.spec = OPTIMIZERS[recipe.opt]
         self.optimizer = self.spec.build(param_groups(self.model), self.spec.base_lr)
         self.loss_fn = build_loss(recipe.loss, train.positive_counts(), len(train))
-        x_all = train.images[:2048].float().div(255.0)
-        self.mean = x_all.mean(dim=(0, 2, 3)).view(1, 3, 1, 1)
-        self.std = x_all.std(dim=(0, 2, 3)).view(1, 3, 1, 1)
+        mean, std = channel_stats(train.images)
+        self.mean, self.std = mean.view(1, 3, 1, 1), std.view(1, 3, 1, 1)
         self.targets, self.mask = train.labels.float(), ~train.ignore
         self.per_epoch = len(train) // batch_size
         self.total_steps = epochs * self.per_epoch

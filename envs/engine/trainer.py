@@ -42,6 +42,7 @@ from envs.engine.optimizers import OPTIMIZERS, param_groups, transfer_state
 from envs.engine.recipe import Recipe
 from envs.engine.sampler import BatchSampler
 from envs.engine.schedules import schedule_factor
+from envs.engine.weights import all_finite, channel_stats, clone_state, param_distance, param_norm
 from envs.engine.checks import require_positive_int
 from envs.errors import ConfigError
 
@@ -154,7 +155,7 @@ class Trainer:
         self._train_images = train.images.to(self.device)
         self._train_targets = train.labels.to(self.device, torch.float32)
         self._train_mask = (~train.ignore).to(self.device)
-        mean, std = _channel_stats(train.images)
+        mean, std = channel_stats(train.images)
         self._mean = mean.view(1, 3, 1, 1).to(self.device)
         self._std = std.view(1, 3, 1, 1).to(self.device)
         self._positive_counts = train.positive_counts()
@@ -216,7 +217,7 @@ class Trainer:
         start = time.perf_counter()
         self.apply_recipe(recipe)
         snapshot = self._snapshot()
-        start_norm = _param_norm(self.model)
+        start_norm = param_norm(self.model)
         loss_sum = torch.zeros((), device=self.device)
         grad_sum = torch.zeros((), device=self.device)
         done, diverged = 0, False
@@ -229,10 +230,10 @@ class Trainer:
                 if not bool(torch.isfinite(loss_sum)):
                     diverged = True
                     break
-        update_ratio = _param_distance(self.model, snapshot["model"]) / max(start_norm, 1e-12)
+        update_ratio = param_distance(self.model, snapshot["model"]) / max(start_norm, 1e-12)
         # A finite last loss can still leave inf/NaN weights or BN statistics behind (the
         # update after it); such a state must not become the next segment's "last good state".
-        diverged = diverged or not _all_finite(self.model)
+        diverged = diverged or not all_finite(self.model)
         self._segment_start = snapshot
         if diverged:
             self.rollback()
@@ -310,8 +311,8 @@ class Trainer:
     def _snapshot(self) -> dict[str, Any]:
         assert self.optimizer is not None
         return {
-            "model": _clone_state(self.model.state_dict()),
-            "ema": _clone_state(self.ema_model.state_dict()),
+            "model": clone_state(self.model.state_dict()),
+            "ema": clone_state(self.ema_model.state_dict()),
             "optimizer": copy.deepcopy(self.optimizer.state_dict()),
         }
 
@@ -395,34 +396,3 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         if self._scaler is not None and state["scaler"] is not None:
             self._scaler.load_state_dict(state["scaler"])
-
-
-def _channel_stats(images: torch.Tensor, max_images: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean/std in [0,1] units, from at most ``max_images`` images."""
-    x = images[:max_images].float().div(255.0)
-    mean = x.mean(dim=(0, 2, 3))
-    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
-    return mean, std
-
-
-@torch.no_grad()
-def _all_finite(model: nn.Module) -> bool:
-    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
-    return all(bool(torch.isfinite(t).all()) for t in tensors)
-
-
-def _clone_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in state.items()}
-
-
-@torch.no_grad()
-def _param_norm(model: nn.Module) -> float:
-    return float(torch.sqrt(sum((p.float() ** 2).sum() for p in model.parameters())))
-
-
-@torch.no_grad()
-def _param_distance(model: nn.Module, reference: dict[str, torch.Tensor]) -> float:
-    total = torch.zeros(())
-    for name, p in model.named_parameters():
-        total = total + ((p.float() - reference[name].float()) ** 2).sum().cpu()
-    return float(torch.sqrt(total))

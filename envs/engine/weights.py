@@ -1,0 +1,36 @@
+"""Weight-space helpers of the trainer: snapshots, norms, finiteness, input statistics."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def channel_stats(images: torch.Tensor, max_images: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean/std in [0,1] units, from at most ``max_images`` images."""
+    x = images[:max_images].float().div(255.0)
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    return mean, std
+
+
+@torch.no_grad()
+def all_finite(model: nn.Module) -> bool:
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    return all(bool(torch.isfinite(t).all()) for t in tensors)
+
+
+def clone_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in state.items()}
+
+
+@torch.no_grad()
+def param_norm(model: nn.Module) -> float:
+    return float(torch.sqrt(sum((p.float() ** 2).sum() for p in model.parameters())))
+
+
+@torch.no_grad()
+def param_distance(model: nn.Module, reference: dict[str, torch.Tensor]) -> float:
+    total = torch.zeros(())
+    for name, p in model.named_parameters():
+        total = total + ((p.float() - reference[name].float()) ** 2).sum().cpu()
+    return float(torch.sqrt(total))
