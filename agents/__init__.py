@@ -12,8 +12,8 @@ Public API::
     env = make_curiosity("rnd", env, seed=0, beta=0.05)
 
 Controllers see only ``possible_agents`` and the spaces; this package never imports
-``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` (and so SB3) is
-imported on first use.
+``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` (and so SB3),
+``ma2ml`` and ``ma2ml_lite`` are imported on first use.
 """
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from agents.errors import (AgentConfigError, AgentsError, ControllerCheckpointEr
                            UnknownAlgorithmError)
 from agents.registry import ALGORITHMS, AlgorithmSpec, load_controller, make_controller, spec
 
-_LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn"}
+_LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn",
+         "MA2MLConfig": "agents.ma2ml", "MA2MLController": "agents.ma2ml",
+         "MA2MLLiteConfig": "agents.ma2ml_lite", "MA2MLLiteController": "agents.ma2ml_lite"}
 
 
 def __getattr__(name: str) -> Any:
@@ -39,6 +41,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ALGORITHMS", "AgentConfigError", "AgentsError", "AlgorithmSpec", "BanditConfig",
     "BanditController", "BaseController", "Controller", "ControllerCheckpointError",
-    "MatDQNConfig", "MatDQNController", "RandomConfig", "RandomController", "StaticConfig",
-    "StaticController", "UnknownAlgorithmError", "load_controller", "make_controller", "spec",
+    "MA2MLConfig", "MA2MLController", "MA2MLLiteConfig", "MA2MLLiteController", "MatDQNConfig",
+    "MatDQNController", "RandomConfig", "RandomController", "StaticConfig", "StaticController",
+    "UnknownAlgorithmError", "load_controller", "make_controller", "spec",
 ]

@@ -36,6 +36,9 @@ class AlgorithmSpec:
 _SPECS: dict[str, AlgorithmSpec] = {s.name: s for s in (
     AlgorithmSpec("mat-dqn", "agents.mat_dqn:MatDQNController", "agents.mat_dqn:MatDQNConfig",
                   passthrough="dqn_kwargs"),
+    AlgorithmSpec("ma2ml", "agents.ma2ml:MA2MLController", "agents.ma2ml:MA2MLConfig"),
+    AlgorithmSpec("ma2ml-lite", "agents.ma2ml_lite:MA2MLLiteController",
+                  "agents.ma2ml_lite:MA2MLLiteConfig"),
     AlgorithmSpec("bandit", "agents.baselines:BanditController", "agents.baselines:BanditConfig"),
     AlgorithmSpec("random", "agents.baselines:RandomController", "agents.baselines:RandomConfig"),
     AlgorithmSpec("static", "agents.baselines:StaticController", "agents.baselines:StaticConfig"),

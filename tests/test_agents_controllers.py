@@ -18,8 +18,14 @@ from fakes import CooperativeFakeEnv, assert_same, one_torch_thread, rollout  # 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]
-HP = {"mat-dqn": {"total_steps": 60, "learning_starts": 4, "batch_size": 8}}
+HP = {"mat-dqn": {"total_steps": 60, "learning_starts": 4, "batch_size": 8},
+      "ma2ml": {"learning_starts": 2, "batch_size": 8, "hidden": (16,)},
+      "ma2ml-lite": {"horizon": 3, "hidden": (16,)}}
 """Small settings so the tests train from the first few steps."""
+
+
+LOG_KEY = r"agent/(aug|opt|lrs|loss)/\w+|(critic|baseline)/\w+"
+"""Per-agent keys, plus ma2ml's critic and ma2ml-lite's baseline."""
 
 
 def build(algo: str, env, seed: int = 0, **overrides):
@@ -54,7 +60,7 @@ def test_runs_an_episode(algo, curiosity):
         assert all(env.action_space(a).contains(actions[a]) for a in env.agents)
         next_obs, rewards, terms, truncs, infos = env.step(actions)
         logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
-        assert all(re.fullmatch(r"agent/(aug|opt|lrs|loss)/\w+", key) for key in logs), logs
+        assert all(re.fullmatch(LOG_KEY, key) for key in logs), logs
         assert all(np.isfinite(v) for v in logs.values())
         if curiosity:
             assert all(infos[a]["reward_intrinsic"] >= 0 for a in rewards)
@@ -62,7 +68,8 @@ def test_runs_an_episode(algo, curiosity):
     assert not env.agents
 
 
-@pytest.mark.parametrize("algo,curiosity", [("mat-dqn", "rnd"), ("bandit", "icm"), ("static", None)])
+@pytest.mark.parametrize("algo,curiosity", [("mat-dqn", "rnd"), ("bandit", "icm"), ("static", None),
+                                            ("ma2ml", None), ("ma2ml-lite", "rnd")])
 def test_drives_the_real_training_env(tiny_env, algo, curiosity):
     env = tiny_env("mlic-digits", max_decisions=3)
     if curiosity:

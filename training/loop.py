@@ -83,6 +83,8 @@ class RunSession:
     def _algo_kwargs(self) -> dict[str, Any]:
         if self.config.algo == "mat-dqn":
             return {"total_steps": self.total_decisions}
+        if self.config.algo in ("ma2ml", "ma2ml-lite"):
+            return {"setting": self.config.setting}
         if self.config.algo == "static":
             recipe = self.env.config.default_recipe
             return {"choices": {a: self.env.action_names(a).index(getattr(recipe, a))

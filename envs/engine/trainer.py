@@ -211,6 +211,7 @@ class Trainer:
         return self.sampler.batches_per_epoch
 
     # --------------------------------------------------------------- training
+    @torch.enable_grad()  # callers (e.g. TorchRL collectors) may step the env under no_grad
     def train_segment(self, recipe: Recipe, steps: int) -> SegmentStats:
         """Apply ``recipe`` and run ``steps`` iterations (fewer if the loss turns non-finite)."""
         require_positive_int("steps", steps)

@@ -1,0 +1,261 @@
+"""What ``ma2ml`` and ``ma2ml-lite`` share: per-agent softmax policies on one global state.
+
+Both controllers give each agent its own policy ``pi_i(a_i | s)`` over the *global*
+state ``s``, train it with a policy gradient plus an entropy bonus and a KL penalty
+towards a slowly (polyak-) updated target policy, and read the team reward either from
+the env (``"env"``) or from the validation mAP in ``infos`` (``"val_map"``). They differ
+only in the advantage they feed the policies (see ``agents.ma2ml`` / ``agents.ma2ml_lite``).
+
+The global state is the shared observation: ``act`` only receives observations, and in
+``MLICTrainingEnv`` (as in the test fakes) ``env.state()`` *is* the vector every agent
+observes. Construction therefore fails unless every agent has the same observation space.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+from torch import nn
+
+from agents.base import BaseController, Observations
+from agents.errors import AgentConfigError, ControllerCheckpointError
+from agents.ma2ml_nets import entropy_and_kl, policy_net
+
+SETTINGS = ("per-step", "pipeline")
+REWARD_SOURCES = ("env", "val_map")
+POLICIES_FILE = "policies.pt"
+
+
+@dataclass(frozen=True)
+class PolicyTeamConfig:
+    """Fields shared by ``ma2ml`` and ``ma2ml-lite``, sized for episodes of ~25 decisions."""
+
+    setting: str = "per-step"
+    """"per-step": a decision at every env step (as MAT-Agent); "pipeline": one decision per
+    episode, the env must end every episode after one step (``max_decisions=1``)."""
+    reward_source: str | None = None
+    """"env": the env's shared reward; "val_map": ``infos[agent]["metrics"]["mAP"] / 100``;
+    None: "env" for per-step, "val_map" for pipeline."""
+    gamma: float = 0.5
+    """Discount (unused in pipeline, where every transition ends its episode)."""
+    hidden: tuple[int, ...] = (64, 64)
+    """Hidden layer sizes of every network."""
+    policy_lr: float = 3e-3
+    """Adam learning rate of each policy."""
+    entropy_coef: float = 0.01
+    """Weight of the policies' entropy bonus."""
+    kl_coef: float = 0.1
+    """Weight of the KL(target policy || policy) penalty: the trust region."""
+    policy_tau: float = 0.05
+    """Polyak coefficient of the target policies (small: the trust region moves slowly)."""
+    max_grad_norm: float = 10.0
+    """Gradient-norm clip of every network, per agent."""
+
+    def __post_init__(self) -> None:
+        if self.setting not in SETTINGS:
+            raise AgentConfigError(f"setting must be one of {SETTINGS}, got {self.setting!r}")
+        if self.reward_source is not None and self.reward_source not in REWARD_SOURCES:
+            raise AgentConfigError(
+                f"reward_source must be one of {REWARD_SOURCES} or None, "
+                f"got {self.reward_source!r}")
+        if not 0.0 <= self.gamma <= 1.0:
+            raise AgentConfigError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not 0.0 < self.policy_tau <= 1.0:
+            raise AgentConfigError(f"policy_tau must be in (0, 1], got {self.policy_tau}")
+        for name in ("policy_lr", "max_grad_norm"):
+            if getattr(self, name) <= 0:
+                raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("entropy_coef", "kl_coef"):
+            if getattr(self, name) < 0:
+                raise AgentConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        object.__setattr__(self, "hidden", tuple(int(n) for n in self.hidden))
+
+    @property
+    def rewards_from(self) -> str:
+        """The reward source in force (``reward_source`` or the setting's default)."""
+        if self.reward_source is not None:
+            return self.reward_source
+        return "val_map" if self.setting == "pipeline" else "env"
+
+
+class PolicyTeamController(BaseController):
+    """Per-agent softmax policies with target copies, acting and the regularised policy step.
+
+    Subclasses call ``super().__init__``, then build their own networks from
+    ``self.seeds[2:]`` (``seeds[0]`` draws the policies, ``seeds[1]`` the acting generator).
+    """
+
+    def __init__(self, env: ParallelEnv, config: PolicyTeamConfig, seed: int) -> None:
+        super().__init__(env, config)
+        self.state_dim = _shared_state_dim(env, self.agents)
+        self.seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(6)]
+        init = torch.Generator().manual_seed(self.seeds[0])
+        c = self.config
+        self.policies = nn.ModuleDict({a: policy_net(self.state_dim, n, c.hidden, init)
+                                       for a, n in self.action_sizes.items()})
+        self.policy_targets = copy.deepcopy(self.policies).requires_grad_(False)
+        self.policy_optimizer = torch.optim.Adam(self.policies.parameters(), lr=c.policy_lr,
+                                                 foreach=True)
+        self.act_rng = np.random.default_rng(self.seeds[1])
+
+    # ---------------------------------------------------------------- acting
+    def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
+        live = self.live(observations)
+        if not live:
+            return {}
+        probs = self.action_probs(observations[live[0]])
+        if not self.explores(training):
+            return {a: int(np.argmax(probs[a])) for a in live}
+        return {a: int(self.act_rng.choice(len(probs[a]), p=probs[a])) for a in live}
+
+    def action_probs(self, observation: np.ndarray) -> dict[str, np.ndarray]:
+        """Every agent's action distribution for one (shared) observation."""
+        state = _as_state(observation)
+        with torch.no_grad():
+            out = {a: torch.softmax(p(state), -1)[0].double().numpy()
+                   for a, p in self.policies.items()}
+        return {a: p / p.sum() for a, p in out.items()}
+
+    def greedy_actions(self, observation: np.ndarray) -> dict[str, int]:
+        """Each agent's most probable action for one (shared) observation."""
+        return {a: int(np.argmax(p)) for a, p in self.action_probs(observation).items()}
+
+    # -------------------------------------------------------------- learning
+    def transition(self, observations: Observations, actions: Mapping[str, int],
+                   rewards: Mapping[str, float], next_observations: Observations,
+                   terminations: Mapping[str, bool], truncations: Mapping[str, bool],
+                   infos: Mapping[str, dict]
+                   ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]:
+        """(state, joint action, team reward, next state, done) of one env step, validated.
+
+        An episode end (termination *or* truncation) is final: in the MLIC env the
+        budget is spent, and progress is part of the state. In the pipeline setting every
+        step must end its episode.
+        """
+        missing = [a for a in self.agents if a not in actions]
+        if missing:
+            raise AgentConfigError(f"{self.name} needs every agent's action; missing {missing}")
+        done = any(bool(terminations.get(a, False)) or bool(truncations.get(a, False))
+                   for a in self.agents)
+        if self.config.setting == "pipeline" and not done:
+            raise AgentConfigError(
+                "setting='pipeline' makes one decision per episode, but this step did not end "
+                "the episode: build the env with max_decisions=1 (the CLI's --setting pipeline)")
+        first = self.agents[0]
+        state = _as_state(observations[first])[0].numpy()
+        next_state = _as_state(next_observations.get(first, observations[first]))[0].numpy()
+        joint = np.array([int(actions[a]) for a in self.agents], dtype=np.int64)
+        return state, joint, self.team_reward(rewards, infos), next_state, done
+
+    def team_reward(self, rewards: Mapping[str, float], infos: Mapping[str, dict]) -> float:
+        """The shared reward: the env's (mean over agents) or the val mAP in 0..1."""
+        if self.config.rewards_from == "env":
+            return float(np.mean([float(rewards[a]) for a in self.agents if a in rewards]))
+        info = infos.get(self.agents[0], {})
+        if "metrics" not in info or "mAP" not in info["metrics"]:
+            raise AgentConfigError(
+                "reward_source='val_map' reads infos[agent]['metrics']['mAP'] (0..100), which "
+                f"this env does not provide (infos keys: {sorted(info)})")
+        value = info["metrics"]["mAP"]
+        return 0.0 if value is None else float(value) / 100.0  # None: mAP undefined (no positives)
+
+    def policy_logits(self, states: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Every agent's logits for a batch of states, with gradients (for ``policy_step``)."""
+        return {a: p(states) for a, p in self.policies.items()}
+
+    def policy_step(self, states: torch.Tensor, logits: Mapping[str, torch.Tensor],
+                    surrogates: Mapping[str, torch.Tensor]) -> dict[str, float]:
+        """One gradient step of every policy, then a polyak step of the target policies.
+
+        ``surrogates[agent]`` is, per row, the policy-gradient surrogate to maximise, built
+        from ``logits`` (see ``policy_logits``); the entropy bonus and KL penalty are added
+        here. The agents' parameters are disjoint, so one backward pass through the sum of
+        their losses, one Adam and a per-agent gradient clip equal one optimizer per agent.
+        """
+        c, logs, total = self.config, {}, torch.zeros(())
+        with torch.no_grad():
+            targets = {a: p(states) for a, p in self.policy_targets.items()}
+        for agent in self.agents:
+            entropy, kl = entropy_and_kl(logits[agent], targets[agent])
+            loss = (-surrogates[agent].mean() - c.entropy_coef * entropy.mean()
+                    + c.kl_coef * kl.mean())
+            total = total + loss
+            logs.update({f"agent/{agent}/policy_loss": loss.item(),
+                         f"agent/{agent}/entropy": entropy.mean().item(),
+                         f"agent/{agent}/kl": kl.mean().item()})
+        self.policy_optimizer.zero_grad()
+        total.backward()
+        for policy in self.policies.values():
+            nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm, foreach=True)
+        self.policy_optimizer.step()
+        polyak_(self.policies, self.policy_targets, c.policy_tau)
+        return logs
+
+    # ------------------------------------------------------------ checkpoint
+    def policy_state(self) -> dict[str, Any]:
+        return {"policies": copy.deepcopy(self.policies.state_dict()),
+                "policy_targets": copy.deepcopy(self.policy_targets.state_dict()),
+                "policy_optimizer": copy.deepcopy(self.policy_optimizer.state_dict())}
+
+    def load_policy_state(self, state: Mapping[str, Any]) -> None:
+        load_module(self.policies, state["policies"], "policies")
+        load_module(self.policy_targets, state["policy_targets"], "target policies")
+        load_optimizer(self.policy_optimizer, state["policy_optimizer"], "policy optimizer")
+
+    def save_policies(self, directory: Path) -> None:
+        """``policies.pt``: policies, target policies and their optimizers (no generators)."""
+        torch.save(self.policy_state(), Path(directory) / POLICIES_FILE)
+
+    def load_policies(self, directory: Path) -> None:
+        """Load what ``save_policies`` wrote."""
+        self.load_policy_state(load_file(Path(directory) / POLICIES_FILE))
+
+
+# -------------------------------------------------------------------- helpers
+def _shared_state_dim(env: ParallelEnv, agents: list[str]) -> int:
+    found = {a: env.observation_space(a) for a in agents}
+    first = found[agents[0]]
+    if not isinstance(first, spaces.Box) or len(first.shape) != 1 or any(
+            s.shape != first.shape for s in found.values()):
+        raise AgentConfigError(
+            f"ma2ml controllers take the shared observation as the global state, so every agent "
+            f"needs the same flat Box observation space; got {found}")
+    return int(first.shape[0])
+
+
+def _as_state(observation: Any) -> torch.Tensor:
+    return torch.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1)
+
+
+def polyak_(source: nn.Module, target: nn.Module, tau: float) -> None:
+    """``target <- (1 - tau) * target + tau * source``, parameter by parameter."""
+    with torch.no_grad():
+        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
+
+
+def load_module(module: nn.Module, state: Mapping[str, Any], what: str) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, KeyError) as error:
+        raise ControllerCheckpointError(f"{what}: {error}") from error
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, state: Mapping[str, Any], what: str) -> None:
+    try:
+        optimizer.load_state_dict(copy.deepcopy(dict(state)))
+    except (RuntimeError, KeyError, ValueError) as error:
+        raise ControllerCheckpointError(f"{what}: {error}") from error
+
+
+def load_file(path: Path) -> dict[str, Any]:
+    """A ``torch.save``d dict written by ``save``, or a clear error if it is missing."""
+    if not path.is_file():
+        raise ControllerCheckpointError(f"{path} is missing: not a saved ma2ml controller")
+    return torch.load(path, weights_only=True)

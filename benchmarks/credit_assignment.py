@@ -1,0 +1,84 @@
+"""Steps to the optimal joint action on a cooperative game with a known reward: ma2ml vs the rest.
+
+    python -m benchmarks.credit_assignment [--seeds 6] [--budget 1000]
+
+The game is ``tests/fakes_coop.InteractionGameEnv`` (four agents, each action adds its own
+term, one pair of actions adds an interaction bonus, noise 0.1); the measurement is the
+same ``steps_to_optimum`` that ``tests/test_credit_assignment.py`` asserts on, so the table
+and the test cannot drift apart. For each learner and seed: the first step (checked every
+5) from which the greedy joint action stayed optimal until the end of the budget. Every
+learner runs its defaults, without discount (a repeated one-shot game), ``mat-dqn`` with
+``total_steps=budget``. ``bandit``'s constant step size makes its greedy arm flicker under
+noise (see ``agents/baselines.py``), so "optimal until the end" is harder for it the longer
+the run. Results go to ``benchmarks/results/credit_assignment.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+import torch
+
+from agents import make_controller
+from benchmarks.common import machine_description, markdown_table, mean_std, today
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "credit_assignment.md"
+LEARNERS: dict[str, dict[str, object]] = {
+    "ma2ml": {"gamma": 0.0}, "ma2ml-lite": {"gamma": 0.0}, "mat-dqn": {"gamma": 0.0}, "bandit": {}}
+
+
+def _fakes_coop():
+    # The game is a test fixture (tests/ is not a package): import it from the checkout.
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import fakes_coop
+    return fakes_coop
+
+
+def measure(algo: str, seeds: int, budget: int) -> list[int | None]:
+    """Steps to the optimum per seed (None: not optimal at the end of the budget)."""
+    game = _fakes_coop()
+    options = dict(LEARNERS[algo], **({"total_steps": budget} if algo == "mat-dqn" else {}))
+    return [game.steps_to_optimum(lambda env, s=seed: make_controller(algo, env, seed=s, **options),
+                                  seed, budget).since for seed in range(seeds)]
+
+
+def table(results: dict[str, list[int | None]], budget: int) -> str:
+    rows = []
+    for algo, found in results.items():
+        censored = [budget if s is None else s for s in found]
+        reached = [s for s in found if s is not None]
+        rows.append([f"`{algo}`", ", ".join("-" if s is None else str(s) for s in found),
+                     f"{len(reached)}/{len(found)}", mean_std(censored, 0),
+                     f"{statistics.median(censored):.0f}"])
+    return markdown_table(["learner", "steps per seed (-: not at the end)", "reached",
+                           f"mean ± std (misses count {budget})", "median"], rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=6, help="seeds 0..N-1 (default 6)")
+    parser.add_argument("--budget", type=int, default=1000, help="env steps per run (default 1000)")
+    parser.add_argument("--out", type=Path, default=RESULTS,
+                        help="markdown file (default benchmarks/results/credit_assignment.md)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # tiny MLPs: one thread is fastest and steadiest
+    results = {algo: measure(algo, args.seeds, args.budget) for algo in LEARNERS}
+    body = table(results, args.budget)
+    command = f"python -m benchmarks.credit_assignment --seeds {args.seeds} --budget {args.budget}"
+    report = (f"# Credit assignment: steps to the optimal joint action\n\n"
+              f"Command: `{command}`  \nMachine: {machine_description()}  \nDate: {today()}\n\n"
+              f"{body}\n\n{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report)
+    print(body)
+    print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
