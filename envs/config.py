@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
+import torch
+
+from envs.engine.data.images import check_bad_image_policy
 from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
 from envs.engine.checks import require_positive_int
@@ -60,6 +63,9 @@ class EnvConfig:
     """Download the dataset if missing (VOC only)."""
     cache_dir: str | None = None
     """Decoded-tensor cache directory (default ``$MLIC_CACHE_DIR`` or ``~/.cache/mlic-marl``)."""
+    on_bad_image: str = "error"
+    """A missing or undecodable image file: ``"error"`` stops with its name, ``"skip"`` drops
+    it (one warning with the count per split)."""
 
     def __post_init__(self) -> None:
         for name in ("image_size", "max_train_images", "steps_per_decision"):
@@ -78,12 +84,29 @@ class EnvConfig:
                 f"agents={agents!r} is invalid: give a non-empty subset of {COMPONENTS} without "
                 f"repeats (unknown: {unknown})")
         object.__setattr__(self, "agents", tuple(a for a in COMPONENTS if a in agents))
+        check_bad_image_policy(self.on_bad_image)
+        check_device(self.device)
+        self.trainer_config()  # validates amp, lr_scale, ... now rather than after loading data
 
     def trainer_config(self) -> TrainerConfig:
         """The training settings this env config implies."""
         return TrainerConfig(backbone=self.backbone, weights_path=self.weights_path,
                              batch_size=self.batch_size, device=self.device, amp=self.amp,
                              lr_scale=self.lr_scale)
+
+
+def check_device(device: object) -> None:
+    """Raise :class:`ConfigError` unless ``device`` is a torch device string (``cpu``, ``cuda:0``).
+
+    Only the syntax is checked here; ``envs.make`` also checks that the device exists.
+    """
+    if not isinstance(device, str):
+        raise ConfigError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
+    try:
+        torch.device(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ConfigError(f"device {device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or "
+                          f"'cuda:<index>'") from None
 
 
 def config_field_names() -> tuple[str, ...]:

@@ -103,6 +103,8 @@ class MLICTrainingEnv(ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise ConfigError(f"reset(seed={seed!r}): the seed must be a non-negative int or None")
         if seed is not None or self._seed_rng is None:
             self._seed_rng = np.random.default_rng(seed)
         self._trainer = self._new_trainer(seed=int(self._seed_rng.integers(2**63 - 1)))

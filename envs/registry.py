@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
+
+import torch
 
 from envs.config import EnvConfig, config_field_names
 from envs.engine.data import load_splits
@@ -55,7 +58,8 @@ def list_envs() -> list[str]:
 def spec(env_id: str) -> EnvSpec:
     """The spec of ``env_id``; an unknown id raises ``UnknownEnvError`` with close matches."""
     if env_id not in _REGISTRY:
-        close = difflib.get_close_matches(str(env_id), list(_REGISTRY), n=3, cutoff=0.5)
+        close = difflib.get_close_matches(str(env_id).strip().lower().replace("_", "-"),
+                                          list(_REGISTRY), n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         raise UnknownEnvError(
             f"unknown env id {env_id!r}.{hint} Registered ids: {', '.join(list_envs())}. "
@@ -74,14 +78,44 @@ def make_config(env_id: str, **overrides: Any) -> EnvConfig:
     if isinstance(overrides.get("agents"), str):
         overrides["agents"] = tuple(a.strip() for a in overrides["agents"].split(",") if a.strip())
     elif "agents" in overrides:
-        overrides["agents"] = tuple(overrides["agents"])
+        try:
+            overrides["agents"] = tuple(overrides["agents"])
+        except TypeError:
+            raise ConfigError(f"agents must be a list of agent ids or a comma-separated string "
+                              f"such as 'aug,opt', got {overrides['agents']!r}") from None
     return replace(base, **overrides)
+
+
+def check_resources(config: EnvConfig) -> None:
+    """Fail before loading any data if ``config`` names a device or a file that is not there."""
+    device = torch.device(config.device)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device {config.device!r}: CUDA is not available (this torch build "
+                f"{'has no CUDA support' if torch.version.cuda is None else 'sees no GPU'}); "
+                f"use device='cpu' (--device cpu)")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {config.device!r}: only {torch.cuda.device_count()} CUDA "
+                              f"device(s) are visible; use cuda:0 .. "
+                              f"cuda:{torch.cuda.device_count() - 1}")
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"device {config.device!r} is not available on this machine; "
+                          f"use device='cpu' (--device cpu)")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {config.device!r} is not supported; use 'cpu' or 'cuda'")
+    if config.weights_path is not None and not Path(config.weights_path).expanduser().is_file():
+        raise ConfigError(
+            f"weights_path {config.weights_path!r} is not a file: pass the path of a saved "
+            f"backbone state_dict (.pt), or leave weights_path unset to train from scratch")
 
 
 def make(env_id: str, **overrides: Any) -> MLICTrainingEnv:
     """Build the environment ``env_id`` with keyword overrides of its :class:`EnvConfig`."""
     config = make_config(env_id, **overrides)
+    check_resources(config)
     data = load_splits(config.dataset, data_root=config.data_root, image_size=config.image_size,
                        download=config.download, cache_dir=config.cache_dir,
-                       max_train_images=config.max_train_images)
+                       max_train_images=config.max_train_images,
+                       on_bad_image=config.on_bad_image)
     return MLICTrainingEnv(config, data, env_id=env_id)

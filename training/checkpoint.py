@@ -5,6 +5,7 @@ truncated or corrupt file is reported as :class:`envs.errors.CheckpointError` na
 """
 from __future__ import annotations
 
+import glob
 import os
 import pickle
 import tempfile
@@ -20,37 +21,81 @@ FORMAT_VERSION = 1
 
 
 def save_atomic(payload: dict[str, Any], path: Path) -> None:
-    """Write ``payload`` to ``path`` so that readers see the old file or the complete new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write ``payload`` to ``path`` so that readers see the old file or the complete new one.
+
+    The payload goes to a temporary file in the same folder (``.<name>.<random>.tmp``), is
+    fsynced and renamed over ``path``; the folder is then fsynced. Temporary files left by
+    a writer that was killed (``kill -9``, power loss) are removed after the next successful
+    save. A failed write (disk full, permissions) raises :class:`CheckpointError` and leaves
+    the previous checkpoint in place.
+    """
+    path = Path(path)
+    tmp: str | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             torch.save({"format": FORMAT_VERSION, **payload}, f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+        tmp = None
+    except OSError as error:
+        kept = ("the previous checkpoint is unchanged" if path.is_file()
+                else "no checkpoint exists yet")
+        raise CheckpointError(
+            f"could not write checkpoint {path}: {error.strerror or error}; {kept}. Free disk "
+            f"space or fix the folder's permissions, then continue with --resume") from error
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    _remove_stale_tmp(path)
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        dir_fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
     try:
         os.fsync(dir_fd)
+    except OSError:
+        pass
     finally:
         os.close(dir_fd)
 
 
+def _remove_stale_tmp(path: Path) -> None:
+    """Delete temporary files an interrupted :func:`save_atomic` of ``path`` left behind."""
+    for leftover in path.parent.glob(f"{glob.escape(_tmp_prefix(path))}*.tmp"):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_atomic`."""
+    """Read a checkpoint written by :func:`save_atomic`; a bad one is a :class:`CheckpointError`."""
+    path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}: run without --resume to start a new run")
     try:
         # Our own file holds numpy arrays and dataclasses next to tensors, hence weights_only=False.
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile,
-            ValueError) as error:
+            ValueError, KeyError, IndexError, TypeError, AttributeError, ImportError) as error:
+        # (garbled pickle data can surface as any of the last five)
         raise CheckpointError(
             f"checkpoint {path} is truncated or corrupt ({type(error).__name__}: {error}). "
-            f"Delete it to start the run over.") from error
+            f"It cannot be resumed: delete it (or pick a new --out) and start the run over "
+            f"without --resume.") from error
     if not isinstance(payload, dict) or payload.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} is not a run checkpoint of format {FORMAT_VERSION}")
+        raise CheckpointError(f"{path} is not a run checkpoint of format {FORMAT_VERSION}: "
+                              f"point --out at the folder of the run to resume, or start the run "
+                              f"over without --resume")
     return payload

@@ -7,7 +7,9 @@ file is an error that names it and lists the valid keys.
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass, fields
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,13 @@ from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
 
 CURIOSITY_CHOICES = ("none", "icm", "rnd")
+SETTINGS = ("per-step", "pipeline")
+AMP_CHOICES = ("none", "bf16", "fp16")
+BAD_IMAGE_CHOICES = ("error", "skip")
 ENV_OVERRIDES = ("data_root", "image_size", "max_train_images", "max_decisions",
-                 "steps_per_decision", "batch_size", "device", "amp")
+                 "steps_per_decision", "batch_size", "device", "amp", "on_bad_image")
+_INT_OVERRIDES = ("image_size", "max_train_images", "max_decisions", "steps_per_decision",
+                  "batch_size")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,9 @@ class RunConfig:
     """Curiosity reward wrapper: none, icm or rnd."""
     beta: float = 0.05
     """Weight of the intrinsic reward when curiosity is on."""
+    setting: str = "per-step"
+    """``per-step`` (a decision every segment, MAT-Agent) or ``pipeline`` (MA2ML's AutoML
+    setting: one decision per episode covering the whole budget, rewarded by final val mAP)."""
     episodes: int = 1
     """Training runs; the agents keep learning across them."""
     seed: int = 0
@@ -65,17 +75,61 @@ class RunConfig:
     """Mixed precision: none, bf16 or fp16 (CUDA)."""
     progress: bool = True
     """Show a progress bar."""
+    on_bad_image: str = "error"
+    """A missing or undecodable image: ``error`` stops with its name, ``skip`` drops it."""
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.curiosity not in CURIOSITY_CHOICES:
             close = difflib.get_close_matches(str(self.curiosity), CURIOSITY_CHOICES, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"--curiosity {self.curiosity!r} is not one of {CURIOSITY_CHOICES}.{hint}")
-        if not isinstance(self.episodes, int) or self.episodes < 1:
+        if self.setting not in SETTINGS:
+            raise ConfigError(f"--setting {self.setting!r} is not one of {SETTINGS}")
+        if self.setting == "pipeline" and self.steps_per_decision is not None:
+            raise ConfigError("--setting pipeline trains the whole budget in one decision; drop "
+                              "--steps-per-decision (--max-decisions gives the budget in epochs)")
+        if not _is_int(self.episodes) or self.episodes < 1:
             raise ConfigError(f"--episodes must be a positive integer, got {self.episodes!r}")
         if self.freeze and self.load_agents is None and self.algo == "mat-dqn":
             raise ConfigError("--freeze without --load-agents would run untrained mat-dqn agents; "
                               "pass --load-agents DIR (the 'agents' folder of an earlier run)")
+
+    def _check_types(self) -> None:
+        """Wrong types (typically from a YAML file) fail here, naming the setting and the fix."""
+        for name in ("env", "algo", "curiosity", "device"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip():
+                raise ConfigError(f"{_flag(name)} must be a non-empty string, got {value!r}")
+        for name in ("out", "load_agents", "data_root"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, (str, PathLike)):
+                raise ConfigError(f"{_flag(name)} must be a path, got {value!r}")
+        for name in ("resume", "freeze", "progress"):
+            value = getattr(self, name)
+            if not isinstance(value, bool):
+                raise ConfigError(f"{_flag(name)} must be true or false, got {value!r}")
+        if not _is_int(self.seed) or self.seed < 0:
+            raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
+        if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) \
+                or not math.isfinite(self.beta) or self.beta < 0:
+            raise ConfigError(f"--beta must be a finite number >= 0, got {self.beta!r}")
+        for name in _INT_OVERRIDES:
+            value = getattr(self, name)
+            if value is not None and not _is_int(value):
+                raise ConfigError(f"{_flag(name)} must be a positive integer, got {value!r}")
+        if self.amp not in AMP_CHOICES:
+            raise ConfigError(f"--amp {self.amp!r} is not one of {AMP_CHOICES}")
+        if self.on_bad_image not in BAD_IMAGE_CHOICES:
+            raise ConfigError(f"--on-bad-image {self.on_bad_image!r} is not one of "
+                              f"{BAD_IMAGE_CHOICES}")
+        if not isinstance(self.agents, tuple):
+            if not isinstance(self.agents, (str, list)):
+                raise ConfigError(f"--agents must be a comma-separated string or a list of agent "
+                                  f"ids from {','.join(COMPONENTS)}, got {self.agents!r}")
+            object.__setattr__(self, "agents", parse_agents(self.agents))
+        else:
+            parse_agents(self.agents)
 
     @property
     def out_dir(self) -> Path:
@@ -85,10 +139,27 @@ class RunConfig:
         """Keyword overrides for ``envs.make``."""
         overrides = {k: getattr(self, k) for k in ENV_OVERRIDES if getattr(self, k) is not None}
         overrides["agents"] = self.agents
+        if self.setting == "pipeline":  # the per-step budget (in epochs) becomes one decision
+            budget = overrides.pop("max_decisions", None) or _default_decisions(self.env)
+            overrides.update(max_decisions=1, epochs_per_decision=budget)
         return overrides
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _default_decisions(env_id: str) -> int:
+    """The registered env's default number of decisions (its per-step budget in epochs)."""
+    from envs.registry import make_config  # envs is heavy; only needed for pipeline runs
+    return make_config(env_id).max_decisions
 
 
 def field_names() -> tuple[str, ...]:
@@ -101,11 +172,15 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as error:
-        raise ConfigError(f"cannot read --config file {path}: {error.strerror}") from error
+        raise ConfigError(f"cannot read --config file {path}: {error.strerror}; pass the path of "
+                          f"an existing YAML file (or leave --config out)") from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"--config file {path} is not valid YAML: {error}") from error
+        raise ConfigError(f"--config file {path} is not valid YAML: {error}\nFix the syntax: one "
+                          f"'key: value' line per setting, e.g. 'algo: bandit'") from error
     if not isinstance(data, dict):
-        raise ConfigError(f"--config file {path} must hold a mapping of settings, got {type(data).__name__}")
+        raise ConfigError(f"--config file {path} must hold a mapping of settings, got "
+                          f"{type(data).__name__}: write one 'key: value' line per setting, "
+                          f"e.g. 'algo: bandit'")
     settings = {str(k).replace("-", "_"): v for k, v in data.items()}
     unknown = sorted(set(settings) - set(field_names()))
     if unknown:
@@ -120,6 +195,9 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def parse_agents(value: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
     """``"aug,opt"`` or ``["aug", "opt"]`` -> ``("aug", "opt")``, checked against the agent ids."""
+    if not isinstance(value, (str, list, tuple)):
+        raise ConfigError(f"--agents must be a comma-separated string or a list of agent ids "
+                          f"from {','.join(COMPONENTS)}, got {value!r}")
     names = [v.strip() for v in value.split(",")] if isinstance(value, str) else [str(v) for v in value]
     names = [n for n in names if n]
     unknown = [n for n in names if n not in COMPONENTS]

@@ -21,7 +21,7 @@ import envs
 from agents import Controller, load_controller, make_controller
 from agents.base import MANIFEST
 from agents.curiosity import make_curiosity
-from envs.errors import ConfigError
+from envs.errors import CheckpointError, ConfigError
 from training.checkpoint import load_checkpoint, save_atomic
 from training.config import RunConfig
 from training.logs import RunLogger, read_steps
@@ -97,9 +97,14 @@ class RunSession:
         if state["config"] != _resumable(self.config):
             raise ConfigError(f"--resume with settings that differ from the checkpoint in {self.out}: "
                               f"saved {state['config']}, given {_resumable(self.config)}")
-        self.stepper.load_state_dict(state["env"])
-        self.controller.load_state_dict(state["controller"])
-        self.progress = Progress(**state["progress"])
+        try:
+            self.stepper.load_state_dict(state["env"])
+            self.controller.load_state_dict(state["controller"])
+            self.progress = Progress(**state["progress"])
+        except (KeyError, TypeError, ValueError, RuntimeError) as error:
+            raise CheckpointError(
+                f"checkpoint {self.out / CHECKPOINT} does not fit this run ({type(error).__name__}: "
+                f"{error}); it was written by another version or run. Delete it to start over.") from error
 
     def save_checkpoint(self) -> None:
         save_atomic({"config": _resumable(self.config), "env": self.stepper.state_dict(),

@@ -15,15 +15,19 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import agents
 import envs
+from agents.base import MANIFEST
 from agents.errors import AgentsError
 from envs.errors import ConfigError, MLICError
 from training.config import RunConfig, parse_agents, read_yaml
 
 EXIT_USAGE = 2
+EXIT_IO = 1
+CHECKPOINT_FILE = "checkpoint.pt"  # training.loop.CHECKPOINT, without importing the loop
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=_agents_argument, help="active agents, e.g. aug,opt (ablations)")
     p.add_argument("--curiosity", help="none, icm or rnd (default none)")
     p.add_argument("--beta", type=float, help="intrinsic reward weight (default 0.05)")
+    p.add_argument("--setting", help="per-step (default) or pipeline (one decision per episode, MA2ML)")
     p.add_argument("--episodes", type=int, help="training runs; agents keep learning across them")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", help="output directory (default runs/<env>-<algo>-s<seed>)")
@@ -46,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision")
     for flag in ("image-size", "max-train-images", "max-decisions", "steps-per-decision", "batch-size"):
         p.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=int, help="env override")
+    p.add_argument("--on-bad-image", dest="on_bad_image", choices=("error", "skip"),
+                   help="a missing or undecodable image: stop (error, default) or drop it (skip)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
     return p
 
@@ -65,18 +72,42 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
     return RunConfig(**settings)
 
 
+def check_load_agents(config: RunConfig) -> None:
+    """``--load-agents DIR`` must be a folder saved by an earlier run (it holds the manifest)."""
+    if config.load_agents is None:
+        return
+    directory = Path(config.load_agents)
+    if not (directory / MANIFEST).is_file():
+        what = "does not exist" if not directory.exists() else f"holds no {MANIFEST}"
+        raise ConfigError(
+            f"--load-agents {directory} {what}: pass the 'agents' folder of an earlier run "
+            f"(e.g. runs/<name>/agents, written when that run finished)")
+
+
 class StopFlag:
     """Set by SIGINT/SIGTERM; the loop stops after the current decision (a second signal aborts)."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
 
     def __call__(self) -> bool:
         return self.signal is not None
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def uninstall(self, ignore: bool = False) -> None:
+        """Put back the handlers ``install`` replaced (``main`` may run inside a larger program).
+
+        ``ignore=True`` ignores further SIGINT/SIGTERM instead: the process is about to exit
+        and a late signal must not raise during interpreter shutdown.
+        """
+        for sig, handler in self._previous.items():
+            restored = signal.SIG_IGN if ignore else handler
+            signal.signal(sig, restored if restored is not None else signal.SIG_DFL)
+        self._previous.clear()
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.signal is not None:
@@ -86,13 +117,20 @@ class StopFlag:
               "(a checkpoint is written; continue with --resume)", file=sys.stderr, flush=True)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True) -> int:
+    """Run the CLI; returns the exit code (0, 2 bad input, 1 I/O error, 130/143 interrupted).
+
+    ``restore_signal_handlers=False`` (the ``python -m`` entry point) ignores SIGINT/SIGTERM
+    once the run is over, so a late Ctrl-C cannot raise during interpreter shutdown.
+    """
+    config: RunConfig | None = None
+    stop = StopFlag()
     try:
         config = parse_config(argv)
         envs.spec(config.env)
         agents.spec(config.algo)
+        check_load_agents(config)
         from training.loop import run  # heavy imports only once the arguments are valid
-        stop = StopFlag()
         stop.install()
         print(f"run: env={config.env} algo={config.algo} agents={','.join(config.agents)} "
               f"curiosity={config.curiosity} seed={config.seed} out={config.out_dir}", flush=True)
@@ -100,6 +138,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MLICError, AgentsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:  # a second SIGINT/SIGTERM, or Ctrl-C before the handlers
+        print(_abort_message(config), file=sys.stderr)
+        return 128 + (stop.signal or signal.SIGINT)
+    except OSError as error:  # e.g. the disk filled up while writing the logs
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"error: {error.strerror or error}{where}. "
+              + (_resume_hint(config, "fix the cause, then continue with") if config else ""),
+              file=sys.stderr)
+        return EXIT_IO
+    finally:
+        stop.uninstall(ignore=not restore_signal_handlers)
     if result.interrupted:
         print(f"interrupted after {result.summary['decisions']} decisions; checkpoint in {config.out_dir}. "
               f"Continue with: python -m training.run_marl --out {config.out_dir} --resume "
@@ -110,5 +159,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _resume_hint(config: RunConfig, lead: str) -> str:
+    if (config.out_dir / CHECKPOINT_FILE).is_file():
+        return (f"The last complete checkpoint, {config.out_dir / CHECKPOINT_FILE}, is intact; "
+                f"{lead}: python -m training.run_marl --out {config.out_dir} --resume "
+                f"(plus the same settings)")
+    return "No checkpoint was written yet, so there is nothing to resume: start the run again."
+
+
+def _abort_message(config: RunConfig | None) -> str:
+    if config is None:
+        return "aborted"
+    return "aborted. " + _resume_hint(config, "continue with")
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(restore_signal_handlers=False))

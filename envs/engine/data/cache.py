@@ -26,8 +26,8 @@ from typing import Any, Callable, Iterable, Mapping
 import torch
 
 from envs.engine.data.dataset import MLICDataset
-from envs.engine.data.images import corrupt_image_message
-from envs.errors import CorruptImageError, DatasetNotFoundError
+from envs.engine.data.images import SKIP_HINT, corrupt_image_message
+from envs.errors import CorruptImageError, DatasetFormatError, DatasetNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -192,6 +192,13 @@ def cached_dataset(*, cache_dir: Path, name: str, split: str, image_size: int,
 
     def build_payload() -> dict[str, Any]:
         ds, skipped = build()
+        if len(ds) == 0:  # never cache (or train on) an empty split
+            cause = (f"all {len(skipped)} of its images are missing or unreadable (e.g. "
+                     f"{skipped[0]}); check that the images are where its label files say"
+                     if skipped else "its label files list no usable image")
+            raise DatasetFormatError(
+                f"{name}/{split} has no usable images: {cause}. Fix the data (or the data "
+                f"root), or use the bundled 'mlic-digits' to try things out")
         built.append(True)
         return dataset_payload(ds, skipped)
 
@@ -204,8 +211,7 @@ def cached_dataset(*, cache_dir: Path, name: str, split: str, image_size: int,
             if not os.path.exists(first):
                 raise DatasetNotFoundError(
                     f"image file {first} does not exist ({len(skipped)} missing or unreadable "
-                    f"in {name}/{split}); restore it, remove its label entry, or pass "
-                    f"on_bad_image='skip'")
+                    f"in {name}/{split}); restore it, remove its label entry, or {SKIP_HINT}")
             raise CorruptImageError(corrupt_image_message(
                 first, f"one of {len(skipped)} unreadable images in {name}/{split}"))
         if not built:  # a fresh decode has already logged its one warning

@@ -24,7 +24,7 @@ from envs.engine.data.cache import cached_dataset
 from envs.engine.data.dataset import MLICDataset
 from envs.engine.data.images import decode_images
 from envs.engine.data.roots import not_found_error
-from envs.errors import DatasetFormatError
+from envs.errors import DatasetFormatError, DatasetNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +58,14 @@ def find_coco_json(root: Path, split: str) -> tuple[Path, Path] | None:
     return None
 
 
+_REFETCH = (f"use the unmodified instances_*2014.json from '2014 Train/Val annotations' "
+            f"({COCO_URL})")
+
+
 def _require(obj: Any, key: str, path: Path, where: str) -> Any:
     if not isinstance(obj, Mapping) or key not in obj:
-        raise DatasetFormatError(f"COCO annotation file {path}: {where} has no key {key!r}")
+        raise DatasetFormatError(
+            f"COCO annotation file {path}: {where} has no key {key!r}; {_REFETCH}")
     return obj[key]
 
 
@@ -68,13 +73,14 @@ def _require_int(obj: Any, key: str, path: Path, where: str) -> int:
     value = _require(obj, key, path, where)
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise DatasetFormatError(
-            f"COCO annotation file {path}: {where}[{key!r}] must be an integer, got {value!r}")
+            f"COCO annotation file {path}: {where}[{key!r}] must be an integer, got {value!r}; "
+            f"{_REFETCH}")
     try:
         return int(value)
     except ValueError:
         raise DatasetFormatError(
             f"COCO annotation file {path}: {where}[{key!r}] must be an integer, "
-            f"got {value!r}") from None
+            f"got {value!r}; {_REFETCH}") from None
 
 
 def parse_instances(path: Path) -> tuple[tuple[str, ...], list[str], np.ndarray]:
@@ -88,26 +94,35 @@ def parse_instances(path: Path) -> tuple[tuple[str, ...], list[str], np.ndarray]
         with open(path, "rb") as fh:
             data = json.load(fh)
     except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        raise DatasetFormatError(f"cannot parse COCO annotation file {path}: {exc}") from exc
+        raise DatasetFormatError(
+            f"cannot parse COCO annotation file {path}: {exc}. It is truncated or not JSON; "
+            f"{_REFETCH}") from exc
     images = _require(data, "images", path, "the top level")
     annotations = _require(data, "annotations", path, "the top level")
     categories = _require(data, "categories", path, "the top level")
     top = (("images", images), ("annotations", annotations), ("categories", categories))
     for key, value in top:
         if not isinstance(value, list):
-            raise DatasetFormatError(f"COCO annotation file {path}: {key!r} must be a list")
+            raise DatasetFormatError(
+                f"COCO annotation file {path}: {key!r} must be a list, got "
+                f"{type(value).__name__}; {_REFETCH}")
     cat_names: dict[int, str] = {}
     for i, cat in enumerate(categories):
         cat_id = _require_int(cat, "id", path, f"categories[{i}]")
         cat_names[cat_id] = str(_require(cat, "name", path, f"categories[{i}]"))
     if not cat_names:
-        raise DatasetFormatError(f"COCO annotation file {path}: 'categories' is empty")
+        raise DatasetFormatError(f"COCO annotation file {path}: 'categories' is empty; {_REFETCH}")
     cat_ids = sorted(cat_names)
     column = {cat_id: j for j, cat_id in enumerate(cat_ids)}
     file_names: dict[int, str] = {}
     for i, img in enumerate(images):
         img_id = _require_int(img, "id", path, f"images[{i}]")
-        file_names[img_id] = str(_require(img, "file_name", path, f"images[{i}]"))
+        name = _require(img, "file_name", path, f"images[{i}]")
+        if not isinstance(name, str) or not name.strip():
+            raise DatasetFormatError(
+                f"COCO annotation file {path}: images[{i}]['file_name'] must be a non-empty "
+                f"string, got {name!r}; {_REFETCH}")
+        file_names[img_id] = name
     positives: dict[int, set[int]] = {}
     for i, ann in enumerate(annotations):
         img_id = _require_int(ann, "image_id", path, f"annotations[{i}]")
@@ -126,14 +141,24 @@ def parse_instances(path: Path) -> tuple[tuple[str, ...], list[str], np.ndarray]
     for row, img_id in enumerate(kept_ids):
         labels[row, sorted(positives[img_id])] = 1
     dropped = len(file_names) - len(kept_ids)
-    if dropped:
-        logger.info("%s: dropped %d images without annotations", path.name, dropped)
+    if not kept_ids:
+        raise DatasetFormatError(
+            f"COCO annotation file {path}: none of its {len(file_names)} images has an "
+            f"annotation, so there is no label to learn; {_REFETCH}")
+    if dropped:  # the ML-GCN convention; reported once, when the split is first decoded
+        logger.warning("%s: dropped %d of %d images without annotations (no label), e.g. %s",
+                       path, dropped, len(file_names),
+                       next(file_names[i] for i in sorted(file_names) if i not in positives))
     names = tuple(cat_names[c] for c in cat_ids)
     return names, [file_names[i] for i in kept_ids], labels
 
 
+def _image_dir_candidates(coco_dir: Path, split: str) -> list[Path]:
+    return [coco_dir / f"{split}2014", coco_dir / "images" / f"{split}2014"]
+
+
 def _image_dir(coco_dir: Path, split: str) -> Path:
-    for cand in (coco_dir / f"{split}2014", coco_dir / "images" / f"{split}2014"):
+    for cand in _image_dir_candidates(coco_dir, split):
         if cand.is_dir():
             return cand
     return coco_dir / f"{split}2014"
@@ -143,6 +168,11 @@ def _build(coco_dir: Path, json_path: Path, split: str, image_size: int,
            on_bad_image: str) -> tuple[MLICDataset, list[str]]:
     names, files, labels = parse_instances(json_path)
     image_dir = _image_dir(coco_dir, split)
+    if not image_dir.is_dir():
+        looked = " or ".join(str(c) for c in _image_dir_candidates(coco_dir, split))
+        raise DatasetNotFoundError(
+            f"the COCO {split}2014 images are missing: found {json_path} but no folder {looked}. "
+            f"Download '2014 {split.capitalize()} images' from {COCO_URL} and unzip it there")
     images, kept, skipped = decode_images([image_dir / f for f in files], image_size,
                                           on_bad_image=on_bad_image,
                                           what=f"COCO {split}2014 images")

@@ -8,13 +8,18 @@ Layout (``<folder>`` is the data root or ``<root>/csv``)::
     <folder>/classes.txt      optional: one class name per line, fixes the column order
 
 An optional header row ``filename,labels`` is skipped; an empty label field
-means the image has no positive class. Without ``classes.txt`` the classes are
-the sorted union of the labels in every CSV file of the folder, so all splits
-share one column order. Filenames are relative to the images folder.
+means the image has no positive class (it is kept as a negative for every class,
+and one warning per split gives the count; a file in which no row has a label
+is an error). Without ``classes.txt`` the classes are the sorted union of the
+labels in every CSV file of the folder, so all splits share one column order.
+Filenames are relative to the images folder; each may appear once per file.
+Labels are separated by ``|``: a label containing ``;`` is rejected as a likely
+wrong separator unless ``classes.txt`` lists it.
 """
 from __future__ import annotations
 
 import csv
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +42,8 @@ _LAYOUT = ("  <root>/ (or <root>/csv/) containing labels.csv (or train.csv/val.c
 _HOW = "this is your own data: create the folder as above (see envs/engine/data/csvfolder.py)"
 
 Row = tuple[str, list[str], int]  # filename, labels, line number
+
+logger = logging.getLogger(__name__)
 
 
 def csv_candidates(root: Path) -> list[Path]:
@@ -79,7 +86,17 @@ def read_rows(path: Path) -> list[Row]:
                 labels = [lab.strip() for lab in cells[1].split("|")] if len(cells) > 1 else []
                 rows.append((cells[0], [lab for lab in labels if lab], line))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise DatasetFormatError(f"cannot read label file {path}: {exc}") from exc
+        raise DatasetFormatError(
+            f"cannot read label file {path}: {exc}. It must be UTF-8 CSV text with rows "
+            f"'filename,label1|label2|...'") from exc
+    first_line: dict[str, int] = {}
+    for filename, _, line in rows:
+        if filename in first_line:
+            raise DatasetFormatError(
+                f"{path}, line {line}: {filename} is listed again (first on line "
+                f"{first_line[filename]}); list each image once, with all its labels "
+                f"joined by '|' (e.g. '{filename},cat|dog')")
+        first_line[filename] = line
     return rows
 
 
@@ -118,10 +135,20 @@ def class_names_for(csv_dir: Path) -> tuple[str, ...]:
         return fixed
     union: set[str] = set()
     for split in available_splits(csv_dir):
-        for _, labels, _ in read_rows(csv_dir / CSV_SPLIT_FILES[split]):
+        path = csv_dir / CSV_SPLIT_FILES[split]
+        for filename, labels, line in read_rows(path):
+            for lab in labels:
+                if ";" in lab:
+                    raise DatasetFormatError(
+                        f"{path}, line {line} ({filename}): label {lab!r} contains ';' - labels "
+                        f"are separated by '|' (write {'|'.join(lab.split(';'))!r}); if ';' "
+                        f"really is part of a class name, list the classes in "
+                        f"{csv_dir / 'classes.txt'}")
             union.update(labels)
     if not union:
-        raise DatasetFormatError(f"the label files in {csv_dir} contain no labels at all")
+        raise DatasetFormatError(
+            f"the label files in {csv_dir} contain no labels at all (is the label column "
+            f"missing?); rows must be 'filename,label1|label2|...'")
     return tuple(sorted(union))
 
 
@@ -138,15 +165,27 @@ def _build(csv_dir: Path, split: str, image_size: int,
     column = {n: j for j, n in enumerate(names)}
     rows = read_rows(path)
     if not rows:
-        raise DatasetFormatError(f"label file {path} has no rows")
+        raise DatasetFormatError(
+            f"label file {path} has no rows; add one row 'filename,label1|label2|...' per image")
     labels = np.zeros((len(rows), len(names)), dtype=np.uint8)
     for i, (filename, labs, line) in enumerate(rows):
         for lab in labs:
             if lab not in column:
+                hint = (f" (labels are separated by '|', not ';')" if ";" in lab else "")
                 raise DatasetFormatError(
-                    f"{path}, line {line} ({filename}): unknown label {lab!r}; "
-                    f"{csv_dir / 'classes.txt'} lists {', '.join(names)}")
+                    f"{path}, line {line} ({filename}): unknown label {lab!r}{hint}; "
+                    f"{csv_dir / 'classes.txt'} lists {', '.join(names)}: fix the row or add "
+                    f"the class to classes.txt")
             labels[i, column[lab]] = 1
+    empty = [r for r in rows if not r[1]]
+    if len(empty) == len(rows):
+        raise DatasetFormatError(
+            f"label file {path}: none of its {len(rows)} rows has a label (is the label column "
+            f"missing?); rows must be 'filename,label1|label2|...'")
+    if empty:
+        logger.warning("%s: %d of %d images have no label (e.g. %s, line %d); they are kept as "
+                       "negatives for every class - give them labels or remove their rows",
+                       path, len(empty), len(rows), empty[0][0], empty[0][2])
     base = images_dir(csv_dir)
     images, kept, skipped = decode_images([base / r[0] for r in rows], image_size,
                                           on_bad_image=on_bad_image,

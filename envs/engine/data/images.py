@@ -48,11 +48,25 @@ def check_bad_image_policy(on_bad_image: str) -> None:
             f"on_bad_image must be one of {BAD_IMAGE_POLICIES}, got {on_bad_image!r}")
 
 
+SKIP_HINT = "pass on_bad_image='skip' (run_marl: --on-bad-image skip)"
+"""How to drop unreadable or missing images instead of failing; quoted by every image error."""
+
+
 def corrupt_image_message(path: str | os.PathLike[str], reason: str) -> str:
     """The user-facing message for an undecodable image, with the ways to fix it."""
+    if reason.startswith("DecompressionBombError"):
+        return (f"cannot decode image {os.fspath(path)}: {reason} If you trust the file, raise "
+                f"PIL.Image.MAX_IMAGE_PIXELS (currently {Image.MAX_IMAGE_PIXELS}); otherwise "
+                f"shrink or delete it (and its label entry), or {SKIP_HINT} to drop it")
     return (f"cannot decode image {os.fspath(path)}: {reason}. The file is corrupt or "
-            f"truncated: re-download it, delete it (and its label entry), or pass "
-            f"on_bad_image='skip' to drop unreadable images")
+            f"truncated: re-download it, delete it (and its label entry), or "
+            f"{SKIP_HINT} to drop unreadable images")
+
+
+def missing_image_message(path: str | os.PathLike[str]) -> str:
+    """The user-facing message for an image file that is listed but absent."""
+    return (f"image file {os.fspath(path)} does not exist; restore it, remove its label "
+            f"entry, or {SKIP_HINT}")
 
 
 def decode_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
@@ -64,9 +78,7 @@ def decode_image(path: str | os.PathLike[str], size: int) -> np.ndarray:
     try:
         return _decode(Path(path), size)
     except _Missing:
-        raise DatasetNotFoundError(
-            f"image file {os.fspath(path)} does not exist; restore it, remove its label "
-            f"entry, or pass on_bad_image='skip'") from None
+        raise DatasetNotFoundError(missing_image_message(path)) from None
     except _Bad as exc:
         raise CorruptImageError(corrupt_image_message(path, str(exc))) from exc.__cause__
 
@@ -86,11 +98,9 @@ def _decode(path: Path, size: int) -> np.ndarray:
             im.load()
             if im.mode == "P" and "transparency" in im.info:
                 im = im.convert("RGBA")
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                # 16/32-bit grayscale: rescale to 8 bits before the RGB conversion clips it.
-                arr = np.asarray(im, dtype=np.float64)
-                top = float(arr.max()) if arr.size else 0.0
-                im = Image.fromarray((arr * (255.0 / top) if top > 255 else arr).astype(np.uint8))
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                im = Image.fromarray(_wide_gray_to_uint8(np.asarray(im, dtype=np.float64),
+                                                         im.mode == "F"))
             rgb = im.convert("RGB")
             if rgb.size != (size, size):
                 rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
@@ -98,6 +108,22 @@ def _decode(path: Path, size: int) -> np.ndarray:
     except _DECODE_ERRORS as exc:
         raise _Bad(f"{type(exc).__name__}: {exc}") from exc
     return np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def _wide_gray_to_uint8(arr: np.ndarray, is_float: bool) -> np.ndarray:
+    """16/32-bit integer or float grayscale as 8 bits, before the RGB conversion clips it.
+
+    Integers above 255 are rescaled by their maximum; floats (mode ``F``, e.g. a float
+    TIFF) in ``[0, 1]`` are scaled by 255, larger ones by their maximum. NaN/inf become 0.
+    """
+    arr = np.where(np.isfinite(arr), arr, 0.0)
+    arr = np.clip(arr, 0.0, None)
+    top = float(arr.max()) if arr.size else 0.0
+    if is_float and top <= 1.0:
+        arr = arr * 255.0
+    elif top > 255:
+        arr = arr * (255.0 / top)
+    return np.clip(np.rint(arr) if is_float else arr, 0, 255).astype(np.uint8)
 
 
 def decode_images(paths: Sequence[str | os.PathLike[str]], size: int, *,
@@ -132,9 +158,7 @@ def decode_images(paths: Sequence[str | os.PathLike[str]], size: int, *,
         if err is not None:
             if on_bad_image == "error":
                 if isinstance(err, _Missing):
-                    raise DatasetNotFoundError(
-                        f"image file {os.fspath(paths[i])} does not exist; restore it, remove "
-                        f"its label entry, or pass on_bad_image='skip'")
+                    raise DatasetNotFoundError(missing_image_message(paths[i]))
                 message = corrupt_image_message(paths[i], str(err))
                 raise CorruptImageError(message) from err.__cause__
             kept[i] = False

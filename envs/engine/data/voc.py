@@ -11,6 +11,8 @@ The data root may be that folder itself, or a folder containing ``VOC2007/`` or
 ``VOCdevkit/VOC2007/``. Labels: a class is positive for an image if the image
 has at least one non-``difficult`` object of that class; if every object of the
 class in that image is ``difficult`` the entry is ignored (label 0, ignore True).
+An image whose annotation has no ``<object>`` at all has no label: it is dropped
+(as COCO drops unannotated images), and one warning per split gives the count.
 """
 from __future__ import annotations
 
@@ -51,6 +53,10 @@ _HOW = (f"download VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar from 
         f"and extract both into the data root, or pass download=True to have this done for you")
 
 
+_REEXTRACT = (f"re-extract it from the official archive ({VOC2007_URL}) or pass download=True "
+              f"to fetch a fresh copy")
+
+
 def voc_candidates(root: Path) -> list[Path]:
     """The folders checked for a VOC2007 tree, in order."""
     return [root, root / "VOC2007", root / "VOCdevkit" / "VOC2007"]
@@ -75,10 +81,13 @@ def read_split_ids(voc_dir: Path, split: str) -> list[str]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise DatasetFormatError(f"cannot read VOC split file {path}: {exc}") from exc
+        raise DatasetFormatError(
+            f"cannot read VOC split file {path}: {exc}. It must be text with one image id per "
+            f"line; {_REEXTRACT}") from exc
     ids = [line.split()[0] for line in text.splitlines() if line.strip()]
     if not ids:
-        raise DatasetFormatError(f"VOC split file {path} lists no image ids")
+        raise DatasetFormatError(
+            f"VOC split file {path} lists no image ids (it is empty); {_REEXTRACT}")
     return ids
 
 
@@ -91,13 +100,15 @@ def parse_annotation(path: Path, class_index: dict[str, int]) -> tuple[np.ndarra
     try:
         tree = ET.parse(path)
     except ET.ParseError as exc:
-        raise DatasetFormatError(f"malformed VOC annotation {path}: {exc}") from exc
+        raise DatasetFormatError(
+            f"malformed VOC annotation {path}: {exc}. Fix the XML, or {_REEXTRACT}") from exc
     except FileNotFoundError:
         raise DatasetNotFoundError(
             f"VOC annotation {path} does not exist but its id is listed in the split "
-            f"file") from None
+            f"file; the extraction is incomplete: {_REEXTRACT}, or remove the id from the "
+            f"split file") from None
     except OSError as exc:
-        raise DatasetFormatError(f"cannot read VOC annotation {path}: {exc}") from exc
+        raise DatasetFormatError(f"cannot read VOC annotation {path}: {exc}; {_REEXTRACT}") from exc
     k = len(class_index)
     easy = np.zeros(k, dtype=bool)
     hard = np.zeros(k, dtype=bool)
@@ -121,12 +132,27 @@ def parse_annotation(path: Path, class_index: dict[str, int]) -> tuple[np.ndarra
 
 def _build(voc_dir: Path, split: str, ids: list[str], image_size: int,
            on_bad_image: str) -> tuple[MLICDataset, list[str]]:
+    if not (voc_dir / "JPEGImages").is_dir():
+        raise DatasetNotFoundError(
+            f"{voc_dir / 'JPEGImages'} does not exist, so the {split} images cannot be read. "
+            f"Extract the JPEGImages/ folder of the official archive next to Annotations/ "
+            f"({VOC2007_URL}), or pass download=True")
     class_index = {c: i for i, c in enumerate(VOC_CLASSES)}
     labels = np.zeros((len(ids), len(VOC_CLASSES)), dtype=np.uint8)
     ignore = np.zeros((len(ids), len(VOC_CLASSES)), dtype=bool)
     for row, image_id in enumerate(ids):
         pos, ign = parse_annotation(voc_dir / "Annotations" / f"{image_id}.xml", class_index)
         labels[row], ignore[row] = pos, ign
+    unlabelled = ~(labels.any(axis=1) | ignore.any(axis=1))
+    if unlabelled.any():
+        first = ids[int(np.flatnonzero(unlabelled)[0])]
+        logger.warning(
+            "VOC2007 %s: dropped %d of %d images whose annotation has no <object> (no label), "
+            "e.g. %s; add their objects to the XML to use them",
+            split, int(unlabelled.sum()), len(ids), voc_dir / "Annotations" / f"{first}.xml")
+        keep = ~unlabelled
+        ids = [i for i, k in zip(ids, keep) if k]
+        labels, ignore = labels[keep], ignore[keep]
     paths = [voc_dir / "JPEGImages" / f"{image_id}.jpg" for image_id in ids]
     images, kept, skipped = decode_images(paths, image_size, on_bad_image=on_bad_image,
                                           what=f"VOC2007 {split} images")
@@ -170,5 +196,6 @@ def load_voc(split: str, root: Path, origin: str, *, image_size: int, cache_dir:
             raise
         raise DatasetNotFoundError(
             f"VOC annotation {exc.filename} does not exist but its id is listed in the "
-            f"{split} split file; the extraction is incomplete") from exc
+            f"{split} split file; the extraction is incomplete: {_REEXTRACT}, or remove the "
+            f"id from the split file") from exc
 

@@ -1,0 +1,110 @@
+"""What the sweep scripts share: the progress bar, CSV files, the markdown header and the
+sentences that say, from the numbers, where the agents do not beat a comparison."""
+from __future__ import annotations
+
+import csv
+import shlex
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from benchmarks.common import machine_description, today
+
+
+def command_line(module: str, argv: Sequence[str]) -> str:
+    """The exact command that produced a report."""
+    return f"python -m {module} {shlex.join(argv)}".strip()
+
+
+def progress_bar(total: int, description: str, enabled: bool = True) -> tqdm:
+    """A bar over every epoch trained in the sweep."""
+    return tqdm(total=total, desc=description, unit="epoch", dynamic_ncols=True,
+                disable=not enabled)
+
+
+def header(title: str, command: str, details: Sequence[str]) -> str:
+    """Title plus the command, machine and date lines and any further ``details`` bullets."""
+    lines = [f"# {title}", "", f"- command: `{command}`", f"- machine: {machine_description()}",
+             f"- date: {today()}"]
+    lines += [f"- {d}" for d in details]
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:
+    """Rows of dicts (the first row's keys are the columns)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else [])
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def _mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values)
+
+
+def _std(values: Sequence[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def shortfalls(scores: Mapping[str, Sequence[float]], ours: Sequence[str], others: Sequence[str],
+               what: str = "test mAP") -> list[str]:
+    """One sentence per name in ``ours``: which of ``others`` it does not beat on mean ``what``.
+
+    A comparison is "not beaten" when its mean is at least ours; "not a clear win" when ours
+    is ahead by less than the larger of the two seed stds.
+    """
+    sentences = []
+    for name in ours:
+        if name not in scores:
+            continue
+        mine = _mean(scores[name])
+        rivals = [o for o in others if o in scores and o != name]
+        lost = [o for o in rivals if _mean(scores[o]) >= mine]
+        narrow = [o for o in rivals if o not in lost
+                  and mine - _mean(scores[o]) < max(_std(scores[name]), _std(scores[o]))]
+        if lost:
+            listed = ", ".join(f"{o} ({_mean(scores[o]):.2f} vs {mine:.2f})" for o in lost)
+            sentences.append(f"**{name} does not beat** {listed} on mean {what}.")
+        if narrow:
+            listed = ", ".join(f"{o} ({_mean(scores[o]):.2f} vs {mine:.2f})" for o in narrow)
+            sentences.append(f"{name} is ahead of {listed} by less than one seed std: "
+                             "not a clear win.")
+        if not lost and not narrow and rivals:
+            sentences.append(f"{name} is ahead of every comparison on mean {what} by more "
+                             "than one seed std.")
+    return sentences
+
+
+def reach_epoch(curve: Sequence[float], target: float) -> int | None:
+    """The first epoch (from 1) at which ``curve`` reaches ``target``; None if it never does."""
+    for epoch, value in enumerate(curve, start=1):
+        if value >= target:
+            return epoch
+    return None
+
+
+QUICK_OVERRIDES: dict[str, int] = {"image_size": 16, "max_train_images": 256}
+"""Env overrides of ``--quick`` (each sweep adds its own budget)."""
+ENV_FLAGS: tuple[str, ...] = ("image_size", "max_train_images", "steps_per_decision", "batch_size")
+
+
+def add_env_flags(parser: Any) -> None:
+    """``--image-size`` etc.: env overrides given on the command line (they win over --quick)."""
+    for name in ENV_FLAGS:
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=None,
+                            help=f"env override {name}")
+    parser.add_argument("--data-root", default=None, help="dataset location (else $MLIC_DATA_ROOT)")
+
+
+def env_overrides(args: Any, quick: bool) -> dict[str, Any]:
+    """The ``envs.make`` overrides the flags and ``--quick`` imply."""
+    overrides: dict[str, Any] = dict(QUICK_OVERRIDES) if quick else {}
+    overrides.update({k: getattr(args, k) for k in ENV_FLAGS if getattr(args, k) is not None})
+    if args.data_root:
+        overrides["data_root"] = args.data_root
+    return overrides

@@ -1,0 +1,119 @@
+"""The ablation and peer sweeps run end to end on tiny settings and write their reports.
+
+These check structure (files, rows, columns, sentences), never the numbers. The PBT test
+needs Ray and is skipped without it; the skipped-PBT report is checked either way.
+"""
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+from pettingzoo.test import parallel_api_test
+
+import envs
+from agents.individual_reward import IndividualRewardWrapper
+from benchmarks import ablations, pbt, peers
+from benchmarks.reporting import reach_epoch, shortfalls
+from fakes import one_torch_thread  # noqa: F401
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+TINY = ["--quick", "--seeds", "1", "--max-train-images", "64", "--steps-per-decision", "2",
+        "--no-progress"]
+
+
+def _csv(path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _tiny_env(**overrides) -> envs.MLICTrainingEnv:
+    return envs.make("mlic-digits", **{"image_size": 16, "max_train_images": 48, "max_decisions": 3,
+                                       "steps_per_decision": 2, "batch_size": 16, **overrides})
+
+
+# ------------------------------------------------------------------ helpers
+def test_reach_epoch_and_shortfalls():
+    assert reach_epoch([1.0, 3.0, 5.0], 3.0) == 2 and reach_epoch([1.0], 2.0) is None
+    scores = {"ours": [50.0, 52.0], "weak": [40.0, 41.0], "strong": [60.0, 61.0],
+              "close": [50.5, 51.0]}
+    text = " ".join(shortfalls(scores, ["ours"], ["weak", "strong", "close"]))
+    assert "**ours does not beat** strong" in text and "close" in text and "weak" not in text
+    assert "every comparison" in shortfalls({"a": [9.0], "b": [1.0]}, ["a"], ["b"])[0]
+
+
+def test_individual_reward_wrapper_pays_each_agent_its_own_signal():
+    env = IndividualRewardWrapper(_tiny_env(), tail_classes=[0, 1])
+    env.reset(seed=0)
+    _, rewards, _, _, infos = env.step({"aug": 0, "opt": 0, "lrs": 0, "loss": 2})
+    assert set(rewards) == set(envs.COMPONENTS) and all(math.isfinite(r) for r in rewards.values())
+    assert all(infos[a]["reward_individual"] == rewards[a] for a in rewards)
+    assert len({infos[a]["reward_shared"] for a in rewards}) == 1
+    assert rewards["lrs"] == pytest.approx(infos["lrs"]["reward_terms"]["stability"]
+                                           - 0.5 * 0.1 / 4)  # lrs switched from one_cycle
+    state = env.state_dict()
+    twin = IndividualRewardWrapper(_tiny_env(), tail_classes=[0, 1])
+    twin.load_state_dict(state)
+    action = {"aug": 2, "opt": 2, "lrs": 3, "loss": 2}
+    assert env.step(action)[1] == twin.step(action)[1]
+
+
+def test_individual_reward_wrapper_passes_the_pettingzoo_api_test():
+    parallel_api_test(IndividualRewardWrapper(_tiny_env(max_decisions=2)), num_cycles=2)
+
+
+# --------------------------------------------------------------- ablations
+def test_ablations_quick_writes_every_row(tmp_path):
+    path = ablations.main(TINY + ["--max-decisions", "2", "--out", str(tmp_path)])
+    assert path == tmp_path / "ablations.md"
+    for name in ("ablations.csv", "ablations_curves.csv", "ablations.png",
+                 "ablations_test_map.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    text = path.read_text()
+    assert "command: `python -m benchmarks.ablations --quick" in text and "machine:" in text
+    for variant in ablations.VARIANTS.values():
+        assert f"| {variant.label} |" in text
+    assert "±" in text and "epochs to static's final val mAP" in text and "Convergence:" in text
+    rows = _csv(tmp_path / "ablations.csv")
+    assert len(rows) == len(ablations.VARIANTS)
+    assert {"test_mAP", "test_CF1", "test_OF1", "epochs_to_target"} <= set(rows[0])
+    static = next(r for r in rows if r["key"] == "static")
+    assert static["epochs_to_target"] and int(static["epochs_to_target"]) <= 2
+    assert len(_csv(tmp_path / "ablations_curves.csv")) == 2 * len(ablations.VARIANTS)
+
+
+# ------------------------------------------------------------------- peers
+def test_peers_quick_without_pbt_writes_curves(tmp_path):
+    methods = "static,random-search,tpe,bandit,mat-dqn,mat-dqn-curiosity,ma2ml"
+    path = peers.main(TINY + ["--budget-epochs", "4", "--methods", methods, "--out", str(tmp_path)])
+    text = path.read_text()
+    assert path.name == "peers.md" and "budget E = 4 epochs" in text and "±" in text
+    for name in ("peers.csv", "peers_curves.csv", "peers.png", "peers_test_map.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    rows = _csv(tmp_path / "peers.csv")
+    ran = [m for m in methods.split(",") if peers.unavailable(m) is None]
+    assert [r["method"] for r in rows] == ["mat-dqn+rnd" if m == "mat-dqn-curiosity" else m
+                                           for m in ran]
+    assert all(int(r["epochs_spent"]) == 4 for r in rows)
+    assert int(next(r for r in rows if r["method"] == "random-search")["trials"]) == 2
+    curves = _csv(tmp_path / "peers_curves.csv")
+    static = [float(c["best_val_mAP"]) for c in curves if c["method"] == "static"]
+    assert len(static) == 4 and static == sorted(static)
+    assert "does not beat" in text or "ahead of" in text
+
+
+def test_peers_says_pbt_was_skipped_without_ray(tmp_path, monkeypatch):
+    monkeypatch.setattr(pbt, "available", lambda: False)
+    path = peers.main(TINY + ["--budget-epochs", "4", "--population", "2",
+                              "--methods", "static,pbt", "--out", str(tmp_path)])
+    text = path.read_text()
+    assert "**Skipped:** PBT was skipped because Ray is missing" in text and "| pbt |" not in text
+
+
+def test_peers_pbt_runs_through_ray_tune(tmp_path):
+    pytest.importorskip("ray.tune")
+    path = peers.main(TINY + ["--budget-epochs", "4", "--population", "2", "--interval", "1",
+                              "--methods", "pbt", "--out", str(tmp_path)])
+    rows = _csv(tmp_path / "peers.csv")
+    assert [r["method"] for r in rows] == ["pbt"] and "| pbt |" in path.read_text()
+    assert 1 <= int(rows[0]["epochs_spent"]) <= 4 and int(rows[0]["trials"]) == 2
