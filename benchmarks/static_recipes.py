@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import envs
+from benchmarks.episodes import run_recipe
 from benchmarks.common import machine_description, markdown_table, mean_std, today
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 
@@ -35,20 +36,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "static_recipes.md"
 
 def run_static(env_id: str, recipe: Recipe, seed: int, **overrides) -> dict[str, float]:
     """One episode with ``recipe`` fixed throughout; returns test mAP, best val mAP, s/epoch."""
-    env = envs.make(env_id, **overrides)
-    env.reset(seed=seed)
-    action = {a: env.action_names(a).index(getattr(recipe, a)) for a in env.agents}
-    best, train_s, decisions = 0.0, 0.0, 0
-    infos: dict = {}
-    while env.agents:
-        _, _, _, _, infos = env.step(action)
-        info = infos[env.possible_agents[0]]
-        best = max(best, info["metrics"]["mAP"] or 0.0)
-        train_s += info["time"].train_s
-        decisions += 1
-    test = infos[env.possible_agents[0]]["test_metrics"]
-    epochs = decisions * env.steps_per_decision / max(1, len(env.data.train) // env.config.batch_size)
-    return {"test_mAP": test["mAP"], "best_val_mAP": best, "s_per_epoch": train_s / epochs}
+    episode = run_recipe(env_id, recipe, seed, overrides)
+    return {"test_mAP": episode.test["mAP"], "best_val_mAP": episode.best_val,
+            "s_per_epoch": episode.train_s / episode.train_epochs}
 
 
 def main(argv: list[str] | None = None) -> None:
