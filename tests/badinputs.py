@@ -699,11 +699,9 @@ OTHER: list[Entry] = [
     Entry("run_marl --on-bad-image skip with a corrupt image", "images",
           "run completes, ONE warning naming the file (new flag)",
           T + "test_cli_on_bad_image_skip_completes"),
-    Entry("env.reset(seed=-1) / reset(seed=1.5)", "actions",
-          "raw numpy ValueError/TypeError from np.random.default_rng (envs/env.py may not be "
-          "edited "
-          "here; run_marl validates --seed itself)", T + "test_env_reset_rejects_bad_seeds",
-          handled=False, notes="known gap: fix needed in envs/env.py (xfail strict)"),
+    Entry("env.reset(seed=-1) / 1.5 / True / '3'", "actions",
+          "ConfigError: reset(seed=...): the seed must be a non-negative int or None",
+          T + "test_env_reset_rejects_bad_seeds"),
     Entry("an action on an episode that is over", "actions",
           "RuntimeError: the episode is over: call reset() before step()",
           "tests/test_env.py::test_step_infos_and_truncation"),
