@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from envs.engine.data.cache import cached_dataset
-from envs.engine.data.dataset import MLICDataset
+from envs.engine.data.dataset import MLICDataset, without_ignores
 from envs.engine.data.images import decode_images
 from envs.engine.data.roots import not_found_error
 from envs.errors import DatasetFormatError, DatasetNotFoundError
@@ -177,9 +177,7 @@ def _build(coco_dir: Path, json_path: Path, split: str, image_size: int,
                                           on_bad_image=on_bad_image,
                                           what=f"COCO {split}2014 images")
     kept_labels = torch.from_numpy(labels[kept])
-    ds = MLICDataset(images=images, labels=kept_labels,
-                     ignore=torch.zeros(kept_labels.shape, dtype=torch.bool),
-                     class_names=names, name="coco", split=split)
+    ds = without_ignores(images, kept_labels, names, "coco", split)
     return ds, skipped
 
 

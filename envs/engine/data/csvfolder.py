@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from envs.engine.data.cache import cached_dataset
-from envs.engine.data.dataset import MLICDataset
+from envs.engine.data.dataset import MLICDataset, without_ignores
 from envs.engine.data.images import decode_images
 from envs.engine.data.roots import not_found_error
 from envs.errors import DatasetFormatError, DatasetNotFoundError
@@ -191,9 +191,7 @@ def _build(csv_dir: Path, split: str, image_size: int,
                                           on_bad_image=on_bad_image,
                                           what=f"images of {path.name}")
     kept_labels = torch.from_numpy(labels[kept])
-    ds = MLICDataset(images=images, labels=kept_labels,
-                     ignore=torch.zeros(kept_labels.shape, dtype=torch.bool),
-                     class_names=names, name="csv", split=split)
+    ds = without_ignores(images, kept_labels, names, "csv", split)
     return ds, skipped
 
 

@@ -113,6 +113,13 @@ class MLICDataset:
         return ((self.labels == 1) & ~self.ignore).sum(dim=0, dtype=torch.int64)
 
 
+def without_ignores(images: torch.Tensor, labels: torch.Tensor, class_names: tuple[str, ...],
+                    name: str, split: str) -> MLICDataset:
+    """An ``MLICDataset`` whose every label is known (no ignored entries: COCO, CSV, digits)."""
+    return MLICDataset(images=images, labels=labels, ignore=torch.zeros(labels.shape, dtype=torch.bool),
+                       class_names=class_names, name=name, split=split)
+
+
 @dataclass(frozen=True, eq=False)
 class DatasetSplits:
     """The train / val / test splits one environment trains and evaluates on."""
