@@ -14,8 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.base import generator_state, set_generator_state
-from agents.errors import ControllerCheckpointError
+from agents.buffer_state import load_ring_state, ring_state
 
 _ARRAYS = ("states", "actions", "behaviour_logp", "rewards", "next_states", "dones")
 
@@ -79,19 +78,7 @@ class JointReplayBuffer:
 
     def state_dict(self) -> dict[str, Any]:
         """The stored rows (as tensors), write position and generator state."""
-        n = len(self)
-        state: dict[str, Any] = {k: torch.from_numpy(getattr(self, k)[:n].copy()) for k in _ARRAYS}
-        state.update(pos=int(self.pos), full=bool(self.full), rng=generator_state(self.rng))
-        return state
+        return ring_state(self, _ARRAYS, len(self))
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        n = self.capacity if state["full"] else int(state["pos"])
-        for key in _ARRAYS:
-            values, target = state[key].numpy(), getattr(self, key)
-            if values.shape[0] != n or values.shape[1:] != target.shape[1:] or n > len(target):
-                raise ControllerCheckpointError(
-                    f"replay buffer {key} of shape {tuple(values.shape)} does not fit a buffer "
-                    f"of shape {target.shape}")
-            target[:n] = values
-        self.pos, self.full = int(state["pos"]), bool(state["full"])
-        set_generator_state(self.rng, state["rng"])
+        load_ring_state(self, _ARRAYS, self.capacity, state)

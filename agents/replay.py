@@ -11,12 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import torch
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 
-from agents.base import generator_state, set_generator_state
-from agents.errors import ControllerCheckpointError
+from agents.buffer_state import load_ring_state, ring_state
 
 _ARRAYS = ("observations", "next_observations", "actions", "rewards", "dones", "timeouts")
 
@@ -47,21 +45,8 @@ class SeededReplayBuffer(ReplayBuffer):
         return self._get_samples(batch_inds, env=env)
 
     def state_dict(self) -> dict[str, Any]:
-        """The stored transitions (as tensors), write position and generator state."""
-        n = self.size_filled
-        state: dict[str, Any] = {k: torch.from_numpy(getattr(self, k)[:n].copy()) for k in _ARRAYS}
-        state.update(pos=int(self.pos), full=bool(self.full), rng=generator_state(self.rng))
-        return state
+        """The stored rows (as tensors), write position and generator state."""
+        return ring_state(self, _ARRAYS, self.size_filled)
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        n = self.buffer_size if state["full"] else int(state["pos"])
-        for key in _ARRAYS:
-            values = state[key].numpy()
-            target = getattr(self, key)
-            if values.shape[0] != n or values.shape[1:] != target.shape[1:] or n > len(target):
-                raise ControllerCheckpointError(
-                    f"replay buffer {key} of shape {tuple(values.shape)} does not fit a buffer "
-                    f"of shape {target.shape}")
-            target[:n] = values
-        self.pos, self.full = int(state["pos"]), bool(state["full"])
-        set_generator_state(self.rng, state["rng"])
+        load_ring_state(self, _ARRAYS, self.buffer_size, state)
