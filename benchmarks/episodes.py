@@ -48,6 +48,8 @@ class EpisodeResult:
     """Training images seen."""
     train_epochs: float = 0.0
     """``train_images`` over the training split's size."""
+    choices: list[str] = field(default_factory=list)
+    """The recipe (``aug+opt+lrs+loss``) trained in each decision."""
 
     @property
     def epochs(self) -> int:
@@ -68,6 +70,21 @@ class EpisodeResult:
 
 def recipe_name(recipe: Recipe) -> str:
     return "+".join(recipe.as_dict().values())
+
+
+def parse_recipe(name: str) -> Recipe:
+    """The inverse of ``recipe_name``."""
+    return Recipe(**dict(zip(envs.COMPONENTS, name.split("+"), strict=True)))
+
+
+def describe_choices(choices: list[str]) -> str:
+    """``"N switches; most played R (k/n decisions)"`` for an episode's recipe sequence."""
+    if not choices:
+        return "no decisions"
+    switches = sum(a != b for a, b in zip(choices, choices[1:]))
+    top = max(dict.fromkeys(choices), key=choices.count)
+    return (f"{switches} switch(es); most played {top} "
+            f"({choices.count(top)}/{len(choices)} decisions)")
 
 
 def recipe_actions(env: Any, recipe: Recipe) -> dict[str, int]:
@@ -103,6 +120,7 @@ def run_episode(env: Any, act: Callable[[Mapping], dict[str, int]], seed: int, *
             learn(observations, actions, rewards, next_obs, terms, truncs, infos)
         info = next(iter(infos.values()))
         result.val_map.append(float(info["metrics"]["mAP"] or 0.0))
+        result.choices.append("+".join(info["config"].values()))
         result.train_s += info["time"].train_s
         result.train_images += int(info["train"]["images"])
         if tick is not None:

@@ -22,15 +22,18 @@ Reported per method (mean ± std over seeds): test mAP / CF1 / OF1 of the method
 model (for a search: the best finished trial's), the best val mAP seen at 25/50/75/100% of
 the budget (also plotted: x = epochs spent out of E, y = best val mAP so far), the epochs
 actually spent, trials, and wall time. Outputs in ``--out``: ``peers.md``, ``peers.csv``,
-``peers_curves.csv``, ``peers.png`` and ``peers_test_map.png``.
+``peers_curves.csv``, ``peers.png`` and ``peers_test_map.png`` (``benchmarks.peers_report``).
+
+A search's final model trains for one trial's epochs only, so its recipe is also trained
+from the same seed for all E epochs (``RETRAINED``; skip with ``--no-retrain``). That
+costs E more epochs per search and seed and is reported in its own table, apart from the
+equal-compute comparison.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
 import importlib.util
-import math
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -39,22 +42,20 @@ from pathlib import Path
 from typing import Any
 
 import agents
-import envs
 from benchmarks import pbt
-from benchmarks.common import markdown_table, mean_std
-from benchmarks.episodes import ControllerSpec, Tick, run_controller
-from benchmarks.plots import plot_bars, plot_curves
-from benchmarks.reporting import (add_env_flags, command_line, env_overrides, header, progress_bar,
-                                  shortfalls, write_csv)
+from benchmarks.episodes import ControllerSpec, Tick, describe_choices, parse_recipe, run_controller
+from benchmarks.peers_report import SweepResult, write_outputs
+from benchmarks.reporting import add_env_flags, command_line, env_overrides, progress_bar
 from benchmarks.search import (MethodResult, SearchConfig, from_episode, random_search,
-                               static_default, tpe_search)
+                               static_recipe, tpe_search)
 
 PEERS = ("static", "random-search", "tpe", "pbt")
 AGENTS = ("bandit", "mat-dqn", "mat-dqn-curiosity", "ma2ml", "ma2ml-lite")
 DEFAULT_METHODS = ("static", "random-search", "tpe", "pbt", "bandit", "mat-dqn",
                    "mat-dqn-curiosity", "ma2ml")
+RETRAINED = ("random-search", "tpe")
+"""Searches whose chosen static recipe is also trained for the whole budget (2× compute)."""
 QUICK_BUDGET = 8
-FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class PeersConfig:
     population: int = 4
     interval: int = 2
     curiosity: str = "rnd"
+    retrain: bool = True
+    """Also train each search's chosen recipe for the whole budget (reported apart)."""
     progress: bool = True
     command: str = "python -m benchmarks.peers"
 
@@ -95,7 +98,7 @@ def runner(config: PeersConfig, method: str) -> Callable[[int, Tick], MethodResu
     env, over, budget = config.env, config.overrides, config.budget
     search = SearchConfig(budget=budget, trial_epochs=min(config.trial_epochs, budget))
     if method == "static":
-        return lambda seed, tick: static_default(env, over, seed, budget, tick)
+        return lambda seed, tick: static_recipe(env, over, seed, budget, tick=tick)
     if method == "random-search":
         return lambda seed, tick: random_search(env, over, seed, search, tick)
     if method == "tpe":
@@ -108,16 +111,23 @@ def runner(config: PeersConfig, method: str) -> Callable[[int, Tick], MethodResu
     algo = "mat-dqn" if method == "mat-dqn-curiosity" else method
     spec = ControllerSpec(algo=algo, curiosity=curiosity)
     episode_over = {**over, "max_decisions": budget}
-    return lambda seed, tick: from_episode(run_controller(env, spec, seed, episode_over, tick=tick),
-                                           detail=f"{spec.algo} (curiosity {curiosity})")
+
+    def run_agent(seed: int, tick: Tick) -> MethodResult:
+        episode = run_controller(env, spec, seed, episode_over, tick=tick)
+        return from_episode(episode, detail=f"{spec.algo} (curiosity {curiosity}): "
+                                            f"{describe_choices(episode.choices)}")
+    return run_agent
 
 
-def sweep(config: PeersConfig) -> tuple[dict[str, list[MethodResult]], list[str]]:
-    """Every available method on every seed; the notes say what was skipped and why."""
-    notes = [n for n in (unavailable(m) for m in config.methods) if n]
+def sweep(config: PeersConfig) -> SweepResult:
+    """Every available method on every seed, then (``config.retrain``) each search's chosen
+    recipe trained for the whole budget; the notes say what was skipped and why."""
+    start = time.perf_counter()
+    found = SweepResult(results={}, notes=[n for n in map(unavailable, config.methods) if n])
     methods = [m for m in config.methods if unavailable(m) is None]
-    results: dict[str, list[MethodResult]] = {}
-    with progress_bar(config.budget * config.seeds * len(methods), "peers", config.progress) as bar:
+    again = [m for m in RETRAINED if m in methods] if config.retrain else []
+    total = config.budget * config.seeds * (len(methods) + len(again))
+    with progress_bar(total, "peers", config.progress) as bar:
         for method in methods:
             run = runner(config, method)
             session = pbt.ray_session(config.population) if method == "pbt" else None
@@ -125,84 +135,16 @@ def sweep(config: PeersConfig) -> tuple[dict[str, list[MethodResult]], list[str]
                 for seed in range(config.seeds):
                     bar.set_postfix_str(f"{config.label(method)} seed {seed}")
                     done = bar.n
-                    results.setdefault(method, []).append(run(seed, lambda: bar.update(1)))
+                    found.results.setdefault(method, []).append(run(seed, lambda: bar.update(1)))
                     bar.update(max(0, done + config.budget - bar.n))  # PBT may spend a little less
-    return results, notes
-
-
-def at_fraction(curve: list[float], budget: int, fraction: float) -> float:
-    """Best val mAP after ``ceil(fraction * budget)`` epochs (the last one if fewer were spent)."""
-    index = min(len(curve), max(1, math.ceil(fraction * budget))) - 1
-    return curve[index]
-
-
-def run_rows(config: PeersConfig, results: dict[str, list[MethodResult]]) -> list[dict[str, Any]]:
-    rows = []
-    for method, runs in results.items():
-        for seed, r in enumerate(runs):
-            rows.append({"method": config.label(method), "seed": seed, "test_mAP": r.test["mAP"],
-                         "test_CF1": r.test["CF1"], "test_OF1": r.test["OF1"],
-                         **{f"best_val_at_{int(f * 100)}pct": at_fraction(r.curve, config.budget, f)
-                            for f in FRACTIONS},
-                         "epochs_spent": len(r.curve), "trials": r.trials,
-                         "wall_s": round(r.wall_s, 2), "detail": r.detail})
-    return rows
-
-
-def table(config: PeersConfig, rows: list[dict[str, Any]]) -> str:
-    labels = list(dict.fromkeys(r["method"] for r in rows))
-    body = []
-    for label in labels:
-        mine = [r for r in rows if r["method"] == label]
-        body.append([label] + [mean_std([r[k] for r in mine])
-                               for k in ("test_mAP", "test_CF1", "test_OF1")]
-                    + [mean_std([r[f"best_val_at_{int(f * 100)}pct"] for r in mine])
-                       for f in FRACTIONS]
-                    + [f"{statistics.fmean(r['epochs_spent'] for r in mine):.1f}",
-                       f"{statistics.fmean(r['trials'] for r in mine):.1f}",
-                       f"{statistics.fmean(r['wall_s'] for r in mine):.1f}"])
-    head = ["method", "test mAP", "test CF1", "test OF1"] + [
-        f"best val mAP @{int(f * 100)}% of E" for f in FRACTIONS] + [
-        "epochs spent", "trials", "wall (s) per seed"]
-    return markdown_table(head, body)
-
-
-def write_outputs(config: PeersConfig, results: dict[str, list[MethodResult]], notes: list[str],
-                  wall_s: float) -> Path:
-    out = config.out
-    rows = run_rows(config, results)
-    write_csv(out / "peers.csv", rows)
-    write_csv(out / "peers_curves.csv", [
-        {"method": config.label(m), "seed": seed, "epochs_spent": i + 1, "best_val_mAP": v}
-        for m, runs in results.items() for seed, r in enumerate(runs)
-        for i, v in enumerate(r.curve)])
-    curves = {config.label(m): [r.curve for r in runs] for m, runs in results.items()}
-    plot_curves(out / "peers.png", curves,
-                title=f"{config.env}: best val mAP vs budget spent (E = {config.budget})",
-                xlabel=f"epochs spent (of {config.budget})", ylabel="best val mAP so far")
-    scores = {config.label(m): [r.test["mAP"] for r in runs] for m, runs in results.items()}
-    plot_bars(out / "peers_test_map.png", scores,
-              title=f"{config.env}: test mAP at {config.budget} epochs",
-              ylabel="test mAP")
-    ours = [config.label(m) for m in results if m in AGENTS]
-    peers = [config.label(m) for m in results if m in PEERS]
-    verdicts = (shortfalls(scores, ours, peers)
-                or ["No agent method and peer both ran: nothing to compare."])
-    env_config = envs.make_config(config.env, **config.overrides)
-    details = [f"budget E = {config.budget} epochs of training per method per seed (batch "
-               f"{env_config.batch_size}, backbone {env_config.backbone}, env overrides "
-               f"{config.overrides or 'none'}); mean ± std over {config.seeds} seed(s)",
-               f"search trials of {min(config.trial_epochs, config.budget)} epochs; PBT population "
-               f"{config.population}, {config.budget // config.population} epochs each, "
-               f"perturbation every {config.interval} epochs",
-               f"sweep wall time: {wall_s / 60:.1f} min"]
-    skipped = "\n".join(f"- **Skipped:** {n}" for n in notes)
-    text = (header(f"Agents vs peers at equal compute on {config.env}", config.command, details)
-            + (f"\n{skipped}\n" if skipped else "") + "\n" + table(config, rows) + "\n\n"
-            + "\n".join(f"- {v}" for v in verdicts)
-            + "\n\n![best val mAP vs budget](peers.png)\n![test mAP](peers_test_map.png)\n")
-    (out / "peers.md").write_text(text, encoding="utf-8")
-    return out / "peers.md"
+        for method in again:
+            for seed, result in enumerate(found.results[method]):
+                bar.set_postfix_str(f"{method}'s recipe retrained, seed {seed}")
+                found.retrained.setdefault(method, []).append(static_recipe(
+                    config.env, config.overrides, seed, config.budget,
+                    parse_recipe(result.recipe), tick=lambda: bar.update(1)))
+    found.wall_s = time.perf_counter() - start
+    return found
 
 
 def parse_args(argv: list[str]) -> PeersConfig:
@@ -221,6 +163,9 @@ def parse_args(argv: list[str]) -> PeersConfig:
     parser.add_argument("--interval", type=int, default=None,
                         help="PBT epochs between perturbations (default a third of a member's)")
     parser.add_argument("--curiosity", choices=("icm", "rnd"), default="rnd")
+    parser.add_argument("--no-retrain", action="store_true",
+                        help="skip training each search's chosen recipe for the whole budget "
+                             "(that extra run costs E epochs per search and seed)")
     parser.add_argument("--no-progress", action="store_true")
     add_env_flags(parser)
     args = parser.parse_args(argv)
@@ -237,15 +182,14 @@ def parse_args(argv: list[str]) -> PeersConfig:
         overrides=env_overrides(args, args.quick), methods=methods,
         trial_epochs=args.trial_epochs or max(2, budget // 5), population=args.population,
         interval=args.interval or max(1, member // 3), curiosity=args.curiosity,
-        progress=not args.no_progress, command=command_line("benchmarks.peers", argv))
+        retrain=not args.no_retrain, progress=not args.no_progress, command=command_line("benchmarks.peers", argv))
 
 
 def main(argv: list[str] | None = None) -> Path:
     config = parse_args(list(sys.argv[1:] if argv is None else argv))
-    start = time.perf_counter()
-    results, notes = sweep(config)
-    path = write_outputs(config, results, notes, time.perf_counter() - start)
-    for note in notes:
+    result = sweep(config)
+    path = write_outputs(config, result, list(AGENTS), list(PEERS))
+    for note in result.notes:
         print(note)
     print(f"wrote {path}")
     return path

@@ -75,9 +75,29 @@ def shortfalls(scores: Mapping[str, Sequence[float]], ours: Sequence[str], other
             sentences.append(f"{name} is ahead of {listed} by less than one seed std: "
                              "not a clear win.")
         if not lost and not narrow and rivals:
-            sentences.append(f"{name} is ahead of every comparison on mean {what} by more "
-                             "than one seed std.")
+            sentences.append(f"{name} is ahead of every comparison ({', '.join(rivals)}) on "
+                             f"mean {what} by more than one seed std.")
     return sentences
+
+
+def winner_sentence(scores: Mapping[str, Sequence[float]], what: str = "test mAP") -> str:
+    """Who has the best mean ``what``, and its margin over every other entry, paired by seed.
+
+    Seeds are paired by index (seed ``i`` of every method starts from the same split and
+    initial weights), so each margin is the mean ± std of the per-seed differences, with the
+    number of seeds on which the winner is ahead.
+    """
+    best = max(scores, key=lambda n: _mean(scores[n]))
+    parts = []
+    for other in sorted((n for n in scores if n != best), key=lambda n: -_mean(scores[n])):
+        diffs = [a - b for a, b in zip(scores[best], scores[other])]
+        ahead, tied = sum(d > 0 for d in diffs), sum(d == 0 for d in diffs)
+        parts.append(f"{other} {_mean(diffs):+.1f} ± {_std(diffs):.1f} "
+                     f"(ahead on {ahead}/{len(diffs)} seeds" + (f", tied on {tied}" if tied else "")
+                     + ")")
+    margins = "; ".join(parts) if parts else "nothing to compare with"
+    return (f"**Best mean {what}: {best}, {_mean(scores[best]):.1f} ± "
+            f"{_std(scores[best]):.1f}.** Its per-seed margin over each other method: {margins}.")
 
 
 def reach_epoch(curve: Sequence[float], target: float) -> int | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,10 @@ class MethodResult:
     trials: int = 1
     detail: str = ""
     """The chosen recipe or other notes."""
+    recipe: str = ""
+    """The static recipe of the final model (static default, a search's chosen trial)."""
+    choices: list[str] = field(default_factory=list)
+    """The recipe of each decision, for a single-episode method."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +70,8 @@ class SearchConfig:
 def from_episode(episode: EpisodeResult, detail: str = "") -> MethodResult:
     """A single-episode method (static recipe, a controller)."""
     return MethodResult(test=episode.test, curve=running_best(episode.val_map),
-                        wall_s=episode.wall_s, detail=detail or episode.recipe)
+                        wall_s=episode.wall_s, detail=detail or episode.recipe,
+                        recipe=episode.recipe, choices=episode.choices)
 
 
 def _combine(trials: list[EpisodeResult], wall_s: float) -> MethodResult:
@@ -75,7 +80,7 @@ def _combine(trials: list[EpisodeResult], wall_s: float) -> MethodResult:
     curve = running_best([v for t in trials for v in t.val_map])
     return MethodResult(test=best.test, curve=curve, wall_s=wall_s, trials=len(trials),
                         detail=f"best of {len(trials)} trials ({len(finished)} finished): "
-                               f"{best.recipe}")
+                               f"{best.recipe}", recipe=best.recipe)
 
 
 def _trial_overrides(overrides: Mapping[str, Any], epochs: int) -> dict[str, Any]:
@@ -138,10 +143,10 @@ def tpe_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: Sea
     return _combine(trials, time.perf_counter() - start)
 
 
-def static_default(env_id: str, overrides: Mapping[str, Any], seed: int, budget: int,
-                   tick: Tick | None = None) -> MethodResult:
-    """The static default recipe for the whole budget."""
+def static_recipe(env_id: str, overrides: Mapping[str, Any], seed: int, budget: int,
+                  recipe: Recipe | None = None, tick: Tick | None = None) -> MethodResult:
+    """One recipe held for the whole budget (default: the env's static default recipe)."""
     import envs
-    recipe = envs.make_config(env_id, **overrides).default_recipe
+    recipe = recipe or envs.make_config(env_id, **overrides).default_recipe
     episode = run_recipe(env_id, recipe, seed, _trial_overrides(overrides, budget), tick=tick)
     return from_episode(episode, detail=recipe_name(recipe))

@@ -14,7 +14,8 @@ from pettingzoo.test import parallel_api_test
 import envs
 from agents.individual_reward import IndividualRewardWrapper
 from benchmarks import ablations, pbt, peers
-from benchmarks.reporting import reach_epoch, shortfalls
+from benchmarks.episodes import describe_choices, parse_recipe, recipe_name
+from benchmarks.reporting import reach_epoch, shortfalls, winner_sentence
 from fakes import one_torch_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,7 +40,22 @@ def test_reach_epoch_and_shortfalls():
               "close": [50.5, 51.0]}
     text = " ".join(shortfalls(scores, ["ours"], ["weak", "strong", "close"]))
     assert "**ours does not beat** strong" in text and "close" in text and "weak" not in text
-    assert "every comparison" in shortfalls({"a": [9.0], "b": [1.0]}, ["a"], ["b"])[0]
+    assert "every comparison (b)" in shortfalls({"a": [9.0], "b": [1.0]}, ["a"], ["b"])[0]
+
+
+def test_winner_sentence_pairs_seeds():
+    text = winner_sentence({"a": [50.0, 52.0, 51.0], "b": [49.0, 53.0, 50.0], "c": [10.0] * 3})
+    assert text.startswith("**Best mean test mAP: a, 51.0 ± 1.0.**")
+    assert "b +0.3 ± 1.2 (ahead on 2/3 seeds); c +41.0 ± 1.0 (ahead on 3/3 seeds)" in text
+
+
+def test_recipe_names_round_trip_and_choices_are_described():
+    recipe = envs.Recipe(aug="crop", opt="sgd", lrs="cosine", loss="focal")
+    assert parse_recipe(recipe_name(recipe)) == recipe
+    with pytest.raises(ValueError):
+        parse_recipe("crop+sgd")
+    text = describe_choices(["a", "a", "b", "a", "a"])
+    assert text == "2 switch(es); most played a (4/5 decisions)"
 
 
 def test_individual_reward_wrapper_pays_each_agent_its_own_signal():
@@ -100,6 +116,16 @@ def test_peers_quick_without_pbt_writes_curves(tmp_path):
     static = [float(c["best_val_mAP"]) for c in curves if c["method"] == "static"]
     assert len(static) == 4 and static == sorted(static)
     assert "does not beat" in text or "ahead of" in text
+    assert "**Best mean test mAP:" in text and "per-seed margin" in text
+    assert "played exactly the same recipe sequence" in text or "different recipe" in text
+    assert "## Search recipes retrained for the whole budget" in text
+    assert "## How the agents played" in text and "switch(es)" in text
+    for row in rows:
+        assert (row["retrained_test_mAP"] != "") == (row["method"] in peers.RETRAINED)
+        searched = row["method"] in ("random-search", "tpe")
+        assert len(row["choices"].split()) == (0 if searched else 4)
+    static_row = next(r for r in rows if r["method"] == "static")
+    assert static_row["choices"].split() == [static_row["recipe"]] * 4
 
 
 def test_peers_says_pbt_was_skipped_without_ray(tmp_path, monkeypatch):
