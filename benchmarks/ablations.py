@@ -31,7 +31,9 @@ faster": per seed, the first epoch at which the row's val mAP reaches the static
 *final* val mAP on the same seed; mean ± std over the seeds that reach it, and how many do.
 Outputs in ``--out``: ``ablations.md``, ``ablations.csv`` (one line per run),
 ``ablations_curves.csv`` (val mAP per epoch), ``ablations.png`` (val mAP curves) and
-``ablations_test_map.png``.
+``ablations_test_map.png``. Every finished episode is stored at once in
+``OUT/runs/ablations.jsonl``; after an interruption the same command with ``--resume``
+reloads them and trains only the rest.
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ from benchmarks.episodes import ControllerSpec, EpisodeResult, run_controller
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import (add_env_flags, command_line, env_overrides, header, progress_bar,
                                   reach_epoch, shortfalls, write_csv)
+from benchmarks.run_store import RunStore, reloaded_note, run_sweep
 
 ALGO = "mat-dqn"
 STATIC = "static"
@@ -89,6 +92,8 @@ class AblationConfig:
     overrides: dict[str, Any] = field(default_factory=dict)
     variants: tuple[str, ...] = tuple(VARIANTS)
     """Variant keys; ``static`` always runs (it sets the convergence target)."""
+    resume: bool = False
+    """Reload the runs an interrupted sweep with the same settings stored in ``store_path``."""
     progress: bool = True
     command: str = "python -m benchmarks.ablations"
 
@@ -96,26 +101,44 @@ class AblationConfig:
     def keys(self) -> list[str]:
         return [STATIC] + [k for k in self.variants if k != STATIC]
 
+    @property
+    def store_path(self) -> Path:
+        return self.out / "runs" / "ablations.jsonl"
+
+    def settings(self) -> dict[str, Any]:
+        """What changes a run's result (seeds and variants may change on resume)."""
+        return {"env": self.env, "overrides": self.overrides}
+
 
 @dataclass
 class Run:
     variant: str
     seed: int
     episode: EpisodeResult
+    reloaded: bool = False
+    """Reloaded from an interrupted sweep's store (``--resume``), not run now."""
 
 
 def sweep(config: AblationConfig) -> list[Run]:
-    """Every variant on every seed, one episode each (the bar counts epochs)."""
+    """Every variant on every seed, one episode each (the bar counts epochs).
+
+    Each finished episode is stored in ``config.store_path`` at once; with ``config.resume``
+    the episodes an interrupted sweep with the same settings stored are reloaded, not rerun.
+    """
     epochs = envs.make_config(config.env, **config.overrides).max_decisions
+    store = RunStore(config.store_path, config.settings(), resume=config.resume)
     runs = []
     total = epochs * config.seeds * len(config.keys)
     with progress_bar(total, "ablations", config.progress) as bar:
         for key in config.keys:
             for seed in range(config.seeds):
                 bar.set_postfix_str(f"{key} seed {seed}")
-                episode = run_controller(config.env, VARIANTS[key].spec, seed, config.overrides,
-                                         tick=lambda: bar.update(1))
-                runs.append(Run(key, seed, episode))
+                done, reused = bar.n, store.reused
+                episode = store.fetch(key, seed, EpisodeResult, lambda key=key, seed=seed:
+                                      run_controller(config.env, VARIANTS[key].spec, seed,
+                                                     config.overrides, tick=lambda: bar.update(1)))
+                bar.update(max(0, done + epochs - bar.n))  # a reloaded episode
+                runs.append(Run(key, seed, episode, reloaded=store.reused > reused))
     return runs
 
 
@@ -204,7 +227,8 @@ def write_outputs(config: AblationConfig, runs: list[Run], wall_s: float) -> Pat
                "w/o coordination: each agent learns from a reward of its own (aug: narrowing "
                "val/train loss gap; opt: relative train-loss decrease; lrs: stability term; "
                "loss: tail-class val AP change; see agents/individual_reward.py)",
-               f"sweep wall time: {wall_s / 60:.1f} min"]
+               f"sweep wall time: {wall_s / 60:.1f} min"
+               + reloaded_note(sum(r.reloaded for r in runs), config.store_path)]
     text = (header(f"MAT-Agent ablations on {config.env}", config.command, details) + "\n" + table
             + "\n\n" + convergence_sentence(rows) + "\n\n" + "\n".join(f"- {v}" for v in verdicts)
             + "\n\n![val mAP per epoch](ablations.png)\n![test mAP](ablations_test_map.png)\n")
@@ -222,6 +246,8 @@ def parse_args(argv: list[str]) -> AblationConfig:
     parser.add_argument("--max-decisions", type=int, default=None, help="epochs per run")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated subset of {','.join(VARIANTS)}")
+    parser.add_argument("--resume", action="store_true", help=(
+        "reload the runs an interrupted sweep stored in OUT/runs/ablations.jsonl"))
     parser.add_argument("--no-progress", action="store_true")
     add_env_flags(parser)
     args = parser.parse_args(argv)
@@ -234,14 +260,14 @@ def parse_args(argv: list[str]) -> AblationConfig:
     if unknown:
         parser.error(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     return AblationConfig(env=args.env, seeds=args.seeds, out=args.out, overrides=overrides,
-                          variants=variants, progress=not args.no_progress,
+                          variants=variants, resume=args.resume, progress=not args.no_progress,
                           command=command_line("benchmarks.ablations", argv))
 
 
 def main(argv: list[str] | None = None) -> Path:
     config = parse_args(list(sys.argv[1:] if argv is None else argv))
     start = time.perf_counter()
-    runs = sweep(config)
+    runs = run_sweep(sweep, config, config.store_path)
     path = write_outputs(config, runs, time.perf_counter() - start)
     print(f"wrote {path}")
     return path

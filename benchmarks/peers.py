@@ -28,6 +28,9 @@ A search's final model trains for one trial's epochs only, so its recipe is also
 from the same seed for all E epochs (``RETRAINED``; skip with ``--no-retrain``). That
 costs E more epochs per search and seed and is reported in its own table, apart from the
 equal-compute comparison.
+
+Every finished run is stored at once in ``OUT/runs/peers.jsonl``; after an interruption
+(Ctrl-C, a crash) the same command with ``--resume`` reloads them and trains only the rest.
 """
 from __future__ import annotations
 
@@ -46,6 +49,7 @@ from benchmarks import pbt
 from benchmarks.episodes import ControllerSpec, Tick, describe_choices, parse_recipe, run_controller
 from benchmarks.peers_report import SweepResult, write_outputs
 from benchmarks.reporting import add_env_flags, command_line, env_overrides, progress_bar
+from benchmarks.run_store import RunStore, run_sweep
 from benchmarks.search import (MethodResult, SearchConfig, from_episode, random_search,
                                static_recipe, tpe_search)
 
@@ -74,11 +78,23 @@ class PeersConfig:
     curiosity: str = "rnd"
     retrain: bool = True
     """Also train each search's chosen recipe for the whole budget (reported apart)."""
+    resume: bool = False
+    """Reload the runs an interrupted sweep with the same settings stored in ``store_path``."""
     progress: bool = True
     command: str = "python -m benchmarks.peers"
 
     def label(self, method: str) -> str:
         return f"mat-dqn+{self.curiosity}" if method == "mat-dqn-curiosity" else method
+
+    @property
+    def store_path(self) -> Path:
+        return self.out / "runs" / "peers.jsonl"
+
+    def settings(self) -> dict[str, Any]:
+        """What changes a run's result (seeds and the method list may change on resume)."""
+        return {"env": self.env, "budget": self.budget, "overrides": self.overrides,
+                "trial_epochs": self.trial_epochs, "population": self.population,
+                "interval": self.interval, "curiosity": self.curiosity}
 
 
 def unavailable(method: str) -> str | None:
@@ -121,29 +137,40 @@ def runner(config: PeersConfig, method: str) -> Callable[[int, Tick], MethodResu
 
 def sweep(config: PeersConfig) -> SweepResult:
     """Every available method on every seed, then (``config.retrain``) each search's chosen
-    recipe trained for the whole budget; the notes say what was skipped and why."""
+    recipe trained for the whole budget; the notes say what was skipped and why.
+
+    Each finished run is stored in ``config.store_path`` at once; with ``config.resume``
+    the runs stored by an interrupted sweep with the same settings are reloaded, not rerun.
+    """
     start = time.perf_counter()
+    store = RunStore(config.store_path, config.settings(), resume=config.resume)
     found = SweepResult(results={}, notes=[n for n in map(unavailable, config.methods) if n])
     methods = [m for m in config.methods if unavailable(m) is None]
     again = [m for m in RETRAINED if m in methods] if config.retrain else []
     total = config.budget * config.seeds * (len(methods) + len(again))
     with progress_bar(total, "peers", config.progress) as bar:
+        def run_or_reload(name: str, seed: int, run: Callable[[Tick], MethodResult]) -> MethodResult:
+            bar.set_postfix_str(f"{name} seed {seed}")
+            done = bar.n
+            result = store.fetch(name, seed, MethodResult, lambda: run(lambda: bar.update(1)))
+            bar.update(max(0, done + config.budget - bar.n))  # reloaded, or PBT spent a little less
+            return result
+
         for method in methods:
             run = runner(config, method)
-            session = pbt.ray_session(config.population) if method == "pbt" else None
+            pending = any(store.get(method, s, MethodResult) is None for s in range(config.seeds))
+            session = pbt.ray_session(config.population) if method == "pbt" and pending else None
             with session or contextlib.nullcontext():
-                for seed in range(config.seeds):
-                    bar.set_postfix_str(f"{config.label(method)} seed {seed}")
-                    done = bar.n
-                    found.results.setdefault(method, []).append(run(seed, lambda: bar.update(1)))
-                    bar.update(max(0, done + config.budget - bar.n))  # PBT may spend a little less
+                found.results[method] = [
+                    run_or_reload(method, seed, lambda tick, seed=seed: run(seed, tick))
+                    for seed in range(config.seeds)]
         for method in again:
-            for seed, result in enumerate(found.results[method]):
-                bar.set_postfix_str(f"{method}'s recipe retrained, seed {seed}")
-                found.retrained.setdefault(method, []).append(static_recipe(
-                    config.env, config.overrides, seed, config.budget,
-                    parse_recipe(result.recipe), tick=lambda: bar.update(1)))
-    found.wall_s = time.perf_counter() - start
+            found.retrained[method] = [
+                run_or_reload(f"{method}/retrained", seed, lambda tick, seed=seed, r=result:
+                              static_recipe(config.env, config.overrides, seed, config.budget,
+                                            parse_recipe(r.recipe), tick=tick))
+                for seed, result in enumerate(found.results[method])]
+    found.wall_s, found.reloaded = time.perf_counter() - start, store.reused
     return found
 
 
@@ -166,6 +193,8 @@ def parse_args(argv: list[str]) -> PeersConfig:
     parser.add_argument("--no-retrain", action="store_true",
                         help="skip training each search's chosen recipe for the whole budget "
                              "(that extra run costs E epochs per search and seed)")
+    parser.add_argument("--resume", action="store_true",
+                        help="reload the runs an interrupted sweep stored in OUT/runs/peers.jsonl")
     parser.add_argument("--no-progress", action="store_true")
     add_env_flags(parser)
     args = parser.parse_args(argv)
@@ -182,12 +211,12 @@ def parse_args(argv: list[str]) -> PeersConfig:
         overrides=env_overrides(args, args.quick), methods=methods,
         trial_epochs=args.trial_epochs or max(2, budget // 5), population=args.population,
         interval=args.interval or max(1, member // 3), curiosity=args.curiosity,
-        retrain=not args.no_retrain, progress=not args.no_progress, command=command_line("benchmarks.peers", argv))
+        retrain=not args.no_retrain, resume=args.resume, progress=not args.no_progress, command=command_line("benchmarks.peers", argv))
 
 
 def main(argv: list[str] | None = None) -> Path:
     config = parse_args(list(sys.argv[1:] if argv is None else argv))
-    result = sweep(config)
+    result = run_sweep(sweep, config, config.store_path)
     path = write_outputs(config, result, list(AGENTS), list(PEERS))
     for note in result.notes:
         print(note)

@@ -24,6 +24,7 @@ from benchmarks.common import markdown_table, mean_std
 from benchmarks.episodes import describe_choices
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import header, shortfalls, winner_sentence, write_csv
+from benchmarks.run_store import reloaded_note
 from benchmarks.search import MethodResult
 
 if TYPE_CHECKING:
@@ -43,6 +44,9 @@ class SweepResult:
     notes: list[str] = field(default_factory=list)
     """Why methods were skipped."""
     wall_s: float = 0.0
+    """Wall time of this invocation (reloaded runs not included)."""
+    reloaded: int = 0
+    """Runs reloaded from an interrupted sweep (``--resume``)."""
 
 
 def at_fraction(curve: list[float], budget: int, fraction: float) -> float:
@@ -172,7 +176,8 @@ def write_outputs(config: PeersConfig, sweep: SweepResult, agent_methods: list[s
                f"search trials of {min(config.trial_epochs, config.budget)} epochs; PBT population "
                f"{config.population}, {config.budget // config.population} epochs each, "
                f"perturbation every {config.interval} epochs",
-               f"sweep wall time: {sweep.wall_s / 60:.1f} min"]
+               f"sweep wall time: {sweep.wall_s / 60:.1f} min"
+               + reloaded_note(sweep.reloaded, config.store_path)]
     skipped = "\n".join(f"- **Skipped:** {n}" for n in sweep.notes)
     plays = play_lines(config, results, agent_methods)
     text = (header(f"Agents vs peers at equal compute on {config.env}", config.command, details)
