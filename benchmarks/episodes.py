@@ -7,9 +7,9 @@ budget unit: one epoch unless ``steps_per_decision`` is overridden.
 
 ``run_recipe`` holds one recipe fixed (the static default, random-search and TPE trials);
 ``run_controller`` builds a controller with ``agents.make_controller`` on the env, optionally
-wrapped in a curiosity module or in ``agents.individual_reward.IndividualRewardWrapper``
-(the "w/o coordination" ablation), and lets it act and learn online in one episode, as
-``training.loop`` does.
+wrapped by ``agents.shaping.shape_rewards`` (individual rewards for the "w/o coordination"
+ablation, curiosity) exactly as ``training.loop`` wraps it, and lets it act and learn online
+in one episode.
 """
 from __future__ import annotations
 
@@ -20,8 +20,7 @@ from typing import Any
 
 import envs
 from agents import make_controller
-from agents.curiosity import make_curiosity
-from agents.individual_reward import IndividualRewardWrapper
+from agents.shaping import shape_rewards
 from envs.engine.recipe import Recipe
 
 OnEpoch = Callable[[int, float], bool]
@@ -173,11 +172,9 @@ def run_controller(env_id: str, spec: ControllerSpec, seed: int, overrides: Mapp
     """One episode in which ``spec``'s controller reconfigures the recipe and learns online."""
     start = time.perf_counter()
     env = envs.make(env_id, **{**overrides, "agents": spec.agents})
-    stepper: Any = env
-    if spec.individual_reward:
-        stepper = IndividualRewardWrapper(stepper, tail_classes=env.profile.tail_classes)
-    if spec.curiosity != "none":
-        stepper = make_curiosity(spec.curiosity, stepper, seed=seed)
+    stepper = shape_rewards(env, seed=seed, curiosity=spec.curiosity,
+                            reward="individual" if spec.individual_reward else "shared",
+                            tail_classes=env.profile.tail_classes)
     controller = make_controller(spec.algo, stepper, seed=seed, **controller_kwargs(spec.algo, env))
     result = run_episode(stepper, controller.act, seed, learn=controller.observe, tick=tick)
     return _finish(result, env, start)

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from envs.errors import ConfigError
 from training.config import RunConfig
 from training.logs import read_steps
 from training.loop import run
@@ -52,9 +53,12 @@ def test_ablation_subsets(tmp_path, agents):
     assert all(s["config"][a] == default[a] for s in steps for a in removed)
 
 
-@pytest.mark.parametrize("algo,curiosity", [("mat-dqn", "rnd"), ("bandit", "icm")])
-def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity):
-    straight = run(_tiny(tmp_path / "a", algo=algo, curiosity=curiosity, episodes=2))
+@pytest.mark.parametrize("algo,curiosity,reward", [("mat-dqn", "rnd", "shared"),
+                                                   ("bandit", "icm", "shared"),
+                                                   ("mat-dqn", "none", "individual")])
+def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity, reward):
+    straight = run(_tiny(tmp_path / "a", algo=algo, curiosity=curiosity, reward=reward,
+                         episodes=2))
     assert not straight.interrupted
     calls = {"n": 0}
 
@@ -62,7 +66,7 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity):
         calls["n"] += 1
         return calls["n"] >= 4
 
-    config = _tiny(tmp_path / "b", algo=algo, curiosity=curiosity, episodes=2)
+    config = _tiny(tmp_path / "b", algo=algo, curiosity=curiosity, reward=reward, episodes=2)
     first = run(config, should_stop=stop_after_four)
     assert first.interrupted and first.summary["decisions"] == 4
     resumed = run(dataclasses.replace(config, resume=True))
@@ -73,6 +77,28 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity):
     a, b = read_steps(tmp_path / "a" / "run"), read_steps(tmp_path / "b" / "run")
     strip = lambda s: {k: v for k, v in s.items() if k not in ("time", "agent")}  # noqa: E731
     assert [strip(s) for s in a] == [strip(s) for s in b]
+
+
+def test_individual_rewards_pay_each_agent_its_own_signal(tmp_path):
+    out = tmp_path / "run"
+    assert main(TINY_FLAGS + ["--reward", "individual", "--algo", "bandit", "--out", str(out)]) == 0
+    steps = read_steps(out)
+    assert all(set(s["rewards"]) == {"aug", "opt", "lrs", "loss"} for s in steps)
+    assert any(len(set(s["rewards"].values())) > 1 for s in steps)
+    assert json.loads((out / "summary.json").read_text())["reward"] == "individual"
+    shared = tmp_path / "shared"
+    assert main(TINY_FLAGS + ["--algo", "bandit", "--out", str(shared)]) == 0
+    assert all(len(set(s["rewards"].values())) == 1 for s in read_steps(shared))
+
+
+def test_reward_setting_is_checked():
+    from agents.shaping import REWARDS
+    from training.config import REWARDS as CLI_REWARDS
+    assert CLI_REWARDS == REWARDS
+    with pytest.raises(ConfigError, match="--reward 'own' is not one of"):
+        parse_config(TINY_FLAGS + ["--reward", "own"])
+    with pytest.raises(ConfigError, match="--setting per-step or --reward shared"):
+        parse_config(["--reward", "individual", "--setting", "pipeline"])
 
 
 def test_transfer_with_frozen_loaded_agents(tmp_path):

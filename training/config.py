@@ -20,6 +20,7 @@ from envs.errors import ConfigError
 
 CURIOSITY_CHOICES = ("none", "icm", "rnd")
 SETTINGS = ("per-step", "pipeline")
+REWARDS = ("shared", "individual")  # agents.shaping.REWARDS, without importing agents here
 AMP_CHOICES = ("none", "bf16", "fp16")
 BAD_IMAGE_CHOICES = ("error", "skip")
 ENV_OVERRIDES = ("data_root", "image_size", "max_train_images", "max_decisions",
@@ -42,6 +43,10 @@ class RunConfig:
     """Curiosity reward wrapper: none, icm or rnd."""
     beta: float = 0.05
     """Weight of the intrinsic reward when curiosity is on."""
+    reward: str = "shared"
+    """``shared`` (every agent is paid the env's composite reward) or ``individual`` (each
+    agent learns from a signal of its own: the "w/o coordination" ablation,
+    ``agents.individual_reward``)."""
     setting: str = "per-step"
     """``per-step`` (a decision every segment, MAT-Agent) or ``pipeline`` (MA2ML's AutoML
     setting: one decision per episode covering the whole budget, rewarded by final val mAP)."""
@@ -86,6 +91,12 @@ class RunConfig:
             raise ConfigError(f"--curiosity {self.curiosity!r} is not one of {CURIOSITY_CHOICES}.{hint}")
         if self.setting not in SETTINGS:
             raise ConfigError(f"--setting {self.setting!r} is not one of {SETTINGS}")
+        if self.reward not in REWARDS:
+            raise ConfigError(f"--reward {self.reward!r} is not one of {REWARDS}")
+        if self.reward == "individual" and self.setting == "pipeline":
+            raise ConfigError("--reward individual pays each agent for what its component did "
+                              "in the last segment; with --setting pipeline there is only one "
+                              "decision per episode: use --setting per-step or --reward shared")
         if self.setting == "pipeline" and self.steps_per_decision is not None:
             raise ConfigError("--setting pipeline trains the whole budget in one decision; drop "
                               "--steps-per-decision (--max-decisions gives the budget in epochs)")
@@ -97,7 +108,7 @@ class RunConfig:
 
     def _check_types(self) -> None:
         """Wrong types (typically from a YAML file) fail here, naming the setting and the fix."""
-        for name in ("env", "algo", "curiosity", "device"):
+        for name in ("env", "algo", "curiosity", "reward", "device"):
             value = getattr(self, name)
             if not isinstance(value, str) or not value.strip():
                 raise ConfigError(f"{_flag(name)} must be a non-empty string, got {value!r}")

@@ -9,6 +9,7 @@ the CLI) is honoured between decisions, right after a checkpoint.
 from __future__ import annotations
 
 import json
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -20,7 +21,7 @@ from tqdm import tqdm
 import envs
 from agents import Controller, load_controller, make_controller
 from agents.base import MANIFEST
-from agents.curiosity import make_curiosity
+from agents.shaping import shape_rewards
 from envs.errors import CheckpointError, ConfigError
 from training.checkpoint import load_checkpoint, save_atomic
 from training.config import RunConfig
@@ -59,8 +60,9 @@ class RunSession:
         self.config = config
         self.out = prepare_out_dir(config.out_dir)
         self.env = envs.make(config.env, **config.env_overrides())
-        self.stepper = (make_curiosity(config.curiosity, self.env, seed=config.seed, beta=config.beta)
-                        if config.curiosity != "none" else self.env)
+        self.stepper = shape_rewards(self.env, seed=config.seed, reward=config.reward,
+                                     curiosity=config.curiosity, beta=config.beta,
+                                     tail_classes=self.env.profile.tail_classes)
         self.total_decisions = config.episodes * self.env.config.max_decisions
         self.controller = self._build_controller()
         if config.freeze and hasattr(self.stepper, "training"):
@@ -170,6 +172,7 @@ class RunSession:
             "env": self.config.env, "algo": self.config.algo if not self.config.load_agents else
             f"{self.config.algo} (loaded from {self.config.load_agents})",
             "agents": list(self.env.possible_agents), "curiosity": self.config.curiosity,
+            "reward": self.config.reward,
             "seed": self.config.seed, "episodes": p.episode, "decisions": p.decisions,
             "best_val_mAP": p.best_val_map, "final_val_mAP": p.last_val_map,
             "test_mAP": test.get("mAP"), "test_CF1": test.get("CF1"), "test_OF1": test.get("OF1"),
@@ -212,11 +215,11 @@ def _resumable(config: RunConfig) -> dict[str, Any]:
 
 def _record(p: Progress, actions: dict, rewards: dict, info: dict, agent_logs: dict,
             agent_time: dict) -> dict[str, Any]:
-    first = next(iter(rewards))
     record = {
         "episode": p.episode, "decision": info["decision"], "step": p.decisions,
         "actions": {a: int(v) for a, v in actions.items()}, "config": info["config"],
-        "reward": float(rewards[first]), "reward_terms": info["reward_terms"],
+        "reward": statistics.fmean(float(r) for r in rewards.values()),
+        "rewards": {a: float(r) for a, r in rewards.items()}, "reward_terms": info["reward_terms"],
         "val": {k: info["metrics"][k] for k in ("mAP", "CF1", "OF1", "loss")},
         "train": info["train"], "lr": info["lr"], "progress": info["progress"],
         "time": {**info["time"].as_dict(), **agent_time}, "agent": agent_logs,

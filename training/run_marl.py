@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--agents", type=_agents_argument, help="active agents, e.g. aug,opt (ablations)")
     p.add_argument("--curiosity", help="none, icm or rnd (default none)")
     p.add_argument("--beta", type=float, help="intrinsic reward weight (default 0.05)")
+    p.add_argument("--reward", help="shared (default) or individual (each agent its own signal: "
+                   "the 'w/o coordination' ablation)")
     p.add_argument("--setting", help="per-step (default) or pipeline (one decision per episode, MA2ML)")
     p.add_argument("--episodes", type=int, help="training runs; agents keep learning across them")
     p.add_argument("--seed", type=int)
@@ -133,7 +135,7 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         from training.loop import run  # heavy imports only once the arguments are valid
         stop.install()
         print(f"run: env={config.env} algo={config.algo} agents={','.join(config.agents)} "
-              f"curiosity={config.curiosity} seed={config.seed} out={config.out_dir}", flush=True)
+              f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} out={config.out_dir}", flush=True)
         result = run(config, should_stop=stop)
     except (MLICError, AgentsError) as error:
         print(f"error: {error}", file=sys.stderr)
