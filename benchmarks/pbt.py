@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import io
 import random
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -144,11 +146,25 @@ def _collector(rows: list[dict[str, Any]], tick: Tick | None) -> Any:
     return Collect()
 
 
+@contextlib.contextmanager
+def ray_console() -> Iterator[None]:
+    """Keep Ray's banners (start-up notices, Tune's experiment tables and result paths, all
+    printed whatever the verbosity) out of the sweep's output; show them if something fails."""
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
+            yield
+    except BaseException:
+        sys.stderr.write(buffer.getvalue())
+        raise
+
+
 def start_ray(num_cpus: int) -> None:
     """A local Ray instance with ``num_cpus`` logical CPUs (one member each), quiet."""
     import ray
-    ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
-             configure_logging=False)
+    with ray_console():
+        ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
 
 
 @contextlib.contextmanager
@@ -193,7 +209,8 @@ def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTCon
             run_config=tune.RunConfig(storage_path=storage, verbose=0,
                                       stop={"epoch": config.member_epochs},
                                       callbacks=[_collector(rows, tick)]))
-        tuner.fit()
+        with ray_console():
+            tuner.fit()
     return summarise(rows, time.perf_counter() - start)
 
 

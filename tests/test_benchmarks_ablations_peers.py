@@ -143,3 +143,13 @@ def test_peers_pbt_runs_through_ray_tune(tmp_path):
     rows = _csv(tmp_path / "peers.csv")
     assert [r["method"] for r in rows] == ["pbt"] and "| pbt |" in path.read_text()
     assert 1 <= int(rows[0]["epochs_spent"]) <= 4 and int(rows[0]["trials"]) == 2
+
+
+def test_ray_console_hides_banners_but_shows_them_on_failure(capsys):
+    with pbt.ray_console():
+        print("Configuration for experiment")
+    assert capsys.readouterr() == ("", "")
+    with pytest.raises(RuntimeError), pbt.ray_console():
+        print("trial failed: see this")
+        raise RuntimeError("boom")
+    assert "trial failed: see this" in capsys.readouterr().err
