@@ -16,7 +16,7 @@ counted in the driver) can differ slightly from the budget and are reported as s
 Members start from the same env seed with the first ``population`` recipes random search
 draws (``benchmarks.search.draw_recipes``, passed as Ray's ``points_to_evaluate``), so PBT
 differs from random search by its exploit/explore steps and longer members only. Python's
-``random``, which PBT perturbs with, is seeded with the seed.
+``random``, which PBT perturbs with, is seeded with the seed for the run and restored after.
 
 The result is the member with the best final val mAP; its test metrics (evaluated by its
 env at the end) are the method's. Ray is optional (the ``ray`` extra): ``available()``
@@ -189,6 +189,7 @@ def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTCon
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
     start = time.perf_counter()
+    saved_random = random.getstate()  # PBT perturbs with the global ``random``: restored below
     random.seed(seed)
     rows: list[dict[str, Any]] = []
     scheduler = PopulationBasedTraining(
@@ -209,8 +210,11 @@ def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTCon
             run_config=tune.RunConfig(storage_path=storage, verbose=0,
                                       stop={"epoch": config.member_epochs},
                                       callbacks=[_collector(rows, tick)]))
-        with ray_console():
-            tuner.fit()
+        try:
+            with ray_console():
+                tuner.fit()
+        finally:
+            random.setstate(saved_random)
     return summarise(rows, time.perf_counter() - start)
 
 
