@@ -57,6 +57,8 @@ PEERS = ("static", "random-search", "tpe", "pbt")
 AGENTS = ("bandit", "mat-dqn", "mat-dqn-curiosity", "ma2ml", "ma2ml-lite")
 DEFAULT_METHODS = ("static", "random-search", "tpe", "pbt", "bandit", "mat-dqn",
                    "mat-dqn-curiosity", "ma2ml")
+Runner = Callable[[int, Tick], MethodResult]
+"""``run(seed, tick) -> MethodResult``: one method on one seed."""
 RETRAINED = ("random-search", "tpe")
 """Searches whose chosen static recipe is also trained for the whole budget (2× compute)."""
 QUICK_BUDGET = 8
@@ -109,7 +111,14 @@ def unavailable(method: str) -> str | None:
     return None
 
 
-def runner(config: PeersConfig, method: str) -> Callable[[int, Tick], MethodResult]:
+def retrain_runner(config: PeersConfig, chosen: MethodResult) -> Runner:
+    """``run(seed, tick)``: a search's chosen recipe trained for the whole budget."""
+    recipe = parse_recipe(chosen.recipe)
+    return lambda seed, tick: static_recipe(config.env, config.overrides, seed, config.budget,
+                                            recipe, tick=tick)
+
+
+def runner(config: PeersConfig, method: str) -> Runner:
     """``run(seed, tick) -> MethodResult`` for one method."""
     env, over, budget = config.env, config.overrides, config.budget
     search = SearchConfig(budget=budget, trial_epochs=min(config.trial_epochs, budget))
@@ -149,10 +158,10 @@ def sweep(config: PeersConfig) -> SweepResult:
     again = [m for m in RETRAINED if m in methods] if config.retrain else []
     total = config.budget * config.seeds * (len(methods) + len(again))
     with progress_bar(total, "peers", config.progress) as bar:
-        def run_or_reload(name: str, seed: int, run: Callable[[Tick], MethodResult]) -> MethodResult:
-            bar.set_postfix_str(f"{name} seed {seed}")
+        def run_or_reload(name: str, seed: int, run: Runner) -> MethodResult:
+            bar.set_postfix_str(f"{config.label(name)} seed {seed}")
             done = bar.n
-            result = store.fetch(name, seed, MethodResult, lambda: run(lambda: bar.update(1)))
+            result = store.fetch(name, seed, MethodResult, lambda: run(seed, lambda: bar.update(1)))
             bar.update(max(0, done + config.budget - bar.n))  # reloaded, or PBT spent a little less
             return result
 
@@ -161,14 +170,11 @@ def sweep(config: PeersConfig) -> SweepResult:
             pending = any(store.get(method, s, MethodResult) is None for s in range(config.seeds))
             session = pbt.ray_session(config.population) if method == "pbt" and pending else None
             with session or contextlib.nullcontext():
-                found.results[method] = [
-                    run_or_reload(method, seed, lambda tick, seed=seed: run(seed, tick))
-                    for seed in range(config.seeds)]
+                found.results[method] = [run_or_reload(method, seed, run)
+                                         for seed in range(config.seeds)]
         for method in again:
             found.retrained[method] = [
-                run_or_reload(f"{method}/retrained", seed, lambda tick, seed=seed, r=result:
-                              static_recipe(config.env, config.overrides, seed, config.budget,
-                                            parse_recipe(r.recipe), tick=tick))
+                run_or_reload(f"{method}/retrained", seed, retrain_runner(config, result))
                 for seed, result in enumerate(found.results[method])]
     found.wall_s, found.reloaded = time.perf_counter() - start, store.reused
     return found
