@@ -12,7 +12,8 @@ seeded by the seed:
   env's ``agents`` subset); a removed agent's component stays at the default recipe.
 * ``w/o coordination``: the four agents, but each learns from a reward of its own instead
   of the shared one (``agents.individual_reward.IndividualRewardWrapper``, whose docstring
-  justifies each choice; decision t compared with t-1):
+  justifies each choice; decision t compared with t-1; a single run of it is
+  ``python -m training.run_marl --reward individual``):
 
   - aug: ``-tanh(d log(val_loss / train_loss) / 0.05)``, the narrowing generalisation gap;
   - opt: ``tanh(((L_{t-1} - L_t) / L_{t-1}) / 0.1)``, the relative train-loss decrease;
