@@ -15,12 +15,12 @@ from typing import Any
 
 import yaml
 
+from agents.shaping import REWARDS
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
 
 CURIOSITY_CHOICES = ("none", "icm", "rnd")
 SETTINGS = ("per-step", "pipeline")
-REWARDS = ("shared", "individual")  # agents.shaping.REWARDS, without importing agents here
 AMP_CHOICES = ("none", "bf16", "fp16")
 BAD_IMAGE_CHOICES = ("error", "skip")
 ENV_OVERRIDES = ("data_root", "image_size", "max_train_images", "max_decisions",
