@@ -2,33 +2,37 @@
 
 Public API::
 
-    from agents import make_controller, load_controller, ALGORITHMS
-    controller = make_controller("mat-dqn", env, seed=0, total_steps=100)
+    from agents import make_controller, load_controller, Transition, ALGORITHMS
+    controller = make_controller("mat-dqn", env, seed=0)
+    controller.begin(total_steps=100)                    # the run ahead
     actions = controller.act(observations)
-    logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
+    logs = controller.observe(Transition(obs, actions, rewards, next_obs, terms, truncs, infos))
     controller.save(directory); load_controller(directory, env, seed=0)
 
-    from agents.curiosity import make_curiosity          # ICM / RND reward wrappers
+    from agents.rewards import shape_rewards, make_curiosity   # reward wrappers
     env = make_curiosity("rnd", env, seed=0, beta=0.05)
 
-Controllers see only ``possible_agents`` and the spaces; this package never imports
-``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` (and so SB3),
-``ma2ml`` and ``ma2ml_lite`` are imported on first use.
+Layout: ``base`` (the ``Controller`` base class and ``Transition``), ``common`` (seeded
+nets, replay buffers, checkpoint helpers), ``registry``, one module or subpackage per
+algorithm (``mat_dqn``, ``ma2ml/``, ``baselines``), and ``rewards/`` (individual rewards,
+curiosity). Controllers see only ``possible_agents`` and the spaces; this package never
+imports ``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` and ``ma2ml``
+(and so SB3) are imported on first use.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from agents.base import BaseController, Controller
+from agents.base import Controller, Transition
 from agents.baselines import (BanditConfig, BanditController, RandomConfig, RandomController,
                               StaticConfig, StaticController)
-from agents.errors import (AgentConfigError, AgentsError, ControllerCheckpointError,
-                           UnknownAlgorithmError)
+from agents.errors import (AgentConfigError, AgentsError, BeginNeededError,
+                           ControllerCheckpointError, UnknownAlgorithmError, UnknownCuriosityError)
 from agents.registry import ALGORITHMS, AlgorithmSpec, load_controller, make_controller, spec
 
 _LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn",
          "MA2MLConfig": "agents.ma2ml", "MA2MLController": "agents.ma2ml",
-         "MA2MLLiteConfig": "agents.ma2ml_lite", "MA2MLLiteController": "agents.ma2ml_lite"}
+         "MA2MLLiteConfig": "agents.ma2ml", "MA2MLLiteController": "agents.ma2ml"}
 
 
 def __getattr__(name: str) -> Any:
@@ -40,8 +44,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "ALGORITHMS", "AgentConfigError", "AgentsError", "AlgorithmSpec", "BanditConfig",
-    "BanditController", "BaseController", "Controller", "ControllerCheckpointError",
+    "BanditController", "BeginNeededError", "Controller", "ControllerCheckpointError",
     "MA2MLConfig", "MA2MLController", "MA2MLLiteConfig", "MA2MLLiteController", "MatDQNConfig",
     "MatDQNController", "RandomConfig", "RandomController", "StaticConfig", "StaticController",
-    "UnknownAlgorithmError", "load_controller", "make_controller", "spec",
+    "Transition", "UnknownAlgorithmError", "UnknownCuriosityError", "load_controller",
+    "make_controller", "spec",
 ]

@@ -1,66 +1,88 @@
-"""The controller interface the training loop drives, and the plumbing controllers share.
+"""The one controller base class, and the transition object it learns from.
 
-A *controller* chooses one Discrete action per agent of a PettingZoo ``ParallelEnv``
-and learns from the joint transitions it is shown. It sees the env only through
-``possible_agents``, ``action_space(agent)`` and ``observation_space(agent)``, and all
-of its randomness comes from generators built from the ``seed`` given at construction,
-never from the global ``numpy`` / ``torch`` generators.
+A *controller* chooses one Discrete action per agent of a PettingZoo ``ParallelEnv`` and
+learns from the joint transitions it is shown. It sees the env only through
+``possible_agents``, ``action_space(agent)`` and ``observation_space(agent)``, and all of
+its randomness comes from generators built from the ``seed`` given at construction, never
+from the global ``numpy`` / ``torch`` generators.
+
+The life of a controller, as ``training.episode`` drives it (SB3's ``learn(total_timesteps)``
+is the model: the run length belongs to the run, not to the controller's config)::
+
+    controller = make_controller("mat-dqn", env, seed=0)
+    controller.begin(total_steps=100)        # the run ahead: schedules (epsilon) scale to it
+    actions = controller.act(observations)
+    logs = controller.observe(Transition(observations, actions, rewards, next_observations,
+                                         terminations, truncations, infos))  # step's order
+    controller.save(directory)
+    same = type(controller).load(directory, env, seed=0)   # or agents.load_controller(...)
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import json
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from agents.errors import AgentConfigError, ControllerCheckpointError
+from agents.errors import AgentConfigError, BeginNeededError, ControllerCheckpointError
 
 MANIFEST = "controller.json"
 """File that ``save`` writes beside the artefacts: algorithm, agents and hyperparameters."""
 
+NOT_RELOADED = ("log_dir", "total_steps")
+"""Saved settings a reloaded controller does not inherit: ``log_dir`` (it must not write into
+an old run) and ``total_steps`` (a setting of older versions; the run length now comes from
+``begin``)."""
+
 Observations = Mapping[str, np.ndarray]
 C = TypeVar("C")
+ControllerT = TypeVar("ControllerT", bound="Controller")
 
 
-@runtime_checkable
-class Controller(Protocol):
-    """What ``training.run_marl`` needs from an algorithm."""
+@dataclasses.dataclass(frozen=True)
+class Transition:
+    """One joint env step, as ``ParallelEnv.step`` returned it, with the observations before it."""
 
-    name: str
-    agents: list[str]
-    training: bool
+    observations: Observations
+    """What every agent observed when it acted."""
+    actions: Mapping[str, int]
+    """The joint action."""
+    rewards: Mapping[str, float]
+    next_observations: Observations
+    terminations: Mapping[str, bool]
+    truncations: Mapping[str, bool]
+    infos: Mapping[str, dict]
 
-    def act(self, observations: Observations, training: bool = True) -> dict[str, int]: ...
+    @property
+    def done(self) -> bool:
+        """Whether this step ended the episode (any agent terminated or truncated)."""
+        return any(self.terminations.values()) or any(self.truncations.values())
 
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
-
-    def save(self, directory: Path) -> None: ...
-
-    def load_artifacts(self, directory: Path) -> None: ...
+    @property
+    def mean_reward(self) -> float:
+        """The reward averaged over the agents (the shared reward when all are paid the same)."""
+        return float(np.mean([float(r) for r in self.rewards.values()])) if self.rewards else 0.0
 
 
-class BaseController:
-    """Shared bookkeeping: the agents, their action sizes, the frozen flag and the manifest.
+class Controller(ABC):
+    """Base class of every controller: agents, action sizes, the run ahead, frozen flag, save/load.
 
-    Subclasses set ``name``, keep their hyperparameters in ``self.config`` (a dataclass)
-    and implement ``act``, ``observe``, ``_state``, ``_load_state``, ``_save_artifacts``
-    and ``load_artifacts``.
+    Subclasses set ``name`` and ``config_class`` (a frozen dataclass of hyperparameters,
+    one docstring per field), take ``(env, *, seed, config)`` and implement ``act``,
+    ``observe``, ``_state``, ``_load_state``, ``_save_artifacts`` and ``load_artifacts``.
     """
 
-    name: str = "base"
+    name: ClassVar[str] = "base"
+    config_class: ClassVar[type]
+    passthrough: ClassVar[str | None] = None
+    """Config field (a dict) that collects hyperparameters the dataclass does not name."""
 
     def __init__(self, env: ParallelEnv, config: Any) -> None:
         self.config = config
@@ -68,13 +90,44 @@ class BaseController:
         self.action_sizes: dict[str, int] = {a: discrete_size(env, a) for a in self.agents}
         self.training = True
         """False freezes the controller: it acts greedily and ``observe`` learns nothing."""
+        self.total_steps: int | None = None
+        """Env steps of the run ahead, as given to ``begin`` (None before)."""
 
-    # ---------------------------------------------------------------- acting
+    # ------------------------------------------------------------- the run
+    def begin(self, total_steps: int) -> None:
+        """Called once before a run of ``total_steps`` env steps (and again on resume).
+
+        Controllers with schedules over the run (``mat-dqn``'s epsilon) scale them to it.
+        """
+        if isinstance(total_steps, bool) or not isinstance(total_steps, (int, np.integer)) \
+                or total_steps < 1:
+            raise AgentConfigError(f"begin(total_steps={total_steps!r}): give the number of env "
+                                   "steps of the run ahead, a positive integer")
+        self.total_steps = int(total_steps)
+
+    def require_begun(self) -> int:
+        """``total_steps``, or a ``BeginNeededError`` saying how to fix it."""
+        if self.total_steps is None:
+            raise BeginNeededError(
+                f"{self.name!r} schedules over the run: call controller.begin(total_steps=N) "
+                "with the run's number of env steps before it learns (training.episode.run "
+                "does this for you)")
+        return self.total_steps
+
+    # -------------------------------------------------------------- acting
+    @abstractmethod
+    def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
+        """One action per agent present in ``observations``; ``training=False`` acts greedily."""
+
+    @abstractmethod
+    def observe(self, transition: Transition) -> dict[str, float]:
+        """Learn from one joint step; returns scalars to log (``agent/<id>/...``, ``critic/...``)."""
+
     def explores(self, training: bool) -> bool:
         """Whether this call may explore: only when both the call and the controller train."""
         return bool(training and self.training)
 
-    def live(self, observations: Observations) -> list[str]:
+    def live(self, observations: Mapping[str, Any]) -> list[str]:
         """The controlled agents present in ``observations``, in ``possible_agents`` order."""
         unknown = set(observations) - set(self.agents)
         if unknown:
@@ -82,7 +135,7 @@ class BaseController:
                                    f"this controller drives {self.agents}")
         return [a for a in self.agents if a in observations]
 
-    # ------------------------------------------------------------ checkpoint
+    # ---------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly (torch-saveable with ``weights_only=True``)."""
         return {"algo": self.name, "agents": list(self.agents), **self._state()}
@@ -104,17 +157,68 @@ class BaseController:
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
         self._save_artifacts(directory)
 
+    @classmethod
+    def from_options(cls: type[ControllerT], env: ParallelEnv, *, seed: int,
+                     **hyperparameters: Any) -> ControllerT:
+        """Build with hyperparameters given by name (unknown names fail with close matches)."""
+        config = build_config(cls.config_class, hyperparameters, extra_field=cls.passthrough)
+        return cls(env, seed=seed, config=config)  # type: ignore[call-arg]
+
+    @classmethod
+    def load(cls: type[ControllerT], directory: Path, env: ParallelEnv, *, seed: int,
+             training: bool = True, **overrides: Any) -> ControllerT:
+        """Rebuild a controller that ``save(directory)`` wrote, for ``env``.
+
+        The hyperparameters come from ``controller.json`` (``overrides`` win; fields JSON
+        could not hold must be given again), then the learned artefacts are loaded. Replay
+        buffers and generators are not part of ``save``: use ``state_dict`` for exact resume.
+        """
+        manifest = read_manifest(directory, env)
+        if manifest["algo"] != cls.name:
+            raise ControllerCheckpointError(
+                f"{directory} holds a {manifest['algo']!r} controller, not {cls.name!r}; load it "
+                "with agents.load_controller(directory, env, seed=...)")
+        missing = [k for k in manifest.get("not_saved", []) if k not in overrides]
+        if missing:
+            raise ControllerCheckpointError(
+                f"{Path(directory) / MANIFEST} could not store {missing} as JSON (e.g. a class "
+                "in dqn_kwargs); pass them again as keyword arguments")
+        saved = {k: v for k, v in manifest["config"].items() if k not in NOT_RELOADED}
+        controller = cls.from_options(env, seed=seed, **{**saved, **overrides})
+        controller.load_artifacts(Path(directory))
+        controller.training = training
+        return controller
+
+    @abstractmethod
+    def load_artifacts(self, directory: Path) -> None:
+        """Load what ``_save_artifacts`` wrote (the learned parameters)."""
+
+    @abstractmethod
     def _state(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The algorithm's own part of ``state_dict``."""
 
+    @abstractmethod
     def _load_state(self, state: Mapping[str, Any]) -> None:
-        raise NotImplementedError
+        """Restore what ``_state`` returned."""
 
+    @abstractmethod
     def _save_artifacts(self, directory: Path) -> None:
-        raise NotImplementedError
+        """Write the learned parameters into ``directory`` (beside the manifest)."""
 
 
 # -------------------------------------------------------------------- helpers
+def read_manifest(directory: Path, env: ParallelEnv) -> dict[str, Any]:
+    """The ``controller.json`` of a saved controller, checked against ``env``'s agents."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ControllerCheckpointError(f"{path} is missing: {directory} holds no saved controller")
+    manifest = json.loads(path.read_text())
+    if list(manifest["agents"]) != list(env.possible_agents):
+        raise ControllerCheckpointError(
+            f"{directory} holds agents {manifest['agents']}; this env has {list(env.possible_agents)}")
+    return manifest
+
+
 def discrete_size(env: ParallelEnv, agent: str) -> int:
     """``agent``'s number of actions; every controller here needs Discrete action spaces."""
     space = env.action_space(agent)
@@ -133,20 +237,6 @@ def _json_fields(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         except (TypeError, ValueError):
             dropped.append(key)
     return kept, dropped
-
-
-def spawn_generators(seed: int, count: int) -> list[np.random.Generator]:
-    """``count`` independent numpy generators derived from one seed."""
-    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
-
-
-def generator_state(rng: np.random.Generator) -> dict[str, Any]:
-    """A copy of a numpy generator's state (plain ints and strings)."""
-    return json.loads(json.dumps(rng.bit_generator.state))
-
-
-def set_generator_state(rng: np.random.Generator, state: Mapping[str, Any]) -> None:
-    rng.bit_generator.state = dict(state)
 
 
 def build_config(cls: type[C], options: Mapping[str, Any], extra_field: str | None = None) -> C:

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from agents.base import (BaseController, Observations, generator_state, mapping_of_ints,
-                         set_generator_state, spawn_generators)
+from agents.base import Controller, Observations, Transition, mapping_of_ints
+from agents.common import generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError, ControllerCheckpointError
 
 BANDIT_FILE = "bandit.json"
@@ -56,10 +56,11 @@ class BanditConfig:
             raise AgentConfigError(f"epsilon must be in [0, 1], got {self.epsilon}")
 
 
-class StaticController(BaseController):
+class StaticController(Controller):
     """Always plays the same action per agent; learns nothing."""
 
     name = "static"
+    config_class = StaticConfig
 
     def __init__(self, env: ParallelEnv, *, seed: int = 0, config: StaticConfig | None = None) -> None:
         super().__init__(env, config or StaticConfig())
@@ -69,10 +70,7 @@ class StaticController(BaseController):
     def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
         return {a: self.choices[a] for a in self.live(observations)}
 
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]:
+    def observe(self, transition: Transition) -> dict[str, float]:
         return {}
 
     def _state(self) -> dict[str, Any]:
@@ -88,10 +86,11 @@ class StaticController(BaseController):
         """Nothing beyond the manifest's config."""
 
 
-class RandomController(BaseController):
+class RandomController(Controller):
     """Uniformly random actions from its own generator (one per agent)."""
 
     name = "random"
+    config_class = RandomConfig
 
     def __init__(self, env: ParallelEnv, *, seed: int, config: RandomConfig | None = None) -> None:
         super().__init__(env, config or RandomConfig())
@@ -100,10 +99,7 @@ class RandomController(BaseController):
     def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
         return {a: int(self.rngs[a].integers(self.action_sizes[a])) for a in self.live(observations)}
 
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]:
+    def observe(self, transition: Transition) -> dict[str, float]:
         return {}
 
     def _state(self) -> dict[str, Any]:
@@ -120,7 +116,7 @@ class RandomController(BaseController):
         """Nothing to load."""
 
 
-class BanditController(BaseController):
+class BanditController(Controller):
     """One non-stationary epsilon-greedy bandit per agent over its Discrete choices.
 
     With a constant step a single lucky reward can lift an explored arm above the
@@ -129,6 +125,7 @@ class BanditController(BaseController):
     """
 
     name = "bandit"
+    config_class = BanditConfig
 
     def __init__(self, env: ParallelEnv, *, seed: int, config: BanditConfig | None = None) -> None:
         super().__init__(env, config or BanditConfig())
@@ -150,14 +147,12 @@ class BanditController(BaseController):
         best = np.flatnonzero(values == values.max())
         return int(best[rng.integers(len(best))])  # random tie-break explores the untried arms
 
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]:
+    def observe(self, transition: Transition) -> dict[str, float]:
         logs: dict[str, float] = {}
-        for agent in self.live(actions):
+        for agent in self.live(transition.actions):
             if self.training:
-                self._update(agent, int(actions[agent]), float(rewards[agent]))
+                self._update(agent, int(transition.actions[agent]),
+                             float(transition.rewards[agent]))
             logs[f"agent/{agent}/epsilon"] = self.config.epsilon if self.training else 0.0
             logs[f"agent/{agent}/value_max"] = float(self.values[agent].max())
             logs[f"agent/{agent}/greedy"] = float(np.argmax(self.values[agent]))

@@ -1,12 +1,16 @@
 """Exceptions raised by the ``agents`` package.
 
-All are ``ValueError`` subclasses, so a caller that validates user input can catch
-``ValueError``; each names what was wrong and what would have been accepted.
+All derive from the project's one root, ``envs.errors.MLICError`` (so ``except MLICError``
+catches every error the project raises on purpose), and from ``ValueError``, so a caller
+that validates user input can catch that; each names what was wrong and what would have
+been accepted.
 """
 from __future__ import annotations
 
+from envs.errors import MLICError
 
-class AgentsError(ValueError):
+
+class AgentsError(MLICError, ValueError):
     """Base class of every error raised by ``agents``."""
 
 
@@ -14,8 +18,16 @@ class UnknownAlgorithmError(AgentsError):
     """``make_controller`` was given an algorithm name that is not registered."""
 
 
+class UnknownCuriosityError(AgentsError):
+    """``make_curiosity`` (``--curiosity``) was given a curiosity module that does not exist."""
+
+
 class AgentConfigError(AgentsError):
     """A hyperparameter, a fixed choice or an environment space is invalid for a controller."""
+
+
+class BeginNeededError(AgentsError):
+    """A controller that schedules over the run was asked to learn before ``begin(total_steps)``."""
 
 
 class ControllerCheckpointError(AgentsError):

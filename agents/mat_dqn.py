@@ -31,10 +31,10 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.utils import polyak_update
 
-from agents.base import BaseController, Observations, generator_state, set_generator_state
+from agents.base import Controller, Observations, Transition
+from agents.common import (SeededReplayBuffer, generator_state, redraw_linear_,
+                           set_generator_state)
 from agents.errors import AgentConfigError, ControllerCheckpointError
-from agents.nets import redraw_linear_
-from agents.replay import SeededReplayBuffer
 
 _RESERVED = {"seed": "it seeds the global generators; pass seed to make_controller",
              "replay_buffer_class": "sampling must use SeededReplayBuffer",
@@ -47,8 +47,6 @@ _RESERVED = {"seed": "it seeds the global generators; pass seed to make_controll
 class MatDQNConfig:
     """Hyperparameters of ``mat-dqn``, sized for short runs (episodes of ~25 decisions)."""
 
-    total_steps: int = 100
-    """Expected env steps of the whole run; epsilon decays over ``exploration_fraction`` of it."""
     learning_rate: float = 1e-3
     """Adam learning rate of each Q-network."""
     buffer_size: int = 10_000
@@ -70,7 +68,7 @@ class MatDQNConfig:
     gradient_steps: int = 1
     """Gradient steps per training call."""
     exploration_fraction: float = 0.5
-    """Fraction of ``total_steps`` over which epsilon goes from initial to final."""
+    """Fraction of the run (``begin(total_steps)``) over which epsilon goes from initial to final."""
     exploration_initial_eps: float = 1.0
     """Epsilon at the first step."""
     exploration_final_eps: float = 0.05
@@ -87,7 +85,7 @@ class MatDQNConfig:
     """Any further ``stable_baselines3.DQN`` keyword argument (e.g. ``policy_kwargs``)."""
 
     def __post_init__(self) -> None:
-        for name in ("total_steps", "buffer_size", "batch_size", "target_update_interval",
+        for name in ("buffer_size", "batch_size", "target_update_interval",
                      "train_freq", "gradient_steps"):
             if int(getattr(self, name)) < 1:
                 raise AgentConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -113,10 +111,12 @@ class _SpacesOnlyEnv(gym.Env):
         raise RuntimeError("the spaces-only env of a mat-dqn agent is never stepped")
 
 
-class MatDQNController(BaseController):
+class MatDQNController(Controller):
     """Independent SB3 DQN learners, one per agent, sharing the team reward."""
 
     name = "mat-dqn"
+    config_class = MatDQNConfig
+    passthrough = "dqn_kwargs"
 
     def __init__(self, env: ParallelEnv, *, seed: int, config: MatDQNConfig | None = None) -> None:
         super().__init__(env, config or MatDQNConfig())
@@ -169,30 +169,30 @@ class MatDQNController(BaseController):
         return self.act({a: observation for a in self.agents}, training=False)
 
     # -------------------------------------------------------------- learning
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]:
+    def observe(self, transition: Transition) -> dict[str, float]:
         if not self.training:
             return {}
+        total_steps = self.require_begun()
+        t = transition
         logs: dict[str, float] = {}
-        for agent in self.live(actions):
-            term, trunc = bool(terminations.get(agent, False)), bool(truncations.get(agent, False))
-            obs = np.asarray(observations[agent])
-            next_obs = np.asarray(next_observations.get(agent, obs))
+        for agent in self.live(t.actions):
+            term = bool(t.terminations.get(agent, False))
+            trunc = bool(t.truncations.get(agent, False))
+            obs = np.asarray(t.observations[agent])
+            next_obs = np.asarray(t.next_observations.get(agent, obs))
             self.models[agent].replay_buffer.add(
-                obs[None], next_obs[None], np.array([[actions[agent]]]),
-                np.array([rewards[agent]], dtype=np.float32), np.array([term or trunc]),
+                obs[None], next_obs[None], np.array([[t.actions[agent]]]),
+                np.array([t.rewards[agent]], dtype=np.float32), np.array([term or trunc]),
                 [{"TimeLimit.truncated": trunc and not term}])
-            logs.update(self._advance(agent))
+            logs.update(self._advance(agent, total_steps))
         return logs
 
-    def _advance(self, agent: str) -> dict[str, float]:
+    def _advance(self, agent: str, total_steps: int) -> dict[str, float]:
         """What ``DQN._on_step`` and ``learn`` do after one env step, via public calls."""
         model = self.models[agent]
         model.num_timesteps += 1
         steps = model.num_timesteps
-        remaining = max(0.0, 1.0 - steps / self.config.total_steps)
+        remaining = max(0.0, 1.0 - steps / total_steps)
         model._current_progress_remaining = remaining  # read by train() for LR schedules
         model.exploration_rate = model.exploration_schedule(remaining)
         if steps % model.target_update_interval == 0:

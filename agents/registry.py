@@ -2,21 +2,20 @@
 
 ``make_controller("mat-dqn", env, seed=0, batch_size=16)`` builds a controller;
 ``load_controller(directory, env, seed=0)`` rebuilds one that ``save`` wrote (the
-``--load-agents DIR`` path of ``training.run_marl``).
+``--load-agents DIR`` path of ``training.run_marl``), whatever its algorithm.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pettingzoo import ParallelEnv
 
-from agents.base import MANIFEST, Controller, build_config
-from agents.errors import ControllerCheckpointError, UnknownAlgorithmError
+from agents.base import Controller, read_manifest
+from agents.errors import UnknownAlgorithmError
 
 
 @dataclass(frozen=True)
@@ -26,27 +25,23 @@ class AlgorithmSpec:
     name: str
     """The id users pass (``--algo``)."""
     controller: str
-    """``module:Class`` of the controller."""
-    config: str
-    """``module:Class`` of its hyperparameter dataclass."""
-    passthrough: str | None = None
-    """Config field (a dict) that collects hyperparameters the dataclass does not name."""
+    """``module:Class`` of the controller (a ``Controller`` subclass)."""
+
+    def resolve(self) -> type[Controller]:
+        """Import and return the controller class."""
+        module, _, attribute = self.controller.partition(":")
+        return getattr(importlib.import_module(module), attribute)
 
 
 _SPECS: dict[str, AlgorithmSpec] = {s.name: s for s in (
-    AlgorithmSpec("mat-dqn", "agents.mat_dqn:MatDQNController", "agents.mat_dqn:MatDQNConfig",
-                  passthrough="dqn_kwargs"),
-    AlgorithmSpec("ma2ml", "agents.ma2ml:MA2MLController", "agents.ma2ml:MA2MLConfig"),
-    AlgorithmSpec("ma2ml-lite", "agents.ma2ml_lite:MA2MLLiteController",
-                  "agents.ma2ml_lite:MA2MLLiteConfig"),
-    AlgorithmSpec("bandit", "agents.baselines:BanditController", "agents.baselines:BanditConfig"),
-    AlgorithmSpec("random", "agents.baselines:RandomController", "agents.baselines:RandomConfig"),
-    AlgorithmSpec("static", "agents.baselines:StaticController", "agents.baselines:StaticConfig"),
+    AlgorithmSpec("mat-dqn", "agents.mat_dqn:MatDQNController"),
+    AlgorithmSpec("ma2ml", "agents.ma2ml.critic:MA2MLController"),
+    AlgorithmSpec("ma2ml-lite", "agents.ma2ml.lite:MA2MLLiteController"),
+    AlgorithmSpec("bandit", "agents.baselines:BanditController"),
+    AlgorithmSpec("random", "agents.baselines:RandomController"),
+    AlgorithmSpec("static", "agents.baselines:StaticController"),
 )}
 ALGORITHMS: tuple[str, ...] = tuple(_SPECS)
-
-_NOT_RELOADED = ("log_dir",)
-"""Saved settings a reloaded controller does not inherit (it must not write into an old run)."""
 
 
 def spec(algo: str) -> AlgorithmSpec:
@@ -58,41 +53,13 @@ def spec(algo: str) -> AlgorithmSpec:
     return _SPECS[algo]
 
 
-def _resolve(target: str) -> Any:
-    module, _, attribute = target.partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
 def make_controller(algo: str, env: ParallelEnv, *, seed: int, **hyperparameters: Any) -> Controller:
     """Build the controller ``algo`` for ``env``'s agents; hyperparameters go to its config."""
-    s = spec(algo)
-    config = build_config(_resolve(s.config), hyperparameters, extra_field=s.passthrough)
-    return _resolve(s.controller)(env, seed=seed, config=config)
+    return spec(algo).resolve().from_options(env, seed=seed, **hyperparameters)
 
 
 def load_controller(directory: Path, env: ParallelEnv, *, seed: int, training: bool = True,
                     **overrides: Any) -> Controller:
-    """Rebuild a controller saved with ``save(directory)`` for ``env``.
-
-    The algorithm and hyperparameters come from ``controller.json`` (``overrides`` win,
-    e.g. ``total_steps`` of the new run; fields JSON could not hold must be given again);
-    learned artefacts are then loaded. Replay
-    buffers and generators are not part of ``save``: use ``state_dict`` for exact resume.
-    """
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        raise ControllerCheckpointError(f"{path} is missing: {directory} holds no saved controller")
-    manifest = json.loads(path.read_text())
-    if list(manifest["agents"]) != list(env.possible_agents):
-        raise ControllerCheckpointError(
-            f"{directory} holds agents {manifest['agents']}; this env has {list(env.possible_agents)}")
-    missing = [k for k in manifest.get("not_saved", []) if k not in overrides]
-    if missing:
-        raise ControllerCheckpointError(
-            f"{path} could not store {missing} as JSON (e.g. a class in dqn_kwargs); pass them "
-            "again as keyword arguments to load_controller")
-    config = {k: v for k, v in manifest["config"].items() if k not in _NOT_RELOADED}
-    controller = make_controller(manifest["algo"], env, seed=seed, **{**config, **overrides})
-    controller.load_artifacts(Path(directory))
-    controller.training = training
-    return controller
+    """Rebuild a controller saved with ``save(directory)`` for ``env`` (see ``Controller.load``)."""
+    algo = read_manifest(directory, env)["algo"]
+    return spec(algo).resolve().load(directory, env, seed=seed, training=training, **overrides)

@@ -6,9 +6,9 @@ shared reward, credit assignment, off-policy learning and monotonic improvement.
 is not public; this is built from the method:
 
 * **Centralized critic** ``Q(s, a_1..a_n)`` over the global state and the one-hot of every
-  agent's action (``agents.ma2ml_nets.JointCritic``), with a polyak target critic. The
+  agent's action (``agents.ma2ml.nets.JointCritic``), with a polyak target critic. The
   global state is the shared observation (``env.state()`` in ``MLICTrainingEnv``; see
-  ``agents.policy_team``).
+  ``agents.ma2ml.policy_team``).
 * **Counterfactual advantage** (COMA, Foerster et al. 2018):
   ``A_i(s, a) = Q(s, a) - sum_{a_i'} pi_i(a_i'|s) Q(s, (a_i', a_-i))``, computed from the
   critic for every agent and every alternative action in one batched forward pass, so no
@@ -27,7 +27,7 @@ is not public; this is built from the method:
   (ACER/Retrace-style, ``importance_clip=c``; None switches it off). ``mu`` is the policy
   that acted, stored with the transition. The state distribution is not corrected.
 * **Trust region**: a KL penalty towards slowly updated target policies stands in for
-  the paper's monotonic-improvement step; plus an entropy bonus (``agents.policy_team``).
+  the paper's monotonic-improvement step; plus an entropy bonus (``agents.ma2ml.policy_team``).
 
 Settings (``setting=``): ``"per-step"`` decides at every env step, as MAT-Agent.
 ``"pipeline"`` decides once per episode; **contract**: the env ends every episode after
@@ -50,15 +50,17 @@ from typing import Any
 import numpy as np
 import torch
 from pettingzoo import ParallelEnv
+from stable_baselines3.common.utils import polyak_update
 from torch import nn
 from torch.nn import functional as F
 
-from agents.base import Observations, generator_state, set_generator_state
+from agents.base import Transition
+from agents.common import generator_state, set_generator_state
 from agents.errors import AgentConfigError
-from agents.joint_replay import JointBatch, JointReplayBuffer
-from agents.ma2ml_nets import JointCritic
-from agents.policy_team import (PolicyTeamConfig, PolicyTeamController, load_file, load_module,
-                                load_optimizer, polyak_)
+from agents.common import (JointBatch, JointReplayBuffer, load_file, load_module,
+                           load_optimizer)
+from agents.ma2ml.nets import JointCritic
+from agents.ma2ml.policy_team import PolicyTeamConfig, PolicyTeamController
 
 CRITIC_FILE = "critic.pt"
 
@@ -103,6 +105,7 @@ class MA2MLController(PolicyTeamController):
     """Per-agent policies trained off-policy on a centralized critic's counterfactual advantage."""
 
     name = "ma2ml"
+    config_class = MA2MLConfig
     config: MA2MLConfig
 
     def __init__(self, env: ParallelEnv, *, seed: int, config: MA2MLConfig | None = None) -> None:
@@ -120,12 +123,8 @@ class MA2MLController(PolicyTeamController):
         self.updates = 0
 
     # -------------------------------------------------------------- learning
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]:
-        state, joint, reward, next_state, done = self.transition(
-            observations, actions, rewards, next_observations, terminations, truncations, infos)
+    def observe(self, transition: Transition) -> dict[str, float]:
+        state, joint, reward, next_state, done = self.unpack(transition)
         if not self.training:
             return {}
         self.buffer.add(state, joint, self._behaviour_logp(state, joint), reward, next_state, done)
@@ -146,7 +145,7 @@ class MA2MLController(PolicyTeamController):
     def _update(self, batch: JointBatch) -> dict[str, float]:
         logs = self._critic_step(batch)
         logs.update(self._policy_step(batch))
-        polyak_(self.critic, self.critic_target, self.config.tau)
+        polyak_update(self.critic.parameters(), self.critic_target.parameters(), self.config.tau)
         self.updates += 1
         return logs
 
@@ -240,4 +239,4 @@ class MA2MLController(PolicyTeamController):
     def load_artifacts(self, directory: Path) -> None:
         """Load networks and optimizers written by ``save`` (the replay buffer starts empty)."""
         self.load_policies(directory)
-        self._load_critic_state(load_file(Path(directory) / CRITIC_FILE))
+        self._load_critic_state(load_file(Path(directory) / CRITIC_FILE, "ma2ml controller"))

@@ -59,7 +59,7 @@ class CuriosityConfig:
             raise AgentConfigError(f"hidden and feature_dim must be >= 1: {self}")
 
 
-class Transition(NamedTuple):
+class TransitionBatch(NamedTuple):
     """A batch of transitions as tensors."""
 
     obs: torch.Tensor
@@ -75,11 +75,11 @@ class Transition(NamedTuple):
 class CuriosityModel(nn.Module):
     """What a wrapper needs from its model."""
 
-    def error(self, batch: Transition) -> torch.Tensor:
+    def error(self, batch: TransitionBatch) -> torch.Tensor:
         """(B,) raw prediction error of each transition's next state."""
         raise NotImplementedError
 
-    def loss(self, batch: Transition) -> torch.Tensor:
+    def loss(self, batch: TransitionBatch) -> torch.Tensor:
         """Scalar training loss."""
         raise NotImplementedError
 
@@ -188,7 +188,7 @@ class CuriosityWrapper(BaseParallelWrapper):
                 return np.asarray(observations[agent], dtype=np.float32).reshape(-1)
         return None
 
-    def _batch(self, obs: np.ndarray, actions: Mapping[str, Any], next_obs: np.ndarray) -> Transition:
+    def _batch(self, obs: np.ndarray, actions: Mapping[str, Any], next_obs: np.ndarray) -> TransitionBatch:
         indices = [int(actions[a]) if a in actions else -1 for a in self._agents]
         onehot = torch.zeros(1, sum(self._sizes))
         offset = 0
@@ -196,15 +196,15 @@ class CuriosityWrapper(BaseParallelWrapper):
             if index >= 0:
                 onehot[0, offset + index] = 1.0
             offset += size
-        return Transition(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1),
+        return TransitionBatch(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1),
                           torch.tensor([indices]), onehot,
                           torch.as_tensor(next_obs, dtype=torch.float32).reshape(1, -1))
 
-    def _raw_error(self, batch: Transition) -> float:
+    def _raw_error(self, batch: TransitionBatch) -> float:
         with torch.no_grad():
             return float(self.model.error(batch).mean())
 
-    def _learn(self, batch: Transition, raw: float) -> None:
+    def _learn(self, batch: TransitionBatch, raw: float) -> None:
         self.stats.update(raw)
         self.optimizer.zero_grad()
         self.model.loss(batch).backward()

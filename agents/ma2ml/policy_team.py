@@ -4,7 +4,7 @@ Both controllers give each agent its own policy ``pi_i(a_i | s)`` over the *glob
 state ``s``, train it with a policy gradient plus an entropy bonus and a KL penalty
 towards a slowly (polyak-) updated target policy, and read the team reward either from
 the env (``"env"``) or from the validation mAP in ``infos`` (``"val_map"``). They differ
-only in the advantage they feed the policies (see ``agents.ma2ml`` / ``agents.ma2ml_lite``).
+only in the advantage they feed the policies (see ``agents.ma2ml.critic`` / ``agents.ma2ml.lite``).
 
 The global state is the shared observation: ``act`` only receives observations, and in
 ``MLICTrainingEnv`` (as in the test fakes) ``env.state()`` *is* the vector every agent
@@ -22,11 +22,13 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
+from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
-from agents.base import BaseController, Observations
-from agents.errors import AgentConfigError, ControllerCheckpointError
-from agents.ma2ml_nets import entropy_and_kl, policy_net
+from agents.base import Controller, Observations, Transition
+from agents.common import load_file, load_module, load_optimizer
+from agents.errors import AgentConfigError
+from agents.ma2ml.nets import entropy_and_kl, policy_net
 
 SETTINGS = ("per-step", "pipeline")
 REWARD_SOURCES = ("env", "val_map")
@@ -85,7 +87,7 @@ class PolicyTeamConfig:
         return "val_map" if self.setting == "pipeline" else "env"
 
 
-class PolicyTeamController(BaseController):
+class PolicyTeamController(Controller):
     """Per-agent softmax policies with target copies, acting and the regularised policy step.
 
     Subclasses call ``super().__init__``, then build their own networks from
@@ -128,31 +130,29 @@ class PolicyTeamController(BaseController):
         return {a: int(np.argmax(p)) for a, p in self.action_probs(observation).items()}
 
     # -------------------------------------------------------------- learning
-    def transition(self, observations: Observations, actions: Mapping[str, int],
-                   rewards: Mapping[str, float], next_observations: Observations,
-                   terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                   infos: Mapping[str, dict]
-                   ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]:
+    def unpack(self, transition: Transition
+               ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, bool]:
         """(state, joint action, team reward, next state, done) of one env step, validated.
 
         An episode end (termination *or* truncation) is final: in the MLIC env the
         budget is spent, and progress is part of the state. In the pipeline setting every
         step must end its episode.
         """
-        missing = [a for a in self.agents if a not in actions]
+        t = transition
+        missing = [a for a in self.agents if a not in t.actions]
         if missing:
             raise AgentConfigError(f"{self.name} needs every agent's action; missing {missing}")
-        done = any(bool(terminations.get(a, False)) or bool(truncations.get(a, False))
+        done = any(bool(t.terminations.get(a, False)) or bool(t.truncations.get(a, False))
                    for a in self.agents)
         if self.config.setting == "pipeline" and not done:
             raise AgentConfigError(
                 "setting='pipeline' makes one decision per episode, but this step did not end "
                 "the episode: build the env with max_decisions=1 (the CLI's --setting pipeline)")
         first = self.agents[0]
-        state = _as_state(observations[first])[0].numpy()
-        next_state = _as_state(next_observations.get(first, observations[first]))[0].numpy()
-        joint = np.array([int(actions[a]) for a in self.agents], dtype=np.int64)
-        return state, joint, self.team_reward(rewards, infos), next_state, done
+        state = _as_state(t.observations[first])[0].numpy()
+        next_state = _as_state(t.next_observations.get(first, t.observations[first]))[0].numpy()
+        joint = np.array([int(t.actions[a]) for a in self.agents], dtype=np.int64)
+        return state, joint, self.team_reward(t.rewards, t.infos), next_state, done
 
     def team_reward(self, rewards: Mapping[str, float], infos: Mapping[str, dict]) -> float:
         """The shared reward: the env's (mean over agents) or the val mAP in 0..1."""
@@ -195,7 +195,7 @@ class PolicyTeamController(BaseController):
         for policy in self.policies.values():
             nn.utils.clip_grad_norm_(policy.parameters(), c.max_grad_norm, foreach=True)
         self.policy_optimizer.step()
-        polyak_(self.policies, self.policy_targets, c.policy_tau)
+        polyak_update(self.policies.parameters(), self.policy_targets.parameters(), c.policy_tau)
         return logs
 
     # ------------------------------------------------------------ checkpoint
@@ -215,7 +215,7 @@ class PolicyTeamController(BaseController):
 
     def load_policies(self, directory: Path) -> None:
         """Load what ``save_policies`` wrote."""
-        self.load_policy_state(load_file(Path(directory) / POLICIES_FILE))
+        self.load_policy_state(load_file(Path(directory) / POLICIES_FILE, "ma2ml controller"))
 
 
 # -------------------------------------------------------------------- helpers
@@ -232,30 +232,3 @@ def _shared_state_dim(env: ParallelEnv, agents: list[str]) -> int:
 
 def _as_state(observation: Any) -> torch.Tensor:
     return torch.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1)
-
-
-def polyak_(source: nn.Module, target: nn.Module, tau: float) -> None:
-    """``target <- (1 - tau) * target + tau * source``, parameter by parameter."""
-    with torch.no_grad():
-        torch._foreach_lerp_(list(target.parameters()), list(source.parameters()), tau)
-
-
-def load_module(module: nn.Module, state: Mapping[str, Any], what: str) -> None:
-    try:
-        module.load_state_dict(state)
-    except (RuntimeError, KeyError) as error:
-        raise ControllerCheckpointError(f"{what}: {error}") from error
-
-
-def load_optimizer(optimizer: torch.optim.Optimizer, state: Mapping[str, Any], what: str) -> None:
-    try:
-        optimizer.load_state_dict(copy.deepcopy(dict(state)))
-    except (RuntimeError, KeyError, ValueError) as error:
-        raise ControllerCheckpointError(f"{what}: {error}") from error
-
-
-def load_file(path: Path) -> dict[str, Any]:
-    """A ``torch.save``d dict written by ``save``, or a clear error if it is missing."""
-    if not path.is_file():
-        raise ControllerCheckpointError(f"{path} is missing: not a saved ma2ml controller")
-    return torch.load(path, weights_only=True)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from agents.nets import mlp
+from agents.common import mlp
 
 POLICY_HEAD_SCALE = 0.01
 """Policy output layers start this small so every policy starts close to uniform

@@ -2,7 +2,7 @@
 
 A fixed, randomly initialised *target* network embeds the next training state; a
 *predictor* network is trained to match it. States seen often are predicted well, so
-the prediction error is a novelty bonus (see ``agents.curiosity.base`` for how it is
+the prediction error is a novelty bonus (see ``agents.rewards.curiosity.base`` for how it is
 normalised and added). Observations are not re-normalised as in the paper: the
 environment already scales them to [-1, 1].
 """
@@ -11,8 +11,9 @@ from __future__ import annotations
 import torch
 from pettingzoo import ParallelEnv
 
-from agents.curiosity.base import CuriosityConfig, CuriosityModel, CuriosityWrapper, Transition
-from agents.nets import mlp
+from agents.common import mlp
+from agents.rewards.curiosity.base import (CuriosityConfig, CuriosityModel, CuriosityWrapper,
+                                           TransitionBatch)
 
 
 class RNDModel(CuriosityModel):
@@ -24,10 +25,10 @@ class RNDModel(CuriosityModel):
         # A deeper predictor than target, as in the paper, so it can fit the target.
         self.predictor = mlp([obs_dim, hidden, hidden, feature_dim], generator)
 
-    def error(self, batch: Transition) -> torch.Tensor:
+    def error(self, batch: TransitionBatch) -> torch.Tensor:
         return (self.predictor(batch.next_obs) - self.target(batch.next_obs)).pow(2).mean(dim=-1)
 
-    def loss(self, batch: Transition) -> torch.Tensor:
+    def loss(self, batch: TransitionBatch) -> torch.Tensor:
         return self.error(batch).mean()
 
 

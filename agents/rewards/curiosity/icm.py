@@ -5,7 +5,7 @@ joint action from (phi(s), phi(s')), which makes phi keep what the agents' choic
 affect; a *forward* model predicts phi(s') from (phi(s), joint action one-hot). The
 bonus is the forward model's error, ``0.5 * mean((f(phi(s), a) - phi(s'))^2)``
 (the paper's eta/2 ||.||^2; scale is removed by the normalisation in
-``agents.curiosity.base``). The loss is ``(1 - w) * inverse + w * forward`` with
+``agents.rewards.curiosity.base``). The loss is ``(1 - w) * inverse + w * forward`` with
 ``w = forward_weight`` (paper: 0.2).
 
 The forward loss does not back-propagate into phi(s') (it is detached): otherwise it
@@ -19,9 +19,10 @@ import torch
 from pettingzoo import ParallelEnv
 from torch.nn import functional as F
 
-from agents.curiosity.base import CuriosityConfig, CuriosityModel, CuriosityWrapper, Transition
+from agents.common import mlp
+from agents.rewards.curiosity.base import (CuriosityConfig, CuriosityModel, CuriosityWrapper,
+                                           TransitionBatch)
 from agents.errors import AgentConfigError
-from agents.nets import mlp
 
 
 @dataclass(frozen=True)
@@ -50,15 +51,15 @@ class ICMModel(CuriosityModel):
         self.forward_model = mlp([k + n, h, k], generator)
         self.inverse_model = mlp([2 * k, h, n], generator)
 
-    def _forward_error(self, batch: Transition) -> torch.Tensor:
+    def _forward_error(self, batch: TransitionBatch) -> torch.Tensor:
         phi, phi_next = self.encoder(batch.obs), self.encoder(batch.next_obs)
         predicted = self.forward_model(torch.cat([phi, batch.onehot], dim=-1))
         return 0.5 * (predicted - phi_next.detach()).pow(2).mean(dim=-1)
 
-    def error(self, batch: Transition) -> torch.Tensor:
+    def error(self, batch: TransitionBatch) -> torch.Tensor:
         return self._forward_error(batch)
 
-    def loss(self, batch: Transition) -> torch.Tensor:
+    def loss(self, batch: TransitionBatch) -> torch.Tensor:
         phi, phi_next = self.encoder(batch.obs), self.encoder(batch.next_obs)
         logits = self.inverse_model(torch.cat([phi, phi_next], dim=-1))
         inverse = torch.stack([

@@ -30,11 +30,11 @@ from pettingzoo import ParallelEnv
 from torch import nn
 from torch.nn import functional as F
 
-from agents.base import Observations, generator_state, set_generator_state
+from agents.base import Transition
+from agents.common import generator_state, set_generator_state
 from agents.errors import AgentConfigError, ControllerCheckpointError
-from agents.nets import mlp
-from agents.policy_team import (PolicyTeamConfig, PolicyTeamController, load_file, load_module,
-                                load_optimizer)
+from agents.common import load_file, load_module, load_optimizer, mlp
+from agents.ma2ml.policy_team import PolicyTeamConfig, PolicyTeamController
 
 BASELINE_FILE = "baseline.pt"
 
@@ -60,6 +60,7 @@ class MA2MLLiteController(PolicyTeamController):
     """Per-agent policies, one shared REINFORCE advantage, a learned ``V(s)`` baseline."""
 
     name = "ma2ml-lite"
+    config_class = MA2MLLiteConfig
     config: MA2MLLiteConfig
 
     def __init__(self, env: ParallelEnv, *, seed: int,
@@ -74,12 +75,8 @@ class MA2MLLiteController(PolicyTeamController):
         """Transitions of the running episode still waiting for rewards: state, actions, rewards."""
 
     # -------------------------------------------------------------- learning
-    def observe(self, observations: Observations, actions: Mapping[str, int],
-                rewards: Mapping[str, float], next_observations: Observations,
-                terminations: Mapping[str, bool], truncations: Mapping[str, bool],
-                infos: Mapping[str, dict]) -> dict[str, float]:
-        state, joint, reward, _, done = self.transition(
-            observations, actions, rewards, next_observations, terminations, truncations, infos)
+    def observe(self, transition: Transition) -> dict[str, float]:
+        state, joint, reward, _, done = self.unpack(transition)
         if not self.training:
             return {}
         self.pending.append({"state": state, "actions": joint, "rewards": []})
@@ -157,4 +154,4 @@ class MA2MLLiteController(PolicyTeamController):
     def load_artifacts(self, directory: Path) -> None:
         """Load networks and optimizers written by ``save`` (no episode is pending)."""
         self.load_policies(directory)
-        self._load_baseline_state(load_file(Path(directory) / BASELINE_FILE))
+        self._load_baseline_state(load_file(Path(directory) / BASELINE_FILE, "ma2ml-lite controller"))

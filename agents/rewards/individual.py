@@ -45,11 +45,12 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from agents.errors import AgentConfigError
+from envs.reward import RewardConfig
 
 
 @dataclass(frozen=True)
 class IndividualRewardConfig:
-    """Scales of the individual signals and of the penalty (defaults match ``RewardConfig``)."""
+    """Scales of the individual signals (the penalty's weights come from the env's ``RewardConfig``)."""
 
     aug_scale: float = 0.05
     """Change of log(val/train loss) at which the aug signal's tanh reaches 0.76."""
@@ -57,14 +58,10 @@ class IndividualRewardConfig:
     """Relative train-loss decrease at which the opt signal's tanh reaches 0.76."""
     tail_scale: float = 2.0
     """Tail-class AP change (points) at which the loss signal's tanh reaches 0.76."""
-    w_pen: float = 0.5
-    """Weight of the penalty (as ``RewardConfig.w_pen``)."""
-    switch_cost: float = 0.1
-    """Penalty when every component switches at once (as ``RewardConfig.switch_cost``)."""
 
     def __post_init__(self) -> None:
-        if min(self.aug_scale, self.opt_scale, self.tail_scale) <= 0 or self.w_pen < 0:
-            raise AgentConfigError(f"scales must be > 0 and w_pen >= 0: {self}")
+        if not min(self.aug_scale, self.opt_scale, self.tail_scale) > 0:
+            raise AgentConfigError(f"scales must be > 0: {self}")
 
 
 @dataclass(frozen=True)
@@ -83,14 +80,18 @@ class IndividualRewardWrapper(BaseParallelWrapper):
     Args:
         env: a ParallelEnv whose ``infos`` carry ``metrics`` (``loss``, ``mAP``, ``AP``),
             ``train`` (``loss``, ``diverged``), ``reward_terms["stability"]`` and ``config``.
-        config: scales and penalty weights.
+        config: scales of the signals.
         tail_classes: class indices whose mean AP the ``loss`` agent is paid for.
+        penalty: the env's reward config; its ``w_pen`` and ``switch_cost`` price divergence
+            and switching exactly as the shared reward does (default ``RewardConfig()``).
     """
 
     def __init__(self, env: ParallelEnv, *, config: IndividualRewardConfig | None = None,
-                 tail_classes: Sequence[int] | None = None) -> None:
+                 tail_classes: Sequence[int] | None = None,
+                 penalty: RewardConfig | None = None) -> None:
         super().__init__(env)
         self.config = config or IndividualRewardConfig()
+        self.penalty = penalty or RewardConfig()
         self.tail_classes = None if tail_classes is None else [int(c) for c in tail_classes]
         self._last: _Snapshot | None = None
 
@@ -106,7 +107,7 @@ class IndividualRewardWrapper(BaseParallelWrapper):
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self._last is None:
-            raise RuntimeError("call reset() before step()")
+            raise RuntimeError("call reset() before step()")  # MERGE: ResetNeededError
         observations, rewards, terms, truncs, infos = self.env.step(actions)
         info = _first(infos)
         now = self._snapshot(info)
@@ -121,7 +122,7 @@ class IndividualRewardWrapper(BaseParallelWrapper):
     def signals(self, before: _Snapshot, now: _Snapshot,
                 info: Mapping[str, Any]) -> dict[str, float]:
         """Every agent's individual reward for the transition ``before -> now``."""
-        c = self.config
+        c, p = self.config, self.penalty
         old, new = dict(before.config), dict(now.config)
         loss_switched = old.get("loss") != new.get("loss")
         gap = (_log_ratio(now.val_loss, now.train_loss)
@@ -136,7 +137,7 @@ class IndividualRewardWrapper(BaseParallelWrapper):
         diverged = float(bool(info.get("train", {}).get("diverged", False)))
         n = max(len(self.env.possible_agents), 1)
         own_switch = {a: float(old.get(a) != new.get(a)) for a in self.env.possible_agents}
-        return {a: raw.get(a, 0.0) - c.w_pen * (diverged + c.switch_cost * own_switch[a] / n)
+        return {a: raw.get(a, 0.0) - p.w_pen * (diverged + p.switch_cost * own_switch[a] / n)
                 for a in self.env.possible_agents}
 
     def _snapshot(self, info: Mapping[str, Any]) -> _Snapshot:
