@@ -6,8 +6,10 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,16 @@ def spec(algo: str) -> AlgorithmSpec:
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise UnknownAlgorithmError(f"unknown algorithm {algo!r}{hint} Known: {', '.join(ALGORITHMS)}")
     return _SPECS[algo]
+
+
+def declared_options(algo: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The entries of ``options`` that ``algo``'s config declares as fields.
+
+    How a run offers what it decides (e.g. ``setting``, fixed ``choices``) to any algorithm
+    without knowing algorithms by name.
+    """
+    names = {f.name for f in dataclasses.fields(spec(algo).resolve().config_class)}
+    return {k: v for k, v in options.items() if k in names}
 
 
 def make_controller(algo: str, env: ParallelEnv, *, seed: int, **hyperparameters: Any) -> Controller:

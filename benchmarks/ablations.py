@@ -49,6 +49,7 @@ from typing import Any
 import envs
 from benchmarks.common import markdown_table, mean_std
 from benchmarks.episodes import ControllerSpec, EpisodeResult, run_controller
+from training.callbacks import ProgressBar
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import (add_env_flags, command_line, env_overrides, header, progress_bar,
                                   reach_epoch, shortfalls, write_csv)
@@ -137,7 +138,8 @@ def sweep(config: AblationConfig) -> list[Run]:
                 done, reused = bar.n, store.reused
                 episode = store.fetch(key, seed, EpisodeResult, lambda key=key, seed=seed:
                                       run_controller(config.env, VARIANTS[key].spec, seed,
-                                                     config.overrides, tick=lambda: bar.update(1)))
+                                                     config.overrides,
+                                                     callbacks=[ProgressBar(bar)]))
                 bar.update(max(0, done + epochs - bar.n))  # a reloaded episode
                 runs.append(Run(key, seed, episode, reloaded=store.reused > reused))
     return runs

@@ -2,13 +2,13 @@
 
     python -m benchmarks.credit_assignment [--seeds 6] [--budget 1000]
 
-The game is ``tests/fakes_coop.InteractionGameEnv`` (four agents, each action adds its own
+The game is ``envs.fakes.InteractionGameEnv`` (four agents, each action adds its own
 term, one pair of actions adds an interaction bonus, noise 0.1); the measurement is the
 same ``steps_to_optimum`` that ``tests/test_credit_assignment.py`` asserts on, so the table
 and the test cannot drift apart. For each learner and seed: the first step (checked every
 5) from which the greedy joint action stayed optimal until the end of the budget. Every
 learner runs its defaults, without discount (a repeated one-shot game), ``mat-dqn`` with
-``total_steps=budget``. ``bandit``'s constant step size makes its greedy arm flicker under
+the budget as its run (``begin(total_steps=budget)``). ``bandit``'s constant step size makes its greedy arm flicker under
 noise (see ``agents/baselines.py``), so "optimal until the end" is harder for it the longer
 the run. Results go to ``benchmarks/results/credit_assignment.md``.
 """
@@ -16,13 +16,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from agents import make_controller
 from benchmarks.common import machine_description, markdown_table, mean_std, today
+from envs.fakes import OPTIMUM, InteractionGameEnv
+from training.episode import Callback, StepContext
+from training.episode import run as run_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "credit_assignment.md"
@@ -30,21 +35,60 @@ LEARNERS: dict[str, dict[str, object]] = {
     "ma2ml": {"gamma": 0.0}, "ma2ml-lite": {"gamma": 0.0}, "mat-dqn": {"gamma": 0.0}, "bandit": {}}
 
 
-def _fakes_coop():
-    # The game is a test fixture (tests/ is not a package): import it from the checkout.
-    tests = str(ROOT / "tests")
-    if tests not in sys.path:
-        sys.path.insert(0, tests)
-    import fakes_coop
-    return fakes_coop
+def greedy_is_optimal(controller: Any, env: InteractionGameEnv) -> bool:
+    """Whether the frozen joint choice is ``OPTIMUM`` at the start, middle and end of an episode."""
+    probes = (0, env.max_steps // 2, env.max_steps - 1)
+    return all(controller.act({a: env.observation_at(t) for a in env.possible_agents},
+                              training=False) == OPTIMUM for t in probes)
+
+
+@dataclass
+class Run:
+    """One training run on the game: when it found the optimum, the controller, its logs."""
+
+    since: int | None
+    """First checked step from which the greedy joint action stayed optimal to the end."""
+    controller: Any
+    logs: list[dict[str, float]] = field(default_factory=list)
+    """What every ``observe`` returned."""
+
+
+class _TrackOptimum(Callback):
+    """Every ``every`` steps, checks the greedy joint action; keeps every ``observe`` log."""
+
+    def __init__(self, run: Run, env: InteractionGameEnv, every: int) -> None:
+        self.run, self.env, self.every = run, env, every
+
+    def on_step(self, ctx: StepContext) -> bool:
+        self.run.logs.append(dict(ctx.logs))
+        if ctx.step % self.every == 0:
+            optimal = greedy_is_optimal(self.run.controller, self.env)
+            self.run.since = (self.run.since or ctx.step) if optimal else None
+        return True
+
+
+def steps_to_optimum(make: Callable[[InteractionGameEnv], Any], seed: int, budget: int,
+                     check_every: int = 5) -> Run:
+    """Train ``make(env)`` for ``budget`` steps; every ``check_every`` steps test its greedy choice.
+
+    ``since`` is the first checked step from which the greedy joint action was optimal at
+    every later check until the end (None if it was not optimal at the end). Only the first
+    episode is seeded; ``budget`` must be a whole number of episodes.
+    """
+    env = InteractionGameEnv()
+    if budget % env.max_steps:
+        raise ValueError(f"budget {budget} is not a multiple of the episode length {env.max_steps}")
+    run = Run(None, make(env))
+    run_episodes(env, run.controller, episodes=budget // env.max_steps, seed=seed,
+                 total_steps=budget, callbacks=[_TrackOptimum(run, env, check_every)],
+                 seed_each_episode=False)
+    return run
 
 
 def measure(algo: str, seeds: int, budget: int) -> list[int | None]:
     """Steps to the optimum per seed (None: not optimal at the end of the budget)."""
-    game = _fakes_coop()
-    options = dict(LEARNERS[algo], **({"total_steps": budget} if algo == "mat-dqn" else {}))
-    return [game.steps_to_optimum(lambda env, s=seed: make_controller(algo, env, seed=s, **options),
-                                  seed, budget).since for seed in range(seeds)]
+    return [steps_to_optimum(lambda env, s=seed: make_controller(algo, env, seed=s, **LEARNERS[algo]),
+                             seed, budget).since for seed in range(seeds)]
 
 
 def table(results: dict[str, list[int | None]], budget: int) -> str:

@@ -24,8 +24,9 @@ RESULTS = Path(__file__).resolve().parent / "results" / "overhead.md"
 def measure(env_id: str, curiosity: str, seed: int, max_decisions: int | None) -> dict[str, float]:
     """Percent of wall time per part for one run."""
     with tempfile.TemporaryDirectory() as tmp:
+        overrides = {} if max_decisions is None else {"max_decisions": max_decisions}
         config = RunConfig(env=env_id, algo="mat-dqn", curiosity=curiosity, seed=seed, out=tmp,
-                           max_decisions=max_decisions, progress=False)
+                           progress=False, env_overrides=overrides)
         result = run(config)
         steps = read_steps(Path(tmp))
     wall = result.summary["wall_s"]

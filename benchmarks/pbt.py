@@ -36,9 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.episodes import Tick, running_best
+from benchmarks.episodes import running_best
 from benchmarks.search import MethodResult, draw_recipes
-from envs.engine.recipe import CATALOGUES, COMPONENTS
+import envs
+from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 
 STATE_FILE = "env.pt"
 KEPT = ("val_mAP", "epoch", "recipe", "clock", "trained", "test_mAP", "test_CF1", "test_OF1")
@@ -88,8 +89,6 @@ def member_class() -> type:
     class Member(tune.Trainable):
         def setup(self, config: dict[str, Any]) -> None:
             import torch
-
-            import envs
             torch.set_num_threads(1)
             self.env = envs.make(config["env_id"],
                                  **{**config["overrides"], "max_decisions": config["epochs"]})
@@ -106,7 +105,7 @@ def member_class() -> type:
         def step(self) -> dict[str, Any]:
             if not self.env.agents:  # exploited a donor that had already finished: nothing to train
                 return {**self.last, "clock": time.time(), "trained": 0, "done": True}
-            actions = {c: self.env.action_names(c).index(self.recipe[c]) for c in COMPONENTS}
+            actions = envs.recipe_actions(self.env, Recipe(**self.recipe))
             _, _, _, truncs, infos = self.env.step(actions)
             info = infos[self.env.possible_agents[0]]
             metrics = {"val_mAP": float(info["metrics"]["mAP"] or 0.0), "epoch": info["decision"],
@@ -131,7 +130,7 @@ def member_class() -> type:
     return Member
 
 
-def _collector(rows: list[dict[str, Any]], tick: Tick | None) -> Any:
+def _collector(rows: list[dict[str, Any]], bar: Any | None) -> Any:
     from ray import tune
 
     class Collect(tune.Callback):
@@ -140,8 +139,8 @@ def _collector(rows: list[dict[str, Any]], tick: Tick | None) -> Any:
         def on_trial_result(self, iteration: int, trials: list, trial: Any, result: dict,
                             **info: Any) -> None:
             rows.append({"trial": trial.trial_id, **{k: result.get(k) for k in KEPT}})
-            if tick is not None and result.get("trained"):
-                tick()
+            if bar is not None and result.get("trained"):
+                bar.update(1)
 
     return Collect()
 
@@ -182,7 +181,7 @@ def ray_session(num_cpus: int) -> Iterator[None]:
 
 
 def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTConfig,
-            tick: Tick | None = None) -> MethodResult:
+            bar: Any | None = None) -> MethodResult:
     """PBT over the recipe at ``config.budget`` epochs in total; needs Ray."""
     from ray import tune
     from ray.tune.schedulers import PopulationBasedTraining
@@ -209,7 +208,7 @@ def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTCon
                                             points_to_evaluate=start_points, random_state=seed)),
             run_config=tune.RunConfig(storage_path=storage, verbose=0,
                                       stop={"epoch": config.member_epochs},
-                                      callbacks=[_collector(rows, tick)]))
+                                      callbacks=[_collector(rows, bar)]))
         try:
             with ray_console():
                 tuner.fit()

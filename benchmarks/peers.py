@@ -46,19 +46,19 @@ from typing import Any
 
 import agents
 from benchmarks import pbt
-from benchmarks.episodes import ControllerSpec, Tick, describe_choices, parse_recipe, run_controller
+from benchmarks.episodes import ControllerSpec, describe_choices, parse_recipe, run_controller
 from benchmarks.peers_report import SweepResult, write_outputs
 from benchmarks.reporting import add_env_flags, command_line, env_overrides, progress_bar
 from benchmarks.run_store import RunStore, run_sweep
-from benchmarks.search import (MethodResult, SearchConfig, from_episode, random_search,
+from benchmarks.search import (MethodResult, SearchConfig, from_episode, progress, random_search,
                                static_recipe, tpe_search)
 
 PEERS = ("static", "random-search", "tpe", "pbt")
 AGENTS = ("bandit", "mat-dqn", "mat-dqn-curiosity", "ma2ml", "ma2ml-lite")
 DEFAULT_METHODS = ("static", "random-search", "tpe", "pbt", "bandit", "mat-dqn",
                    "mat-dqn-curiosity", "ma2ml")
-Runner = Callable[[int, Tick], MethodResult]
-"""``run(seed, tick) -> MethodResult``: one method on one seed."""
+Runner = Callable[[int, Any], MethodResult]
+"""``run(seed, bar) -> MethodResult``: one method on one seed, advancing the sweep's bar."""
 RETRAINED = ("random-search", "tpe")
 """Searches whose chosen static recipe is also trained for the whole budget (2× compute)."""
 QUICK_BUDGET = 8
@@ -112,33 +112,33 @@ def unavailable(method: str) -> str | None:
 
 
 def retrain_runner(config: PeersConfig, chosen: MethodResult) -> Runner:
-    """``run(seed, tick)``: a search's chosen recipe trained for the whole budget."""
+    """``run(seed, bar)``: a search's chosen recipe trained for the whole budget."""
     recipe = parse_recipe(chosen.recipe)
-    return lambda seed, tick: static_recipe(config.env, config.overrides, seed, config.budget,
-                                            recipe, tick=tick)
+    return lambda seed, bar: static_recipe(config.env, config.overrides, seed, config.budget,
+                                            recipe, bar=bar)
 
 
 def runner(config: PeersConfig, method: str) -> Runner:
-    """``run(seed, tick) -> MethodResult`` for one method."""
+    """``run(seed, bar) -> MethodResult`` for one method."""
     env, over, budget = config.env, config.overrides, config.budget
     search = SearchConfig(budget=budget, trial_epochs=min(config.trial_epochs, budget))
     if method == "static":
-        return lambda seed, tick: static_recipe(env, over, seed, budget, tick=tick)
+        return lambda seed, bar: static_recipe(env, over, seed, budget, bar=bar)
     if method == "random-search":
-        return lambda seed, tick: random_search(env, over, seed, search, tick)
+        return lambda seed, bar: random_search(env, over, seed, search, bar)
     if method == "tpe":
-        return lambda seed, tick: tpe_search(env, over, seed, search, tick)
+        return lambda seed, bar: tpe_search(env, over, seed, search, bar)
     if method == "pbt":
         settings = pbt.PBTConfig(budget=budget, population=config.population,
                                  interval=config.interval)
-        return lambda seed, tick: pbt.run_pbt(env, over, seed, settings, tick)
+        return lambda seed, bar: pbt.run_pbt(env, over, seed, settings, bar)
     curiosity = config.curiosity if method == "mat-dqn-curiosity" else "none"
     algo = "mat-dqn" if method == "mat-dqn-curiosity" else method
     spec = ControllerSpec(algo=algo, curiosity=curiosity)
     episode_over = {**over, "max_decisions": budget}
 
-    def run_agent(seed: int, tick: Tick) -> MethodResult:
-        episode = run_controller(env, spec, seed, episode_over, tick=tick)
+    def run_agent(seed: int, bar: Any) -> MethodResult:
+        episode = run_controller(env, spec, seed, episode_over, callbacks=progress(bar))
         return from_episode(episode, detail=f"{spec.algo} (curiosity {curiosity}): "
                                             f"{describe_choices(episode.choices)}")
     return run_agent
@@ -161,7 +161,7 @@ def sweep(config: PeersConfig) -> SweepResult:
         def run_or_reload(name: str, seed: int, run: Runner) -> MethodResult:
             bar.set_postfix_str(f"{config.label(name)} seed {seed}")
             done = bar.n
-            result = store.fetch(name, seed, MethodResult, lambda: run(seed, lambda: bar.update(1)))
+            result = store.fetch(name, seed, MethodResult, lambda: run(seed, bar))
             bar.update(max(0, done + config.budget - bar.n))  # reloaded, or PBT spent a little less
             return result
 

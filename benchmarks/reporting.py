@@ -11,6 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+import training.fields
 from benchmarks.common import machine_description, today
 
 
@@ -110,21 +111,19 @@ def reach_epoch(curve: Sequence[float], target: float) -> int | None:
 
 QUICK_OVERRIDES: dict[str, int] = {"image_size": 16, "max_train_images": 256}
 """Env overrides of ``--quick`` (each sweep adds its own budget)."""
-ENV_FLAGS: tuple[str, ...] = ("image_size", "max_train_images", "steps_per_decision", "batch_size")
+SWEEP_ENV_FLAGS: tuple[str, ...] = ("image_size", "max_train_images", "steps_per_decision",
+                                     "batch_size", "data_root")
+"""The ``envs.EnvConfig`` fields a sweep may override from the command line."""
 
 
 def add_env_flags(parser: Any) -> None:
     """``--image-size`` etc.: env overrides given on the command line (they win over --quick)."""
-    for name in ENV_FLAGS:
-        parser.add_argument("--" + name.replace("_", "-"), type=int, default=None,
-                            help=f"env override {name}")
-    parser.add_argument("--data-root", default=None, help="dataset location (else $MLIC_DATA_ROOT)")
+    training.fields.add_env_flags(parser, SWEEP_ENV_FLAGS)
 
 
 def env_overrides(args: Any, quick: bool) -> dict[str, Any]:
     """The ``envs.make`` overrides the flags and ``--quick`` imply."""
     overrides: dict[str, Any] = dict(QUICK_OVERRIDES) if quick else {}
-    overrides.update({k: getattr(args, k) for k in ENV_FLAGS if getattr(args, k) is not None})
-    if args.data_root:
-        overrides["data_root"] = args.data_root
+    overrides.update({k: getattr(args, k) for k in SWEEP_ENV_FLAGS
+                      if getattr(args, k, None) is not None})
     return overrides

@@ -25,7 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.episodes import EpisodeResult, Tick, recipe_name, run_recipe, running_best
+from benchmarks.episodes import EpisodeResult, recipe_name, run_recipe, running_best
+from training.callbacks import ProgressBar, StopOn
+from training.episode import Callback, StepContext
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 
 
@@ -87,6 +89,11 @@ def _trial_overrides(overrides: Mapping[str, Any], epochs: int) -> dict[str, Any
     return {**overrides, "max_decisions": epochs}
 
 
+def progress(bar: Any | None) -> list[Callback]:
+    """The callbacks that advance the sweep's progress bar ``bar`` (none without one)."""
+    return [] if bar is None else [ProgressBar(bar)]
+
+
 def draw_recipes(seed: int, count: int) -> list[Recipe]:
     """``count`` recipes drawn uniformly from the catalogues (random search's, PBT's start)."""
     rng = np.random.default_rng(seed)
@@ -95,20 +102,20 @@ def draw_recipes(seed: int, count: int) -> list[Recipe]:
 
 
 def random_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: SearchConfig,
-                  tick: Tick | None = None) -> MethodResult:
+                  bar: Any | None = None) -> MethodResult:
     """Uniformly drawn recipes, ``trial_epochs`` each, until the budget is spent."""
     start = time.perf_counter()
     trials, spent = [], 0
     for recipe in draw_recipes(seed, math.ceil(config.budget / config.trial_epochs)):
         epochs = min(config.trial_epochs, config.budget - spent)
         trials.append(run_recipe(env_id, recipe, seed, _trial_overrides(overrides, epochs),
-                                 tick=tick))
+                                 callbacks=progress(bar)))
         spent += trials[-1].epochs
     return _combine(trials, time.perf_counter() - start)
 
 
 def tpe_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: SearchConfig,
-               tick: Tick | None = None) -> MethodResult:
+               bar: Any | None = None) -> MethodResult:
     """Optuna TPE with a median pruner; pruned trials free their remaining epochs."""
     import optuna  # optional dependency: the ``search`` extra
     from optuna.trial import TrialState
@@ -127,13 +134,15 @@ def tpe_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: Sea
         recipe = Recipe(**{c: trial.suggest_categorical(c, list(CATALOGUES[c]))
                            for c in COMPONENTS})
 
-        def report(epoch: int, val_map: float, trial: Any = trial) -> bool:
-            trial.report(val_map, epoch)
+        def prune(ctx: StepContext, trial: Any = trial) -> bool:
+            if ctx.done:  # the trial ran its course: nothing left to prune
+                return False
+            trial.report(float(ctx.info["metrics"]["mAP"] or 0.0), ctx.episode_step)
             return trial.should_prune()
 
         epochs = min(config.trial_epochs, config.budget - spent)
         episode = run_recipe(env_id, recipe, seed, _trial_overrides(overrides, epochs),
-                             on_epoch=report, tick=tick)
+                             callbacks=[*progress(bar), StopOn(prune)])
         trials.append(episode)
         spent += episode.epochs
         if episode.stopped:
@@ -144,9 +153,10 @@ def tpe_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: Sea
 
 
 def static_recipe(env_id: str, overrides: Mapping[str, Any], seed: int, budget: int,
-                  recipe: Recipe | None = None, tick: Tick | None = None) -> MethodResult:
+                  recipe: Recipe | None = None, bar: Any | None = None) -> MethodResult:
     """One recipe held for the whole budget (default: the env's static default recipe)."""
     import envs
     recipe = recipe or envs.make_config(env_id, **overrides).default_recipe
-    episode = run_recipe(env_id, recipe, seed, _trial_overrides(overrides, budget), tick=tick)
+    episode = run_recipe(env_id, recipe, seed, _trial_overrides(overrides, budget),
+                         callbacks=progress(bar))
     return from_episode(episode, detail=recipe_name(recipe))

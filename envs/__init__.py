@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from envs.actions import recipe_actions
 from envs.config import EnvConfig
 from envs.engine.data import MLICDataset, load_dataset, load_splits
 from envs.engine.metrics import multilabel_metrics
@@ -42,5 +43,6 @@ __all__ = [
     "CorruptImageError", "DatasetFormatError", "DatasetNotFoundError", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
     "Recipe", "RewardConfig", "TrainerConfig", "UnknownEnvError", "list_envs", "load_dataset",
-    "load_splits", "make", "make_config", "make_joint", "multilabel_metrics", "register", "spec",
+    "load_splits", "make", "make_config", "make_joint", "multilabel_metrics", "recipe_actions", "register",
+    "spec",
 ]

@@ -46,3 +46,17 @@ def _check_one(agent: str, actions: Mapping[str, Any], space: spaces.Discrete) -
     if not 0 <= int(value) < n:
         raise InvalidActionError(f"action {int(value)} for agent {agent!r} is out of range: expected {valid}")
     return int(value)
+
+
+def recipe_actions(env: Any, recipe: Any) -> dict[str, int]:
+    """The action of every agent of ``env`` that plays ``recipe`` (an ``envs.Recipe``).
+
+    ``env`` is an ``MLICTrainingEnv`` or any wrapper of one (it needs ``possible_agents``
+    and ``action_names(agent)``); this is the one place a recipe becomes action indices.
+    """
+    names = {a: list(env.action_names(a)) for a in env.possible_agents}
+    missing = {a: getattr(recipe, a) for a in names if getattr(recipe, a) not in names[a]}
+    if missing:
+        raise InvalidActionError(f"recipe {recipe} has choices {missing} that are not in the "
+                                 f"catalogues {names}")
+    return {a: names[a].index(getattr(recipe, a)) for a in names}

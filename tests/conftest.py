@@ -1,16 +1,55 @@
-"""Shared pytest fixtures: tiny on-disk datasets (built once per session) and a fresh cache dir.
+"""Shared pytest fixtures and the one tiny-env settings object, ``TINY``.
 
-The session datasets must not be modified by tests; a test that needs to break
-a file builds its own copy with the writers in ``fixtures_data``.
+Fixtures: tiny on-disk datasets (built once per session), a fresh cache dir, a factory of
+tiny envs, and one torch thread for the tiny-MLP controller tests. The session datasets
+must not be modified by tests; a test that needs to break a file builds its own copy with
+the writers in ``fixtures_data``.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
-import envtools
+import envs
 import fixtures_data
+
+
+@dataclass(frozen=True)
+class TinySettings:
+    """Env overrides that make every env id train in well under a second per decision."""
+
+    image_size: int = 16
+    max_train_images: int = 48
+    max_decisions: int = 3
+    steps_per_decision: int = 2
+    batch_size: int = 16
+
+    def overrides(self, **changes: Any) -> dict[str, Any]:
+        """Keyword overrides for ``envs.make`` (``changes`` win)."""
+        return {**asdict(self), **changes}
+
+    def flags(self) -> list[str]:
+        """The same settings as ``run_marl`` flags, plus ``--no-progress``."""
+        pairs = [(f"--{k.replace('_', '-')}", str(v)) for k, v in asdict(self).items()]
+        return [x for pair in pairs for x in pair] + ["--no-progress"]
+
+
+TINY = TinySettings()
+"""The tiny env every test builds (``TINY.overrides()``, ``TINY.flags()``)."""
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread() -> Iterator[None]:
+    """Tiny MLPs run fastest, and least disturbed by other jobs, on one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
@@ -55,6 +94,12 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_env(voc_root: Path, coco_root: Path, csv_root: Path, env_cache: Path):
-    """``tiny_env(env_id, **overrides)``: a tiny env on the session fixtures (see ``envtools.TINY``)."""
+    """``tiny_env(env_id, **overrides)``: a ``TINY`` env of any id on the session fixtures."""
     roots = {"mlic-voc": voc_root, "mlic-coco": coco_root, "mlic-csv": csv_root}
-    return envtools.tiny_factory(roots, env_cache)
+
+    def make(env_id: str, **overrides: Any) -> envs.MLICTrainingEnv:
+        kwargs = TINY.overrides(cache_dir=str(env_cache), **overrides)
+        if env_id in roots:
+            kwargs["data_root"] = str(roots[env_id])
+        return envs.make(env_id, **kwargs)
+    return make

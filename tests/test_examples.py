@@ -11,8 +11,8 @@ import pytest
 from gymnasium import spaces
 
 import envs
-from envtools import TINY
-from fakes import one_torch_thread  # noqa: F401
+from conftest import TINY
+
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -28,7 +28,7 @@ def load(name: str) -> ModuleType:
 
 
 def assert_valid_episode(out: dict) -> None:
-    assert len(out["recipes"]) == TINY["max_decisions"]
+    assert len(out["recipes"]) == TINY.max_decisions
     for recipe in out["recipes"]:
         assert all(recipe[agent] in envs.CATALOGUES[agent] for agent in envs.COMPONENTS), recipe
     assert 0.0 <= out["val_mAP"] <= 100.0 and 0.0 <= out["test_mAP"] <= 100.0
@@ -36,7 +36,7 @@ def assert_valid_episode(out: dict) -> None:
 
 def test_sb3_ppo_on_the_multidiscrete_view(env_cache):
     out = load("sb3_ppo_joint").main(total_timesteps=12, n_steps=6, cache_dir=str(env_cache),
-                                     **TINY)
+                                     **TINY.overrides())
     model = out["model"]
     assert isinstance(model.action_space, spaces.MultiDiscrete) and model.num_timesteps == 12
     assert model._n_updates > 0
@@ -45,7 +45,7 @@ def test_sb3_ppo_on_the_multidiscrete_view(env_cache):
 
 def test_sb3_dqn_on_the_flat_discrete_view(env_cache):
     out = load("sb3_dqn_joint").main(total_timesteps=12, learning_starts=4,
-                                     cache_dir=str(env_cache), **TINY)
+                                     cache_dir=str(env_cache), **TINY.overrides())
     model = out["model"]
     assert isinstance(model.action_space, spaces.Discrete) and model.action_space.n == 800
     assert model.num_timesteps == 12 and model._n_updates > 0
@@ -57,9 +57,9 @@ def test_sb3_dqn_on_the_flat_discrete_view(env_cache):
 def test_torchrl_independent_ppo_on_the_parallel_env(env_cache):
     pytest.importorskip("torchrl", reason="optional: pip install -e '.[torchrl]'")
     out = load("torchrl_ippo").main(total_frames=6, frames_per_batch=3, epochs=2,
-                                    cache_dir=str(env_cache), **TINY)
+                                    cache_dir=str(env_cache), **TINY.overrides())
     assert math.isfinite(out["loss"]) and 0.0 <= out["val_map"] <= 1.0
     assert set(out["actions"]) == set(envs.COMPONENTS)
     for agent, actions in out["actions"].items():
-        assert len(actions) == TINY["max_decisions"]
+        assert len(actions) == TINY.max_decisions
         assert all(0 <= a < len(envs.CATALOGUES[agent]) for a in actions), (agent, actions)

@@ -6,14 +6,15 @@ import json
 
 import pytest
 
+import agents
+from conftest import TINY
 from envs.errors import ConfigError
 from training.config import RunConfig
 from training.logs import read_steps
 from training.loop import run
 from training.run_marl import main, parse_config
 
-TINY_FLAGS = ["--image-size", "16", "--max-train-images", "48", "--max-decisions", "3",
-              "--steps-per-decision", "2", "--batch-size", "16", "--no-progress"]
+TINY_FLAGS = TINY.flags()
 
 
 def _tiny(tmp_path, **overrides) -> RunConfig:
@@ -21,7 +22,11 @@ def _tiny(tmp_path, **overrides) -> RunConfig:
     return dataclasses.replace(base, **overrides)
 
 
-@pytest.mark.parametrize("algo", ["mat-dqn", "bandit", "random", "static"])
+def test_every_registered_algorithm_is_run_below():
+    assert set(agents.ALGORITHMS) == {"mat-dqn", "ma2ml", "ma2ml-lite", "bandit", "random", "static"}
+
+
+@pytest.mark.parametrize("algo", agents.ALGORITHMS)
 @pytest.mark.parametrize("curiosity", ["none", "icm", "rnd"])
 def test_every_algorithm_with_and_without_curiosity(tmp_path, algo, curiosity):
     out = tmp_path / "run"
@@ -31,10 +36,10 @@ def test_every_algorithm_with_and_without_curiosity(tmp_path, algo, curiosity):
     for key in ("env", "algo", "seed", "best_val_mAP", "test_mAP", "test_CF1", "test_OF1",
                 "epochs", "wall_s", "agent_overhead_share"):
         assert key in summary, key
-    assert summary["algo"] == algo and summary["decisions"] == 3
+    assert summary["algo"] == algo and summary["decisions"] == TINY.max_decisions
     assert 0 <= summary["test_mAP"] <= 100 and 0 <= summary["agent_overhead_share"] < 1
     steps = read_steps(out)
-    assert len(steps) == 3 and "test" in steps[-1]
+    assert len(steps) == TINY.max_decisions and "test" in steps[-1]
     assert ("curiosity" in steps[0]) == (curiosity != "none")
     assert (out / "report.png").stat().st_size > 1000
     assert any((out / "tb").iterdir()) and (out / "agents" / "controller.json").is_file()
@@ -79,6 +84,20 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity, reward):
     assert [strip(s) for s in a] == [strip(s) for s in b]
 
 
+@pytest.mark.parametrize("algo", ["ma2ml", "ma2ml-lite", "mat-dqn"])
+def test_pipeline_setting_makes_one_decision_per_episode(tmp_path, algo):
+    """MA2ML's AutoML setting: each episode is one decision covering the whole budget."""
+    out = tmp_path / "run"
+    flags = [f for f in TINY_FLAGS if f not in ("--steps-per-decision", str(TINY.steps_per_decision))]
+    assert main(flags + ["--algo", algo, "--setting", "pipeline", "--episodes", "2",
+                         "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    steps = read_steps(out)
+    assert summary["decisions"] == 2 and [s["episode"] for s in steps] == [0, 1]
+    assert all("test" in s for s in steps)
+    assert summary["epochs"] == pytest.approx(2 * TINY.max_decisions)  # the budget, in epochs
+
+
 def test_individual_rewards_pay_each_agent_its_own_signal(tmp_path):
     out = tmp_path / "run"
     assert main(TINY_FLAGS + ["--reward", "individual", "--algo", "bandit", "--out", str(out)]) == 0
@@ -112,7 +131,8 @@ def test_config_file_and_flag_precedence(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("algo: bandit\nmax-decisions: 2\nagents: [aug, loss]\nseed: 4\n")
     config = parse_config(["--config", str(path), "--seed", "7"])
-    assert (config.algo, config.max_decisions, config.agents, config.seed) == ("bandit", 2, ("aug", "loss"), 7)
+    assert (config.algo, config.env_overrides["max_decisions"], config.agents, config.seed) == (
+        "bandit", 2, ("aug", "loss"), 7)
 
 
 @pytest.mark.parametrize("args, message", [

@@ -2,17 +2,15 @@
 
 After every decision the whole run state is checkpointed atomically: the env's training
 state and RNGs, the curiosity model, the controller (networks, replay buffers, epsilon,
-RNGs) and the loop's own progress. ``--resume`` continues from it and, on CPU, ends with
+RNGs), the episode driver's state and the recorded episodes. ``--resume`` continues from it and, on CPU, ends with
 the same result as a run that was never interrupted. A stop request (SIGINT/SIGTERM in
 the CLI) is honoured between decisions, right after a checkpoint.
 """
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +18,17 @@ from tqdm import tqdm
 
 import envs
 from agents import Controller, load_controller, make_controller
-from agents.base import MANIFEST
-from agents.shaping import shape_rewards
+from agents.registry import declared_options
+from agents.rewards import shape_rewards
 from envs.errors import CheckpointError, ConfigError
+from training.callbacks import Checkpoint, ProgressBar, Recorder, StepContext, StepLog, StopOn
 from training.checkpoint import load_checkpoint, save_atomic
 from training.config import RunConfig
+from training.episode import DriverState, run as run_episodes
 from training.logs import RunLogger, read_steps
 from training.report import write_report
 
 CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass
-class Progress:
-    """The loop's own state (saved in every checkpoint)."""
-
-    episode: int = 0
-    decisions: int = 0
-    observations: dict | None = None
-    """Observations of the current decision; ``None`` means the next episode must reset."""
-    wall_s: float = 0.0
-    agent_s: float = 0.0
-    best_val_map: float = 0.0
-    last_val_map: float = 0.0
-    train_images: int = 0
-    tests: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,20 +38,22 @@ class RunResult:
 
 
 class RunSession:
-    """One run: the env (possibly wrapped), the controller, the logs and the progress."""
+    """One run: the env (possibly wrapped), the controller, the logs and where the run stands."""
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
         self.out = prepare_out_dir(config.out_dir)
-        self.env = envs.make(config.env, **config.env_overrides())
+        self.env = envs.make(config.env, **config.make_overrides())
         self.stepper = shape_rewards(self.env, seed=config.seed, reward=config.reward,
                                      curiosity=config.curiosity, beta=config.beta,
-                                     tail_classes=self.env.profile.tail_classes)
+                                     tail_classes=self.env.profile.tail_classes,
+                                     penalty=self.env.config.reward)
         self.total_decisions = config.episodes * self.env.config.max_decisions
         self.controller = self._build_controller()
         if config.freeze and hasattr(self.stepper, "training"):
             self.stepper.training = False
-        self.progress = Progress()
+        self.state = DriverState()
+        self.recorder = Recorder()
         if config.resume:
             self._restore()
         else:
@@ -76,22 +62,16 @@ class RunSession:
     def _build_controller(self) -> Controller:
         cfg = self.config
         if cfg.load_agents:
-            directory = Path(cfg.load_agents)
-            saved = json.loads((directory / MANIFEST).read_text()) if (directory / MANIFEST).is_file() else {}
-            extra = {"total_steps": self.total_decisions} if saved.get("algo") == "mat-dqn" else {}
-            return load_controller(directory, self.stepper, seed=cfg.seed, training=not cfg.freeze, **extra)
+            return load_controller(Path(cfg.load_agents), self.stepper, seed=cfg.seed,
+                                   training=not cfg.freeze)
         return make_controller(cfg.algo, self.stepper, seed=cfg.seed, **self._algo_kwargs())
 
     def _algo_kwargs(self) -> dict[str, Any]:
-        if self.config.algo == "mat-dqn":
-            return {"total_steps": self.total_decisions}
-        if self.config.algo in ("ma2ml", "ma2ml-lite"):
-            return {"setting": self.config.setting}
-        if self.config.algo == "static":
-            recipe = self.env.config.default_recipe
-            return {"choices": {a: self.env.action_names(a).index(getattr(recipe, a))
-                                for a in self.env.possible_agents}}
-        return {}
+        """What the run decides, offered to every algorithm and taken by those whose config
+        declares it: the MA2ML setting, and the fixed choices (the env's default recipe)."""
+        offered = {"setting": self.config.setting,
+                   "choices": envs.recipe_actions(self.env, self.env.config.default_recipe)}
+        return declared_options(self.config.algo, offered)
 
     # ------------------------------------------------------------ checkpoint
     def _restore(self) -> None:
@@ -102,7 +82,8 @@ class RunSession:
         try:
             self.stepper.load_state_dict(state["env"])
             self.controller.load_state_dict(state["controller"])
-            self.progress = Progress(**state["progress"])
+            self.state = DriverState(**state["driver"])
+            self.recorder.load_state_dict(state["recorder"])
         except (KeyError, TypeError, ValueError, RuntimeError) as error:
             raise CheckpointError(
                 f"checkpoint {self.out / CHECKPOINT} does not fit this run ({type(error).__name__}: "
@@ -110,75 +91,43 @@ class RunSession:
 
     def save_checkpoint(self) -> None:
         save_atomic({"config": _resumable(self.config), "env": self.stepper.state_dict(),
-                     "controller": self.controller.state_dict(), "progress": asdict(self.progress)},
-                    self.out / CHECKPOINT)
+                     "controller": self.controller.state_dict(), "driver": self.state.as_dict(),
+                     "recorder": self.recorder.state_dict()}, self.out / CHECKPOINT)
 
     # ------------------------------------------------------------------ loop
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> RunResult:
-        logger = RunLogger(self.out, resume_at=self.progress.decisions)
-        bar = tqdm(total=self.total_decisions, initial=self.progress.decisions, unit="decision",
+        bar = tqdm(total=self.total_decisions, initial=self.state.step, unit="decision",
                    disable=not self.config.progress, dynamic_ncols=True)
+        callbacks = [self.recorder, StepLog(RunLogger(self.out, resume_at=self.state.step)),
+                     ProgressBar(bar, _postfix), StopOn(lambda _ctx: should_stop()),
+                     Checkpoint(self.save_checkpoint)]
         try:
-            while self.progress.episode < self.config.episodes:
-                if self.progress.observations is None:
-                    self.progress.observations, _ = self.stepper.reset(seed=self.config.seed + self.progress.episode)
-                record, scalars = self._decide()
-                logger.write(record, scalars, self.progress.decisions)
-                bar.update(1)
-                bar.set_postfix_str(f"val mAP {record['val']['mAP'] or 0:.1f} | "
-                                    + " ".join(record["config"].values()))
-                self.save_checkpoint()
-                if should_stop() and self.progress.episode < self.config.episodes:
-                    return RunResult(self.summary(), interrupted=True)
+            outcome = run_episodes(self.stepper, self.controller, episodes=self.config.episodes,
+                                   seed=self.config.seed, total_steps=self.total_decisions,
+                                   callbacks=callbacks, state=self.state)
         finally:
             bar.close()
-            logger.close()
+        if outcome.stopped:
+            return RunResult(self.summary(), interrupted=True)
         return RunResult(self.finish(), interrupted=False)
-
-    def _decide(self) -> tuple[dict[str, Any], dict[str, float]]:
-        start = time.perf_counter()
-        p = self.progress
-        observations = p.observations
-        assert observations is not None
-        actions = self.controller.act(observations)
-        act_s = time.perf_counter() - start
-        next_obs, rewards, terms, truncs, infos = self.stepper.step(actions)
-        learn_start = time.perf_counter()
-        agent_logs = self.controller.observe(observations, actions, rewards, next_obs, terms, truncs, infos)
-        learn_s = time.perf_counter() - learn_start
-        info = infos[self.env.possible_agents[0]]
-        curiosity_s = info.get("curiosity_s", 0.0)
-        p.decisions += 1
-        p.agent_s += act_s + learn_s + curiosity_s
-        p.wall_s += time.perf_counter() - start
-        p.best_val_map = max(p.best_val_map, info["metrics"]["mAP"] or 0.0)
-        p.last_val_map = info["metrics"]["mAP"] or 0.0
-        p.train_images += info["train"]["images"]
-        record = _record(p, actions, rewards, info, agent_logs,
-                         {"act_s": act_s, "learn_s": learn_s, "curiosity_s": curiosity_s})
-        if any(truncs.values()) or any(terms.values()):
-            p.tests.append({"episode": p.episode, **info.get("test_metrics", {})})
-            p.episode += 1
-            p.observations = None
-        else:
-            p.observations = next_obs
-        return record, _scalars(record)
 
     # --------------------------------------------------------------- outputs
     def summary(self) -> dict[str, Any]:
-        p = self.progress
-        test = p.tests[-1] if p.tests else {}
+        r = self.recorder
+        tests = [e.test for e in r.finished]
+        test = tests[-1] if tests else {}
+        values = r.all_val
         return {
             "env": self.config.env, "algo": self.config.algo if not self.config.load_agents else
             f"{self.config.algo} (loaded from {self.config.load_agents})",
             "agents": list(self.env.possible_agents), "curiosity": self.config.curiosity,
             "reward": self.config.reward,
-            "seed": self.config.seed, "episodes": p.episode, "decisions": p.decisions,
-            "best_val_mAP": p.best_val_map, "final_val_mAP": p.last_val_map,
+            "seed": self.config.seed, "episodes": self.state.episode, "decisions": self.state.step,
+            "best_val_mAP": max(values, default=0.0), "final_val_mAP": values[-1] if values else 0.0,
             "test_mAP": test.get("mAP"), "test_CF1": test.get("CF1"), "test_OF1": test.get("OF1"),
-            "test_per_episode": [t.get("mAP") for t in p.tests],
-            "epochs": p.train_images / len(self.env.data.train), "wall_s": p.wall_s,
-            "agent_overhead_share": p.agent_s / p.wall_s if p.wall_s else 0.0,
+            "test_per_episode": [t.get("mAP") for t in tests],
+            "epochs": r.train_images / len(self.env.data.train), "wall_s": r.wall_s,
+            "agent_overhead_share": r.agent_s / r.wall_s if r.wall_s else 0.0,
         }
 
     def finish(self) -> dict[str, Any]:
@@ -188,6 +137,10 @@ class RunSession:
         write_report(read_steps(self.out), {a: self.env.action_names(a) for a in envs.COMPONENTS},
                      self.out / "report.png", f"{self.config.env} · {summary['algo']} · seed {self.config.seed}")
         return summary
+
+
+def _postfix(ctx: StepContext) -> str:
+    return f"val mAP {ctx.info['metrics']['mAP'] or 0:.1f} | " + " ".join(ctx.info["config"].values())
 
 
 def run(config: RunConfig, should_stop: Callable[[], bool] = lambda: False) -> RunResult:
@@ -211,35 +164,3 @@ def prepare_out_dir(path: Path) -> Path:
 def _resumable(config: RunConfig) -> dict[str, Any]:
     """The settings a resumed run must share with the checkpoint (not --resume/--progress)."""
     return {k: v for k, v in config.as_dict().items() if k not in ("resume", "progress")}
-
-
-def _record(p: Progress, actions: dict, rewards: dict, info: dict, agent_logs: dict,
-            agent_time: dict) -> dict[str, Any]:
-    record = {
-        "episode": p.episode, "decision": info["decision"], "step": p.decisions,
-        "actions": {a: int(v) for a, v in actions.items()}, "config": info["config"],
-        "reward": statistics.fmean(float(r) for r in rewards.values()),
-        "rewards": {a: float(r) for a, r in rewards.items()}, "reward_terms": info["reward_terms"],
-        "val": {k: info["metrics"][k] for k in ("mAP", "CF1", "OF1", "loss")},
-        "train": info["train"], "lr": info["lr"], "progress": info["progress"],
-        "time": {**info["time"].as_dict(), **agent_time}, "agent": agent_logs,
-    }
-    if "reward_intrinsic" in info:
-        record["curiosity"] = {"extrinsic": info["reward_extrinsic"], "intrinsic": info["reward_intrinsic"]}
-    if "test_metrics" in info:
-        record["test"] = {k: info["test_metrics"][k] for k in ("mAP", "CF1", "OF1")}
-    return record
-
-
-def _scalars(record: dict[str, Any]) -> dict[str, float]:
-    scalars = {f"env/val_{k}": v for k, v in record["val"].items()}
-    scalars.update({f"env/reward_{k}": v for k, v in record["reward_terms"].items()})
-    scalars.update({"train/loss": record["train"]["loss"], "train/lr": record["lr"],
-                    "train/grad_norm": record["train"]["grad_norm"]})
-    scalars.update({f"time/{k}": v for k, v in record["time"].items()})
-    scalars.update({k: v for k, v in record["agent"].items() if isinstance(v, (int, float))})
-    for key, value in record.get("curiosity", {}).items():
-        scalars[f"curiosity/{key}"] = value
-    for key, value in record.get("test", {}).items():
-        scalars[f"env/test_{key}"] = value
-    return scalars

@@ -15,47 +15,40 @@ import json
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import agents
 import envs
 from agents.base import MANIFEST
-from agents.errors import AgentsError
 from envs.errors import ConfigError, MLICError
-from training.config import RunConfig, parse_agents, read_yaml
+from training.config import ENV_FLAGS, RunConfig, from_settings, parse_agents, read_yaml
+from training.fields import add_env_flags, add_field_flag, field_docs
 
 EXIT_USAGE = 2
 EXIT_IO = 1
 CHECKPOINT_FILE = "checkpoint.pt"  # training.loop.CHECKPOINT, without importing the loop
 
 
+RUN_FLAG_HELP = {
+    "env": lambda: f"{field_docs(RunConfig)['env']} One of {', '.join(envs.list_envs())}.",
+    "algo": lambda: f"{field_docs(RunConfig)['algo']} One of {', '.join(agents.ALGORITHMS)}.",
+}
+"""Flags whose help also lists what is registered (read when the parser is built)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """Flags derived from ``RunConfig`` and the ``EnvConfig`` fields in ``ENV_FLAGS``."""
     p = argparse.ArgumentParser(prog="python -m training.run_marl", description=__doc__.split("\n\n")[0],
                                 argument_default=argparse.SUPPRESS)
     p.add_argument("--config", help="YAML file with any of these settings (keys as below, - or _)")
-    p.add_argument("--env", help=f"env id: {', '.join(envs.list_envs())} (default mlic-digits)")
-    p.add_argument("--data-root", dest="data_root", help="dataset location (else $MLIC_DATA_ROOT)")
-    p.add_argument("--algo", help=f"controller: {', '.join(agents.ALGORITHMS)} (default mat-dqn)")
-    p.add_argument("--agents", type=_agents_argument, help="active agents, e.g. aug,opt (ablations)")
-    p.add_argument("--curiosity", help="none, icm or rnd (default none)")
-    p.add_argument("--beta", type=float, help="intrinsic reward weight (default 0.05)")
-    p.add_argument("--reward", help="shared (default) or individual (each agent its own signal: "
-                   "the 'w/o coordination' ablation)")
-    p.add_argument("--setting", help="per-step (default) or pipeline (one decision per episode, MA2ML)")
-    p.add_argument("--episodes", type=int, help="training runs; agents keep learning across them")
-    p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="output directory (default runs/<env>-<algo>-s<seed>)")
-    p.add_argument("--resume", action="store_true", help="continue from <out>/checkpoint.pt")
-    p.add_argument("--load-agents", dest="load_agents", help="start from agents saved by an earlier run")
-    p.add_argument("--freeze", action="store_true", help="do not learn (transfer evaluation)")
-    p.add_argument("--device", help="torch device, e.g. cpu or cuda")
-    p.add_argument("--amp", choices=("none", "bf16", "fp16"), help="mixed precision")
-    for flag in ("image-size", "max-train-images", "max-decisions", "steps-per-decision", "batch-size"):
-        p.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=int, help="env override")
-    p.add_argument("--on-bad-image", dest="on_bad_image", choices=("error", "skip"),
-                   help="a missing or undecodable image: stop (error, default) or drop it (skip)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    docs = field_docs(RunConfig)
+    for f in fields(RunConfig):
+        if f.name != "env_overrides":
+            add_field_flag(p, f.name, f.default,
+                           RUN_FLAG_HELP[f.name]() if f.name in RUN_FLAG_HELP else docs[f.name])
+    add_env_flags(p, ENV_FLAGS, agents_type=_agents_argument)
     return p
 
 
@@ -71,7 +64,7 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
     given = vars(build_parser().parse_args(argv))
     settings: dict[str, Any] = read_yaml(given.pop("config")) if "config" in given else {}
     settings.update(given)
-    return RunConfig(**settings)
+    return from_settings(settings)
 
 
 def check_load_agents(config: RunConfig) -> None:
@@ -137,7 +130,7 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         print(f"run: env={config.env} algo={config.algo} agents={','.join(config.agents)} "
               f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} out={config.out_dir}", flush=True)
         result = run(config, should_stop=stop)
-    except (MLICError, AgentsError) as error:
+    except MLICError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # a second SIGINT/SIGTERM, or Ctrl-C before the handlers

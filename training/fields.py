@@ -1,0 +1,74 @@
+"""Field docstrings of config dataclasses, read from their source, and the flag names they give.
+
+Every config field here carries a docstring on the line after it (CleanRL's ``Args``
+style). ``field_docs(EnvConfig)["image_size"]`` returns that text, so a CLI flag's help is
+its field's docstring and is never written twice.
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import inspect
+import textwrap
+from collections.abc import Callable, Sequence
+from dataclasses import fields
+from functools import cache
+from typing import Any
+
+from envs.config import EnvConfig
+from envs.engine.data.images import BAD_IMAGE_POLICIES
+from envs.engine.trainer import AMP_MODES
+
+ENV_FLAG_CHOICES: dict[str, tuple[str, ...]] = {"amp": AMP_MODES, "on_bad_image": BAD_IMAGE_POLICIES}
+"""Env fields with a fixed catalogue (owned by the engine): their flags take only those values."""
+_INT_FIELDS = ("image_size", "max_train_images", "steps_per_decision")
+"""Integer ``EnvConfig`` fields whose default is ``None``."""
+
+
+@cache
+def field_docs(cls: type) -> dict[str, str]:
+    """``{field: first paragraph of its docstring}`` for a dataclass defined in source."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+    body = tree.body[0].body  # type: ignore[attr-defined]
+    docs: dict[str, str] = {}
+    for node, following in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)):
+            text = inspect.cleandoc(following.value.value).split("\n\n")[0]
+            docs[node.target.id] = " ".join(text.split())
+    return docs
+
+
+def flag(name: str) -> str:
+    """The command-line flag of a field: ``max_decisions`` -> ``--max-decisions``."""
+    return "--" + name.replace("_", "-")
+
+
+def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, text: str,
+                   choices: Sequence[str] | None = None,
+                   agents_type: Callable[[str], Any] | None = None) -> None:
+    """One flag for one config field, typed by its default: bools are switches (``progress``
+    becomes ``--no-progress``), ``agents`` goes through ``agents_type``."""
+    text = text.replace("%", "%%")  # argparse formats help with %
+    if name == "progress":
+        parser.add_argument("--no-progress", dest=name, action="store_false",
+                            help=f"Turn off: {text}")
+    elif isinstance(default, bool):
+        parser.add_argument(flag(name), dest=name, action="store_true", help=text)
+    elif name == "agents":
+        parser.add_argument(flag(name), dest=name, type=agents_type or str, help=text)
+    else:
+        kind = int if (isinstance(default, int) or name in _INT_FIELDS) else (
+            float if isinstance(default, float) else str)
+        parser.add_argument(flag(name), dest=name, type=kind, choices=choices, help=text)
+
+
+def add_env_flags(parser: argparse.ArgumentParser, names: Sequence[str],
+                  agents_type: Callable[[str], Any] | None = None) -> None:
+    """Flags for the ``EnvConfig`` fields ``names``; each help is the field's docstring."""
+    docs = field_docs(EnvConfig)
+    defaults = {f.name: f.default for f in fields(EnvConfig)}
+    for name in names:
+        add_field_flag(parser, name, defaults[name], f"Env override: {docs[name]}",
+                       choices=ENV_FLAG_CHOICES.get(name), agents_type=agents_type)
