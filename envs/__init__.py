@@ -22,7 +22,8 @@ from envs.engine.recipe import CATALOGUES, COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
 from envs.env import MLICTrainingEnv
 from envs.errors import (CheckpointError, ConfigError, CorruptImageError, DatasetFormatError,
-                         DatasetNotFoundError, InvalidActionError, MLICError, UnknownEnvError)
+                         DatasetNotFoundError, InvalidActionError, MLICError, ResetNeededError,
+                         UnknownEnvError)
 from envs.joint import JointActionEnv
 from envs.registry import EnvSpec, list_envs, make, make_config, register, spec
 from envs.reward import RewardConfig
@@ -41,6 +42,6 @@ __all__ = [
     "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError",
     "CorruptImageError", "DatasetFormatError", "DatasetNotFoundError", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
-    "Recipe", "RewardConfig", "TrainerConfig", "UnknownEnvError", "list_envs", "load_dataset",
+    "Recipe", "ResetNeededError", "RewardConfig", "TrainerConfig", "UnknownEnvError", "list_envs", "load_dataset",
     "load_splits", "make", "make_config", "make_joint", "multilabel_metrics", "register", "spec",
 ]
