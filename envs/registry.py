@@ -44,10 +44,20 @@ _REGISTRY: dict[str, EnvSpec] = {spec.id: spec for spec in _BUILTIN}
 
 
 def register(spec: EnvSpec) -> None:
-    """Add an env id (e.g. your dataset with its own defaults). Ids must be new."""
+    """Add an env id (e.g. your dataset with its own defaults). Ids must be new.
+
+    ``spec.config.dataset`` names a dataset loader: a built-in one or one added with
+    ``envs.register_dataset``. Nothing is loaded until ``make``.
+    """
     if spec.id in _REGISTRY:
-        raise ConfigError(f"env id {spec.id!r} is already registered")
+        raise ConfigError(f"env id {spec.id!r} is already registered; pick another id or "
+                          f"unregister({spec.id!r}) first")
     _REGISTRY[spec.id] = spec
+
+
+def unregister(env_id: str) -> None:
+    """Remove a registered env id (e.g. one a test registered); unknown ids raise as ``spec``."""
+    _REGISTRY.pop(spec(env_id).id)
 
 
 def list_envs() -> list[str]:
