@@ -3,8 +3,8 @@
 Public API::
 
     import envs
-    envs.list_envs()                      # registered ids
-    env = envs.make("mlic-digits", max_decisions=3)      # PettingZoo ParallelEnv
+    envs.list_envs()                      # versioned ids: mlic-digits-v0, ...
+    env = envs.make("mlic-digits", max_decisions=3)      # latest version; PettingZoo ParallelEnv
     joint = envs.make_joint("mlic-digits", flatten=True)  # Gymnasium env, one agent
     ds = envs.load_dataset("voc", split="trainval", data_root=..., image_size=64)
     envs.register_dataset("mine", loader)  # your data: loader(request) -> DatasetSplits

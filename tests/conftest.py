@@ -56,5 +56,5 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_env(voc_root: Path, coco_root: Path, csv_root: Path, env_cache: Path):
     """``tiny_env(env_id, **overrides)``: a tiny env on the session fixtures (see ``envtools.TINY``)."""
-    roots = {"mlic-voc": voc_root, "mlic-coco": coco_root, "mlic-csv": csv_root}
+    roots = {"voc": voc_root, "coco": coco_root, "csv": csv_root}
     return envtools.tiny_factory(roots, env_cache)

@@ -12,9 +12,12 @@ TINY: dict[str, Any] = dict(image_size=16, max_train_images=48, max_decisions=3,
 
 
 def tiny_factory(roots: dict[str, Path | None], cache_dir: Path) -> Callable[..., envs.MLICTrainingEnv]:
-    """A factory ``f(env_id, **overrides)`` building tiny envs on the test fixtures."""
+    """A factory ``f(env_id, **overrides)`` building tiny envs on the test fixtures.
+
+    ``roots`` maps a dataset name (``voc``, ...) to its fixture's data root.
+    """
     def make(env_id: str, **overrides: Any) -> envs.MLICTrainingEnv:
-        root = roots.get(env_id)
+        root = roots.get(envs.spec(env_id).config.dataset)
         kwargs = {**TINY, "cache_dir": str(cache_dir), **overrides}
         if root is not None:
             kwargs["data_root"] = str(root)

@@ -109,3 +109,42 @@ def test_unregistering_leaves_no_trace() -> None:
     assert DATASET not in envs.dataset_names() and ENV_ID not in envs.list_envs()
     with pytest.raises(envs.UnknownEnvError, match="register_dataset"):
         envs.load_splits(DATASET)
+
+
+# ---------------------------------------------------------------- versioned env ids
+
+def test_builtin_ids_are_versioned_and_names_alias_the_latest() -> None:
+    assert envs.list_envs() == ["mlic-coco-v0", "mlic-csv-v0", "mlic-digits-v0", "mlic-voc-v0"]
+    for name in ("mlic-digits", "mlic-voc", "mlic-coco", "mlic-csv"):
+        assert envs.spec(name) is envs.spec(f"{name}-v0")
+        assert envs.spec(name).name == name and envs.spec(name).version == 0
+    assert envs.make_config("mlic-digits") == envs.make_config("mlic-digits-v0")
+
+
+def test_an_alias_follows_a_newer_version_and_the_old_one_stays() -> None:
+    newer = envs.EnvSpec("mlic-digits-v1", envs.EnvConfig(dataset="digits", max_decisions=7), "")
+    envs.register(newer)
+    try:
+        assert envs.spec("mlic-digits") is newer
+        assert envs.spec("mlic-digits-v0").config.max_decisions == 25
+        with pytest.raises(envs.ConfigError, match="alias of 'mlic-digits-v1'.*mlic-digits-v2"):
+            envs.register(envs.EnvSpec("mlic-digits", envs.EnvConfig(), ""))
+    finally:
+        envs.unregister("mlic-digits-v1")
+    assert envs.spec("mlic-digits").id == "mlic-digits-v0"
+
+
+def test_an_unknown_version_names_the_versions_there_are() -> None:
+    with pytest.raises(envs.UnknownEnvError) as info:
+        envs.make("mlic-digits-v7")
+    message = str(info.value)
+    assert "no version 7" in message and "'mlic-digits-v0'" in message
+    with pytest.raises(envs.UnknownEnvError, match="Did you mean 'mlic-voc-v0'"):
+        envs.spec("mlic-vco-v0")
+    with pytest.raises(envs.ConfigError, match="malformed"):
+        envs.register(envs.EnvSpec("bad id", envs.EnvConfig(), ""))
+
+
+def test_the_env_keeps_the_id_it_was_made_with(tiny_env) -> None:
+    assert tiny_env("mlic-digits", max_decisions=1).env_id == "mlic-digits"
+    assert tiny_env("mlic-digits-v0", max_decisions=1).env_id == "mlic-digits-v0"
