@@ -2,7 +2,7 @@
 
     python -m benchmarks.credit_assignment [--seeds 6] [--budget 1000]
 
-The game is ``tests/fakes_coop.InteractionGameEnv`` (four agents, each action adds its own
+The game is ``envs.fakes.InteractionGameEnv`` (four agents, each action adds its own
 term, one pair of actions adds an interaction bonus, noise 0.1); the measurement is the
 same ``steps_to_optimum`` that ``tests/test_credit_assignment.py`` asserts on, so the table
 and the test cannot drift apart. For each learner and seed: the first step (checked every
@@ -31,7 +31,8 @@ LEARNERS: dict[str, dict[str, object]] = {
 
 
 def _fakes_coop():
-    # The game is a test fixture (tests/ is not a package): import it from the checkout.
+    # The game lives in envs.fakes, but the measurement, steps_to_optimum, is still a test
+    # helper (tests/ is not a package): import it from the checkout.
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)

@@ -14,7 +14,8 @@ import torch
 from agents import (ALGORITHMS, AgentConfigError, Controller, ControllerCheckpointError,
                     UnknownAlgorithmError, load_controller, make_controller)
 from agents.curiosity import CURIOSITY, make_curiosity
-from fakes import CooperativeFakeEnv, assert_same, one_torch_thread, rollout  # noqa: F401
+from envs.fakes import CooperativeFakeEnv
+from fakes import assert_same, one_torch_thread, rollout  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]

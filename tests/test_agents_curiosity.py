@@ -11,7 +11,8 @@ from pettingzoo.utils.conversions import parallel_to_aec
 
 from agents import UnknownAlgorithmError
 from agents.curiosity import CURIOSITY, CuriosityWrapper, RunningStd, make_curiosity
-from fakes import CooperativeFakeEnv, assert_same, one_torch_thread  # noqa: F401
+from envs.fakes import CooperativeFakeEnv
+from fakes import assert_same, one_torch_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPEAT = {"aug": 3, "opt": 1, "lrs": 2, "loss": 4}

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from agents import make_controller
-from fakes import CooperativeFakeEnv, one_torch_thread  # noqa: F401
+from envs.fakes import CooperativeFakeEnv
+from fakes import one_torch_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EPISODE = 25

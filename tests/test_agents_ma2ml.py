@@ -9,7 +9,8 @@ from agents import AgentConfigError, make_controller
 from agents.joint_replay import JointReplayBuffer
 from agents.ma2ml import MA2MLController
 from agents.ma2ml_nets import JointCritic
-from fakes import CooperativeFakeEnv, one_torch_thread, rollout  # noqa: F401
+from envs.fakes import CooperativeFakeEnv
+from fakes import one_torch_thread, rollout  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = {"hidden": (16,)}

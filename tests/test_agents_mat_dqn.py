@@ -9,7 +9,8 @@ from stable_baselines3 import DQN
 from agents import make_controller
 from agents.mat_dqn import MatDQNController
 from agents.replay import SeededReplayBuffer
-from fakes import CooperativeFakeEnv, one_torch_thread, rollout  # noqa: F401
+from envs.fakes import CooperativeFakeEnv
+from fakes import one_torch_thread, rollout  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

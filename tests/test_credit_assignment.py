@@ -21,9 +21,9 @@ import torch
 
 from agents import make_controller
 from benchmarks import credit_assignment
+from envs.fakes.interaction import NOISE, OPTIMUM, WEIGHTS, InteractionGameEnv, contribution
 from fakes import one_torch_thread  # noqa: F401
-from fakes_coop import (NOISE, OPTIMUM, WEIGHTS, InteractionGameEnv, Run, contribution,
-                        steps_to_optimum, true_q)
+from fakes_coop import Run, steps_to_optimum, true_q
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SEEDS = (0, 1)
