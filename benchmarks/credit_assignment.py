@@ -15,6 +15,7 @@ the run. Results go to ``benchmarks/results/credit_assignment.md``.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,9 @@ import torch
 
 from agents import make_controller
 from benchmarks.common import machine_description, markdown_table, mean_std, today
-from envs.fakes import OPTIMUM, InteractionGameEnv
+from envs.fakes import InteractionGameEnv
+from envs.fakes.interaction import OPTIMUM
+from training.callbacks import StopOn
 from training.episode import Callback, StepContext
 from training.episode import run as run_episodes
 
@@ -73,15 +76,13 @@ def steps_to_optimum(make: Callable[[InteractionGameEnv], Any], seed: int, budge
 
     ``since`` is the first checked step from which the greedy joint action was optimal at
     every later check until the end (None if it was not optimal at the end). Only the first
-    episode is seeded; ``budget`` must be a whole number of episodes.
+    episode is seeded; the run stops after ``budget`` steps, mid-episode if need be.
     """
     env = InteractionGameEnv()
-    if budget % env.max_steps:
-        raise ValueError(f"budget {budget} is not a multiple of the episode length {env.max_steps}")
     run = Run(None, make(env))
-    run_episodes(env, run.controller, episodes=budget // env.max_steps, seed=seed,
-                 total_steps=budget, callbacks=[_TrackOptimum(run, env, check_every)],
-                 seed_each_episode=False)
+    run_episodes(env, run.controller, episodes=math.ceil(budget / env.max_steps), seed=seed,
+                 total_steps=budget, seed_each_episode=False,
+                 callbacks=[_TrackOptimum(run, env, check_every), StopOn(lambda c: c.step >= budget)])
     return run
 
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+from envs.atomic import write_text_atomic
+
 T = TypeVar("T")
 C = TypeVar("C")
 
@@ -90,14 +92,10 @@ class RunStore:
             except (json.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue  # a line cut short by a crash: that run is redone
         # Rewrite without any damaged line, so that new runs are appended to a clean file.
-        partial = self.path.with_name(self.path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as f:
-            f.write(json.dumps({"settings": self.settings}) + "\n")
-            for (name, seed), record in self._runs.items():
-                f.write(json.dumps({"name": name, "seed": seed, "result": record}) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, self.path)
+        entries = [{"settings": self.settings}] + [
+            {"name": name, "seed": seed, "result": record}
+            for (name, seed), record in self._runs.items()]
+        write_text_atomic(self.path, "".join(json.dumps(e) + "\n" for e in entries))
 
     def _write_line(self, entry: Mapping[str, Any], mode: str = "a") -> None:
         with self.path.open(mode, encoding="utf-8") as f:

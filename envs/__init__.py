@@ -3,10 +3,12 @@
 Public API::
 
     import envs
-    envs.list_envs()                      # registered ids
-    env = envs.make("mlic-digits", max_decisions=3)      # PettingZoo ParallelEnv
+    envs.list_envs()                      # versioned ids: mlic-digits-v0, ...
+    env = envs.make("mlic-digits", max_decisions=3)      # latest version; PettingZoo ParallelEnv
     joint = envs.make_joint("mlic-digits", flatten=True)  # Gymnasium env, one agent
     ds = envs.load_dataset("voc", split="trainval", data_root=..., image_size=64)
+    envs.register_dataset("mine", loader)  # your data: loader(request) -> DatasetSplits
+    envs.register(envs.EnvSpec("mine-v0", envs.EnvConfig(dataset="mine"), "my data"))
     envs.multilabel_metrics(logits, targets, ignore=None)
 
 This package never imports ``agents`` or ``training``.
@@ -17,15 +19,18 @@ from typing import Any
 
 from envs.actions import recipe_actions
 from envs.config import EnvConfig
-from envs.engine.data import MLICDataset, load_dataset, load_splits
+from envs.engine.data import (DataRequest, DatasetLoader, DatasetSplits, MLICDataset,
+                              dataset_names, load_dataset, load_splits, register_dataset,
+                              unregister_dataset)
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.recipe import CATALOGUES, COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
 from envs.env import MLICTrainingEnv
 from envs.errors import (CheckpointError, ConfigError, CorruptImageError, DatasetFormatError,
-                         DatasetNotFoundError, InvalidActionError, MLICError, UnknownEnvError)
+                         DatasetNotFoundError, InvalidActionError, MLICError, ResetNeededError,
+                         UnknownEnvError)
 from envs.joint import JointActionEnv
-from envs.registry import EnvSpec, list_envs, make, make_config, register, spec
+from envs.registry import EnvSpec, list_envs, make, make_config, register, spec, unregister
 from envs.reward import RewardConfig
 
 
@@ -40,9 +45,11 @@ def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointAct
 
 __all__ = [
     "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError",
-    "CorruptImageError", "DatasetFormatError", "DatasetNotFoundError", "EnvConfig", "EnvSpec",
-    "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
-    "Recipe", "RewardConfig", "TrainerConfig", "UnknownEnvError", "list_envs", "load_dataset",
-    "load_splits", "make", "make_config", "make_joint", "multilabel_metrics", "recipe_actions", "register",
-    "spec",
+    "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
+    "DatasetNotFoundError", "DatasetSplits", "EnvConfig", "EnvSpec", "InvalidActionError",
+    "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv", "Recipe",
+    "ResetNeededError", "RewardConfig", "TrainerConfig", "UnknownEnvError", "dataset_names",
+    "list_envs", "load_dataset", "load_splits", "make", "make_config", "make_joint",
+    "multilabel_metrics", "recipe_actions", "register", "register_dataset", "spec", "unregister",
+    "unregister_dataset",
 ]

@@ -25,7 +25,8 @@ class EnvConfig:
     """Everything that defines one MLIC training environment."""
 
     dataset: str = "digits"
-    """Dataset name: ``digits``, ``voc``, ``coco`` or ``csv``."""
+    """Dataset name: ``digits``, ``voc``, ``coco``, ``csv`` or one added with
+    ``envs.register_dataset``."""
     data_root: str | None = None
     """Where the data lives (else ``$MLIC_DATA_ROOT``); unused by ``digits``."""
     image_size: int | None = None

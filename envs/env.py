@@ -26,7 +26,7 @@ from envs.config import EnvConfig
 from envs.engine.data import DatasetSplits
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 from envs.engine.trainer import EvalResult, SegmentStats, Trainer
-from envs.errors import ConfigError
+from envs.errors import ConfigError, ResetNeededError
 from envs.observation import (DataProfile, TrainingStatus, build_observation, feature_names,
                               observation_space)
 from envs.reward import compute_reward
@@ -88,7 +88,8 @@ class MLICTrainingEnv(ParallelEnv):
     @property
     def trainer(self) -> Trainer:
         if self._trainer is None:
-            raise RuntimeError("call reset() before using the environment")
+            raise ResetNeededError("the environment has not been reset: call reset() before "
+                                   "using it")
         return self._trainer
 
     @property
@@ -117,11 +118,12 @@ class MLICTrainingEnv(ParallelEnv):
         return self._observations(), infos
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self._status is None:
+            raise ResetNeededError("step() before the first reset(): call reset() first")
         if not self.agents:
-            raise RuntimeError("the episode is over: call reset() before step()")
+            raise ResetNeededError("the episode is over: call reset() before step()")
         start = time.perf_counter()
         before = self._status
-        assert before is not None
         recipe = self._recipe_for(validate_actions(actions, self.agents, self._action_spaces))
         segment, evaluation = self.trainer.train_and_evaluate(recipe, self.steps_per_decision)
         self._decisions += 1
@@ -155,7 +157,7 @@ class MLICTrainingEnv(ParallelEnv):
     def state(self) -> np.ndarray:
         """The global state: the shared observation vector."""
         if self._status is None:
-            raise RuntimeError("call reset() before state()")
+            raise ResetNeededError("state() before the first reset(): call reset() first")
         return build_observation(self._status, self.profile, self.config.history)
 
     def _observations(self) -> dict[str, np.ndarray]:

@@ -41,3 +41,8 @@ class ConfigError(MLICError, ValueError):
 
 class CheckpointError(MLICError, RuntimeError):
     """A checkpoint that is missing, truncated or incompatible."""
+
+
+class ResetNeededError(MLICError, RuntimeError):
+    """An env used before ``reset()``, or stepped after its episode ended (cf. Gymnasium's
+    ``ResetNeeded``)."""

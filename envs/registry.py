@@ -3,10 +3,16 @@
 Each :class:`EnvSpec` holds a default :class:`envs.config.EnvConfig`; ``make`` replaces
 fields with the caller's keyword overrides, loads the data (from the on-disk tensor
 cache after the first time) and builds the env. Nothing heavy happens at import.
+
+Ids carry a version, as Gymnasium's do (``mlic-digits-v0``): a change that alters
+results gets a new version and the old one keeps meaning what it meant. The name
+without a version (``mlic-digits``) is an alias of its latest version; an unknown
+version is an error that names the versions there are.
 """
 from __future__ import annotations
 
 import difflib
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,52 +25,132 @@ from envs.env import MLICTrainingEnv
 from envs.errors import ConfigError, UnknownEnvError
 
 
+_ID = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*?)(?:-v(?P<version>\d+))?")
+"""An env id: a name, optionally followed by ``-v<version>``."""
+
+
 @dataclass(frozen=True)
 class EnvSpec:
     """A registered environment: an id, its default config and a one-line description."""
 
     id: str
+    """``<name>-v<version>`` (e.g. ``mlic-digits-v0``); a plain ``<name>`` has no version."""
     config: EnvConfig
+    """The defaults ``make`` starts from."""
     description: str
+    """One line for listings."""
+
+    @property
+    def name(self) -> str:
+        """The id without its version: the alias that resolves to the latest version."""
+        return _parse(self.id)[0]
+
+    @property
+    def version(self) -> int | None:
+        """The id's version, or None for an unversioned id."""
+        return _parse(self.id)[1]
+
+
+def _parse(env_id: str) -> tuple[str, int | None]:
+    match = _ID.fullmatch(env_id) if isinstance(env_id, str) else None
+    if match is None:
+        raise ConfigError(f"env id {env_id!r} is malformed: use '<name>-v<version>' with letters, "
+                          f"digits, '.', '_' and '-' in the name, e.g. 'my-data-v0'")
+    version = match["version"]
+    return match["name"], None if version is None else int(version)
 
 
 _BUILTIN = (
-    EnvSpec("mlic-digits", EnvConfig(dataset="digits"),
+    EnvSpec("mlic-digits-v0", EnvConfig(dataset="digits"),
             "Bundled default: multi-digit scenes from scikit-learn's handwritten digits, 32 px, no download."),
-    EnvSpec("mlic-voc", EnvConfig(dataset="voc", image_size=128, backbone="resnet", batch_size=32,
+    EnvSpec("mlic-voc-v0", EnvConfig(dataset="voc", image_size=128, backbone="resnet", batch_size=32,
                                   max_decisions=20),
             "Pascal VOC 2007 (20 classes) from a local VOCdevkit; train = trainval minus a val slice."),
-    EnvSpec("mlic-coco", EnvConfig(dataset="coco", image_size=128, backbone="resnet", batch_size=32,
+    EnvSpec("mlic-coco-v0", EnvConfig(dataset="coco", image_size=128, backbone="resnet", batch_size=32,
                                    max_decisions=20),
             "COCO 2014 (80 classes) from a local folder with instances_{train,val}2014.json."),
-    EnvSpec("mlic-csv", EnvConfig(dataset="csv", image_size=64, max_decisions=20),
+    EnvSpec("mlic-csv-v0", EnvConfig(dataset="csv", image_size=64, max_decisions=20),
             "Your own data: a folder of images plus labels.csv rows 'filename,label1|label2'."),
 )
 _REGISTRY: dict[str, EnvSpec] = {spec.id: spec for spec in _BUILTIN}
 
 
 def register(spec: EnvSpec) -> None:
-    """Add an env id (e.g. your dataset with its own defaults). Ids must be new."""
+    """Add an env id (e.g. your dataset with its own defaults). Ids must be new.
+
+    Give it a version (``my-data-v0``) so that a later change can become ``my-data-v1``
+    while ``my-data`` follows the latest. ``spec.config.dataset`` names a dataset
+    loader: a built-in one or one added with ``envs.register_dataset``. Nothing is
+    loaded until ``make``.
+    """
+    name, version = _parse(spec.id)
     if spec.id in _REGISTRY:
-        raise ConfigError(f"env id {spec.id!r} is already registered")
+        raise ConfigError(f"env id {spec.id!r} is already registered; pick another id or "
+                          f"unregister({spec.id!r}) first")
+    if version is None and _versions(name):
+        raise ConfigError(f"env id {name!r} is the alias of {_versions(name)[-1].id!r}; "
+                          f"register a new version such as '{name}-v{_next_version(name)}'")
+    if version is not None and name in _REGISTRY:
+        raise ConfigError(f"{name!r} is registered without a version, so {spec.id!r} would make "
+                          f"it ambiguous; unregister({name!r}) first or pick another name")
     _REGISTRY[spec.id] = spec
 
 
+def unregister(env_id: str) -> None:
+    """Remove a registered env id (e.g. one a test registered); unknown ids raise as ``spec``."""
+    _REGISTRY.pop(spec(env_id).id)
+
+
 def list_envs() -> list[str]:
-    """All registered env ids, sorted."""
+    """All registered env ids, sorted: the versioned ids, without their unversioned aliases.
+
+    ``spec`` and ``make`` also accept each id's name without ``-v<version>``
+    (``mlic-digits``), which means its latest version.
+    """
     return sorted(_REGISTRY)
 
 
 def spec(env_id: str) -> EnvSpec:
-    """The spec of ``env_id``; an unknown id raises ``UnknownEnvError`` with close matches."""
-    if env_id not in _REGISTRY:
-        close = difflib.get_close_matches(str(env_id).strip().lower().replace("_", "-"),
-                                          list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise UnknownEnvError(
-            f"unknown env id {env_id!r}.{hint} Registered ids: {', '.join(list_envs())}. "
-            f"'mlic-digits' needs no download.")
-    return _REGISTRY[env_id]
+    """The spec of ``env_id``, or of the latest version of an unversioned name.
+
+    An unknown version raises ``UnknownEnvError`` naming the versions there are; any
+    other unknown id raises it with close matches.
+    """
+    if env_id in _REGISTRY:
+        return _REGISTRY[env_id]
+    match = _ID.fullmatch(str(env_id))
+    if match is not None:
+        versions = _versions(match["name"])
+        if versions and match["version"] is None:
+            return versions[-1]
+        if versions:
+            raise UnknownEnvError(
+                f"env id {env_id!r}: {match['name']!r} has no version {match['version']}; its "
+                f"versions are {', '.join(repr(s.id) for s in versions)}. Use one of them, or "
+                f"{match['name']!r} for the latest")
+    raise UnknownEnvError(
+        f"unknown env id {env_id!r}.{_close_matches_hint(str(env_id))} Registered ids: "
+        f"{', '.join(list_envs())} (without -v<version>: the latest version). "
+        f"'mlic-digits' needs no download.")
+
+
+def _versions(name: str) -> list[EnvSpec]:
+    """The versioned specs of ``name``, oldest first."""
+    found = [s for s in _REGISTRY.values() if s.version is not None and s.name == name]
+    return sorted(found, key=lambda s: s.version or 0)
+
+
+def _next_version(name: str) -> int:
+    return max((s.version or 0 for s in _versions(name)), default=-1) + 1
+
+
+def _close_matches_hint(env_id: str) -> str:
+    key = env_id.strip().lower().replace("_", "-")
+    # A versioned guess is matched against ids, an unversioned one against the aliases.
+    versioned = (match := _ID.fullmatch(key)) is not None and match["version"] is not None
+    pool = list(_REGISTRY) if versioned else sorted({s.name for s in _REGISTRY.values()})
+    close = difflib.get_close_matches(key, pool, n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
 def make_config(env_id: str, **overrides: Any) -> EnvConfig:
@@ -111,7 +197,11 @@ def check_resources(config: EnvConfig) -> None:
 
 
 def make(env_id: str, **overrides: Any) -> MLICTrainingEnv:
-    """Build the environment ``env_id`` with keyword overrides of its :class:`EnvConfig`."""
+    """Build the environment ``env_id`` with keyword overrides of its :class:`EnvConfig`.
+
+    The env's ``env_id`` is the id as given, so an unversioned alias stays unversioned in
+    whatever records it; ``spec(env.env_id).id`` is the version it resolved to.
+    """
     config = make_config(env_id, **overrides)
     check_resources(config)
     data = load_splits(config.dataset, data_root=config.data_root, image_size=config.image_size,

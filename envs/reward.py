@@ -16,8 +16,9 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
+from envs.engine.checks import require_finite
 from envs.errors import ConfigError
 
 
@@ -39,6 +40,9 @@ class RewardConfig:
     """Penalty when every component switches at once (scaled by the fraction switched)."""
 
     def __post_init__(self) -> None:
+        # A NaN weight would turn every reward into NaN, silently, many steps later.
+        for f in fields(self):
+            require_finite(f"RewardConfig.{f.name}", getattr(self, f.name))
         if self.map_scale <= 0:
             raise ConfigError(f"map_scale must be positive, got {self.map_scale}")
 

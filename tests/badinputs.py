@@ -703,7 +703,7 @@ OTHER: list[Entry] = [
           "ConfigError: reset(seed=...): the seed must be a non-negative int or None",
           T + "test_env_reset_rejects_bad_seeds"),
     Entry("an action on an episode that is over", "actions",
-          "RuntimeError: the episode is over: call reset() before step()",
+          "ResetNeededError: the episode is over: call reset() before step()",
           "tests/test_env.py::test_step_infos_and_truncation"),
 ]
 

@@ -95,11 +95,12 @@ def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_env(voc_root: Path, coco_root: Path, csv_root: Path, env_cache: Path):
     """``tiny_env(env_id, **overrides)``: a ``TINY`` env of any id on the session fixtures."""
-    roots = {"mlic-voc": voc_root, "mlic-coco": coco_root, "mlic-csv": csv_root}
+    roots = {"voc": voc_root, "coco": coco_root, "csv": csv_root}
 
     def make(env_id: str, **overrides: Any) -> envs.MLICTrainingEnv:
         kwargs = TINY.overrides(cache_dir=str(env_cache), **overrides)
-        if env_id in roots:
-            kwargs["data_root"] = str(roots[env_id])
+        root = roots.get(envs.spec(env_id).config.dataset)
+        if root is not None:
+            kwargs["data_root"] = str(root)
         return envs.make(env_id, **kwargs)
     return make

@@ -11,14 +11,17 @@ import numpy as np
 import pytest
 import torch
 
-from agents import (ALGORITHMS, AgentConfigError, Controller, ControllerCheckpointError,
-                    UnknownAlgorithmError, load_controller, make_controller)
-from agents.curiosity import CURIOSITY, make_curiosity
-from fakes import CooperativeFakeEnv, assert_same, one_torch_thread, rollout  # noqa: F401
+from agents import (ALGORITHMS, AgentConfigError, BeginNeededError, Controller,
+                    ControllerCheckpointError, Transition, UnknownAlgorithmError, load_controller,
+                    make_controller)
+from agents.rewards.curiosity import CURIOSITY, make_curiosity
+from envs.fakes import CooperativeFakeEnv
+from fakes import assert_same, rollout
+from training.episode import Callback, StepContext, run_episode
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]
-HP = {"mat-dqn": {"total_steps": 60, "learning_starts": 4, "batch_size": 8},
+HP = {"mat-dqn": {"learning_starts": 4, "batch_size": 8},
       "ma2ml": {"learning_starts": 2, "batch_size": 8, "hidden": (16,)},
       "ma2ml-lite": {"horizon": 3, "hidden": (16,)}}
 """Small settings so the tests train from the first few steps."""
@@ -54,18 +57,19 @@ def test_runs_an_episode(algo, curiosity):
         env = make_curiosity(curiosity, env, seed=1)
     controller = build(algo, env)
     assert isinstance(controller, Controller) and controller.name == algo
-    obs, _ = env.reset(seed=0)
-    for _ in range(12):
-        actions = controller.act(obs)
-        assert all(env.action_space(a).contains(actions[a]) for a in env.agents)
-        next_obs, rewards, terms, truncs, infos = env.step(actions)
-        logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
-        assert all(re.fullmatch(LOG_KEY, key) for key in logs), logs
-        assert all(np.isfinite(v) for v in logs.values())
-        if curiosity:
-            assert all(infos[a]["reward_intrinsic"] >= 0 for a in rewards)
-        obs = next_obs
-    assert not env.agents
+
+    class Check(Callback):
+        def on_step(self, ctx: StepContext) -> bool:
+            t = ctx.transition
+            assert all(env.action_space(a).contains(t.actions[a]) for a in t.actions)
+            assert all(re.fullmatch(LOG_KEY, key) for key in ctx.logs), ctx.logs
+            assert all(np.isfinite(v) for v in ctx.logs.values())
+            if curiosity:
+                assert all(t.infos[a]["reward_intrinsic"] >= 0 for a in t.rewards)
+            return True
+
+    outcome = run_episode(env, controller, seed=0, callbacks=[Check()])
+    assert outcome.state.step == 12 and not env.agents
 
 
 @pytest.mark.parametrize("algo,curiosity", [("mat-dqn", "rnd"), ("bandit", "icm"), ("static", None),
@@ -75,20 +79,22 @@ def test_drives_the_real_training_env(tiny_env, algo, curiosity):
     if curiosity:
         env = make_curiosity(curiosity, env, seed=0)
     controller = build(algo, env)
-    obs, _ = env.reset(seed=0)
-    steps = 0
-    while env.agents:
-        actions = controller.act(obs)
-        assert set(actions) == set(env.agents)
-        assert all(env.action_space(a).contains(actions[a]) for a in actions)
-        next_obs, rewards, terms, truncs, infos = env.step(actions)
-        logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
-        assert all(env.observation_space(a).contains(o) for a, o in next_obs.items())
-        obs, steps = next_obs, steps + 1
-    assert steps == 3
-    assert (algo == "static") == (not logs)
+    seen: list[StepContext] = []
+
+    class Check(Callback):
+        def on_step(self, ctx: StepContext) -> bool:
+            t = ctx.transition
+            assert set(t.actions) == set(env.possible_agents)
+            assert all(env.action_space(a).contains(t.actions[a]) for a in t.actions)
+            assert all(env.observation_space(a).contains(o) for a, o in t.next_observations.items())
+            seen.append(ctx)
+            return True
+
+    run_episode(env, controller, seed=0, callbacks=[Check()])
+    assert len(seen) == 3
+    assert (algo == "static") == (not seen[-1].logs)
     if curiosity:
-        assert {"reward_extrinsic", "reward_intrinsic", "metrics"} <= set(infos["opt"])
+        assert {"reward_extrinsic", "reward_intrinsic", "metrics"} <= set(seen[-1].transition.infos["opt"])
 
 
 def test_mat_dqn_logs_epsilon_and_loss():
@@ -102,16 +108,16 @@ def test_mat_dqn_logs_epsilon_and_loss():
 def test_state_dict_round_trip_resumes_exactly(algo):
     env = CooperativeFakeEnv(max_steps=10)
     first = build(algo, env, seed=0)
-    _, _, obs = rollout(first, env, 25, seed=3)
+    _, _, state = rollout(first, env, 25, seed=3)
     saved = torch_round_trip(first.state_dict())  # must survive torch.load(weights_only=True)
-    env_saved, obs_saved = copy.deepcopy(env.state_dict()), copy.deepcopy(obs)
-    actions_first, _, _ = rollout(first, env, 20, obs)
+    env_saved, state_saved = copy.deepcopy(env.state_dict()), copy.deepcopy(state)
+    actions_first, _, _ = rollout(first, env, 20, state)
 
     second = build(algo, CooperativeFakeEnv(max_steps=10), seed=123)
     second.load_state_dict(saved)
     env2 = CooperativeFakeEnv(max_steps=10)
     env2.load_state_dict(env_saved)
-    actions_second, _, _ = rollout(second, env2, 20, obs_saved)
+    actions_second, _, _ = rollout(second, env2, 20, state_saved)
     assert actions_first == actions_second
     assert_same(first.state_dict(), second.state_dict())
 
@@ -143,10 +149,10 @@ def test_frozen_controller_does_not_change(algo):
     rollout(controller, env, 15)
     controller.training = False
     before = copy.deepcopy(strip_rngs(controller.state_dict()))
-    _, logs, obs = rollout(controller, env, 15)
+    _, logs, state = rollout(controller, env, 15)
     assert_same(before, strip_rngs(controller.state_dict()))
     if algo != "random":  # frozen acting is greedy, hence repeatable
-        assert controller.act(obs) == controller.act(obs)
+        assert controller.act(state.observations) == controller.act(state.observations)
 
 
 @pytest.mark.parametrize("algo", ALGORITHMS)
@@ -179,6 +185,33 @@ def test_load_controller_asks_again_for_what_json_cannot_hold(tmp_path):
         load_controller(tmp_path, CooperativeFakeEnv(), seed=0)
     loaded = load_controller(tmp_path, CooperativeFakeEnv(), seed=0, dqn_kwargs=kwargs)
     assert any(isinstance(m, torch.nn.Tanh) for m in loaded.models["aug"].q_net.modules())
+
+
+def test_mat_dqn_must_be_told_the_run_before_it_learns():
+    env = CooperativeFakeEnv()
+    controller = build("mat-dqn", env)
+    obs, _ = env.reset(seed=0)
+    actions = controller.act(obs)
+    next_obs, rewards, terms, truncs, infos = env.step(actions)
+    step = Transition(obs, actions, rewards, next_obs, terms, truncs, infos)
+    with pytest.raises(BeginNeededError, match=r"begin\(total_steps=N\)"):
+        controller.observe(step)
+    with pytest.raises(AgentConfigError, match="positive integer"):
+        controller.begin(total_steps=0)
+    controller.begin(total_steps=40)
+    assert "agent/opt/epsilon" in controller.observe(step)
+
+
+def test_epsilon_decays_over_the_run_given_to_begin():
+    """The same controller config, told two run lengths, explores for different spans."""
+    eps = {}
+    for total in (20, 80):
+        env = CooperativeFakeEnv(max_steps=10)
+        controller = build("mat-dqn", env)
+        _, logs, _ = rollout(controller, env, 10, total_steps=total)
+        eps[total] = logs[-1]["agent/aug/epsilon"]
+    assert eps[20] == pytest.approx(1.0 - 0.95 * 10 / 10)  # fraction 0.5 of 20 steps: done
+    assert eps[80] == pytest.approx(1.0 - 0.95 * 10 / 40)
 
 
 def test_unknown_algorithm_names_close_matches():

@@ -9,9 +9,10 @@ import torch
 from pettingzoo.test import api_test, parallel_api_test
 from pettingzoo.utils.conversions import parallel_to_aec
 
-from agents import UnknownAlgorithmError
-from agents.curiosity import CURIOSITY, CuriosityWrapper, RunningStd, make_curiosity
-from fakes import CooperativeFakeEnv, assert_same, one_torch_thread  # noqa: F401
+from agents import UnknownCuriosityError
+from agents.rewards.curiosity import CURIOSITY, CuriosityWrapper, RunningStd, make_curiosity
+from envs.fakes import CooperativeFakeEnv
+from fakes import assert_same
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 REPEAT = {"aug": 3, "opt": 1, "lrs": 2, "loss": 4}
@@ -120,7 +121,7 @@ def test_running_std_matches_numpy():
 
 
 def test_unknown_curiosity_kind_and_bad_options_fail_clearly():
-    with pytest.raises(UnknownAlgorithmError, match="icm"):
+    with pytest.raises(UnknownCuriosityError, match="unknown curiosity module .icn.*icm"):
         make_curiosity("icn", CooperativeFakeEnv(), seed=0)
     with pytest.raises(ValueError, match="beta"):
         make_curiosity("rnd", CooperativeFakeEnv(), seed=0, beta=-1.0)

@@ -1,15 +1,19 @@
 """ma2ml and ma2ml-lite internals: counterfactual batch, importance weights, returns, settings."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
-from agents import AgentConfigError, make_controller
-from agents.joint_replay import JointReplayBuffer
+from agents import AgentConfigError, Transition, make_controller
+from agents.common import JointReplayBuffer
 from agents.ma2ml import MA2MLController
-from agents.ma2ml_nets import JointCritic
-from fakes import CooperativeFakeEnv, one_torch_thread, rollout  # noqa: F401
+from agents.ma2ml.nets import JointCritic
+from envs.fakes import CooperativeFakeEnv
+from fakes import rollout
+from training.episode import Callback, StepContext, run_episode
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = {"hidden": (16,)}
@@ -90,15 +94,15 @@ def test_ma2ml_logs_every_agent_and_the_critic():
 def test_lite_learns_from_each_transition_once_its_horizon_is_in():
     env = CooperativeFakeEnv(max_steps=6)
     controller = make_controller("ma2ml-lite", env, seed=0, horizon=3, **SMALL)
-    obs, _ = env.reset(seed=0)
     pending, updated = [], []
-    while env.agents:
-        actions = controller.act(obs)
-        next_obs, rewards, terms, truncs, infos = env.step(actions)
-        logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
-        pending.append([len(e["rewards"]) for e in controller.pending])
-        updated.append("baseline/loss" in logs)
-        obs = next_obs
+
+    class Watch(Callback):
+        def on_step(self, ctx: StepContext) -> bool:
+            pending.append([len(e["rewards"]) for e in controller.pending])
+            updated.append("baseline/loss" in ctx.logs)
+            return True
+
+    run_episode(env, controller, seed=0, callbacks=[Watch()])
     # steps 1-2 wait; from step 3 the oldest transition has its 3 rewards; the end flushes all
     assert pending == [[1], [2, 1], [2, 1], [2, 1], [2, 1], []]
     assert updated == [False, False, True, True, True, True]
@@ -113,10 +117,11 @@ def test_pipeline_setting_learns_from_the_val_map_once_per_episode():
     actions = controller.act(obs)
     next_obs, rewards, terms, truncs, _ = env.step(actions)
     infos = {a: {"metrics": {"mAP": 42.0}} for a in env.possible_agents}
-    controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
+    step = Transition(obs, actions, rewards, next_obs, terms, truncs, infos)
+    controller.observe(step)
     assert controller.buffer.rewards[0] == pytest.approx(0.42) and controller.buffer.dones[0] == 1.0
     with pytest.raises(AgentConfigError, match="metrics"):
-        controller.observe(obs, actions, rewards, next_obs, terms, truncs, {a: {} for a in rewards})
+        controller.observe(dataclasses.replace(step, infos={a: {} for a in rewards}))
 
 
 @pytest.mark.parametrize("algo", ["ma2ml", "ma2ml-lite"])
@@ -133,13 +138,10 @@ def test_pipeline_on_the_real_env_reads_the_final_val_map(tiny_env, algo):
     env = tiny_env("mlic-digits", max_decisions=1, steps_per_decision=4)
     options = {"learning_starts": 1, "batch_size": 4} if algo == "ma2ml" else {}
     controller = make_controller(algo, env, seed=0, setting="pipeline", **options, **SMALL)
-    for episode in range(2):
-        obs, _ = env.reset(seed=episode)
-        actions = controller.act(obs)
-        next_obs, rewards, terms, truncs, infos = env.step(actions)
-        logs = controller.observe(obs, actions, rewards, next_obs, terms, truncs, infos)
-        assert not env.agents and np.isfinite(list(logs.values())).all()
-    assert ("critic/loss" if algo == "ma2ml" else "baseline/loss") in logs
+    _, logs, state = rollout(controller, env, 2, total_steps=2)
+    assert state.episode == 2 and not env.agents
+    assert all(np.isfinite(list(entry.values())).all() for entry in logs)
+    assert ("critic/loss" if algo == "ma2ml" else "baseline/loss") in logs[-1]
 
 
 @pytest.mark.parametrize("algo,options,message", [

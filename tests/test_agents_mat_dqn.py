@@ -1,21 +1,28 @@
 """The SB3 internals ``mat-dqn`` drives: replay buffer, train(), epsilon schedule, target net, save."""
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
 import torch
 from stable_baselines3 import DQN
 
 from agents import make_controller
+from agents.common import SeededReplayBuffer
 from agents.mat_dqn import MatDQNController
-from agents.replay import SeededReplayBuffer
-from fakes import CooperativeFakeEnv, one_torch_thread, rollout  # noqa: F401
+from envs.fakes import CooperativeFakeEnv
+import fakes
+
+RUN = 40
+"""The run every test tells its controller (``begin(total_steps=RUN)``)."""
+rollout = partial(fakes.rollout, total_steps=RUN)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def controller(seed: int = 0, **overrides) -> MatDQNController:
-    options = {"total_steps": 40, "learning_starts": 4, "batch_size": 8, **overrides}
+    options = {"learning_starts": 4, "batch_size": 8, **overrides}
     built = make_controller("mat-dqn", CooperativeFakeEnv(max_steps=10), seed=seed, **options)
     assert isinstance(built, MatDQNController)
     return built
@@ -91,7 +98,7 @@ def test_target_network_is_polyak_updated_every_interval():
 
 def test_exploration_rate_follows_sb3_schedule():
     env = CooperativeFakeEnv(max_steps=10)
-    ctrl = controller(total_steps=40, exploration_fraction=0.5, exploration_final_eps=0.1)
+    ctrl = controller(exploration_fraction=0.5, exploration_final_eps=0.1)
     model = ctrl.models["lrs"]
     assert model.exploration_rate == 1.0
     _, logs, obs = rollout(ctrl, env, 10)

@@ -12,11 +12,10 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 import envs
-from agents.individual_reward import IndividualRewardWrapper
+from agents.rewards.individual import IndividualRewardWrapper
 from benchmarks import ablations, pbt, peers
 from benchmarks.episodes import describe_choices, parse_recipe, recipe_name
 from benchmarks.reporting import reach_epoch, shortfalls, winner_sentence
-from fakes import one_torch_thread  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = ["--quick", "--seeds", "1", "--max-train-images", "64", "--steps-per-decision", "2",

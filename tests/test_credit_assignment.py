@@ -21,20 +21,20 @@ import torch
 
 from agents import make_controller
 from benchmarks import credit_assignment
-from fakes import one_torch_thread  # noqa: F401
-from fakes_coop import (NOISE, OPTIMUM, WEIGHTS, InteractionGameEnv, Run, contribution,
-                        steps_to_optimum, true_q)
+from benchmarks.credit_assignment import Run, steps_to_optimum
+from envs.fakes.interaction import NOISE, OPTIMUM, WEIGHTS, InteractionGameEnv, contribution
+from fakes_coop import true_q
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SEEDS = (0, 1)
 BUDGET = 300
-LEARNERS = {"ma2ml": {"gamma": 0.0}, "mat-dqn": {"gamma": 0.0, "total_steps": BUDGET}, "bandit": {}}
-"""Each learner's settings: its defaults, without discount (mat-dqn's epsilon decays over
-half the budget, its default fraction)."""
+LEARNERS = {"ma2ml": {"gamma": 0.0}, "mat-dqn": {"gamma": 0.0}, "bandit": {}}
+"""Each learner's settings: its defaults, without discount (the run is the budget, so
+mat-dqn's epsilon decays over half of it, its default fraction)."""
 
 
 @pytest.fixture(scope="module")
-def runs(one_torch_thread) -> dict[str, list[Run]]:  # noqa: F811
+def runs(one_torch_thread) -> dict[str, list[Run]]:
     return {algo: [steps_to_optimum(partial(make_controller, algo, seed=seed, **hp), seed, BUDGET)
                    for seed in SEEDS] for algo, hp in LEARNERS.items()}
 

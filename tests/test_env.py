@@ -56,8 +56,22 @@ def test_step_infos_and_truncation(tiny_env):
     _, _, _, truncs, infos = env.step(action)
     assert all(truncs.values()) and env.agents == []
     assert 0.0 <= infos["aug"]["test_metrics"]["mAP"] <= 100.0
-    with pytest.raises(RuntimeError, match="reset"):
+    with pytest.raises(envs.ResetNeededError, match="episode is over.*reset"):
         env.step(action)
+
+
+def test_using_the_env_before_reset_raises_reset_needed(tiny_env):
+    env = tiny_env("mlic-digits", max_decisions=1)
+    action = {"aug": 0, "opt": 0, "lrs": 0, "loss": 0}
+    for use in (lambda: env.step(action), env.state, env.state_dict):
+        with pytest.raises(envs.ResetNeededError, match=r"call reset\(\)"):
+            use()
+    assert issubclass(envs.ResetNeededError, RuntimeError)  # old ``except RuntimeError`` still works
+    env.reset(seed=0)
+    env.step(action)
+    env.close()
+    with pytest.raises(envs.ResetNeededError, match=r"call reset\(\)"):
+        env.state_dict()
 
 
 def test_removed_agent_keeps_its_default(tiny_env):

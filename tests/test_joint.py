@@ -48,3 +48,13 @@ def test_bad_joint_actions(tiny_env):
     multi.reset(seed=0)
     with pytest.raises(envs.InvalidActionError, match="4 entries"):
         multi.step([1, 2])
+
+
+def test_joint_step_needs_a_reset(tiny_env):
+    joint = JointActionEnv(tiny_env("mlic-digits", max_decisions=1), flatten=True)
+    with pytest.raises(envs.ResetNeededError, match="reset"):
+        joint.step(0)
+    joint.reset(seed=0)
+    assert joint.step(0)[3]  # truncated after its one decision
+    with pytest.raises(envs.ResetNeededError, match="episode is over"):
+        joint.step(0)

@@ -9,7 +9,6 @@ import pytest
 
 from benchmarks import ablations, episodes, peers
 from benchmarks.run_store import RunStore, SweepResumeError, run_sweep
-from fakes import one_torch_thread  # noqa: F401
 
 
 @dataclass

@@ -1,20 +1,20 @@
 """Atomic checkpoints: written to a temporary file, fsynced, then renamed into place.
 
+The writing is :mod:`envs.atomic`'s; this module adds the format tag and the errors.
+
 A crash (even ``kill -9``) while writing leaves the previous checkpoint intact; a
 truncated or corrupt file is reported as :class:`envs.errors.CheckpointError` naming it.
 """
 from __future__ import annotations
 
-import glob
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from envs.atomic import remove_stale_temps, save_torch_atomic
 from envs.errors import CheckpointError
 
 FORMAT_VERSION = 1
@@ -30,53 +30,15 @@ def save_atomic(payload: dict[str, Any], path: Path) -> None:
     the previous checkpoint in place.
     """
     path = Path(path)
-    tmp: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_tmp_prefix(path), suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            torch.save({"format": FORMAT_VERSION, **payload}, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
+        save_torch_atomic({"format": FORMAT_VERSION, **payload}, path)
     except OSError as error:
         kept = ("the previous checkpoint is unchanged" if path.is_file()
                 else "no checkpoint exists yet")
         raise CheckpointError(
             f"could not write checkpoint {path}: {error.strerror or error}; {kept}. Free disk "
             f"space or fix the folder's permissions, then continue with --resume") from error
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-    _remove_stale_tmp(path)
-
-
-def _tmp_prefix(path: Path) -> str:
-    return f".{path.name}."
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
-
-
-def _remove_stale_tmp(path: Path) -> None:
-    """Delete temporary files an interrupted :func:`save_atomic` of ``path`` left behind."""
-    for leftover in path.parent.glob(f"{glob.escape(_tmp_prefix(path))}*.tmp"):
-        try:
-            leftover.unlink()
-        except OSError:
-            pass
+    remove_stale_temps(path)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:

@@ -7,8 +7,8 @@ files (their resolved paths, sizes and modification times). Editing an
 annotation file, moving the dataset or bumping the format version therefore
 selects a new file; stale files are left in place and can be deleted at will.
 
-Writes are atomic (temporary file in the same directory, ``fsync``,
-``os.replace``), so a crash never leaves a half-written cache file under the
+Writes are atomic (:mod:`envs.atomic`: temporary file in the same directory,
+``fsync``, ``os.replace``), so a crash never leaves a half-written cache file under the
 final name. A cache file that cannot be read back is logged and rebuilt.
 """
 from __future__ import annotations
@@ -18,13 +18,13 @@ import json
 import logging
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 import torch
 
+from envs.atomic import save_torch_atomic
 from envs.engine.data.dataset import MLICDataset
 from envs.engine.data.images import SKIP_HINT, corrupt_image_message
 from envs.errors import CorruptImageError, DatasetFormatError, DatasetNotFoundError
@@ -97,41 +97,12 @@ def load_payload(path: Path, validate: Callable[[dict[str, Any]], None]) -> dict
 
 def save_payload(path: Path, payload: Mapping[str, Any]) -> bool:
     """Write ``payload`` atomically to ``path``; False (and a warning) if that is impossible."""
-    tmp_name: str | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "wb") as fh:
-            torch.save({"format_version": FORMAT_VERSION, **payload}, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, path)
-        tmp_name = None
-        _fsync_dir(path.parent)
+        save_torch_atomic({"format_version": FORMAT_VERSION, **payload}, path)
     except OSError as exc:
         logger.warning("could not write cache file %s (%s); continuing without caching", path, exc)
         return False
-    finally:
-        if tmp_name is not None:
-            try:
-                os.unlink(tmp_name)
-            except OSError:
-                pass
     return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def cached(cache_dir: Path, stem: str, parts: Mapping[str, Any],

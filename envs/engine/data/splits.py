@@ -1,5 +1,9 @@
 """Entry points: one native split (:func:`load_dataset`), an env's splits (:func:`load_splits`).
 
+Both look the dataset up in the loader registry (:mod:`envs.engine.data.loaders`),
+validate the arguments once into a :class:`DataRequest` and call the loader. The
+built-in loaders (coco, csv, digits, voc) are defined and registered here.
+
 Held-out slices are deterministic and independent of any env seed: they come
 from ``numpy.random.default_rng(SPLIT_SEED)`` permutations of the source split's
 images, in its (sorted) order. ``max_train_images`` keeps the first N of a second
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,53 +24,19 @@ from envs.engine.data.csvfolder import CSV_SPLIT_FILES, available_splits, find_c
 from envs.engine.data.dataset import DatasetSplits, MLICDataset
 from envs.engine.data.digits import DigitsConfig, load_digits_splits
 from envs.engine.data.images import check_bad_image_policy
-from envs.engine.data.roots import resolve_data_root
+from envs.engine.data.loaders import (DataRequest, DatasetLoader, canonical_name, dataset_loader,
+                                      dataset_names, register_dataset)
 from envs.engine.data.voc import VOC_SPLITS, load_voc
-from envs.errors import ConfigError, DatasetNotFoundError, UnknownEnvError
+from envs.errors import ConfigError, DatasetFormatError, DatasetNotFoundError
 
 DATASET_NAMES: tuple[str, ...] = ("coco", "csv", "digits", "voc")
-NATIVE_SPLITS: dict[str, tuple[str, ...]] = {
-    "coco": COCO_SPLITS, "csv": tuple(CSV_SPLIT_FILES), "digits": ("train", "val", "test"),
-    "voc": VOC_SPLITS,
-}
-"""The splits :func:`load_dataset` accepts per dataset (csv: those whose file exists)."""
-DEFAULT_IMAGE_SIZE: dict[str, int] = {"coco": 64, "csv": 64, "digits": 32, "voc": 64}
+"""The built-in datasets (``loaders.dataset_names()`` also lists those registered since)."""
 SPLIT_SEED = 20240601
 """Seed of the fixed permutations behind held-out val slices and ``max_train_images``."""
 CSV_FRACTIONS = (0.70, 0.15, 0.15)
 """train / val / test fractions when a CSV dataset has only ``labels.csv``."""
 
 PathLike = str | os.PathLike[str]
-
-
-def canonical_name(name: str) -> str:
-    """``"voc"`` for ``"voc"``, ``"mlic-voc"``, ``"VOC"``; :class:`UnknownEnvError` otherwise."""
-    key = str(name).strip().lower()
-    if key.startswith("mlic-"):
-        key = key[len("mlic-"):]
-    if key not in DATASET_NAMES:
-        raise UnknownEnvError(
-            f"unknown dataset {name!r}; known datasets: "
-            f"{', '.join(DATASET_NAMES)} (also as mlic-<name>)")
-    return key
-
-
-def _image_size(name: str, image_size: int | None) -> int:
-    if image_size is None:
-        return DEFAULT_IMAGE_SIZE[name]
-    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) \
-            or not 8 <= image_size <= 1024:
-        raise ConfigError(f"image_size must be an int in 8..1024, got {image_size!r}")
-    return int(image_size)
-
-
-def _digits_config(image_size: int | None, config: DigitsConfig | None) -> DigitsConfig:
-    if config is None:
-        return DigitsConfig(image_size=_image_size("digits", image_size))
-    if image_size is not None and image_size != config.image_size:
-        raise ConfigError(f"image_size={image_size} contradicts digits_config.image_size="
-                          f"{config.image_size}; pass only one")
-    return config
 
 
 def load_dataset(name: str, split: str, *, data_root: PathLike | None = None,
@@ -77,29 +47,98 @@ def load_dataset(name: str, split: str, *, data_root: PathLike | None = None,
 
     Native splits: voc ``train|val|trainval|test``; coco ``train|val`` (2014);
     csv ``train|val|test`` (its CSV files) or ``all`` (``labels.csv``); digits
-    ``train|val|test``. ``image_size`` None means 32 for digits, 64 otherwise.
+    ``train|val|test``; a registered dataset those of its loader. ``image_size`` None
+    means 32 for digits, 64 otherwise (a registered loader's own default).
     ``download=True`` fetches VOC 2007 if missing. ``digits_config`` overrides the
     digits generator's knobs.
     """
     key = canonical_name(name)
-    if split not in NATIVE_SPLITS[key]:
+    loader = dataset_loader(key)
+    if split not in loader.native_splits:
         raise ConfigError(f"dataset {key!r} has no split {split!r}; its splits are "
-                          f"{', '.join(NATIVE_SPLITS[key])}")
+                          f"{', '.join(loader.native_splits)}")
+    request = _request(key, loader, data_root=data_root, image_size=image_size,
+                       download=download, cache_dir=cache_dir, on_bad_image=on_bad_image,
+                       val_fraction=0.1, digits_config=digits_config)
+    if loader.load_split is None:
+        return getattr(_checked_splits(loader.load_splits(request), request), split)
+    return loader.load_split(split, request)
+
+
+def load_splits(name: str, *, data_root: PathLike | None = None, image_size: int | None = None,
+                download: bool = False, cache_dir: PathLike | None = None,
+                max_train_images: int | None = None, val_fraction: float = 0.1,
+                on_bad_image: str = "error",
+                digits_config: DigitsConfig | None = None) -> DatasetSplits:
+    """The train / val / test an environment uses.
+
+    * voc: ``trainval`` minus a held-out slice (``val_fraction``) / that slice / ``test``.
+    * coco: ``train2014`` minus a held-out slice / that slice / ``val2014``.
+    * csv: ``train.csv`` / ``val.csv`` (else a held-out slice of train) / ``test.csv``;
+      with only ``labels.csv``, a fixed 70/15/15 split of it.
+    * digits: the generator's own three splits (``val_fraction`` is not used).
+    * a registered dataset: what its loader's ``load_splits`` returns.
+
+    The held-out slices use the fixed :data:`SPLIT_SEED`, never an env seed.
+    ``max_train_images`` keeps a deterministic subset of train.
+    """
+    key = canonical_name(name)
+    loader = dataset_loader(key)
+    request = _request(key, loader, data_root=data_root, image_size=image_size,
+                       download=download, cache_dir=cache_dir, on_bad_image=on_bad_image,
+                       val_fraction=val_fraction, digits_config=digits_config)
+    splits = _checked_splits(loader.load_splits(request), request)
+    if max_train_images is not None:
+        idx = train_subset_index(len(splits.train), max_train_images)
+        splits = DatasetSplits(train=splits.train.subset(idx), val=splits.val, test=splits.test)
+    return splits
+
+
+def _request(key: str, loader: DatasetLoader, *, data_root: PathLike | None,
+             image_size: int | None, download: bool, cache_dir: PathLike | None,
+             on_bad_image: str, val_fraction: float,
+             digits_config: DigitsConfig | None) -> DataRequest:
     check_bad_image_policy(on_bad_image)
-    cache = resolve_cache_dir(cache_dir)
-    if key == "digits":
-        return getattr(load_digits_splits(_digits_config(image_size, digits_config), cache), split)
-    size = _image_size(key, image_size)
-    root, origin = resolve_data_root(data_root)
-    common = {"image_size": size, "cache_dir": cache, "on_bad_image": on_bad_image}
-    if key == "voc":
-        return load_voc(split, root, origin, download=download, **common)
-    if download:
-        raise ConfigError(f"download=True is only supported for voc; {key} must be "
-                          f"placed under the data root by hand")
-    if key == "coco":
-        return load_coco(split, root, origin, **common)
-    return load_csv(split, root, origin, **common)
+    if not 0.0 < val_fraction < 1.0:
+        raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
+    if download and not loader.download:
+        can = ", ".join(n for n in dataset_names() if dataset_loader(n).download)
+        raise ConfigError(f"download=True is not supported for {key}: it must be placed under "
+                          f"the data root by hand (download works for: {can})")
+    if digits_config is not None:
+        if key != "digits":
+            raise ConfigError(f"digits_config is only for the digits dataset, not {key!r}")
+        if image_size is not None and image_size != digits_config.image_size:
+            raise ConfigError(f"image_size={image_size} contradicts digits_config.image_size="
+                              f"{digits_config.image_size}; pass only one")
+        image_size = digits_config.image_size
+    return DataRequest(name=key, image_size=_image_size(image_size, loader.image_size),
+                       cache_dir=resolve_cache_dir(cache_dir), data_root=data_root,
+                       download=bool(download), on_bad_image=on_bad_image,
+                       val_fraction=float(val_fraction), digits_config=digits_config)
+
+
+def _image_size(image_size: int | None, default: int) -> int:
+    if image_size is None:
+        return default
+    if isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer)) \
+            or not 8 <= image_size <= 1024:
+        raise ConfigError(f"image_size must be an int in 8..1024, got {image_size!r}")
+    return int(image_size)
+
+
+def _checked_splits(splits: Any, request: DataRequest) -> DatasetSplits:
+    """A loader's result, if it is what was asked for (a user loader can get it wrong)."""
+    if not isinstance(splits, DatasetSplits):
+        raise DatasetFormatError(
+            f"the loader of dataset {request.name!r} returned {type(splits).__name__}; it must "
+            f"return envs.DatasetSplits(train=..., val=..., test=...)")
+    if splits.train.image_size != request.image_size:
+        raise DatasetFormatError(
+            f"the loader of dataset {request.name!r} returned {splits.train.image_size} px "
+            f"images for image_size={request.image_size}; it must resize to "
+            f"request.image_size")
+    return splits
 
 
 def held_out_split(n: int, fraction: float,
@@ -131,25 +170,58 @@ def _with_held_out(full: MLICDataset, fraction: float) -> tuple[MLICDataset, MLI
     return full.subset(rest, split="train"), full.subset(held, split="val")
 
 
-def _csv_splits(root: Path, origin: str, val_fraction: float, **common) -> DatasetSplits:
-    csv_dir = find_csv_dir(root)
+# ------------------------------------------------------------------ built-in loaders
+
+def _common(request: DataRequest) -> dict[str, Any]:
+    return {"image_size": request.image_size, "cache_dir": request.cache_dir,
+            "on_bad_image": request.on_bad_image}
+
+
+def _voc_split(split: str, request: DataRequest) -> MLICDataset:
+    root, origin = request.root()
+    return load_voc(split, root, origin, download=request.download, **_common(request))
+
+
+def _voc_splits(request: DataRequest) -> DatasetSplits:
+    train, val = _with_held_out(_voc_split("trainval", request), request.val_fraction)
+    return DatasetSplits(train=train, val=val, test=_voc_split("test", request))
+
+
+def _coco_split(split: str, request: DataRequest) -> MLICDataset:
+    root, origin = request.root()
+    return load_coco(split, root, origin, **_common(request))
+
+
+def _coco_splits(request: DataRequest) -> DatasetSplits:
+    train, val = _with_held_out(_coco_split("train", request), request.val_fraction)
+    test = dataclasses.replace(_coco_split("val", request), split="test")
+    return DatasetSplits(train=train, val=val, test=test)
+
+
+def _csv_split(split: str, request: DataRequest) -> MLICDataset:
+    root, origin = request.root()
+    return load_csv(split, root, origin, **_common(request))
+
+
+def _csv_splits(request: DataRequest) -> DatasetSplits:
+    csv_dir = find_csv_dir(request.root()[0])
     if csv_dir is None:
-        load_csv("all", root, origin, **common)  # raises the full not-found message
+        _csv_split("all", request)  # raises the full not-found message
         raise AssertionError("unreachable")
     present = available_splits(csv_dir)
     if "train" in present:
-        full_train = load_csv("train", root, origin, **common)
+        full_train = _csv_split("train", request)
         if "val" in present:
-            train, val = full_train, load_csv("val", root, origin, **common)
+            train, val = full_train, _csv_split("val", request)
         else:
-            train, val = _with_held_out(full_train, val_fraction)
+            train, val = _with_held_out(full_train, request.val_fraction)
         if "test" not in present:
             raise DatasetNotFoundError(
                 f"{csv_dir} has train.csv but no test.csv; add test.csv, or put every row in "
                 f"labels.csv (instead of train/val/test.csv) to have it split "
                 f"{'/'.join(str(int(f * 100)) for f in CSV_FRACTIONS)}")
-        return DatasetSplits(train=train, val=val, test=load_csv("test", root, origin, **common))
-    full = load_csv("all", root, origin, **common)
+        return DatasetSplits(train=train, val=val, test=_csv_split("test", request))
+    full = _csv_split("all", request)
     n = len(full)
     if n < 3:
         raise ConfigError(
@@ -164,48 +236,13 @@ def _csv_splits(root: Path, origin: str, val_fraction: float, **common) -> Datas
                          test=full.subset(test_idx, split="test"))
 
 
-def load_splits(name: str, *, data_root: PathLike | None = None, image_size: int | None = None,
-                download: bool = False, cache_dir: PathLike | None = None,
-                max_train_images: int | None = None, val_fraction: float = 0.1,
-                on_bad_image: str = "error",
-                digits_config: DigitsConfig | None = None) -> DatasetSplits:
-    """The train / val / test an environment uses.
+def _digits_splits(request: DataRequest) -> DatasetSplits:
+    config = request.digits_config or DigitsConfig(image_size=request.image_size)
+    return load_digits_splits(config, request.cache_dir)
 
-    * voc: ``trainval`` minus a held-out slice (``val_fraction``) / that slice / ``test``.
-    * coco: ``train2014`` minus a held-out slice / that slice / ``val2014``.
-    * csv: ``train.csv`` / ``val.csv`` (else a held-out slice of train) / ``test.csv``;
-      with only ``labels.csv``, a fixed 70/15/15 split of it.
-    * digits: the generator's own three splits (``val_fraction`` is not used).
 
-    The held-out slices use the fixed :data:`SPLIT_SEED`, never an env seed.
-    ``max_train_images`` keeps a deterministic subset of train.
-    """
-    key = canonical_name(name)
-    check_bad_image_policy(on_bad_image)
-    if not 0.0 < val_fraction < 1.0:
-        raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    cache = resolve_cache_dir(cache_dir)
-    if key == "digits":
-        splits = load_digits_splits(_digits_config(image_size, digits_config), cache)
-    else:
-        if download and key != "voc":
-            raise ConfigError(f"download=True is only supported for voc; {key} must be "
-                              f"placed under the data root by hand")
-        size = _image_size(key, image_size)
-        root, origin = resolve_data_root(data_root)
-        common = {"image_size": size, "cache_dir": cache, "on_bad_image": on_bad_image}
-        if key == "voc":
-            train, val = _with_held_out(
-                load_voc("trainval", root, origin, download=download, **common), val_fraction)
-            splits = DatasetSplits(train=train, val=val,
-                                   test=load_voc("test", root, origin, download=download, **common))
-        elif key == "coco":
-            train, val = _with_held_out(load_coco("train", root, origin, **common), val_fraction)
-            test = dataclasses.replace(load_coco("val", root, origin, **common), split="test")
-            splits = DatasetSplits(train=train, val=val, test=test)
-        else:
-            splits = _csv_splits(root, origin, val_fraction, **common)
-    if max_train_images is not None:
-        idx = train_subset_index(len(splits.train), max_train_images)
-        splits = DatasetSplits(train=splits.train.subset(idx), val=splits.val, test=splits.test)
-    return splits
+register_dataset("coco", DatasetLoader(_coco_splits, _coco_split, COCO_SPLITS))
+register_dataset("csv", DatasetLoader(_csv_splits, _csv_split, tuple(CSV_SPLIT_FILES)))
+# Generated, nothing to fetch: download=True is accepted and does nothing.
+register_dataset("digits", DatasetLoader(_digits_splits, image_size=32, download=True))
+register_dataset("voc", DatasetLoader(_voc_splits, _voc_split, VOC_SPLITS, download=True))
