@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python -m benchmarks.reliability [--no-slow] [--out PATH]
 
 Runs ``pytest --junitxml`` on ``tests/test_bad_inputs.py``, ``tests/test_faults.py`` and
-the tests elsewhere that the corpus references (``tests/badinputs.py``: ``ERRORS``,
+the tests elsewhere that the corpus references (``benchmarks/badinputs.py``: ``ERRORS``,
 ``CLI_ERRORS``, ``OTHER``, ``ELSEWHERE``, ``FAULTS``), then renders one row per case from
 the actual outcomes into ``benchmarks/results/reliability.md``. A case counts as handled
 when its test passed and it is not a documented limitation or known gap.
@@ -19,6 +19,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+from benchmarks import badinputs
 from benchmarks.common import machine_description, markdown_table, today
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,12 +27,6 @@ RESULTS = Path(__file__).resolve().parent / "results" / "reliability.md"
 CORPUS_FILES = ("tests/test_bad_inputs.py", "tests/test_faults.py")
 GROUPS = ("names", "data root and layout", "images", "annotations", "labels", "actions",
           "sizes and settings", "config file", "output", "faults")
-
-
-def _corpus():
-    sys.path.insert(0, str(ROOT / "tests"))
-    import badinputs  # noqa: PLC0415 (a test helper module, not a package)
-    return badinputs
 
 
 def pytest_targets(rows: list[tuple]) -> list[str]:
@@ -145,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="skip the tests marked slow (the 100-episode run)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
-    rows = _corpus().all_entries()
+    rows = badinputs.all_entries()
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         cmd, seconds, rc = run_pytest(pytest_targets(rows), args.slow, junit)
