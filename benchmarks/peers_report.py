@@ -122,13 +122,13 @@ def retrained_section(config: PeersConfig, sweep: SweepResult, scores: dict[str,
     for method, again in sweep.retrained.items():
         found = sweep.results[method]
         retrained = [r.test["mAP"] for r in again]
-        body.append([method, "; ".join(r.recipe for r in found),
+        body.append([config.label(method), "; ".join(r.recipe for r in found),
                      mean_std([r.test["mAP"] for r in found]), mean_std(retrained)])
         compare = [f"static default {mean_std(scores['static'])}"] if "static" in scores else []
         if best_agent:
             compare.append(f"the best agent method, {best_agent}, {mean_std(scores[best_agent])}")
-        sentences.append(f"Retrained for all {config.budget} epochs, the recipes {method} chose "
-                         f"score {mean_std(retrained)} test mAP"
+        sentences.append(f"Retrained for all {config.budget} epochs, the recipes "
+                         f"{config.label(method)} chose score {mean_std(retrained)} test mAP"
                          + (f" (vs {' and '.join(compare)} at 1× compute)." if compare else "."))
     trial = min(config.trial_epochs, config.budget)
     intro = (f"At equal compute a search splits the {config.budget} epochs across its trials: "
