@@ -1,6 +1,7 @@
 # Set-up and entry points. `make run` and `make test` both create .venv from nothing.
 # torch==2.13.0 is installed first (the local CPU build) and then pinned by
-# constraints.txt, so no dependency can pull a CUDA build of torch.
+# constraints.txt, so no dependency can pull a CUDA build of torch. The torchrl extra
+# (examples/torchrl_ippo.py, run by tests/test_examples.py) adds ~5 s and no CUDA package.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,11 +12,11 @@ PIP    := $(BIN)/pip install -q -c constraints.txt
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml constraints.txt
+$(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(PIP) -e ".[test]"
+	$(PIP) -e ".[test,torchrl]"
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from benchmarks.common import markdown_table, mean_std
+from benchmarks.common import markdown_table, mean_std, result_header
 from benchmarks.episodes import ControllerSpec, EpisodeResult, run_controller
 from training.callbacks import ProgressBar
 from benchmarks.plots import plot_bars, plot_curves
-from benchmarks.reporting import (add_env_flags, command_line, env_overrides, header, progress_bar,
+from benchmarks.reporting import (add_env_flags, command_line, env_overrides, progress_bar,
                                   reach_epoch, shortfalls, write_csv)
 from benchmarks.run_store import RunStore, reloaded_note, run_sweep
 
@@ -226,13 +226,14 @@ def write_outputs(config: AblationConfig, runs: list[Run], wall_s: float) -> Pat
     env_config = envs.make_config(config.env, **config.overrides)
     details = [f"{ALGO} learning online, one episode of {env_config.max_decisions} epochs per run "
                f"(batch {env_config.batch_size}, backbone {env_config.backbone}, env overrides "
-               f"{config.overrides or 'none'}); mean ± std over {config.seeds} seed(s)",
+               f"{config.overrides or 'none'})",
                "w/o coordination: each agent learns from a reward of its own (aug: narrowing "
                "val/train loss gap; opt: relative train-loss decrease; lrs: stability term; "
                "loss: tail-class val AP change; see agents/individual_reward.py)",
                f"sweep wall time: {wall_s / 60:.1f} min"
                + reloaded_note(sum(r.reloaded for r in runs), config.store_path)]
-    text = (header(f"MAT-Agent ablations on {config.env}", config.command, details) + "\n" + table
+    text = (result_header(f"MAT-Agent ablations on {config.env}", config.command,
+                          seeds=config.seeds, details=details) + "\n" + table
             + "\n\n" + convergence_sentence(rows) + "\n\n" + "\n".join(f"- {v}" for v in verdicts)
             + "\n\n![val mAP per epoch](ablations.png)\n![test mAP](ablations_test_map.png)\n")
     (out / "ablations.md").write_text(text, encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Helpers shared by the benchmark scripts: machine description and markdown tables."""
+"""Helpers shared by the benchmark scripts: the result files' header, mean ± std and tables."""
 from __future__ import annotations
 
 import datetime as _dt
@@ -28,6 +28,24 @@ def machine_description() -> str:
 
 def today() -> str:
     return _dt.date.today().isoformat()
+
+
+def result_header(title: str, command: str, *, seeds: int | None = None,
+                  details: Sequence[str] = (), intro: str = "") -> str:
+    """How every file in ``benchmarks/results`` opens, so that each says how it was made.
+
+    ``# title``; ``intro`` as a paragraph if given; then one bullet each for the command that
+    wrote the file, this machine, today's date and (unless ``seeds`` is None) the seeds
+    ``0 .. seeds-1`` that every mean ± std is over; then one bullet per ``details`` entry.
+    """
+    lines = [f"# {title}", ""] + ([intro, ""] if intro else [])
+    lines += [f"- command: `{command}`", f"- machine: {machine_description()}",
+              f"- date: {today()}"]
+    if seeds is not None:
+        which = "0" if seeds == 1 else f"0 to {seeds - 1}"
+        lines.append(f"- seeds: {seeds} ({which}); every ± is the std over them")
+    lines += [f"- {d}" for d in details]
+    return "\n".join(lines) + "\n"
 
 
 def mean_std(values: Sequence[float], digits: int = 1) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from agents import make_controller
-from benchmarks.common import machine_description, markdown_table, mean_std, today
+from benchmarks.common import markdown_table, mean_std, result_header
 from envs.fakes import InteractionGameEnv
 from envs.fakes.interaction import OPTIMUM
 from training.callbacks import StopOn
@@ -115,9 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     results = {algo: measure(algo, args.seeds, args.budget) for algo in LEARNERS}
     body = table(results, args.budget)
     command = f"python -m benchmarks.credit_assignment --seeds {args.seeds} --budget {args.budget}"
-    report = (f"# Credit assignment: steps to the optimal joint action\n\n"
-              f"Command: `{command}`  \nMachine: {machine_description()}  \nDate: {today()}\n\n"
-              f"{body}\n\n{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n")
+    report = (result_header("Credit assignment: steps to the optimal joint action", command,
+                            seeds=args.seeds)
+              + f"\n{body}\n\n{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report)
     print(body)

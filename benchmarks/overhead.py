@@ -13,7 +13,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks.common import machine_description, markdown_table, mean_std, today
+from benchmarks.common import markdown_table, mean_std, result_header
 from training.config import RunConfig
 from training.logs import read_steps
 from training.loop import run
@@ -55,10 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     table = markdown_table(["run", "act (%)", "learn (%)", "curiosity (%)", "agents total (%)",
                             "run wall time (s)"], rows)
     flags = f" --max-decisions {args.max_decisions}" if args.max_decisions else ""
-    text = (f"# Agent overhead on the default run\n\n- command: `python -m benchmarks.overhead --env {args.env} "
-            f"--seeds {args.seeds}{flags}`\n- machine: {machine_description()}\n- date: {today()}\n"
-            f"- share of the run's wall time spent in the agents (mean ± std over {args.seeds} seeds); "
-            f"target <= 2%\n\n{table}\n")
+    command = f"python -m benchmarks.overhead --env {args.env} --seeds {args.seeds}{flags}"
+    share = "share of the run's wall time spent in the agents; target <= 2%"
+    text = (result_header("Agent overhead on the default run", command, seeds=args.seeds,
+                          details=[share]) + f"\n{table}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")

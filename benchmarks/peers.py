@@ -23,6 +23,7 @@ model (for a search: the best finished trial's), the best val mAP seen at 25/50/
 the budget (also plotted: x = epochs spent out of E, y = best val mAP so far), the epochs
 actually spent, trials, and wall time. Outputs in ``--out``: ``peers.md``, ``peers.csv``,
 ``peers_curves.csv``, ``peers.png`` and ``peers_test_map.png`` (``benchmarks.peers_report``).
+They name ``tpe`` "Optuna TPE + median pruner" and ``pbt`` "Ray Tune PBT" (``LABELS``).
 
 A search's final model trains for one trial's epochs only, so its recipe is also trained
 from the same seed for all E epochs (``RETRAINED``; skip with ``--no-retrain``). That
@@ -59,6 +60,8 @@ DEFAULT_METHODS = ("static", "random-search", "tpe", "pbt", "bandit", "mat-dqn",
                    "mat-dqn-curiosity", "ma2ml")
 Runner = Callable[[int, Any], MethodResult]
 """``run(seed, bar) -> MethodResult``: one method on one seed, advancing the sweep's bar."""
+LABELS: dict[str, str] = {"tpe": "Optuna TPE + median pruner", "pbt": "Ray Tune PBT"}
+"""How the reports name a method, where users know it by another name than its ``--methods`` key."""
 RETRAINED = ("random-search", "tpe")
 """Searches whose chosen static recipe is also trained for the whole budget (2× compute)."""
 QUICK_BUDGET = 8
@@ -86,7 +89,10 @@ class PeersConfig:
     command: str = "python -m benchmarks.peers"
 
     def label(self, method: str) -> str:
-        return f"mat-dqn+{self.curiosity}" if method == "mat-dqn-curiosity" else method
+        """The method's name in the report's tables, sentences, CSVs and plots."""
+        if method == "mat-dqn-curiosity":
+            return f"mat-dqn+{self.curiosity}"
+        return LABELS.get(method, method)
 
     @property
     def store_path(self) -> Path:
@@ -217,7 +223,8 @@ def parse_args(argv: list[str]) -> PeersConfig:
         overrides=env_overrides(args, args.quick), methods=methods,
         trial_epochs=args.trial_epochs or max(2, budget // 5), population=args.population,
         interval=args.interval or max(1, member // 3), curiosity=args.curiosity,
-        retrain=not args.no_retrain, resume=args.resume, progress=not args.no_progress, command=command_line("benchmarks.peers", argv))
+        retrain=not args.no_retrain, resume=args.resume, progress=not args.no_progress,
+        command=command_line("benchmarks.peers", argv))
 
 
 def main(argv: list[str] | None = None) -> Path:

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import envs
-from benchmarks.common import markdown_table, mean_std
+from benchmarks.common import markdown_table, mean_std, result_header
 from benchmarks.episodes import describe_choices
 from benchmarks.plots import plot_bars, plot_curves
-from benchmarks.reporting import header, shortfalls, winner_sentence, write_csv
+from benchmarks.reporting import shortfalls, winner_sentence, write_csv
 from benchmarks.run_store import reloaded_note
 from benchmarks.search import MethodResult
 
@@ -122,13 +122,13 @@ def retrained_section(config: PeersConfig, sweep: SweepResult, scores: dict[str,
     for method, again in sweep.retrained.items():
         found = sweep.results[method]
         retrained = [r.test["mAP"] for r in again]
-        body.append([method, "; ".join(r.recipe for r in found),
+        body.append([config.label(method), "; ".join(r.recipe for r in found),
                      mean_std([r.test["mAP"] for r in found]), mean_std(retrained)])
         compare = [f"static default {mean_std(scores['static'])}"] if "static" in scores else []
         if best_agent:
             compare.append(f"the best agent method, {best_agent}, {mean_std(scores[best_agent])}")
-        sentences.append(f"Retrained for all {config.budget} epochs, the recipes {method} chose "
-                         f"score {mean_std(retrained)} test mAP"
+        sentences.append(f"Retrained for all {config.budget} epochs, the recipes "
+                         f"{config.label(method)} chose score {mean_std(retrained)} test mAP"
                          + (f" (vs {' and '.join(compare)} at 1× compute)." if compare else "."))
     trial = min(config.trial_epochs, config.budget)
     intro = (f"At equal compute a search splits the {config.budget} epochs across its trials: "
@@ -172,7 +172,7 @@ def write_outputs(config: PeersConfig, sweep: SweepResult, agent_methods: list[s
     env_config = envs.make_config(config.env, **config.overrides)
     details = [f"budget E = {config.budget} epochs of training per method per seed (batch "
                f"{env_config.batch_size}, backbone {env_config.backbone}, env overrides "
-               f"{config.overrides or 'none'}); mean ± std over {config.seeds} seed(s)",
+               f"{config.overrides or 'none'})",
                f"search trials of {min(config.trial_epochs, config.budget)} epochs; PBT population "
                f"{config.population}, {config.budget // config.population} epochs each, "
                f"perturbation every {config.interval} epochs",
@@ -180,7 +180,8 @@ def write_outputs(config: PeersConfig, sweep: SweepResult, agent_methods: list[s
                + reloaded_note(sweep.reloaded, config.store_path)]
     skipped = "\n".join(f"- **Skipped:** {n}" for n in sweep.notes)
     plays = play_lines(config, results, agent_methods)
-    text = (header(f"Agents vs peers at equal compute on {config.env}", config.command, details)
+    text = (result_header(f"Agents vs peers at equal compute on {config.env}", config.command,
+                          seeds=config.seeds, details=details)
             + (f"\n{skipped}\n" if skipped else "") + "\n" + table(rows) + "\n\n"
             + "\n".join(f"- {v}" for v in verdicts)
             + "\n\n![best val mAP vs budget](peers.png)\n![test mAP](peers_test_map.png)\n"

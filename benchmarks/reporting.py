@@ -1,4 +1,4 @@
-"""What the sweep scripts share: the progress bar, CSV files, the markdown header and the
+"""What the sweep scripts share: the command line, the progress bar, CSV files and the
 sentences that say, from the numbers, where the agents do not beat a comparison."""
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from typing import Any
 from tqdm import tqdm
 
 import training.fields
-from benchmarks.common import machine_description, today
 
 
 def command_line(module: str, argv: Sequence[str]) -> str:
@@ -24,14 +23,6 @@ def progress_bar(total: int, description: str, enabled: bool = True) -> tqdm:
     """A bar over every epoch trained in the sweep."""
     return tqdm(total=total, desc=description, unit="epoch", dynamic_ncols=True,
                 disable=not enabled)
-
-
-def header(title: str, command: str, details: Sequence[str]) -> str:
-    """Title plus the command, machine and date lines and any further ``details`` bullets."""
-    lines = [f"# {title}", "", f"- command: `{command}`", f"- machine: {machine_description()}",
-             f"- date: {today()}"]
-    lines += [f"- {d}" for d in details]
-    return "\n".join(lines) + "\n"
 
 
 def write_csv(path: Path, rows: Sequence[Mapping[str, Any]]) -> Path:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import envs
 from benchmarks.episodes import run_recipe
-from benchmarks.common import machine_description, markdown_table, mean_std, today
+from benchmarks.common import markdown_table, mean_std, result_header
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 
 RECIPES: dict[str, Recipe] = {
@@ -61,10 +61,13 @@ def main(argv: list[str] | None = None) -> None:
               f"  [{time.perf_counter() - start:.0f}s]", flush=True)
     table = markdown_table(["recipe (aug+opt+lrs+loss)", "test mAP", "best val mAP", "s / epoch"], rows)
     config = envs.make_config(args.env, **overrides)
-    text = (f"# Static recipes on {args.env}\n\n- command: `python -m benchmarks.static_recipes --env "
-            f"{args.env} --seeds {args.seeds} --recipes {args.recipes}`\n- machine: {machine_description()}\n"
-            f"- date: {today()}\n- budget: {config.max_decisions} epochs, batch {config.batch_size}, "
-            f"backbone {config.backbone}; mean ± std over {args.seeds} seeds\n\n{table}\n")
+    command = (f"python -m benchmarks.static_recipes --env {args.env} --seeds {args.seeds} "
+               f"--recipes {args.recipes}"
+               + (f" --max-decisions {args.max_decisions}" if args.max_decisions else ""))
+    budget = (f"budget: {config.max_decisions} epochs, batch {config.batch_size}, "
+              f"backbone {config.backbone}")
+    text = (result_header(f"Static recipes on {args.env}", command, seeds=args.seeds,
+                          details=[budget]) + f"\n{table}\n")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(f"wrote {args.out}")

@@ -3,7 +3,7 @@
 Fixtures: tiny on-disk datasets (built once per session), a fresh cache dir, a factory of
 tiny envs, and one torch thread for the tiny-MLP controller tests. The session datasets
 must not be modified by tests; a test that needs to break a file builds its own copy with
-the writers in ``fixtures_data``.
+the writers in ``benchmarks.tiny_datasets``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import envs
-import fixtures_data
+from benchmarks import tiny_datasets
 
 
 @dataclass(frozen=True)
@@ -54,20 +54,20 @@ def one_torch_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def voc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A data root holding ``VOCdevkit/VOC2007`` (see ``fixtures_data.VOC_OBJECTS``)."""
-    return fixtures_data.write_voc(tmp_path_factory.mktemp("voc"))
+    """A data root holding ``VOCdevkit/VOC2007`` (see ``tiny_datasets.VOC_OBJECTS``)."""
+    return tiny_datasets.write_voc(tmp_path_factory.mktemp("voc"))
 
 
 @pytest.fixture(scope="session")
 def coco_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A COCO 2014 root with ``annotations/`` and ``train2014/``, ``val2014/``."""
-    return fixtures_data.write_coco(tmp_path_factory.mktemp("coco"))
+    return tiny_datasets.write_coco(tmp_path_factory.mktemp("coco"))
 
 
 @pytest.fixture(scope="session")
 def csv_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A CSV-folder dataset with ``images/``, ``labels.csv`` and ``classes.txt``."""
-    return fixtures_data.write_csv(tmp_path_factory.mktemp("csv"))
+    return tiny_datasets.write_csv(tmp_path_factory.mktemp("csv"))
 
 
 @pytest.fixture()

@@ -1,4 +1,4 @@
-"""The bad-input corpus (cases in ``tests/badinputs.py``): clear errors, counted skips, RGB loads.
+"""The bad-input corpus (``benchmarks/badinputs.py``): clear errors, counted skips, RGB loads.
 
 Every case either raises a project exception whose message names the culprit AND the fix,
 exits ``run_marl`` with code 2 and a one-paragraph ``error: ...``, loads correctly, or is
@@ -16,10 +16,10 @@ import pytest
 import torch
 from PIL import Image
 
-import badinputs as bi
 import envs
-import fixtures_data as fd
 from agents.errors import AgentsError
+from benchmarks import badinputs as bi
+from benchmarks import tiny_datasets as fd
 from envs.engine.data.images import decode_image
 from envs.errors import MLICError
 from training.run_marl import main

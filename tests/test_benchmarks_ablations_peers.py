@@ -1,7 +1,9 @@
 """The ablation and peer sweeps run end to end on tiny settings and write their reports.
 
-These check structure (files, rows, columns, sentences), never the numbers. The PBT test
-needs Ray and is skipped without it; the skipped-PBT report is checked either way.
+The end-to-end runs check structure (files, rows, columns) and that every sentence of the
+report is the one its own CSV implies; the sentences themselves are checked on constructed
+scores whose answer is known. The PBT test needs Ray (the ``ray`` extra, not in ``test``) and
+is skipped, with that reason, without it; the skipped-PBT report is checked either way.
 """
 from __future__ import annotations
 
@@ -15,11 +17,15 @@ import envs
 from agents.rewards.individual import IndividualRewardWrapper
 from benchmarks import ablations, pbt, peers
 from benchmarks.episodes import describe_choices, parse_recipe, recipe_name
+from benchmarks.peers_report import SweepResult, curiosity_sentence, write_outputs
 from benchmarks.reporting import reach_epoch, shortfalls, winner_sentence
+from benchmarks.search import MethodResult
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = ["--quick", "--seeds", "1", "--max-train-images", "64", "--steps-per-decision", "2",
         "--no-progress"]
+TPE, PBT = "Optuna TPE + median pruner", "Ray Tune PBT"
+RAY = "needs the `ray` extra (pip install -c constraints.txt 'ray[tune]'), not in `test`"
 
 
 def _csv(path) -> list[dict[str, str]]:
@@ -40,6 +46,8 @@ def test_reach_epoch_and_shortfalls():
     text = " ".join(shortfalls(scores, ["ours"], ["weak", "strong", "close"]))
     assert "**ours does not beat** strong" in text and "close" in text and "weak" not in text
     assert "every comparison (b)" in shortfalls({"a": [9.0], "b": [1.0]}, ["a"], ["b"])[0]
+    assert shortfalls(scores, ["ours"], ["close"]) == [
+        "ours is ahead of close (50.75 vs 51.00) by less than one seed std: not a clear win."]
 
 
 def test_winner_sentence_pairs_seeds():
@@ -100,31 +108,90 @@ def test_ablations_quick_writes_every_row(tmp_path):
 # ------------------------------------------------------------------- peers
 def test_peers_quick_without_pbt_writes_curves(tmp_path):
     methods = "static,random-search,tpe,bandit,mat-dqn,mat-dqn-curiosity,ma2ml"
+    missing = {m: peers.unavailable(m) for m in methods.split(",") if peers.unavailable(m)}
+    assert not missing, f"every method here must run under the `test` extra: {missing}"
     path = peers.main(TINY + ["--budget-epochs", "4", "--methods", methods, "--out", str(tmp_path)])
     text = path.read_text()
     assert path.name == "peers.md" and "budget E = 4 epochs" in text and "±" in text
     for name in ("peers.csv", "peers_curves.csv", "peers.png", "peers_test_map.png"):
         assert (tmp_path / name).stat().st_size > 0
     rows = _csv(tmp_path / "peers.csv")
-    ran = [m for m in methods.split(",") if peers.unavailable(m) is None]
-    assert [r["method"] for r in rows] == ["mat-dqn+rnd" if m == "mat-dqn-curiosity" else m
-                                           for m in ran]
+    assert [r["method"] for r in rows] == ["static", "random-search", TPE, "bandit", "mat-dqn",
+                                           "mat-dqn+rnd", "ma2ml"]
     assert all(int(r["epochs_spent"]) == 4 for r in rows)
     assert int(next(r for r in rows if r["method"] == "random-search")["trials"]) == 2
     curves = _csv(tmp_path / "peers_curves.csv")
     static = [float(c["best_val_mAP"]) for c in curves if c["method"] == "static"]
     assert len(static) == 4 and static == sorted(static)
-    assert "does not beat" in text or "ahead of" in text
-    assert "**Best mean test mAP:" in text and "per-seed margin" in text
-    assert "played exactly the same recipe sequence" in text or "different recipe" in text
+    # Every sentence is the one the CSV's numbers imply (one seed, so the CSV holds them all).
+    scores = {r["method"]: [float(r["test_mAP"])] for r in rows}
+    expected = [winner_sentence(scores)] + shortfalls(
+        scores, ["bandit", "mat-dqn", "mat-dqn+rnd", "ma2ml"], ["static", "random-search", TPE])
+    choices = {r["method"]: r["choices"] for r in rows}
+    if choices["mat-dqn"] == choices["mat-dqn+rnd"]:
+        expected.append("mat-dqn+rnd played exactly the same recipe sequence as mat-dqn on 1 of 1 "
+                        "seeds: within one 4-decision episode the curiosity bonus changed none of "
+                        "its choices on those seeds.")
+    else:
+        expected.append("mat-dqn+rnd and mat-dqn played different recipe sequences on every seed.")
+    for sentence in expected:
+        assert f"- {sentence}\n" in text
     assert "## Search recipes retrained for the whole budget" in text
     assert "## How the agents played" in text and "switch(es)" in text
     for row in rows:
-        assert (row["retrained_test_mAP"] != "") == (row["method"] in peers.RETRAINED)
-        searched = row["method"] in ("random-search", "tpe")
+        searched = row["method"] in ("random-search", TPE)
+        assert (row["retrained_test_mAP"] != "") == searched
         assert len(row["choices"].split()) == (0 if searched else 4)
     static_row = next(r for r in rows if r["method"] == "static")
     assert static_row["choices"].split() == [static_row["recipe"]] * 4
+
+
+def _result(test_map: float, choices: tuple[str, ...] = ()) -> MethodResult:
+    return MethodResult(test={"mAP": test_map, "CF1": 0.0, "OF1": 0.0}, curve=[test_map] * 4,
+                        wall_s=1.0, recipe="crop+sgd+cosine+focal", choices=list(choices))
+
+
+A, B = ("crop+sgd+cosine+bce",) * 4, ("none+sgd+cosine+bce",) * 4
+
+
+def test_peers_report_says_what_constructed_scores_imply(tmp_path):
+    config = peers.PeersConfig(budget=4, seeds=2, out=tmp_path)
+    sweep = SweepResult(results={
+        "static": [_result(50.0), _result(52.0)], "tpe": [_result(41.0), _result(43.0)],
+        "bandit": [_result(60.0, A), _result(62.0, A)],
+        "mat-dqn": [_result(40.0, A), _result(42.0, B)],
+        "mat-dqn-curiosity": [_result(45.0, A), _result(41.0, A)]},
+        retrained={"tpe": [_result(48.0), _result(50.0)]})
+    text = write_outputs(config, sweep, list(peers.AGENTS), list(peers.PEERS)).read_text()
+    for sentence in [
+        "**Best mean test mAP: bandit, 61.0 ± 1.4.** Its per-seed margin over each other method: "
+        "static +10.0 ± 0.0 (ahead on 2/2 seeds); mat-dqn+rnd +18.0 ± 4.2 (ahead on 2/2 seeds); "
+        f"{TPE} +19.0 ± 0.0 (ahead on 2/2 seeds); mat-dqn +20.0 ± 0.0 (ahead on 2/2 seeds).",
+        f"bandit is ahead of every comparison (static, {TPE}) on mean test mAP by more than one "
+        "seed std.",
+        f"**mat-dqn does not beat** static (51.00 vs 41.00), {TPE} (42.00 vs 41.00) on mean test "
+        "mAP.",
+        "**mat-dqn+rnd does not beat** static (51.00 vs 43.00) on mean test mAP.",
+        f"mat-dqn+rnd is ahead of {TPE} (42.00 vs 43.00) by less than one seed std: not a clear "
+        "win.",
+        "mat-dqn+rnd played exactly the same recipe sequence as mat-dqn on 1 of 2 seeds: within "
+        "one 4-decision episode the curiosity bonus changed none of its choices on those seeds.",
+        f"Retrained for all 4 epochs, the recipes {TPE} chose score 49.0 ± 1.4 test mAP (vs static "
+        "default 51.0 ± 1.4 and the best agent method, bandit, 61.0 ± 1.4 at 1× compute).",
+    ]:
+        assert f"- {sentence}\n" in text
+    assert f"| {TPE} | 42.0 ± 1.4 |" in text and "| tpe |" not in text
+    assert [r["method"] for r in _csv(tmp_path / "peers.csv")] == [
+        "static", "static", TPE, TPE, "bandit", "bandit", "mat-dqn", "mat-dqn", "mat-dqn+rnd",
+        "mat-dqn+rnd"]
+
+
+def test_curiosity_sentence_when_no_seed_played_the_same():
+    config = peers.PeersConfig(budget=4)
+    results = {"mat-dqn": [_result(1.0, A)], "mat-dqn-curiosity": [_result(1.0, B)]}
+    assert curiosity_sentence(config, results) == (
+        "mat-dqn+rnd and mat-dqn played different recipe sequences on every seed.")
+    assert curiosity_sentence(config, {"mat-dqn": results["mat-dqn"]}) is None
 
 
 def test_peers_says_pbt_was_skipped_without_ray(tmp_path, monkeypatch):
@@ -132,15 +199,16 @@ def test_peers_says_pbt_was_skipped_without_ray(tmp_path, monkeypatch):
     path = peers.main(TINY + ["--budget-epochs", "4", "--population", "2",
                               "--methods", "static,pbt", "--out", str(tmp_path)])
     text = path.read_text()
-    assert "**Skipped:** PBT was skipped because Ray is missing" in text and "| pbt |" not in text
+    assert "**Skipped:** PBT was skipped because Ray is missing" in text
+    assert [r["method"] for r in _csv(tmp_path / "peers.csv")] == ["static"]
 
 
 def test_peers_pbt_runs_through_ray_tune(tmp_path):
-    pytest.importorskip("ray.tune")
+    pytest.importorskip("ray.tune", reason=RAY)
     path = peers.main(TINY + ["--budget-epochs", "4", "--population", "2", "--interval", "1",
                               "--methods", "pbt", "--out", str(tmp_path)])
     rows = _csv(tmp_path / "peers.csv")
-    assert [r["method"] for r in rows] == ["pbt"] and "| pbt |" in path.read_text()
+    assert [r["method"] for r in rows] == [PBT] and f"| {PBT} |" in path.read_text()
     assert 1 <= int(rows[0]["epochs_spent"]) <= 4 and int(rows[0]["trials"]) == 2
 
 

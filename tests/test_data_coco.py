@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-import fixtures_data as fd
+from benchmarks import tiny_datasets as fd
 from envs.engine.data import load_dataset, load_splits
 from envs.errors import ConfigError, DatasetFormatError, DatasetNotFoundError
 

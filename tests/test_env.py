@@ -113,7 +113,11 @@ def test_bad_actions_name_agent_and_range(tiny_env, bad, message):
 def test_numpy_integer_actions_are_accepted(tiny_env):
     env = tiny_env("mlic-digits", max_decisions=1)
     env.reset(seed=0)
-    env.step({"aug": np.int64(1), "opt": np.array(2), "lrs": np.int32(0), "loss": 0})
+    _, _, _, truncs, infos = env.step(
+        {"aug": np.int64(1), "opt": np.array(2), "lrs": np.int32(0), "loss": np.uint8(4)})
+    assert infos["aug"]["config"] == {"aug": "crop", "opt": "adamw", "lrs": "constant",
+                                      "loss": "ls_bce"}
+    assert all(truncs.values()) and "test_metrics" in infos["aug"]
 
 
 def test_unknown_env_id_suggests_close_matches():

@@ -1,5 +1,6 @@
 """The ``examples/`` scripts run end to end on a tiny env: SB3 PPO and DQN on the joint views,
-TorchRL independent PPO on the ParallelEnv (skipped when the optional ``torchrl`` is absent)."""
+TorchRL independent PPO on the ParallelEnv (``make test`` installs the ``torchrl`` extra and CI
+fails without it; a bare checkout without the extra skips that test, saying why)."""
 from __future__ import annotations
 
 import importlib.util
@@ -55,7 +56,8 @@ def test_sb3_dqn_on_the_flat_discrete_view(env_cache):
 @pytest.mark.filterwarnings("ignore:Creating .*WeightUpdater:DeprecationWarning",
                             "ignore:PettingZoo in TorchRL is tested:UserWarning")
 def test_torchrl_independent_ppo_on_the_parallel_env(env_cache):
-    pytest.importorskip("torchrl", reason="optional: pip install -e '.[torchrl]'")
+    pytest.importorskip("torchrl", reason="the torchrl extra is missing: `make test` installs "
+                        "it, or pip install -c constraints.txt -e '.[torchrl]'")
     out = load("torchrl_ippo").main(total_frames=6, frames_per_batch=3, epochs=2,
                                     cache_dir=str(env_cache), **TINY.overrides())
     assert math.isfinite(out["loss"]) and 0.0 <= out["val_map"] <= 1.0

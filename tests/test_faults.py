@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 import torch
 
-import badinputs as bi
 import envs
+from benchmarks import badinputs as bi
 from envs.errors import CheckpointError
 from training import checkpoint as checkpoint_mod
 from training.checkpoint import load_checkpoint, save_atomic

@@ -2,7 +2,9 @@
 
 ``tests/test_bad_inputs.py`` runs the cases defined here; ``benchmarks/reliability.py``
 renders the same lists (plus the results of a pytest run) into
-``benchmarks/results/reliability.md``. Three kinds of entries:
+``benchmarks/results/reliability.md``. The corpus lives in the benchmarks package so that
+the report needs nothing from ``tests/``; the tests import it from here. Five kinds of
+entries:
 
 * :data:`ERRORS` - API calls that must raise a specific project exception whose message
   names the culprit (file, field or value) AND says how to fix it;
@@ -11,6 +13,8 @@ renders the same lists (plus the results of a pytest run) into
 * :data:`OTHER` - inputs that load correctly, are skipped with one counted warning, or are a
   documented limitation; each is a named test in ``test_bad_inputs.py``;
 * :data:`ELSEWHERE` - cases already covered by another test file (referenced, not repeated).
+* :data:`FAULTS` - faults during a run (divergence, signals, kill -9, full disk), each a
+  named test in ``tests/test_faults.py``.
 
 Message checks take ``{tmp}`` placeholders, filled with the test's temporary folder.
 """
@@ -26,8 +30,8 @@ import numpy as np
 from PIL import Image
 
 import envs
-import fixtures_data as fd
 from agents.errors import UnknownAlgorithmError
+from benchmarks import tiny_datasets as fd
 from envs.errors import (ConfigError, CorruptImageError, DatasetFormatError,
                          DatasetNotFoundError, InvalidActionError, UnknownEnvError)
 
