@@ -10,10 +10,14 @@ Target: agents <= 2% of wall time. Results go to ``benchmarks/results/overhead.m
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from agents.rewards import CURIOSITY_CHOICES
 from benchmarks.common import markdown_table, mean_std, result_header
+from benchmarks.reporting import add_env_flags, command_line, env_overrides
 from training.config import RunConfig
 from training.logs import read_steps
 from training.loop import run
@@ -21,10 +25,9 @@ from training.loop import run
 RESULTS = Path(__file__).resolve().parent / "results" / "overhead.md"
 
 
-def measure(env_id: str, curiosity: str, seed: int, max_decisions: int | None) -> dict[str, float]:
-    """Percent of wall time per part for one run."""
+def measure(env_id: str, curiosity: str, seed: int, overrides: dict[str, Any]) -> dict[str, float]:
+    """Percent of wall time per part for one run (``overrides`` go to the env)."""
     with tempfile.TemporaryDirectory() as tmp:
-        overrides = {} if max_decisions is None else {"max_decisions": max_decisions}
         config = RunConfig(env=env_id, algo="mat-dqn", curiosity=curiosity, seed=seed, out=tmp,
                            progress=False, env_overrides=overrides)
         result = run(config)
@@ -43,10 +46,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--max-decisions", type=int, default=None, help="default: the env's")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    add_env_flags(parser)
     args = parser.parse_args(argv)
+    overrides = env_overrides(args, quick=False)
+    if args.max_decisions is not None:
+        overrides["max_decisions"] = args.max_decisions
     rows = []
-    for curiosity in ("none", "icm", "rnd"):
-        runs = [measure(args.env, curiosity, seed, args.max_decisions) for seed in range(args.seeds)]
+    for curiosity in CURIOSITY_CHOICES:
+        runs = [measure(args.env, curiosity, seed, overrides) for seed in range(args.seeds)]
         row = [f"mat-dqn, curiosity={curiosity}"] + [
             mean_std([r[k] for r in runs], 3) for k in ("act_s", "learn_s", "curiosity_s", "agents")]
         row.append(mean_std([r["wall_s"] for r in runs], 1))
@@ -54,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         print(" | ".join(row), flush=True)
     table = markdown_table(["run", "act (%)", "learn (%)", "curiosity (%)", "agents total (%)",
                             "run wall time (s)"], rows)
-    flags = f" --max-decisions {args.max_decisions}" if args.max_decisions else ""
-    command = f"python -m benchmarks.overhead --env {args.env} --seeds {args.seeds}{flags}"
+    command = command_line("benchmarks.overhead", argv if argv is not None else sys.argv[1:])
     share = "share of the run's wall time spent in the agents; target <= 2%"
     text = (result_header("Agent overhead on the default run", command, seeds=args.seeds,
                           details=[share]) + f"\n{table}\n")

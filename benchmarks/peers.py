@@ -16,7 +16,7 @@ shares them across its trials (``benchmarks.search``, ``benchmarks.pbt``):
   ``--interval`` epochs. Needs Ray; without it the report says that PBT was skipped.
 * ``bandit``, ``mat-dqn``, ``mat-dqn+<curiosity>``, ``ma2ml`` (and ``ma2ml-lite`` on
   request): one episode of E epochs in which the controller reconfigures the recipe and
-  learns online. ``ma2ml`` runs only where ``agents.ALGORITHMS`` has it.
+  learns online.
 
 Reported per method (mean ± std over seeds): test mAP / CF1 / OF1 of the method's final
 model (for a search: the best finished trial's), the best val mAP seen at 25/50/75/100% of
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import agents
+from agents.rewards.curiosity import CURIOSITY
 from benchmarks import pbt
 from benchmarks.episodes import ControllerSpec, describe_choices, parse_recipe, run_controller
 from benchmarks.peers_report import SweepResult, write_outputs
@@ -112,8 +112,6 @@ def unavailable(method: str) -> str | None:
                 "(`pip install -c constraints.txt 'ray[tune]'`)")
     if method == "tpe" and importlib.util.find_spec("optuna") is None:
         return "TPE was skipped because Optuna is missing: install the `search` extra (`optuna`)"
-    if method in ("ma2ml", "ma2ml-lite") and method not in agents.ALGORITHMS:
-        return f"{method} was skipped: it is not in agents.ALGORITHMS in this checkout"
     return None
 
 
@@ -201,7 +199,7 @@ def parse_args(argv: list[str]) -> PeersConfig:
     parser.add_argument("--population", type=int, default=4, help="PBT members (4-8)")
     parser.add_argument("--interval", type=int, default=None,
                         help="PBT epochs between perturbations (default a third of a member's)")
-    parser.add_argument("--curiosity", choices=("icm", "rnd"), default="rnd")
+    parser.add_argument("--curiosity", choices=CURIOSITY, default="rnd")
     parser.add_argument("--no-retrain", action="store_true",
                         help="skip training each search's chosen recipe for the whole budget "
                              "(that extra run costs E epochs per search and seed)")

@@ -22,12 +22,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from envs.atomic import write_text_atomic
+from envs.errors import MLICError
 
 T = TypeVar("T")
 C = TypeVar("C")
 
 
-class SweepResumeError(RuntimeError):
+class SweepResumeError(MLICError, RuntimeError):
     """The stored runs cannot be resumed by this sweep."""
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import envs
 from benchmarks.episodes import run_recipe
 from benchmarks.common import markdown_table, mean_std, result_header
+from benchmarks.reporting import add_env_flags, command_line, env_overrides
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 
 RECIPES: dict[str, Recipe] = {
@@ -48,8 +50,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--recipes", choices=("all", "quick"), default="all")
     parser.add_argument("--max-decisions", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    add_env_flags(parser)
     args = parser.parse_args(argv)
-    overrides = {} if args.max_decisions is None else {"max_decisions": args.max_decisions}
+    overrides = env_overrides(args, quick=False)
+    if args.max_decisions is not None:
+        overrides["max_decisions"] = args.max_decisions
     names = list(RECIPES) if args.recipes == "all" else list(QUICK)
     rows, start = [], time.perf_counter()
     for name in names:
@@ -61,9 +66,7 @@ def main(argv: list[str] | None = None) -> None:
               f"  [{time.perf_counter() - start:.0f}s]", flush=True)
     table = markdown_table(["recipe (aug+opt+lrs+loss)", "test mAP", "best val mAP", "s / epoch"], rows)
     config = envs.make_config(args.env, **overrides)
-    command = (f"python -m benchmarks.static_recipes --env {args.env} --seeds {args.seeds} "
-               f"--recipes {args.recipes}"
-               + (f" --max-decisions {args.max_decisions}" if args.max_decisions else ""))
+    command = command_line("benchmarks.static_recipes", argv if argv is not None else sys.argv[1:])
     budget = (f"budget: {config.max_decisions} epochs, batch {config.batch_size}, "
               f"backbone {config.backbone}")
     text = (result_header(f"Static recipes on {args.env}", command, seeds=args.seeds,

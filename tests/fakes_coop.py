@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.fakes.interaction import OPTIMUM, InteractionGameEnv, expected_reward, expected_team_reward
+from envs.fakes.interaction import InteractionGameEnv, expected_reward, expected_team_reward
 
 
 def true_q(controller: Any, env: InteractionGameEnv, joint: Mapping[str, int],

@@ -17,13 +17,16 @@ def test_throughput_pair_counts_the_same_images(tmp_path):
 
 def test_static_recipes_quick_writes_a_table(tmp_path):
     out = tmp_path / "static.md"
-    static_recipes.main(["--recipes", "quick", "--seeds", "1", "--max-decisions", "1", "--out", str(out)])
+    static_recipes.main(["--recipes", "quick", "--seeds", "1", "--max-decisions", "1",
+                         "--image-size", "16", "--max-train-images", "64", "--out", str(out)])
     text = out.read_text()
     assert "| recipe" in text and "default (ASL paper)" in text and "command:" in text
+    assert "--max-train-images 64" in text
 
 
 def test_overhead_writes_a_table(tmp_path):
     out = tmp_path / "overhead.md"
-    overhead.main(["--seeds", "1", "--max-decisions", "2", "--out", str(out)])
+    overhead.main(["--seeds", "1", "--max-decisions", "2", "--image-size", "16",
+                   "--max-train-images", "64", "--out", str(out)])
     text = out.read_text()
     assert text.count("mat-dqn, curiosity=") == 3 and "agents total" in text

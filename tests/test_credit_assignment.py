@@ -113,7 +113,7 @@ def test_benchmark_script_writes_its_table(tmp_path, capsys):
     out = tmp_path / "credit.md"
     assert credit_assignment.main(["--seeds", "2", "--budget", "10", "--out", str(out)]) == 0
     text = out.read_text()
-    assert "--seeds 2 --budget 10" in text and "Machine:" in text
+    assert "--seeds 2 --budget 10" in text and "- machine:" in text
     assert all(f"| `{algo}` |" in text for algo in credit_assignment.LEARNERS)
     assert "| `ma2ml` | -, - | 0/2 | 10 ± 0 | 10 |" in text  # nothing is learned in 10 steps
     assert "written to" in capsys.readouterr().out

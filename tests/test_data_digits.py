@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,15 +16,16 @@ SMALL = DigitsConfig(n_train=120, n_val=30, n_test=40)
 
 
 @pytest.fixture(scope="module")
-def default_digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[DatasetSplits, float]:
-    """The default splits through the public entry point (generated once, cached), and the time."""
-    start = time.perf_counter()
+def default_digits(tmp_path_factory: pytest.TempPathFactory) -> tuple[DatasetSplits, None]:
+    """The default splits through the public entry point (generated once, cached).
+
+    How long generation takes is measured by benchmarks, not asserted here."""
     splits = load_splits("mlic-digits", cache_dir=tmp_path_factory.mktemp("digits-cache"))
-    return splits, time.perf_counter() - start
+    return splits, None
 
 
 def test_default_shapes_and_dtypes(default_digits) -> None:  # also: default image size 32
-    splits, seconds = default_digits
+    splits, _ = default_digits
     for split, n in (("train", 4000), ("val", 600), ("test", 1000)):
         ds = getattr(splits, split)
         assert ds.images.shape == (n, 3, 32, 32) and ds.images.dtype == torch.uint8
@@ -33,7 +33,6 @@ def test_default_shapes_and_dtypes(default_digits) -> None:  # also: default ima
         assert ds.ignore.shape == (n, 10) and not ds.ignore.any()
         assert ds.images.is_contiguous() and (ds.name, ds.split) == ("digits", split)
         assert ds.class_names == tuple("0123456789")
-    assert seconds < 10.0  # about 1.5 s on 2 cores; loose bound for slow CI
 
 
 def test_images_have_texture_and_variety(default_digits) -> None:

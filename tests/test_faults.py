@@ -192,7 +192,7 @@ def test_signal_stops_with_checkpoint_and_exit_code(signal_runs: dict, name: str
     assert run["code"] == code, run["err"]
     err = run["err"]
     assert f"{name} received" in err and "--resume" in err and "Traceback" not in err
-    decisions = run["checkpoint"]["progress"]["decisions"]
+    decisions = run["checkpoint"]["driver"]["step"]
     assert 1 <= decisions < 6  # stopped early, after a checkpointed decision
     assert len(run["steps"]) == decisions  # the logs end where the checkpoint does
     assert not run["summary_written"]  # the run did not pretend to have finished
@@ -225,7 +225,7 @@ def test_second_signal_aborts_without_traceback(signal_runs: dict) -> None:
     path = signal_runs["base"] / "abort" / "checkpoint.pt"
     assert "aborted" in err and str(path) in err and "--resume" in err, err
     # the abort struck mid-decision (or mid-save): the last complete checkpoint still loads
-    assert load_checkpoint(path)["progress"]["decisions"] >= 1
+    assert load_checkpoint(path)["driver"]["step"] >= 1
     assert not list(path.parent.glob(".checkpoint.pt.*.tmp"))
 
 
@@ -356,4 +356,4 @@ def test_io_error_during_run_is_reported_without_traceback(tmp_path: Path, monke
     err = capsys.readouterr().err
     assert err.startswith("error: No space left on device") and "Traceback" not in err
     assert str(out / "steps.jsonl") in err and "--resume" in err
-    assert load_checkpoint(out / "checkpoint.pt")["progress"]["decisions"] == 1
+    assert load_checkpoint(out / "checkpoint.pt")["driver"]["step"] == 1

@@ -82,9 +82,9 @@ class RunConfig:
         if self.setting == "pipeline" and "steps_per_decision" in self.env_overrides:
             raise ConfigError("--setting pipeline trains the whole budget in one decision; drop "
                               "--steps-per-decision (--max-decisions gives the budget in epochs)")
-        if self.freeze and self.load_agents is None and self.algo == "mat-dqn":
-            raise ConfigError("--freeze without --load-agents would run untrained mat-dqn agents; "
-                              "pass --load-agents DIR (the 'agents' folder of an earlier run)")
+        if self.freeze and self.load_agents is None:
+            raise ConfigError("--freeze without --load-agents would run untrained agents; pass "
+                              "--load-agents DIR (the 'agents' folder of an earlier run)")
 
     def _check_types(self) -> None:
         """Wrong types (typically from a YAML file) fail here, naming the setting and the fix."""

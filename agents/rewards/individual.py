@@ -45,6 +45,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from agents.errors import AgentConfigError
+from envs.errors import ResetNeededError
 from envs.reward import RewardConfig
 
 
@@ -107,7 +108,7 @@ class IndividualRewardWrapper(BaseParallelWrapper):
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self._last is None:
-            raise RuntimeError("call reset() before step()")  # MERGE: ResetNeededError
+            raise ResetNeededError("IndividualRewardWrapper: call reset() before step()")
         observations, rewards, terms, truncs, infos = self.env.step(actions)
         info = _first(infos)
         now = self._snapshot(info)

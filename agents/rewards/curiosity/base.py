@@ -35,6 +35,7 @@ from torch import nn
 
 from agents.base import discrete_size
 from agents.errors import AgentConfigError, ControllerCheckpointError
+from envs.errors import ResetNeededError
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class CuriosityWrapper(BaseParallelWrapper):
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
         if self._last_obs is None:
-            raise RuntimeError("call reset() before step()")
+            raise ResetNeededError(f"{type(self).__name__}: call reset() before step()")
         observations, rewards, terms, truncs, infos = self.env.step(actions)
         start = time.perf_counter()
         next_obs = self._shared(observations)
