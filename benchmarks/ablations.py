@@ -11,7 +11,7 @@ seeded by the seed:
 * ``w/o AUG`` / ``OPT`` / ``LRS`` / ``LOSS`` / ``AUG+OPT``: those agents are removed (the
   env's ``agents`` subset); a removed agent's component stays at the default recipe.
 * ``w/o coordination``: the four agents, but each learns from a reward of its own instead
-  of the shared one (``agents.individual_reward.IndividualRewardWrapper``, whose docstring
+  of the shared one (``agents.rewards.individual.IndividualRewardWrapper``, whose docstring
   justifies each choice; decision t compared with t-1; a single run of it is
   ``python -m training.run_marl --reward individual``):
 
@@ -229,7 +229,7 @@ def write_outputs(config: AblationConfig, runs: list[Run], wall_s: float) -> Pat
                f"{config.overrides or 'none'})",
                "w/o coordination: each agent learns from a reward of its own (aug: narrowing "
                "val/train loss gap; opt: relative train-loss decrease; lrs: stability term; "
-               "loss: tail-class val AP change; see agents/individual_reward.py)",
+               "loss: tail-class val AP change; see agents/rewards/individual.py)",
                f"sweep wall time: {wall_s / 60:.1f} min"
                + reloaded_note(sum(r.reloaded for r in runs), config.store_path)]
     text = (result_header(f"MAT-Agent ablations on {config.env}", config.command,

@@ -1,4 +1,4 @@
-"""Credit assignment, shown on a cooperative game whose reward is known (``fakes_coop``).
+"""Credit assignment, shown on a cooperative game whose reward is known (``envs.fakes.InteractionGameEnv``).
 
 1. The counterfactual advantages of a trained ``ma2ml`` critic rank each agent's
    actions by their true contribution, including the interaction bonus.

@@ -1,1 +1,8 @@
-"""Running controllers on environments: the ``run_marl`` CLI, its loop, logs, checkpoints and reports."""
+"""Running controllers on environments.
+
+* ``episode``: the one episode driver (``run``, ``run_episode``) and its callback interface;
+* ``callbacks``: recording, logging, checkpoints, progress, stopping, evaluation;
+* ``config`` / ``fields``: ``RunConfig`` and the flags derived from the config dataclasses;
+* ``loop``: one ``run_marl`` run (env + controller + callbacks + outputs), ``run_marl``: its CLI;
+* ``logs``, ``checkpoint``, ``report``: what a run writes.
+"""
