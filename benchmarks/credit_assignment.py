@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from agents import make_controller
-from benchmarks.common import markdown_table, mean_std, result_header
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from envs.fakes import InteractionGameEnv
 from envs.fakes.interaction import OPTIMUM
 from training.callbacks import StopOn
@@ -118,10 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     report = (result_header("Credit assignment: steps to the optimal joint action", command,
                             seeds=args.seeds)
               + f"\n{body}\n\n{__doc__.split(chr(10) + chr(10), 2)[2].strip()}\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report)
     print(body)
-    print(f"written to {args.out}")
+    write_result(args.out, report)
     return 0
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from agents.rewards import CURIOSITY_CHOICES
-from benchmarks.common import markdown_table, mean_std, result_header
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import add_env_flags, command_line, env_overrides
 from training.config import RunConfig
 from training.logs import read_steps
@@ -65,9 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     share = "share of the run's wall time spent in the agents; target <= 2%"
     text = (result_header("Agent overhead on the default run", command, seeds=args.seeds,
                           details=[share]) + f"\n{table}\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

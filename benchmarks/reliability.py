@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from benchmarks import badinputs
-from benchmarks.common import markdown_table, result_header
+from benchmarks.common import markdown_table, result_header, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "reliability.md"
@@ -146,9 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = pytest_targets(rows)
     text = render(rows, results, ["python", "-m", "benchmarks.reliability"]
                   + ([] if args.slow else ["--no-slow"]), seconds, rc, args.slow, targets)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, text)
     return 0
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import envs
 from benchmarks.episodes import run_recipe
-from benchmarks.common import markdown_table, mean_std, result_header
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import add_env_flags, command_line, env_overrides
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 
@@ -71,9 +71,7 @@ def main(argv: list[str] | None = None) -> None:
               f"backbone {config.backbone}")
     text = (result_header(f"Static recipes on {args.env}", command, seeds=args.seeds,
                           details=[budget]) + f"\n{table}\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text, encoding="utf-8")
-    print(f"wrote {args.out}")
+    write_result(args.out, text)
 
 
 if __name__ == "__main__":

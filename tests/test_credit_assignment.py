@@ -116,7 +116,7 @@ def test_benchmark_script_writes_its_table(tmp_path, capsys):
     assert "--seeds 2 --budget 10" in text and "- machine:" in text
     assert all(f"| `{algo}` |" in text for algo in credit_assignment.LEARNERS)
     assert "| `ma2ml` | -, - | 0/2 | 10 ± 0 | 10 |" in text  # nothing is learned in 10 steps
-    assert "written to" in capsys.readouterr().out
+    assert f"wrote {out}" in capsys.readouterr().out
 
 
 def _q_error(controller, gamma: float) -> np.ndarray:
