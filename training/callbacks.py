@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from training.episode import (Callback, EpisodeEnd, RunOutcome, RunStart, StepContext, run)
+from training.episode import Callback, EpisodeEnd, RunStart, StepContext, run
 from training.logs import RunLogger
 
 
@@ -168,7 +168,10 @@ class Checkpoint(Callback):
 
 
 class StepLog(Callback):
-    """One ``steps.jsonl`` line and a set of TensorBoard scalars per decision."""
+    """One ``steps.jsonl`` line and a set of TensorBoard scalars per decision.
+
+    The logger belongs to the caller, which closes it (also when the run raises).
+    """
 
     def __init__(self, logger: RunLogger) -> None:
         self.logger = logger
@@ -177,9 +180,6 @@ class StepLog(Callback):
         record = step_record(ctx)
         self.logger.write(record, step_scalars(record), ctx.step)
         return True
-
-    def on_run_end(self, outcome: RunOutcome) -> None:
-        self.logger.close()
 
 
 def step_record(ctx: StepContext) -> dict[str, Any]:

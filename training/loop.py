@@ -98,15 +98,16 @@ class RunSession:
     def run(self, should_stop: Callable[[], bool] = lambda: False) -> RunResult:
         bar = tqdm(total=self.total_decisions, initial=self.state.step, unit="decision",
                    disable=not self.config.progress, dynamic_ncols=True)
-        callbacks = [self.recorder, StepLog(RunLogger(self.out, resume_at=self.state.step)),
-                     ProgressBar(bar, _postfix), StopOn(lambda _ctx: should_stop()),
-                     Checkpoint(self.save_checkpoint)]
+        logger = RunLogger(self.out, resume_at=self.state.step)
+        callbacks = [self.recorder, StepLog(logger), ProgressBar(bar, _postfix),
+                     StopOn(lambda _ctx: should_stop()), Checkpoint(self.save_checkpoint)]
         try:
             outcome = run_episodes(self.stepper, self.controller, episodes=self.config.episodes,
                                    seed=self.config.seed, total_steps=self.total_decisions,
                                    callbacks=callbacks, state=self.state)
         finally:
             bar.close()
+            logger.close()
         if outcome.stopped:
             return RunResult(self.summary(), interrupted=True)
         return RunResult(self.finish(), interrupted=False)
