@@ -2,6 +2,8 @@
 # torch==2.13.0 is installed first (the local CPU build) and then pinned by
 # constraints.txt, so no dependency can pull a CUDA build of torch. The torchrl extra
 # (examples/torchrl_ippo.py, run by tests/test_examples.py) adds ~5 s and no CUDA package.
+# Its wheel ships a stray top-level `benchmarks/` folder; the compat editable install puts
+# this checkout on sys.path, so `import benchmarks` finds ours from any directory.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -16,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(PIP) -e ".[test,torchrl]"
+	$(PIP) -e ".[test,torchrl]" --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: $(STAMP)
