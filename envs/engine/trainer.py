@@ -38,7 +38,7 @@ from envs.engine.init import init_weights
 from envs.engine.losses import build_loss
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.models import build_model, classifier_head
-from envs.engine.optimizers import OPTIMIZERS, param_groups, transfer_state
+from envs.engine.optimizers import OPTIMIZERS, copy_state_dict, param_groups, transfer_state
 from envs.engine.recipe import Recipe
 from envs.engine.sampler import BatchSampler
 from envs.engine.schedules import schedule_factor
@@ -314,7 +314,7 @@ class Trainer:
         return {
             "model": clone_state(self.model.state_dict()),
             "ema": clone_state(self.ema_model.state_dict()),
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "optimizer": copy_state_dict(self.optimizer.state_dict()),
         }
 
     def rollback(self) -> None:
