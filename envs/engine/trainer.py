@@ -228,7 +228,7 @@ class Trainer:
             grad_sum += grad_norm
             done += 1
             if (i + 1) % self.config.finite_check_every == 0 or i + 1 == steps:
-                if not bool(torch.isfinite(loss_sum)):
+                if not math.isfinite(loss_sum):  # one host sync, no extra kernel
                     diverged = True
                     break
         update_ratio = param_distance(self.model, snapshot["model"]) / max(start_norm, 1e-12)
