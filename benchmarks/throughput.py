@@ -163,7 +163,8 @@ def measure_pair(env_id: str, epochs: int, seed: int) -> Pair:
     """
     env = EnvRunner(env_id, epochs, seed)
     config = env.env.config
-    plain = PlainLoop(env.env.data, config.default_recipe, epochs, config.batch_size, env.env.trainer)
+    plain = PlainLoop(env.env.data, config.default_recipe, epochs, config.batch_size,
+                      env.env.trainer)
     for epoch in range(epochs):
         for runner in ((env, plain) if (epoch + seed) % 2 == 0 else (plain, env)):
             runner.epoch()
@@ -184,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", default="mlic-digits")
     parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
     parser.add_argument("--repeats", type=int, default=3, help="independent env/plain pairs (fresh models, seeds 0..N-1)")
-    parser.add_argument("--note", default="", help="a line for the report, e.g. what else ran on the machine")
+    parser.add_argument("--note", default="",
+                        help="a line for the report, e.g. what else ran on the machine")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
@@ -198,14 +200,16 @@ def main(argv: list[str] | None = None) -> None:
         pairs.append(pair)
         print(f"  repeat {r + 1}: env {pair.env.images_per_second:,.0f} img/s, "
               f"plain {pair.plain.images_per_second:,.0f} img/s, "
-              f"overhead {100 * pair.env.overhead_share:.2f}%, same weights {pair.same_weights}", flush=True)
+              f"overhead {100 * pair.env.overhead_share:.2f}%, same weights {pair.same_weights}",
+              flush=True)
     load_after = os.getloadavg()[0]
     ratios = [p.env.images_per_second / p.plain.images_per_second for p in pairs]
     rows = [
         ["env (`envs.make` + `step`)", mean_std([p.env.images_per_second for p in pairs], 0)],
         ["plain PyTorch loop", mean_std([p.plain.images_per_second for p in pairs], 0)],
         ["ratio env / plain", mean_std(ratios, 3)],
-        ["env overhead share of step time (%)", mean_std([100 * p.env.overhead_share for p in pairs], 2)],
+        ["env overhead share of step time (%)",
+         mean_std([100 * p.env.overhead_share for p in pairs], 2)],
     ]
     table = markdown_table(["measure", "mean ± std over repeats"], rows)
     print(table)
@@ -215,11 +219,12 @@ def main(argv: list[str] | None = None) -> None:
               f"- command: `python -m benchmarks.throughput --env {args.env} --epochs {args.epochs} "
               f"--repeats {args.repeats}`\n- machine: {machine_description()}\n- date: {today()}\n"
               f"- load average (1 min) at start / end: {load_before:.2f} / {load_after:.2f} on "
-              f"{os.cpu_count()} cores (this run adds up to {torch.get_num_threads()}; more means other jobs "
-              f"shared the machine)\n{note}"
+              f"{os.cpu_count()} cores (this run adds up to {torch.get_num_threads()}; more means "
+              f"other jobs shared the machine)\n{note}"
               f"- setup: {len(data.train)} train images at {data.train.image_size} px, batch "
-              f"{config.batch_size}, backbone {config.backbone}, recipe {recipe}; epochs alternated env/plain (odd seeds start with plain); "
-              f"training time only (evaluation excluded on both sides); the plain loop starts from the "
+              f"{config.batch_size}, backbone {config.backbone}, recipe {recipe}; epochs alternated "
+              f"env/plain (odd seeds start with plain); training time only (evaluation excluded on "
+              f"both sides); the plain loop starts from the "
               f"env trainer's initial state and ended with bit-identical weights in "
               f"{sum(p.same_weights for p in pairs)}/{len(pairs)} repeats\n"
               f"- targets: ratio >= 0.95, overhead <= 2%; median ratio {statistics.median(ratios):.3f} "
