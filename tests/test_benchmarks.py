@@ -9,10 +9,12 @@ def test_mean_std_formats():
     assert mean_std([1.0, 3.0]) == "2.0 ± 1.4" and mean_std([2.0]) == "2.0 ± 0.0"
 
 
-def test_throughput_pair_counts_the_same_images(tmp_path):
-    env_m, plain_m = throughput.measure_pair("mlic-digits", epochs=1, seed=0)
+def test_throughput_pair_does_the_same_work(tmp_path):
+    pair = throughput.measure_pair("mlic-digits", epochs=1, seed=0)
+    env_m, plain_m = pair.env, pair.plain
     assert env_m.images == plain_m.images > 0
     assert env_m.train_seconds > 0 and plain_m.train_seconds > 0 and 0 <= env_m.overhead_share < 1
+    assert pair.same_weights  # same start, data order, LR rule: the same arithmetic
 
 
 def test_static_recipes_quick_writes_a_table(tmp_path):

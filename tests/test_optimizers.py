@@ -1,13 +1,15 @@
 """Tests for envs.engine.optimizers: families, parameter groups and state transfer."""
 from __future__ import annotations
 
+import copy
 import itertools
 
 import pytest
 import torch
 from torch import nn
 
-from envs.engine.optimizers import OPTIMIZERS, OptimizerSpec, param_groups, transfer_state
+from envs.engine.optimizers import (OPTIMIZERS, OptimizerSpec, copy_state_dict, param_groups,
+                                    transfer_state)
 from envs.engine.recipe import OPT_NAMES
 from envs.errors import ConfigError
 
@@ -123,6 +125,22 @@ def test_transferred_state_is_a_copy() -> None:
     p = model[0].weight
     assert torch.equal(new.state[p]["momentum_buffer"], old.state[p]["momentum_buffer"])
     assert new.state[p]["momentum_buffer"] is not old.state[p]["momentum_buffer"]
+
+
+@pytest.mark.parametrize("name", OPT_NAMES)
+def test_copy_state_dict_is_a_deepcopy_that_later_steps_leave_alone(name: str) -> None:
+    model = _tiny_model()
+    opt = OPTIMIZERS[name].build(param_groups(model), OPTIMIZERS[name].base_lr)
+    _train(model, opt, 3)
+    copied, deep = copy_state_dict(opt.state_dict()), copy.deepcopy(opt.state_dict())
+    _train(model, opt, 2)                                   # moves the live state on
+    assert copied["param_groups"] == deep["param_groups"]
+    assert copied["state"].keys() == deep["state"].keys()
+    for index, state in deep["state"].items():
+        assert state.keys() == copied["state"][index].keys()
+        for key, value in state.items():
+            assert torch.equal(copied["state"][index][key], value), (index, key)
+            assert copied["state"][index][key].stride() == value.stride()
 
 
 @pytest.mark.parametrize("old_name,new_name", [("sgd", "adam"), ("adam", "sgd"),

@@ -62,6 +62,24 @@ def test_huge_lr_rolls_back_and_training_continues(splits):
     assert not stats.diverged  # training goes on once the LR is sane again
 
 
+def test_rollback_restores_weights_ema_and_optimizer_state(splits):
+    trainer = _trainer(splits, grad_clip=None)
+    recipe = Recipe(aug="none", opt="adamw", lrs="constant", loss="bce")
+    trainer.train_segment(recipe, 4)                      # a good segment: Adam moments exist
+    saved = {"model": trainer.model.state_dict(), "ema": trainer.ema_model.state_dict(),
+             "optimizer": trainer.optimizer.state_dict()["state"]}
+    saved = {part: {k: {n: t.clone() for n, t in v.items()} if isinstance(v, dict) else v.clone()
+                    for k, v in state.items()} for part, state in saved.items()}
+    trainer.config = dataclasses.replace(trainer.config, lr_scale=1e12)
+    assert trainer.train_segment(recipe, 6).diverged
+    for part, module in (("model", trainer.model), ("ema", trainer.ema_model)):
+        for name, value in module.state_dict().items():
+            assert torch.equal(value, saved[part][name]), (part, name)
+    for index, state in trainer.optimizer.state_dict()["state"].items():
+        for key, value in state.items():
+            assert torch.equal(value, saved["optimizer"][index][key]), (index, key)
+
+
 def test_state_dict_resume_is_exact(splits):
     recipes = [Recipe("cutmix", "sgd", "cosine", "focal"), Recipe("mixup", "adam", "step", "asl"),
                Recipe("randaugment", "adamw", "one_cycle", "cb_bce")]

@@ -38,7 +38,7 @@ from envs.engine.init import init_weights
 from envs.engine.losses import build_loss
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.models import build_model, classifier_head
-from envs.engine.optimizers import OPTIMIZERS, param_groups, transfer_state
+from envs.engine.optimizers import OPTIMIZERS, copy_state_dict, param_groups, transfer_state
 from envs.engine.recipe import Recipe
 from envs.engine.sampler import BatchSampler
 from envs.engine.schedules import schedule_factor
@@ -228,7 +228,7 @@ class Trainer:
             grad_sum += grad_norm
             done += 1
             if (i + 1) % self.config.finite_check_every == 0 or i + 1 == steps:
-                if not bool(torch.isfinite(loss_sum)):
+                if not math.isfinite(loss_sum):  # one host sync, no extra kernel
                     diverged = True
                     break
         update_ratio = param_distance(self.model, snapshot["model"]) / max(start_norm, 1e-12)
@@ -314,7 +314,7 @@ class Trainer:
         return {
             "model": clone_state(self.model.state_dict()),
             "ema": clone_state(self.ema_model.state_dict()),
-            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "optimizer": copy_state_dict(self.optimizer.state_dict()),
         }
 
     def rollback(self) -> None:
