@@ -29,21 +29,24 @@ import os
 import statistics
 import time
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 
 import torch
 
 import envs
-from benchmarks.common import machine_description, markdown_table, mean_std, today
+from agents import make_controller
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from envs.engine.augment import augment_batch
 from envs.engine.data import DatasetSplits
 from envs.engine.losses import build_loss
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.optimizers import OPTIMIZERS, param_groups
-from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
+from envs.engine.recipe import COMPONENTS, Recipe
 from envs.engine.schedules import schedule_factor
 from envs.engine.trainer import Trainer
 from envs.engine.weights import channel_stats
+from training.episode import Callback, StepContext, run_episode
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.md"
 
@@ -64,25 +67,34 @@ class Measurement:
         return self.overhead_seconds / self.step_seconds if self.step_seconds else 0.0
 
 
-class EnvRunner:
-    """Drives one env episode under the default recipe, one decision (epoch) per call."""
+class Alternate(Callback):
+    """Measures each env epoch (one ``env.step``, as the episode driver timed it) and trains
+    the plain loop's matching epoch right before or after it: the order flips every epoch,
+    and even seeds start with the env, odd seeds with the plain loop."""
 
-    def __init__(self, env_id: str, epochs: int, seed: int) -> None:
-        self.env = envs.make(env_id, max_decisions=epochs)
-        self.env.reset(seed=seed)
-        self.action = {a: self.env.action_names(a).index(getattr(DEFAULT_RECIPE, a)) for a in self.env.agents}
+    def __init__(self, plain: "PlainLoop", seed: int) -> None:
+        self.plain, self.seed = plain, seed
         self.measurement = Measurement()
 
-    def epoch(self) -> None:
-        start = time.perf_counter()
-        _, _, _, _, infos = self.env.step(self.action)
-        wall = time.perf_counter() - start
-        info = infos[self.env.possible_agents[0]]
-        m = self.measurement
+    def env_first(self, epoch: int) -> bool:
+        return (epoch + self.seed) % 2 == 0
+
+    def on_episode_start(self, episode: int, seed: int) -> None:
+        if not self.env_first(0):
+            self.plain.epoch()
+
+    def on_step(self, ctx: StepContext) -> bool:
+        info, m = ctx.info, self.measurement
         m.images += info["train"]["images"]
-        m.train_seconds += wall - info["time"].eval_s  # everything but evaluation
+        m.train_seconds += ctx.env_s - info["time"].eval_s  # everything but evaluation
         m.overhead_seconds += info["time"].overhead_s
-        m.step_seconds += wall
+        m.step_seconds += ctx.env_s
+        epoch = ctx.episode_step - 1
+        if self.env_first(epoch):
+            self.plain.epoch()
+        if not ctx.done and not self.env_first(epoch + 1):
+            self.plain.epoch()
+        return True
 
 
 class PlainLoop:
@@ -155,22 +167,21 @@ class Pair:
     """Both sides ended with bit-identical weights: they did the same arithmetic."""
 
 
-def measure_pair(env_id: str, epochs: int, seed: int) -> Pair:
-    """Env and plain loop side by side, alternating epoch by epoch.
-
-    The order flips every epoch; even seeds start with the env, odd seeds with the plain
-    loop, so neither side always takes the first epoch after both were built.
-    """
-    env = EnvRunner(env_id, epochs, seed)
-    config = env.env.config
-    plain = PlainLoop(env.env.data, config.default_recipe, epochs, config.batch_size,
-                      env.env.trainer)
-    for epoch in range(epochs):
-        for runner in ((env, plain) if (epoch + seed) % 2 == 0 else (plain, env)):
-            runner.epoch()
-    same = all(torch.equal(a, b) for a, b in zip(env.env.trainer.model.state_dict().values(),
+def measure_pair(env_id: str, epochs: int, seed: int, **overrides: Any) -> Pair:
+    """Env and plain loop side by side, alternating epoch by epoch (see ``Alternate``), so
+    neither side always takes the first epoch after both were built. The env plays the
+    static default recipe through the episode driver; ``overrides`` go to ``envs.make``."""
+    env = envs.make(env_id, **{**overrides, "max_decisions": epochs})
+    config = env.config
+    controller = make_controller("static", env, seed=seed,
+                                 choices=envs.recipe_actions(env, config.default_recipe))
+    env.reset(seed=seed)  # builds the trainer, whose initial state the plain loop copies
+    plain = PlainLoop(env.data, config.default_recipe, epochs, config.batch_size, env.trainer)
+    alternate = Alternate(plain, seed)
+    run_episode(env, controller, seed=seed, callbacks=[alternate])
+    same = all(torch.equal(a, b) for a, b in zip(env.trainer.model.state_dict().values(),
                                                   plain.model.state_dict().values()))
-    return Pair(env.measurement, plain.measurement, same)
+    return Pair(alternate.measurement, plain.measurement, same)
 
 
 @torch.no_grad()
@@ -214,25 +225,23 @@ def main(argv: list[str] | None = None) -> None:
     table = markdown_table(["measure", "mean ± std over repeats"], rows)
     print(table)
     recipe = ", ".join(f"{c}={getattr(config.default_recipe, c)}" for c in COMPONENTS)
-    note = f"- note: {args.note}\n" if args.note else ""
-    report = (f"# Throughput: env vs plain PyTorch loop\n\n"
-              f"- command: `python -m benchmarks.throughput --env {args.env} --epochs {args.epochs} "
-              f"--repeats {args.repeats}`\n- machine: {machine_description()}\n- date: {today()}\n"
-              f"- load average (1 min) at start / end: {load_before:.2f} / {load_after:.2f} on "
-              f"{os.cpu_count()} cores (this run adds up to {torch.get_num_threads()}; more means "
-              f"other jobs shared the machine)\n{note}"
-              f"- setup: {len(data.train)} train images at {data.train.image_size} px, batch "
-              f"{config.batch_size}, backbone {config.backbone}, recipe {recipe}; epochs alternated "
-              f"env/plain (odd seeds start with plain); training time only (evaluation excluded on "
-              f"both sides); the plain loop starts from the "
-              f"env trainer's initial state and ended with bit-identical weights in "
-              f"{sum(p.same_weights for p in pairs)}/{len(pairs)} repeats\n"
-              f"- targets: ratio >= 0.95, overhead <= 2%; median ratio {statistics.median(ratios):.3f} "
-              f"(per repeat: {', '.join(f'{r:.3f}' for r in ratios)})\n\n"
-              f"{table}\n")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report, encoding="utf-8")
-    print(f"wrote {args.out}")
+    command = (f"python -m benchmarks.throughput --env {args.env} --epochs {args.epochs} "
+               f"--repeats {args.repeats}")
+    details = [
+        f"load average (1 min) at start / end: {load_before:.2f} / {load_after:.2f} on "
+        f"{os.cpu_count()} cores (this run adds up to {torch.get_num_threads()}; more means "
+        f"other jobs shared the machine)",
+        *([f"note: {args.note}"] if args.note else []),
+        f"setup: {len(data.train)} train images at {data.train.image_size} px, batch "
+        f"{config.batch_size}, backbone {config.backbone}, recipe {recipe}; epochs alternated "
+        f"env/plain (odd seeds start with plain); training time only (evaluation excluded on "
+        f"both sides); the plain loop starts from the env trainer's initial state and ended "
+        f"with bit-identical weights in {sum(p.same_weights for p in pairs)}/{len(pairs)} repeats",
+        f"targets: ratio >= 0.95, overhead <= 2%; median ratio {statistics.median(ratios):.3f} "
+        f"(per repeat: {', '.join(f'{r:.3f}' for r in ratios)})"]
+    write_result(args.out, result_header("Throughput: env vs plain PyTorch loop", command,
+                                         seeds=args.repeats, details=details) + f"\n{table}\n")
+
 
 if __name__ == "__main__":
     main()

@@ -1,6 +1,8 @@
 """The benchmark scripts run end to end on tiny settings and write their markdown tables."""
 from __future__ import annotations
 
+import pytest
+
 from benchmarks import overhead, static_recipes, throughput
 from benchmarks.common import mean_std
 
@@ -9,8 +11,10 @@ def test_mean_std_formats():
     assert mean_std([1.0, 3.0]) == "2.0 ± 1.4" and mean_std([2.0]) == "2.0 ± 0.0"
 
 
-def test_throughput_pair_does_the_same_work(tmp_path):
-    pair = throughput.measure_pair("mlic-digits", epochs=1, seed=0)
+@pytest.mark.parametrize("seed", [0, 1])  # env first, plain first
+def test_throughput_pair_does_the_same_work(tmp_path, seed):
+    pair = throughput.measure_pair("mlic-digits", epochs=2, seed=seed, image_size=16,
+                                   max_train_images=64, batch_size=16)
     env_m, plain_m = pair.env, pair.plain
     assert env_m.images == plain_m.images > 0
     assert env_m.train_seconds > 0 and plain_m.train_seconds > 0 and 0 <= env_m.overhead_share < 1

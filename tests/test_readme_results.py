@@ -16,8 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MEAN_STD = re.compile(r"\d[\d,]*(?:\.\d+)? ± \d[\d,]*(?:\.\d+)?")
 CITED = re.compile(r"\]\((benchmarks/results/[\w./-]+\.md)\)")
-EARLIER_RUN = ("the throughput section also quotes an earlier run (0.959 ± 0.027) that no "
-               "result file holds; that section is being rewritten with throughput.py")
 
 
 def _sections() -> dict[str, str]:
@@ -29,9 +27,7 @@ def _sections() -> dict[str, str]:
 QUOTING = {title: body for title, body in _sections().items() if MEAN_STD.search(body)}
 
 
-@pytest.mark.parametrize("title", [
-    pytest.param(t, marks=pytest.mark.xfail(strict=True, reason=EARLIER_RUN))
-    if t.startswith("Throughput") else t for t in QUOTING])
+@pytest.mark.parametrize("title", list(QUOTING))
 def test_every_mean_std_is_in_a_result_file_its_section_cites(title):
     body = QUOTING[title]
     files = CITED.findall(body)
