@@ -69,6 +69,8 @@ class Variant:
 
     label: str
     spec: ControllerSpec
+    plays_agents: bool = True
+    """False for the static default: no agent chooses anything (the table says "none")."""
 
 
 VARIANTS: dict[str, Variant] = {
@@ -79,7 +81,8 @@ VARIANTS: dict[str, Variant] = {
     "no-loss": Variant("w/o LOSS", ControllerSpec(ALGO, _without("loss"))),
     "no-aug-opt": Variant("w/o AUG+OPT", ControllerSpec(ALGO, _without("aug", "opt"))),
     "no-coordination": Variant("w/o coordination", ControllerSpec(ALGO, individual_reward=True)),
-    STATIC: Variant("w/o all agents (static default)", ControllerSpec("static")),
+    STATIC: Variant("w/o all agents (static default)", ControllerSpec("static"),
+                    plays_agents=False),
 }
 QUICK_DECISIONS = 3
 
@@ -172,8 +175,8 @@ def table_rows(rows: list[dict[str, Any]], keys: list[str]) -> list[list[str]]:
     out = []
     for key in keys:
         mine = [r for r in rows if r["key"] == key]
-        spec = VARIANTS[key].spec
-        agents = "none" if spec.algo == STATIC else ",".join(spec.agents)
+        variant = VARIANTS[key]
+        agents = ",".join(variant.spec.agents) if variant.plays_agents else "none"
         out.append([VARIANTS[key].label, agents] + [mean_std([r[m] for r in mine])
                                                     for m in ("test_mAP", "test_CF1", "test_OF1")]
                    + [_reach_cell([r["epochs_to_target"] for r in mine]),

@@ -8,9 +8,9 @@ same ``steps_to_optimum`` that ``tests/test_credit_assignment.py`` asserts on, s
 and the test cannot drift apart. For each learner and seed: the first step (checked every
 5) from which the greedy joint action stayed optimal until the end of the budget. Every
 learner runs its defaults, without discount (a repeated one-shot game), ``mat-dqn`` with
-the budget as its run (``begin(total_steps=budget)``). ``bandit``'s constant step size makes its greedy arm flicker under
-noise (see ``agents/baselines.py``), so "optimal until the end" is harder for it the longer
-the run. Results go to ``benchmarks/results/credit_assignment.md``.
+the budget as its run (``begin(total_steps=budget)``). ``bandit``'s constant step size
+makes its greedy arm flicker under noise (see ``agents/baselines.py``), so "optimal until
+the end" is harder for it the longer the run. Results go to ``benchmarks/results/credit_assignment.md``.
 """
 from __future__ import annotations
 
