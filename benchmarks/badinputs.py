@@ -30,10 +30,11 @@ import numpy as np
 from PIL import Image
 
 import envs
-from agents.errors import UnknownAlgorithmError
+from agents.errors import BeginNeededError, UnknownAlgorithmError, UnknownCuriosityError
 from benchmarks import tiny_datasets as fd
 from envs.errors import (ConfigError, CorruptImageError, DatasetFormatError,
-                         DatasetNotFoundError, InvalidActionError, UnknownEnvError)
+                         DatasetNotFoundError, InvalidActionError, ResetNeededError,
+                         UnknownEnvError)
 
 TINY: dict[str, Any] = dict(image_size=16, max_train_images=32, max_decisions=2,
                             steps_per_decision=1, batch_size=16)
@@ -283,6 +284,28 @@ def _unknown_algorithm(tmp: Path) -> Any:
     return make_controller("matdqn", None, seed=0)  # the name is checked before the env
 
 
+def _unknown_curiosity(tmp: Path) -> Any:
+    from agents.rewards.curiosity import make_curiosity
+    from envs.fakes import CooperativeFakeEnv
+    return make_curiosity("icn", CooperativeFakeEnv(), seed=0)
+
+
+def _observe_before_begin(tmp: Path) -> Any:
+    from agents import Transition, make_controller
+    from envs.fakes import CooperativeFakeEnv
+    env = CooperativeFakeEnv()
+    controller = make_controller("mat-dqn", env, seed=0)
+    obs, _ = env.reset(seed=0)
+    actions = controller.act(obs)
+    next_obs, rewards, terms, truncs, infos = env.step(actions)
+    return controller.observe(Transition(obs, actions, rewards, next_obs, terms, truncs, infos))
+
+
+def _step_before_reset(tmp: Path) -> Any:
+    env = tiny_env(tmp)
+    return env.step({a: 0 for a in env.possible_agents})
+
+
 def _action_names(tmp: Path) -> Any:
     return tiny_env(tmp).action_names("lr")
 
@@ -305,6 +328,21 @@ ERRORS: list[ErrorCase] = [
               _unknown_algorithm, UnknownAlgorithmError,
               ("'matdqn'",), ("did you mean 'mat-dqn'", "Known:"),
               "unknown algorithm 'matdqn'; did you mean 'mat-dqn'? Known: ..."),
+    ErrorCase("unknown_curiosity_api", "names", "agents.rewards.make_curiosity('icn', env)",
+              _unknown_curiosity, UnknownCuriosityError,
+              ("'icn'",), ("did you mean 'icm'", "Known:"),
+              "unknown curiosity module 'icn'; did you mean 'icm'? Known: icm, rnd"),
+    ErrorCase("observe_before_begin", "names", "mat-dqn's observe() before begin(total_steps)",
+              _observe_before_begin, BeginNeededError,
+              ("'mat-dqn'",), ("begin(total_steps=N)",),
+              "'mat-dqn' schedules over the run: call controller.begin(total_steps=N) ..."),
+    ErrorCase("step_before_reset", "names", "env.step() before the first reset()",
+              _step_before_reset, ResetNeededError,
+              ("step",), ("reset()",), "... call reset() before step()"),
+    ErrorCase("reward_weight_nan", "names", "envs.RewardConfig(w_map=nan)",
+              lambda tmp: envs.RewardConfig(w_map=float("nan")), ConfigError,
+              ("RewardConfig.w_map", "nan"), ("finite number",),
+              "RewardConfig.w_map must be a finite number, got nan"),
     ErrorCase("unknown_agent_in_agents_string", "names", "envs.make(..., agents='aug,lr')",
               lambda tmp: envs.make_config("mlic-digits", agents="aug,lr"), ConfigError,
               ("'lr'",), ("non-empty subset of", "'aug', 'opt', 'lrs', 'loss'"),
