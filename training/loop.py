@@ -1,10 +1,11 @@
-"""The run loop: build env + controller, step them in lockstep, log, checkpoint, report.
+"""One ``run_marl`` run: build the env and the controller, play them through the episode
+driver (``training.episode``) with the run's callbacks, then write the summary and report.
 
 After every decision the whole run state is checkpointed atomically: the env's training
 state and RNGs, the curiosity model, the controller (networks, replay buffers, epsilon,
-RNGs), the episode driver's state and the recorded episodes. ``--resume`` continues from it and, on CPU, ends with
-the same result as a run that was never interrupted. A stop request (SIGINT/SIGTERM in
-the CLI) is honoured between decisions, right after a checkpoint.
+RNGs), the episode driver's state and the recorded episodes. ``--resume`` continues from
+it and, on CPU, ends with the same result as a run that was never interrupted. A stop
+request (SIGINT/SIGTERM in the CLI) is honoured between decisions, right after a checkpoint.
 """
 from __future__ import annotations
 
