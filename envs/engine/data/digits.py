@@ -12,6 +12,9 @@ partner with probability ``partner_prob``. Train, val and test draw on disjoint
 source digits (the 1797 scans are split per class first), so test accuracy
 measures generalisation to unseen handwriting.
 
+The handwriting is a parameter (:class:`envs.engine.data.glyphs.GlyphSource`):
+``mlic-mnist`` runs this same generator with real MNIST digits instead.
+
 Generation is deterministic given :class:`DigitsConfig` (one
 ``numpy.random.SeedSequence`` per stage, no global seeding) and takes about a
 second for the default sizes.

@@ -1,4 +1,4 @@
-"""The handwritten digits the composite-scene generator pastes: where they come from, how they resize.
+"""The handwritten digits the scene generator pastes: where they come from, how they resize.
 
 :mod:`envs.engine.data.digits` composites glyphs onto photo textures; a
 :class:`GlyphSource` says which glyphs. Two ship with the project:
