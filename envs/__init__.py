@@ -27,8 +27,8 @@ from envs.engine.recipe import CATALOGUES, COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
 from envs.env import MLICTrainingEnv
 from envs.errors import (CheckpointError, ConfigError, CorruptImageError, DatasetFormatError,
-                         DatasetNotFoundError, InvalidActionError, MLICError, ResetNeededError,
-                         UnknownEnvError)
+                         DatasetNotFoundError, DependencyNotInstalledError, InvalidActionError,
+                         MLICError, ResetNeededError, UnknownEnvError)
 from envs.joint import JointActionEnv
 from envs.registry import EnvSpec, list_envs, make, make_config, register, spec, unregister
 from envs.reward import RewardConfig
@@ -46,8 +46,8 @@ def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointAct
 __all__ = [
     "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError",
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
-    "DatasetNotFoundError", "DatasetSplits", "EnvConfig", "EnvSpec", "InvalidActionError",
-    "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv", "Recipe",
+    "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "EnvConfig", "EnvSpec",
+    "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv", "Recipe",
     "ResetNeededError", "RewardConfig", "TrainerConfig", "UnknownEnvError", "dataset_names",
     "list_envs", "load_dataset", "load_splits", "make", "make_config", "make_joint",
     "multilabel_metrics", "recipe_actions", "register", "register_dataset", "spec", "unregister",

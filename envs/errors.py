@@ -27,6 +27,11 @@ class DatasetFormatError(MLICError, ValueError):
     """The dataset exists but does not follow the expected on-disk format."""
 
 
+class DependencyNotInstalledError(MLICError, ImportError):
+    """An optional package a dataset needs is missing (cf. Gymnasium's ``DependencyNotInstalled``);
+    the message names the install command."""
+
+
 class CorruptImageError(DatasetFormatError):
     """An image file cannot be decoded."""
 

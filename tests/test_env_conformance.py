@@ -12,7 +12,8 @@ ENV_IDS = envs.list_envs()
 
 
 def test_every_builtin_id_is_tested():
-    assert set(ENV_IDS) >= {"mlic-digits-v0", "mlic-voc-v0", "mlic-coco-v0", "mlic-csv-v0"}
+    assert set(ENV_IDS) >= {"mlic-digits-v0", "mlic-mnist-v0", "mlic-voc-v0", "mlic-coco-v0",
+                            "mlic-csv-v0"}
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

@@ -12,6 +12,9 @@ partner with probability ``partner_prob``. Train, val and test draw on disjoint
 source digits (the 1797 scans are split per class first), so test accuracy
 measures generalisation to unseen handwriting.
 
+The handwriting is a parameter (:class:`envs.engine.data.glyphs.GlyphSource`):
+``mlic-mnist`` runs this same generator with real MNIST digits instead.
+
 Generation is deterministic given :class:`DigitsConfig` (one
 ``numpy.random.SeedSequence`` per stage, no global seeding) and takes about a
 second for the default sizes.
@@ -29,6 +32,7 @@ import torch
 from envs.engine.data.cache import cached
 from envs.engine.data.dataset import DatasetSplits, MLICDataset
 from envs.engine.data.digits_render import background_pyramid, render_split
+from envs.engine.data.glyphs import SKLEARN_DIGITS, GlyphSource
 from envs.errors import ConfigError
 
 DIGITS_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
@@ -145,14 +149,8 @@ def digits_structure(config: DigitsConfig) -> DigitsStructure:
     return DigitsStructure(weights / weights.sum(), partners)
 
 
-def _load_sources() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
-    bunch = load_digits()
-    return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
-
-
 def source_partition(config: DigitsConfig, targets: np.ndarray) -> dict[str, np.ndarray]:
-    """The disjoint source-digit indices (into ``load_digits``) of each split."""
+    """The disjoint source-digit indices (into the glyph source's digits) of each split."""
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 0]))
     parts: dict[str, list[np.ndarray]] = {s: [] for s in _SPLITS}
     for c in range(10):
@@ -165,14 +163,16 @@ def source_partition(config: DigitsConfig, targets: np.ndarray) -> dict[str, np.
     return {s: np.sort(np.concatenate(v)) for s, v in parts.items()}
 
 
-def make_digits_with_sources(config: DigitsConfig = DigitsConfig()
+def make_digits_with_sources(config: DigitsConfig = DigitsConfig(),
+                             glyphs: GlyphSource = SKLEARN_DIGITS
                              ) -> tuple[DatasetSplits, dict[str, np.ndarray]]:
     """Generate the three splits, and per split the source index of every digit drawn.
 
-    The source indices (into ``sklearn.datasets.load_digits()``) let tests check
-    that train, val and test never share a handwritten sample.
+    ``glyphs`` picks the handwriting pasted (scikit-learn's 8x8 digits, or MNIST for
+    ``mlic-mnist``). The source indices (into ``glyphs.load()``) let tests check that
+    train, val and test never share a handwritten sample.
     """
-    images8, targets = _load_sources()
+    images, targets = glyphs.load()
     partition = source_partition(config, targets)
     structure = digits_structure(config)
     pyramid = background_pyramid(config)
@@ -181,21 +181,23 @@ def make_digits_with_sources(config: DigitsConfig = DigitsConfig()
     sizes = (config.n_train, config.n_val, config.n_test)
     for k, (split, n) in enumerate(zip(_SPLITS, sizes)):
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2 + k]))
-        images, labels, used[split] = render_split(n, partition[split], images8, targets,
-                                                   config, structure, pyramid, rng)
-        out[split] = _dataset(images, torch.from_numpy(labels), split)
+        scenes, labels, used[split] = render_split(n, partition[split], images, targets,
+                                                   glyphs.resize, config, structure, pyramid,
+                                                   rng)
+        out[split] = _dataset(scenes, torch.from_numpy(labels), split, glyphs.name)
     return DatasetSplits(**out), used
 
 
-def _dataset(images: torch.Tensor, labels: torch.Tensor, split: str) -> MLICDataset:
+def _dataset(images: torch.Tensor, labels: torch.Tensor, split: str, name: str) -> MLICDataset:
     return MLICDataset(images=images, labels=labels,
                        ignore=torch.zeros(labels.shape, dtype=torch.bool),
-                       class_names=DIGITS_CLASSES, name="digits", split=split)
+                       class_names=DIGITS_CLASSES, name=name, split=split)
 
 
-def make_digits(config: DigitsConfig = DigitsConfig()) -> DatasetSplits:
-    """Generate the ``mlic-digits`` train / val / test splits for ``config`` (no caching)."""
-    return make_digits_with_sources(config)[0]
+def make_digits(config: DigitsConfig = DigitsConfig(),
+                glyphs: GlyphSource = SKLEARN_DIGITS) -> DatasetSplits:
+    """Generate the ``mlic-digits`` (or, with ``MNIST_5K``, ``mlic-mnist``) splits (no caching)."""
+    return make_digits_with_sources(config, glyphs)[0]
 
 
 def _payload(splits: DatasetSplits) -> dict[str, Any]:
@@ -212,11 +214,16 @@ def _validate(payload: dict[str, Any]) -> None:
             raise ValueError(f"bad digits payload for split {s}")
 
 
-def load_digits_splits(config: DigitsConfig, cache_dir: Path) -> DatasetSplits:
-    """The splits of ``config``, generated once and cached under ``cache_dir``."""
-    parts = {"name": "digits", "generator_version": GENERATOR_VERSION,
+def load_digits_splits(config: DigitsConfig, cache_dir: Path,
+                       glyphs: GlyphSource = SKLEARN_DIGITS) -> DatasetSplits:
+    """The splits of ``config`` with ``glyphs``, generated once and cached under ``cache_dir``.
+
+    The cache key holds ``glyphs.name``; for the sklearn digits it is the key
+    ``mlic-digits`` always had, so existing caches stay valid.
+    """
+    parts = {"name": glyphs.name, "generator_version": GENERATOR_VERSION,
              "config": dataclasses.asdict(config)}
-    payload = cached(cache_dir, f"digits-{config.image_size}px", parts,
-                     lambda: _payload(make_digits(config)), _validate)
-    return DatasetSplits(**{s: _dataset(payload[s]["images"], payload[s]["labels"], s)
-                            for s in _SPLITS})
+    payload = cached(cache_dir, f"{glyphs.name}-{config.image_size}px", parts,
+                     lambda: _payload(make_digits(config, glyphs)), _validate)
+    return DatasetSplits(**{s: _dataset(payload[s]["images"], payload[s]["labels"], s,
+                                        glyphs.name) for s in _SPLITS})

@@ -7,7 +7,7 @@ within one slot an image holds at most one digit, so group writes never collide.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
@@ -136,13 +136,15 @@ def resize_matrix(src: int, dst: int) -> np.ndarray:
     return mat
 
 
-def render_split(n: int, pool: np.ndarray, images8: np.ndarray, targets: np.ndarray,
-                 config: DigitsConfig, structure: DigitsStructure, pyramid: Pyramid,
+def render_split(n: int, pool: np.ndarray, glyphs: np.ndarray, targets: np.ndarray,
+                 resize: Callable[[np.ndarray, int], np.ndarray], config: DigitsConfig,
+                 structure: DigitsStructure, pyramid: Pyramid,
                  rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """``n`` images drawing digits only from ``pool`` (indices into ``images8``).
+    """``n`` images drawing digits only from ``pool`` (indices into ``glyphs``).
 
-    Returns uint8 images ``[n, 3, S, S]``, uint8 labels ``[n, 10]`` and the source
-    index of every digit drawn.
+    ``resize(glyphs[idx], size)`` gives the ``[m, size, size]`` ink of the pasted digits
+    (see :class:`envs.engine.data.glyphs.GlyphSource`). Returns uint8 images
+    ``[n, 3, S, S]``, uint8 labels ``[n, 10]`` and the source index of every digit drawn.
     """
     size = config.image_size
     canvas = backgrounds(n, config, pyramid, rng)
@@ -167,13 +169,12 @@ def render_split(n: int, pool: np.ndarray, images8: np.ndarray, targets: np.ndar
     slot = np.arange(d) - first[img_of]
     ys, xs = place(img_of, slot, first, sizes, size, config.max_overlap, rng)
     for s in np.unique(sizes):
-        mat = resize_matrix(images8.shape[1], int(s))
         ar = np.arange(s)
         for j in range(int(slot.max()) + 1):  # one digit per image per pass: no write conflicts
             sel = np.flatnonzero((sizes == s) & (slot == j))
             if not len(sel):
                 continue
-            patch = np.einsum("ij,njk,lk->nil", mat, images8[src[sel]], mat, optimize=True)
+            patch = resize(glyphs[src[sel]], int(s))
             rows = (ys[sel, None] + ar)[:, :, None]
             cols = (xs[sel, None] + ar)[:, None, :]
             imgs = img_of[sel][:, None, None]
