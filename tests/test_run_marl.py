@@ -169,3 +169,13 @@ def test_unknown_agent_name_in_flags(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--agents", "aug,lr"])
     assert exit_info.value.code == 2 and "unknown agent" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_before_the_episode_driver_is_refused_clearly(tmp_path, capsys):
+    from training.checkpoint import save_atomic
+    out = tmp_path / "run"
+    save_atomic({"config": {}, "env": {}, "controller": {}, "progress": {"decisions": 1}},
+                out / "checkpoint.pt")
+    assert main(TINY_FLAGS + ["--out", str(out), "--resume"]) == 2
+    err = capsys.readouterr().err
+    assert "older version" in err and "delete it" in err and "Traceback" not in err

@@ -77,6 +77,11 @@ class RunSession:
     # ------------------------------------------------------------ checkpoint
     def _restore(self) -> None:
         state = load_checkpoint(self.out / CHECKPOINT)
+        if "driver" not in state:  # written before the episode driver (stop 14)
+            raise CheckpointError(
+                f"checkpoint {self.out / CHECKPOINT} was written by an older version of "
+                "run_marl and cannot be resumed by this one; delete it (or pick another --out) "
+                "to start over")
         if state["config"] != _resumable(self.config):
             raise ConfigError(f"--resume with settings that differ from the checkpoint in {self.out}: "
                               f"saved {state['config']}, given {_resumable(self.config)}")
