@@ -30,6 +30,7 @@ from envs.errors import (CheckpointError, ConfigError, CorruptImageError, Datase
                          DatasetNotFoundError, DependencyNotInstalledError, InvalidActionError,
                          MLICError, ResetNeededError, UnknownEnvError)
 from envs.joint import JointActionEnv
+from envs.tasks import Task
 from envs.registry import EnvSpec, list_envs, make, make_config, register, spec, unregister
 from envs.reward import RewardConfig
 
@@ -47,7 +48,8 @@ __all__ = [
     "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError",
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
     "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "EnvConfig", "EnvSpec",
-    "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv", "Recipe",
+    "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
+    "Recipe", "Task",
     "ResetNeededError", "RewardConfig", "TrainerConfig", "UnknownEnvError", "dataset_names",
     "list_envs", "load_dataset", "load_splits", "make", "make_config", "make_joint",
     "multilabel_metrics", "recipe_actions", "register", "register_dataset", "spec", "unregister",

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 
 import torch
 
+from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.images import check_bad_image_policy
 from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
@@ -67,6 +68,9 @@ class EnvConfig:
     on_bad_image: str = "error"
     """A missing or undecodable image file: ``"error"`` stops with its name, ``"skip"`` drops
     it (one warning with the count per split)."""
+    generator: DigitsConfig | None = None
+    """The scene generator's settings, for the generated datasets (``digits``, ``mnist``);
+    ``None`` uses its defaults at ``image_size``. Set by ``envs.Task``."""
 
     def __post_init__(self) -> None:
         for name in ("image_size", "max_train_images", "steps_per_decision"):
@@ -86,6 +90,9 @@ class EnvConfig:
                 f"repeats (unknown: {unknown})")
         object.__setattr__(self, "agents", tuple(a for a in COMPONENTS if a in agents))
         check_bad_image_policy(self.on_bad_image)
+        if self.generator is not None and not isinstance(self.generator, DigitsConfig):
+            raise ConfigError(f"generator must be an envs.engine.data.DigitsConfig or None, "
+                              f"got {type(self.generator).__name__}")
         check_device(self.device)
         self.trainer_config()  # validates amp, lr_scale, ... now rather than after loading data
 

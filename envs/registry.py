@@ -22,6 +22,7 @@ import torch
 from envs.config import EnvConfig, config_field_names
 from envs.engine.data import load_splits
 from envs.env import MLICTrainingEnv
+from envs.tasks import Task
 from envs.errors import ConfigError, UnknownEnvError
 
 
@@ -199,16 +200,24 @@ def check_resources(config: EnvConfig) -> None:
             f"backbone state_dict (.pt), or leave weights_path unset to train from scratch")
 
 
-def make(env_id: str, **overrides: Any) -> MLICTrainingEnv:
+def make(env_id: str | Task, **overrides: Any) -> MLICTrainingEnv:
     """Build the environment ``env_id`` with keyword overrides of its :class:`EnvConfig`.
 
-    The env's ``env_id`` is the id as given, so an unversioned alias stays unversioned in
-    whatever records it; ``spec(env.env_id).id`` is the version it resolved to.
+    ``env_id`` may also be an :class:`envs.tasks.Task`: its env id, with the task's
+    settings as overrides (``overrides`` may add others, e.g. ``device``, but not restate
+    the task's). The env's ``env_id`` is the id as given, so an unversioned alias stays
+    unversioned in whatever records it; ``spec(env.env_id).id`` is the version it resolved to.
     """
+    if isinstance(env_id, Task):
+        clash = sorted(set(overrides) & set(env_id.overrides()))
+        if clash:
+            raise ConfigError(f"{clash} are set by the task {env_id.name}; change the task "
+                              f"(dataclasses.replace) instead of overriding them")
+        env_id, overrides = env_id.env_id, {**env_id.overrides(), **overrides}
     config = make_config(env_id, **overrides)
     check_resources(config)
     data = load_splits(config.dataset, data_root=config.data_root, image_size=config.image_size,
                        download=config.download, cache_dir=config.cache_dir,
                        max_train_images=config.max_train_images,
-                       on_bad_image=config.on_bad_image)
+                       on_bad_image=config.on_bad_image, digits_config=config.generator)
     return MLICTrainingEnv(config, data, env_id=env_id)

