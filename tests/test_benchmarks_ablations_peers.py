@@ -14,6 +14,7 @@ import pytest
 from pettingzoo.test import parallel_api_test
 
 import envs
+from conftest import TINY as TINY_ENV
 from agents.rewards.individual import IndividualRewardWrapper
 from benchmarks import ablations, pbt, peers
 from benchmarks.episodes import describe_choices, parse_recipe, recipe_name
@@ -34,8 +35,7 @@ def _csv(path) -> list[dict[str, str]]:
 
 
 def _tiny_env(**overrides) -> envs.MLICTrainingEnv:
-    return envs.make("mlic-digits", **{"image_size": 16, "max_train_images": 48, "max_decisions": 3,
-                                       "steps_per_decision": 2, "batch_size": 16, **overrides})
+    return envs.make("mlic-digits", **TINY_ENV.overrides(**overrides))
 
 
 # ------------------------------------------------------------------ helpers

@@ -11,6 +11,7 @@ import torch
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import envs
+from conftest import TINY
 from envs.engine.data import MNIST_5K, DigitsConfig, load_splits, make_digits
 from envs.engine.data.digits import make_digits_with_sources, source_partition
 from envs.engine.data.glyphs import MNIST_CROP, MNIST_INSTALL, load_mnist_5k, resize_by_torch
@@ -142,12 +143,8 @@ def test_env_id_defaults_are_those_of_mlic_digits() -> None:
     assert dataset_loader("mnist").image_size == 32  # at the env's default image_size=None
 
 
-TINY_MNIST = {"image_size": 16, "max_train_images": 48, "max_decisions": 3,
-              "steps_per_decision": 2, "batch_size": 16}
-
-
 def test_pettingzoo_conformance(env_cache: Path) -> None:
     def make() -> envs.MLICTrainingEnv:
-        return envs.make("mlic-mnist-v0", cache_dir=str(env_cache), **TINY_MNIST)
+        return envs.make("mlic-mnist-v0", **TINY.overrides(cache_dir=str(env_cache)))
     parallel_api_test(make(), num_cycles=10)
     parallel_seed_test(make, num_cycles=10)
