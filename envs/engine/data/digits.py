@@ -13,7 +13,9 @@ source digits (the 1797 scans are split per class first), so test accuracy
 measures generalisation to unseen handwriting.
 
 The handwriting is a parameter (:class:`envs.engine.data.glyphs.GlyphSource`):
-``mlic-mnist`` runs this same generator with real MNIST digits instead.
+``mlic-mnist`` runs this same generator with real MNIST digits instead, ``mlic-shapes``
+with mirror-symmetric letters. The axes ``label_noise``, ``n_classes`` and
+``background`` (issue 11) live in :mod:`envs.engine.data.digits_axes`.
 
 Generation is deterministic given :class:`DigitsConfig` (one
 ``numpy.random.SeedSequence`` per stage, no global seeding) and takes about a
