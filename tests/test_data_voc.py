@@ -150,7 +150,7 @@ def test_unknown_names_and_options(voc_root: Path, data_cache: Path) -> None:
         load_dataset("voc", "val", data_root=voc_root, cache_dir=data_cache, on_bad_image="ignore")
     with pytest.raises(ConfigError, match="image_size"):
         load_dataset("voc", "val", data_root=voc_root, cache_dir=data_cache, image_size=0)
-    assert DATASET_NAMES == ("coco", "csv", "digits", "mnist", "voc")
+    assert DATASET_NAMES == ("coco", "csv", "digits", "mnist", "shapes", "voc")
 
 
 # ---------------------------------------------------------------- broken trees

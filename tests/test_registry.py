@@ -100,7 +100,7 @@ def test_dataset_names_are_checked_and_unknown_ones_list_the_registered(loader) 
         envs.register_dataset(DATASET, loader)
     with pytest.raises(envs.ConfigError, match="invalid"):
         envs.register_dataset("My-Data", loader)
-    with pytest.raises(envs.UnknownEnvError, match=f"coco, csv, digits, mnist, {DATASET}, voc"):
+    with pytest.raises(envs.UnknownEnvError, match=f"coco, csv, digits, mnist, shapes, {DATASET}, voc"):
         envs.load_splits("imagenet")
 
 
@@ -115,7 +115,7 @@ def test_unregistering_leaves_no_trace() -> None:
 
 def test_builtin_ids_are_versioned_and_names_alias_the_latest() -> None:
     assert envs.list_envs() == ["mlic-coco-v0", "mlic-csv-v0", "mlic-digits-v0", "mlic-mnist-v0",
-                                "mlic-voc-v0"]
+                                "mlic-shapes-v0", "mlic-voc-v0"]
     for name in ("mlic-digits", "mlic-mnist", "mlic-voc", "mlic-coco", "mlic-csv"):
         assert envs.spec(name) is envs.spec(f"{name}-v0")
         assert envs.spec(name).name == name and envs.spec(name).version == 0

@@ -13,7 +13,9 @@ source digits (the 1797 scans are split per class first), so test accuracy
 measures generalisation to unseen handwriting.
 
 The handwriting is a parameter (:class:`envs.engine.data.glyphs.GlyphSource`):
-``mlic-mnist`` runs this same generator with real MNIST digits instead.
+``mlic-mnist`` runs this same generator with real MNIST digits instead, ``mlic-shapes``
+with mirror-symmetric letters. The axes ``label_noise``, ``n_classes`` and
+``background`` (issue 11) live in :mod:`envs.engine.data.digits_axes`.
 
 Generation is deterministic given :class:`DigitsConfig` (one
 ``numpy.random.SeedSequence`` per stage, no global seeding) and takes about a
@@ -21,21 +23,23 @@ second for the default sizes.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from envs.engine.data.cache import cached
 from envs.engine.data.dataset import DatasetSplits, MLICDataset
-from envs.engine.data.digits_render import background_pyramid, render_split
-from envs.engine.data.glyphs import SKLEARN_DIGITS, GlyphSource
+from envs.engine.data.digits_axes import (BACKGROUNDS, flip_labels, key_dict,
+                                          synthetic_backgrounds)
+from envs.engine.data.digits_render import background_pyramid, backgrounds, render_split
+from envs.engine.data.glyphs import DIGITS_CLASSES, SKLEARN_DIGITS, GlyphSource
 from envs.errors import ConfigError
 
-DIGITS_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
+__all__ = ["DIGITS_CLASSES", "DigitsConfig", "DigitsStructure", "digits_structure",
+           "load_digits_splits", "make_digits", "make_digits_with_sources", "source_partition"]
 GENERATOR_VERSION = 1
 """Bump when the generator's output for a given config changes (invalidates caches)."""
 _SPLITS = ("train", "val", "test")
@@ -62,7 +66,7 @@ class DigitsConfig:
     zipf_exponent: float = 1.4
     """Class weights are ``rank ** -zipf_exponent`` over a seeded class order (0 = uniform)."""
     n_partner_pairs: int = 3
-    """Number of disjoint class pairs that co-occur."""
+    """Number of disjoint class pairs that co-occur (at most ``n_classes // 2`` are used)."""
     partner_prob: float = 0.5
     """Probability that drawing a paired class also adds its partner."""
     source_fractions: tuple[float, float, float] = (0.6, 0.15, 0.25)
@@ -83,6 +87,12 @@ class DigitsConfig:
     """Largest allowed overlap between two digits' boxes, as a fraction of the smaller box."""
     noise_std: float = 4.0
     """Standard deviation of additive pixel noise, in 0..255 units."""
+    label_noise: float = 0.0
+    """Probability, per train image and class, that the label is flipped (val/test stay clean)."""
+    n_classes: int = 10
+    """Number of glyph classes drawn and labelled: the first ``n_classes`` (2..10)."""
+    background: str = "photo"
+    """Background kind: ``photo`` crops, ``plain`` (flat colour) or ``noise`` (smooth texture)."""
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test"):
@@ -120,6 +130,24 @@ class DigitsConfig:
         if not 0.0 <= self.max_overlap <= 1.0 or self.noise_std < 0 or self.ink_saturation < 0:
             raise ConfigError("DigitsConfig: max_overlap must be in [0, 1], noise_std and "
                               "ink_saturation >= 0")
+        self._check_axes()
+
+    def _check_axes(self) -> None:
+        if isinstance(self.label_noise, bool) or not isinstance(self.label_noise, (int, float)) \
+                or not 0.0 <= self.label_noise <= 0.5:
+            raise ConfigError(f"DigitsConfig.label_noise must be in [0, 0.5], "
+                              f"got {self.label_noise!r}")
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int) \
+                or not 2 <= self.n_classes <= 10:
+            raise ConfigError(f"DigitsConfig.n_classes must be an int in [2, 10], "
+                              f"got {self.n_classes!r}")
+        if self.digits_per_image[1] > self.n_classes:
+            raise ConfigError(f"DigitsConfig.n_classes {self.n_classes} is below "
+                              f"digits_per_image max {self.digits_per_image[1]}: need "
+                              f"max <= n_classes")
+        if self.background not in BACKGROUNDS:
+            raise ConfigError(f"DigitsConfig.background must be one of {BACKGROUNDS}, "
+                              f"got {self.background!r}")
 
     def scaled_digit_size(self) -> tuple[int, int]:
         """``digit_size`` scaled from 32 px to ``image_size``."""
@@ -133,7 +161,7 @@ class DigitsStructure:
     """The class statistics shared by all splits of one config."""
 
     class_weights: np.ndarray
-    """Sampling weights of classes 0..9 (sum to 1)."""
+    """Sampling weights of classes 0..9 (sum to 1; 0 for classes beyond ``n_classes``)."""
     partners: tuple[tuple[int, int], ...]
     """The co-occurring class pairs."""
 
@@ -141,10 +169,11 @@ class DigitsStructure:
 def digits_structure(config: DigitsConfig) -> DigitsStructure:
     """The seeded long-tail weights and partner pairs of ``config``."""
     rng = np.random.default_rng(np.random.SeedSequence([config.seed, 1]))
-    order = rng.permutation(10)  # order[r] is the class of rank r
-    weights = np.empty(10)
-    weights[order] = (np.arange(10) + 1.0) ** -config.zipf_exponent
-    paired = rng.permutation(10)[:2 * config.n_partner_pairs]
+    n = config.n_classes  # classes 0..n-1; for n = 10 the draws are those of version 1
+    order = rng.permutation(n)  # order[r] is the class of rank r
+    weights = np.zeros(10)
+    weights[order] = (np.arange(n) + 1.0) ** -config.zipf_exponent
+    paired = rng.permutation(n)[:2 * min(config.n_partner_pairs, n // 2)]
     partners = tuple((int(a), int(b)) for a, b in zip(paired[0::2], paired[1::2]))
     return DigitsStructure(weights / weights.sum(), partners)
 
@@ -175,23 +204,29 @@ def make_digits_with_sources(config: DigitsConfig = DigitsConfig(),
     images, targets = glyphs.load()
     partition = source_partition(config, targets)
     structure = digits_structure(config)
-    pyramid = background_pyramid(config)
+    pyramid = background_pyramid(config) if config.background == "photo" else []
     out: dict[str, MLICDataset] = {}
     used: dict[str, np.ndarray] = {}
     sizes = (config.n_train, config.n_val, config.n_test)
     for k, (split, n) in enumerate(zip(_SPLITS, sizes)):
         rng = np.random.default_rng(np.random.SeedSequence([config.seed, 2 + k]))
-        scenes, labels, used[split] = render_split(n, partition[split], images, targets,
-                                                   glyphs.resize, config, structure, pyramid,
-                                                   rng)
-        out[split] = _dataset(scenes, torch.from_numpy(labels), split, glyphs.name)
+        canvas = (backgrounds(n, config, pyramid, rng) if config.background == "photo"
+                  else synthetic_backgrounds(n, config, rng))  # first draws, as in version 1
+        scenes, labels, used[split] = render_split(canvas, partition[split], images, targets,
+                                                   glyphs.resize, config, structure, rng)
+        labels = labels[:, :config.n_classes]
+        if split == "train":
+            labels = flip_labels(labels, config)
+        out[split] = _dataset(scenes, torch.from_numpy(np.ascontiguousarray(labels)), split,
+                              glyphs.name, glyphs.class_names[:config.n_classes])
     return DatasetSplits(**out), used
 
 
-def _dataset(images: torch.Tensor, labels: torch.Tensor, split: str, name: str) -> MLICDataset:
+def _dataset(images: torch.Tensor, labels: torch.Tensor, split: str, name: str,
+             class_names: tuple[str, ...]) -> MLICDataset:
     return MLICDataset(images=images, labels=labels,
                        ignore=torch.zeros(labels.shape, dtype=torch.bool),
-                       class_names=DIGITS_CLASSES, name=name, split=split)
+                       class_names=class_names, name=name, split=split)
 
 
 def make_digits(config: DigitsConfig = DigitsConfig(),
@@ -205,25 +240,28 @@ def _payload(splits: DatasetSplits) -> dict[str, Any]:
             for s in _SPLITS}
 
 
-def _validate(payload: dict[str, Any]) -> None:
-    for s in _SPLITS:
-        part = payload[s]
-        images, labels = part["images"], part["labels"]
-        if images.dtype != torch.uint8 or labels.dtype != torch.uint8 \
-                or labels.shape[1] != 10 or images.shape[0] != labels.shape[0]:
-            raise ValueError(f"bad digits payload for split {s}")
+def _validator(n_classes: int) -> Callable[[dict[str, Any]], None]:
+    def validate(payload: dict[str, Any]) -> None:
+        for s in _SPLITS:
+            images, labels = payload[s]["images"], payload[s]["labels"]
+            if images.dtype != torch.uint8 or labels.dtype != torch.uint8 \
+                    or labels.shape[1] != n_classes or images.shape[0] != labels.shape[0]:
+                raise ValueError(f"bad digits payload for split {s}")
+    return validate
 
 
 def load_digits_splits(config: DigitsConfig, cache_dir: Path,
                        glyphs: GlyphSource = SKLEARN_DIGITS) -> DatasetSplits:
     """The splits of ``config`` with ``glyphs``, generated once and cached under ``cache_dir``.
 
-    The cache key holds ``glyphs.name``; for the sklearn digits it is the key
-    ``mlic-digits`` always had, so existing caches stay valid.
+    The cache key holds ``glyphs.name`` and the config without the axes left at their
+    defaults (:func:`key_dict`); for the sklearn digits it is the key ``mlic-digits``
+    always had, so existing caches stay valid.
     """
     parts = {"name": glyphs.name, "generator_version": GENERATOR_VERSION,
-             "config": dataclasses.asdict(config)}
+             "config": key_dict(config)}
     payload = cached(cache_dir, f"{glyphs.name}-{config.image_size}px", parts,
-                     lambda: _payload(make_digits(config, glyphs)), _validate)
+                     lambda: _payload(make_digits(config, glyphs)), _validator(config.n_classes))
+    names = glyphs.class_names[:config.n_classes]
     return DatasetSplits(**{s: _dataset(payload[s]["images"], payload[s]["labels"], s,
-                                        glyphs.name) for s in _SPLITS})
+                                        glyphs.name, names) for s in _SPLITS})

@@ -79,7 +79,9 @@ def draw_classes(n: int, config: DigitsConfig, structure: DigitsStructure,
     """The distinct classes of each image: weighted draws without replacement, plus partners."""
     lo, hi = config.digits_per_image
     counts = rng.integers(lo, hi + 1, n)
-    keys = np.log(structure.class_weights)[None, :] + rng.gumbel(size=(n, 10))
+    with np.errstate(divide="ignore"):  # weight 0 (beyond n_classes) -> key -inf: never drawn
+        log_weights = np.log(structure.class_weights)
+    keys = log_weights[None, :] + rng.gumbel(size=(n, 10))
     order = np.argsort(-keys, axis=1)  # weighted sampling without replacement (Gumbel top-k)
     coins = rng.random((n, 10)) < config.partner_prob
     partner = {a: b for a, b in structure.partners} | {b: a for a, b in structure.partners}
@@ -136,18 +138,19 @@ def resize_matrix(src: int, dst: int) -> np.ndarray:
     return mat
 
 
-def render_split(n: int, pool: np.ndarray, glyphs: np.ndarray, targets: np.ndarray,
+def render_split(canvas: np.ndarray, pool: np.ndarray, glyphs: np.ndarray, targets: np.ndarray,
                  resize: Callable[[np.ndarray, int], np.ndarray], config: DigitsConfig,
-                 structure: DigitsStructure, pyramid: Pyramid,
+                 structure: DigitsStructure,
                  rng: np.random.Generator) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
-    """``n`` images drawing digits only from ``pool`` (indices into ``glyphs``).
+    """Paste digits drawn only from ``pool`` (indices into ``glyphs``) onto ``canvas``.
 
+    ``canvas`` is the ``[n, S, S, 3]`` float backgrounds (painted over in place).
     ``resize(glyphs[idx], size)`` gives the ``[m, size, size]`` ink of the pasted digits
     (see :class:`envs.engine.data.glyphs.GlyphSource`). Returns uint8 images
     ``[n, 3, S, S]``, uint8 labels ``[n, 10]`` and the source index of every digit drawn.
     """
     size = config.image_size
-    canvas = backgrounds(n, config, pyramid, rng)
+    n = len(canvas)
     classes = draw_classes(n, config, structure, rng)
     counts = np.array([len(c) for c in classes], dtype=np.int64)
     img_of = np.repeat(np.arange(n), counts)

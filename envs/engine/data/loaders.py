@@ -2,7 +2,7 @@
 
 ``load_dataset`` and ``load_splits`` (:mod:`envs.engine.data.splits`) look a name up
 here and call its loader with a validated :class:`DataRequest`. The built-in datasets
-(``coco``, ``csv``, ``digits``, ``mnist``, ``voc``) register themselves when ``splits`` is
+(``coco``, ``csv``, ``digits``, ``mnist``, ``shapes``, ``voc``) register themselves when ``splits`` is
 imported; :func:`register_dataset` adds your own, so that an env id can train on it::
 
     envs.register_dataset("mine", lambda request: my_splits(request.image_size))
@@ -48,7 +48,7 @@ class DataRequest:
     val_fraction: float
     """Fraction of the training images to hold out as val where the dataset has no val split."""
     digits_config: DigitsConfig | None = None
-    """The scene generator's knobs (``digits`` and ``mnist`` only; None for every other dataset)."""
+    """The scene generator's knobs (``digits``, ``mnist``, ``shapes`` only; None for every other dataset)."""
 
     def root(self) -> tuple[Path, str]:
         """The data root (argument, else ``$MLIC_DATA_ROOT``, else the default) and its origin."""
@@ -68,7 +68,7 @@ class DatasetLoader:
     image_size: int = 64
     """Image side when the caller gives none."""
     download: bool = False
-    """Whether ``download=True`` is accepted (voc fetches its files; digits and mnist have none
+    """Whether ``download=True`` is accepted (voc fetches its files; the generated ones have none
     to fetch)."""
 
     def __post_init__(self) -> None:

@@ -2,7 +2,7 @@
 
 Both look the dataset up in the loader registry (:mod:`envs.engine.data.loaders`),
 validate the arguments once into a :class:`DataRequest` and call the loader. The
-built-in loaders (coco, csv, digits, mnist, voc) are defined and registered here.
+built-in loaders (coco, csv, digits, mnist, shapes, voc) are defined and registered here.
 
 Held-out slices are deterministic and independent of any env seed: they come
 from ``numpy.random.default_rng(SPLIT_SEED)`` permutations of the source split's
@@ -23,18 +23,19 @@ from envs.engine.data.coco import COCO_SPLITS, load_coco
 from envs.engine.data.csvfolder import CSV_SPLIT_FILES, available_splits, find_csv_dir, load_csv
 from envs.engine.data.dataset import DatasetSplits, MLICDataset
 from envs.engine.data.digits import DigitsConfig, load_digits_splits
-from envs.engine.data.glyphs import MNIST_5K, SKLEARN_DIGITS, GlyphSource
+from envs.engine.data.glyphs import MNIST_5K, SHAPES, SKLEARN_DIGITS, GlyphSource
 from envs.engine.data.images import check_bad_image_policy
 from envs.engine.data.loaders import (DataRequest, DatasetLoader, canonical_name, dataset_loader,
                                       dataset_names, register_dataset)
 from envs.engine.data.voc import VOC_SPLITS, load_voc
 from envs.errors import ConfigError, DatasetFormatError, DatasetNotFoundError
 
-DATASET_NAMES: tuple[str, ...] = ("coco", "csv", "digits", "mnist", "voc")
+DATASET_NAMES: tuple[str, ...] = ("coco", "csv", "digits", "mnist", "shapes", "voc")
 """The built-in datasets (``loaders.dataset_names()`` also lists those registered since)."""
 SPLIT_SEED = 20240601
 """Seed of the fixed permutations behind held-out val slices and ``max_train_images``."""
-GENERATED: dict[str, GlyphSource] = {"digits": SKLEARN_DIGITS, "mnist": MNIST_5K}
+GENERATED: dict[str, GlyphSource] = {"digits": SKLEARN_DIGITS, "mnist": MNIST_5K,
+                                     "shapes": SHAPES}
 """The composite-scene datasets (configured by ``digits_config``) and the glyphs they paste."""
 CSV_FRACTIONS = (0.70, 0.15, 0.15)
 """train / val / test fractions when a CSV dataset has only ``labels.csv``."""
@@ -49,11 +50,11 @@ def load_dataset(name: str, split: str, *, data_root: PathLike | None = None,
     """One native split of a dataset, decoded at ``image_size`` (cached on disk).
 
     Native splits: voc ``train|val|trainval|test``; coco ``train|val`` (2014);
-    csv ``train|val|test`` (its CSV files) or ``all`` (``labels.csv``); digits and mnist
+    csv ``train|val|test`` (its CSV files) or ``all`` (``labels.csv``); generated ones
     ``train|val|test``; a registered dataset those of its loader. ``image_size`` None
-    means 32 for digits and mnist, 64 otherwise (a registered loader's own default).
+    means 32 for the generated datasets, 64 otherwise (a registered loader's own default).
     ``download=True`` fetches VOC 2007 if missing. ``digits_config`` overrides the
-    scene generator's knobs (digits and mnist).
+    scene generator's knobs (digits, mnist, shapes).
     """
     key = canonical_name(name)
     loader = dataset_loader(key)
@@ -79,7 +80,7 @@ def load_splits(name: str, *, data_root: PathLike | None = None, image_size: int
     * coco: ``train2014`` minus a held-out slice / that slice / ``val2014``.
     * csv: ``train.csv`` / ``val.csv`` (else a held-out slice of train) / ``test.csv``;
       with only ``labels.csv``, a fixed 70/15/15 split of it.
-    * digits, mnist: the generator's own three splits (``val_fraction`` is not used).
+    * digits, mnist, shapes: the generator's own three splits (``val_fraction`` is not used).
     * a registered dataset: what its loader's ``load_splits`` returns.
 
     The held-out slices use the fixed :data:`SPLIT_SEED`, never an env seed.
@@ -250,4 +251,5 @@ register_dataset("csv", DatasetLoader(_csv_splits, _csv_split, tuple(CSV_SPLIT_F
 # Generated, nothing to fetch: download=True is accepted and does nothing.
 register_dataset("digits", DatasetLoader(_generated_splits, image_size=32, download=True))
 register_dataset("mnist", DatasetLoader(_generated_splits, image_size=32, download=True))
+register_dataset("shapes", DatasetLoader(_generated_splits, image_size=32, download=True))
 register_dataset("voc", DatasetLoader(_voc_splits, _voc_split, VOC_SPLITS, download=True))
