@@ -24,7 +24,7 @@ def test_tasks_are_hashable_values_with_stable_names():
     assert envs.Task.of("digits").generator == envs.engine.data.DigitsConfig()  # the defaults
 
 
-@pytest.mark.parametrize("source", ["digits", "mnist"])
+@pytest.mark.parametrize("source", ["digits", "mnist", "shapes"])
 def test_make_builds_the_task_data_and_budget(env_cache, source):
     task = tiny(source, digits_per_image=(2, 2), seed=3)
     env = envs.make(task, steps_per_decision=2, batch_size=16, cache_dir=str(env_cache))
@@ -38,7 +38,7 @@ def test_make_builds_the_task_data_and_budget(env_cache, source):
     assert not (other.data.train.images == env.data.train.images).all()
 
 
-@pytest.mark.parametrize("source", ["digits", "mnist"])
+@pytest.mark.parametrize("source", ["digits", "mnist", "shapes"])
 def test_task_envs_pass_pettingzoo_conformance(env_cache, source):
     def make():
         return envs.make(tiny(source), steps_per_decision=1, batch_size=16,
