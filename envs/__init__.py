@@ -30,6 +30,8 @@ from envs.errors import (CheckpointError, ConfigError, CorruptImageError, Datase
                          DatasetNotFoundError, DependencyNotInstalledError, InvalidActionError,
                          MLICError, ResetNeededError, UnknownEnvError)
 from envs.joint import JointActionEnv
+from envs.task_sets import (HeldOutTaskError, TaskSampler, TaskSet, list_task_sets,
+                            register_task_set, task_set)
 from envs.tasks import Task
 from envs.registry import EnvSpec, list_envs, make, make_config, register, spec, unregister
 from envs.reward import RewardConfig
@@ -49,7 +51,8 @@ __all__ = [
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
     "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
-    "Recipe", "Task",
+    "Recipe", "Task", "TaskSampler", "TaskSet", "HeldOutTaskError", "list_task_sets",
+    "register_task_set", "task_set",
     "ResetNeededError", "RewardConfig", "TrainerConfig", "UnknownEnvError", "dataset_names",
     "list_envs", "load_dataset", "load_splits", "make", "make_config", "make_joint",
     "multilabel_metrics", "recipe_actions", "register", "register_dataset", "spec", "unregister",

@@ -1,0 +1,150 @@
+"""Named, versioned task sets: train and held-out splits of ``envs.Task``, and a seeded sampler.
+
+A controller meta-trained across many runs samples one train task per episode and is
+judged, frozen, on the held-out tasks (DACBench's instance sets)::
+
+    ts = envs.task_set("digits-v0")
+    sampler = ts.sampler(seed=0)           # its own numpy generator; state_dict() resumes it
+    env = envs.make(sampler.sample())      # one train task per episode
+    for task in ts.heldout: ...            # frozen evaluation
+
+Tasks vary along axes that change the best recipe: train-set size and budget, label noise,
+long-tail strength, number of classes and objects per image, background texture, and flip
+symmetry (``shapes`` tasks are mirror-symmetric glyphs, where horizontal flips help; digits
+turn into other shapes when flipped). ``mlic-mnist`` is in no set: it is the target of
+cross-dataset transfer. Every task is sized to train an episode in a few seconds on one
+thread; the calibration (seconds per episode, spread of a panel of static recipes) is
+issue 11's ``benchmarks.task_sets``, still to come, and may revise the sets before
+``digits-v0`` is called final.
+"""
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs.errors import ConfigError, UnknownEnvError
+from envs.tasks import Task
+
+SPLITS = ("train", "heldout")
+
+
+class HeldOutTaskError(ConfigError):
+    """A held-out task was asked for where only train tasks may be used (meta-training)."""
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """A named set of tasks with disjoint train and held-out splits."""
+
+    name: str
+    """Versioned id, e.g. ``digits-v0``."""
+    train: tuple[Task, ...]
+    """Tasks a controller may learn on."""
+    heldout: tuple[Task, ...]
+    """Tasks kept for frozen evaluation only."""
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.train or not self.heldout:
+            raise ConfigError(f"task set {self.name!r} needs at least one train and one "
+                              "held-out task")
+        if set(self.train) & set(self.heldout):
+            raise ConfigError(f"task set {self.name!r} has tasks in both splits")
+
+    def split(self, which: str) -> tuple[Task, ...]:
+        """The ``train`` or ``heldout`` tasks."""
+        if which not in SPLITS:
+            raise ConfigError(f"split {which!r} is not one of {SPLITS}")
+        return self.train if which == "train" else self.heldout
+
+    def require_train(self, task: Task) -> Task:
+        """``task`` if it may be trained on; a held-out task raises ``HeldOutTaskError``."""
+        if task in self.heldout:
+            raise HeldOutTaskError(f"task {task.name} is in the held-out split of {self.name}: "
+                                   "it is for frozen evaluation only; train on ts.train")
+        return task
+
+    def sampler(self, seed: int, split: str = "train") -> TaskSampler:
+        """A sampler of ``split``'s tasks, uniform, from its own generator seeded by ``seed``."""
+        return TaskSampler(self.split(split), seed)
+
+
+class TaskSampler:
+    """Draws tasks uniformly (with replacement) from a fixed list, with its own generator."""
+
+    def __init__(self, tasks: tuple[Task, ...], seed: int) -> None:
+        self.tasks = tasks
+        self.rng = np.random.default_rng(seed)
+
+    def sample(self) -> Task:
+        return self.tasks[int(self.rng.integers(len(self.tasks)))]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.rng.bit_generator.state = dict(state["rng"])
+
+
+def _task(source: str = "digits", *, n_train: int = 1500, decisions: int = 10,
+          **generator: Any) -> Task:
+    """A task of the standard cheap size (32 px, 300 val and 500 test images)."""
+    return Task.of(source, decisions=decisions, image_size=32, n_train=n_train, n_val=300,
+                   n_test=500, **generator)
+
+
+_DIGITS_V0 = TaskSet(
+    name="digits-v0",
+    train=(
+        _task(),
+        _task(n_train=1000, decisions=8),
+        _task(n_train=2000, decisions=10, zipf_exponent=2.0),
+        _task(label_noise=0.1),
+        _task(zipf_exponent=0.5, digits_per_image=(2, 4)),
+        _task(n_classes=6, digits_per_image=(1, 2)),
+        _task(background="plain"),
+        _task(background="noise", label_noise=0.05),
+        _task("shapes"),
+        _task("shapes", n_train=1000, decisions=8, background="noise"),
+        _task("shapes", zipf_exponent=2.0, label_noise=0.1),
+        _task("shapes", n_classes=6, digits_per_image=(2, 3)),
+    ),
+    heldout=(
+        _task(n_train=1200, decisions=9, seed=1, zipf_exponent=1.8, label_noise=0.05),
+        _task(seed=2, n_classes=8, background="plain", digits_per_image=(1, 4)),
+        _task("shapes", seed=1, n_train=1800, background="photo", zipf_exponent=1.0),
+        _task("shapes", seed=2, n_classes=8, label_noise=0.05, background="plain"),
+    ),
+    description="32 px scenes of flip-sensitive digits and mirror-symmetric shapes, varied in "
+                "size, budget, label noise, long tail, classes, objects per image and background",
+)
+
+_REGISTRY: dict[str, TaskSet] = {_DIGITS_V0.name: _DIGITS_V0}
+
+
+def register_task_set(task_set: TaskSet) -> None:
+    """Add a task set under its (new) name."""
+    if task_set.name in _REGISTRY:
+        raise ConfigError(f"task set {task_set.name!r} is already registered")
+    _REGISTRY[task_set.name] = task_set
+
+
+def list_task_sets() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def task_set(name: str) -> TaskSet:
+    """The registered task set ``name`` (``digits`` means its latest version)."""
+    if name not in _REGISTRY:
+        versions = [k for k in _REGISTRY if k.rsplit("-v", 1)[0] == name]
+        if versions:
+            return _REGISTRY[max(versions, key=lambda k: int(k.rsplit("-v", 1)[1]))]
+        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=2, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise UnknownEnvError(f"unknown task set {name!r}.{hint} Registered task sets: "
+                              f"{', '.join(list_task_sets())}")
+    return _REGISTRY[name]
