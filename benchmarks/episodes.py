@@ -59,9 +59,10 @@ def running_best(values: list[float]) -> list[float]:
     return out
 
 
-def run_recipe(env_id: str, recipe: Recipe, seed: int, overrides: Mapping[str, Any], *,
-               callbacks: Iterable[Callback] = ()) -> EpisodeResult:
-    """One episode with ``recipe`` held fixed (``overrides`` go to ``envs.make``)."""
+def run_recipe(env_id: str | envs.Task, recipe: Recipe, seed: int, overrides: Mapping[str, Any],
+               *, callbacks: Iterable[Callback] = ()) -> EpisodeResult:
+    """One episode with ``recipe`` held fixed on an env id or a task (``overrides`` go to
+    ``envs.make``)."""
     start = time.perf_counter()
     env = envs.make(env_id, **{**overrides, "agents": envs.COMPONENTS})
     controller = make_controller("static", env, seed=seed,

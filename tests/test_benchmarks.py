@@ -36,3 +36,17 @@ def test_overhead_writes_a_table(tmp_path):
                    "--max-train-images", "64", "--out", str(out)])
     text = out.read_text()
     assert text.count("mat-dqn, curiosity=") == 3 and "agents total" in text
+
+
+def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):
+    from benchmarks import task_sets
+    out = task_sets.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
+                          "--out", str(tmp_path / "ts.md")])
+    text = out.read_text()
+    rows = [line for line in text.splitlines() if line.startswith(("| train", "| heldout"))]
+    assert len(rows) == 16  # every task of digits-v0, both splits
+    targets = text.split("Targets (issue 11):")[1].split("Per-recipe means")[0]
+    verdicts = [line for line in targets.splitlines() if line.startswith("- ")]
+    assert len(verdicts) == 4 and all(" met" in line for line in verdicts)
+    assert "spread >= 8 mAP on every task" in targets
+    assert (tmp_path / "ts.csv").read_text().count("\n") == 17
