@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import statistics
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -68,7 +69,7 @@ class Transition:
     @property
     def mean_reward(self) -> float:
         """The reward averaged over the agents (the shared reward when all are paid the same)."""
-        return float(np.mean([float(r) for r in self.rewards.values()])) if self.rewards else 0.0
+        return statistics.fmean(float(r) for r in self.rewards.values()) if self.rewards else 0.0
 
 
 class Controller(ABC):

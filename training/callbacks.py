@@ -12,7 +12,6 @@ timings); the others work with any ParallelEnv.
 """
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -84,9 +83,10 @@ class Recorder(Callback):
     def on_step(self, ctx: StepContext) -> bool:
         info, result = ctx.info, self.episodes[-1]
         curiosity_s = float(info.get("curiosity_s", 0.0))
+        step_s = ctx.act_s + ctx.env_s + ctx.learn_s
         self.agent_s += ctx.act_s + ctx.learn_s + curiosity_s
-        self.wall_s += ctx.act_s + ctx.env_s + ctx.learn_s
-        result.wall_s += ctx.act_s + ctx.env_s + ctx.learn_s
+        self.wall_s += step_s
+        result.wall_s += step_s
         result.val_map.append(float(info["metrics"]["mAP"] or 0.0))
         result.choices.append("+".join(info["config"].values()))
         result.train_s += info["time"].train_s
@@ -190,7 +190,7 @@ def step_record(ctx: StepContext) -> dict[str, Any]:
     record = {
         "episode": ctx.episode, "decision": info["decision"], "step": ctx.step,
         "actions": {a: int(v) for a, v in t.actions.items()}, "config": info["config"],
-        "reward": statistics.fmean(float(r) for r in t.rewards.values()),
+        "reward": t.mean_reward,
         "rewards": {a: float(r) for a, r in t.rewards.items()},
         "reward_terms": info["reward_terms"],
         "val": {k: info["metrics"][k] for k in ("mAP", "CF1", "OF1", "loss")},
@@ -249,14 +249,9 @@ class Evaluate(Callback):
         self.env, self.every, self.n, self.seed = env, int(every), int(episodes), int(seed)
         self.evaluations: list[Evaluation] = []
         self._controller: Any = None
-        self._step = 0
 
     def on_run_start(self, run: RunStart) -> None:
         self._controller = run.controller
-
-    def on_step(self, ctx: StepContext) -> bool:
-        self._step = ctx.step
-        return True
 
     def on_episode_end(self, end: EpisodeEnd) -> None:
         if (end.episode + 1) % self.every:
@@ -265,7 +260,7 @@ class Evaluate(Callback):
         start = self.seed + len(self.evaluations) * self.n
         run(self.env, self._controller, episodes=self.n, seed=start, learn=False,
             callbacks=[actions])
-        self.evaluations.append(Evaluation(end.episode + 1, self._step, actions.episodes,
+        self.evaluations.append(Evaluation(end.episode + 1, end.last.step, actions.episodes,
                                            actions.returns, actions.final_infos))
 
 
