@@ -24,7 +24,7 @@ import difflib
 import json
 import statistics
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -135,6 +135,31 @@ class Controller(ABC):
             raise AgentConfigError(f"observations for unknown agents {sorted(unknown)}; "
                                    f"this controller drives {self.agents}")
         return [a for a in self.agents if a in observations]
+
+    def observe_many(self, transitions: Sequence[Transition]) -> dict[str, float]:
+        """Learn from transitions that other copies of this controller collected (a round of
+        rollout workers' episodes), in order; returns the last step's logs.
+
+        The actions were drawn by the policy the copies had when the round began (see
+        ``actor_state``); controllers whose update needs the behaviour policy (ma2ml's
+        importance weights) override this to read it before their first update.
+        """
+        logs: dict[str, float] = {}
+        for transition in transitions:
+            logs = self.observe(transition) or logs
+        return logs
+
+    # ------------------------------------------------------------ actors
+    def actor_state(self) -> dict[str, Any]:
+        """What a copy needs to act as this controller does now: weights and exploration
+        settings, never generators or replay buffers (a rollout worker keeps its own seed)."""
+        raise AgentConfigError(
+            f"{self.name!r} cannot run on rollout workers: it does not implement "
+            "actor_state()/load_actor_state(); use --workers 1 or an algorithm that does")
+
+    def load_actor_state(self, state: Mapping[str, Any]) -> None:
+        """Act from now on as the controller whose ``actor_state()`` this is."""
+        raise AgentConfigError(f"{self.name!r} does not implement load_actor_state()")
 
     # ---------------------------------------------------------- checkpoint
     def state_dict(self) -> dict[str, Any]:

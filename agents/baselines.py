@@ -76,6 +76,12 @@ class StaticController(Controller):
     def _state(self) -> dict[str, Any]:
         return {"choices": dict(self.choices)}
 
+    def actor_state(self) -> dict[str, Any]:
+        return {"choices": dict(self.choices)}
+
+    def load_actor_state(self, state: Mapping[str, Any]) -> None:
+        self._load_state(state)
+
     def _load_state(self, state: Mapping[str, Any]) -> None:
         self.choices = mapping_of_ints("choices", state["choices"], self.action_sizes)
 
@@ -104,6 +110,12 @@ class RandomController(Controller):
 
     def _state(self) -> dict[str, Any]:
         return {"rngs": {a: generator_state(r) for a, r in self.rngs.items()}}
+
+    def actor_state(self) -> dict[str, Any]:
+        return {}  # nothing learned: a copy acts from its own generators
+
+    def load_actor_state(self, state: Mapping[str, Any]) -> None:
+        """Nothing to copy."""
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
         for agent, rng_state in state["rngs"].items():
@@ -181,6 +193,12 @@ class BanditController(Controller):
 
     def _state(self) -> dict[str, Any]:
         return {**self._tables(), "rngs": {a: generator_state(r) for a, r in self.rngs.items()}}
+
+    def actor_state(self) -> dict[str, Any]:
+        return self._tables()
+
+    def load_actor_state(self, state: Mapping[str, Any]) -> None:
+        self._set_tables(state)
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
         self._set_tables(state)

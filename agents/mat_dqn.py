@@ -225,6 +225,19 @@ class MatDQNController(Controller):
             model.exploration_rate = float(saved["exploration_rate"])
             set_generator_state(self.rngs[agent], saved["rng"])
 
+    def actor_state(self) -> dict[str, Any]:
+        return {a: {"q_net": copy.deepcopy(m.q_net.state_dict()),
+                    "exploration_rate": float(m.exploration_rate)} for a, m in self.models.items()}
+
+    def load_actor_state(self, state: Mapping[str, Any]) -> None:
+        for agent, saved in state.items():
+            model = self.models[agent]
+            try:
+                model.q_net.load_state_dict(saved["q_net"])
+            except (RuntimeError, KeyError) as error:
+                raise ControllerCheckpointError(f"agent {agent!r}: {error}") from error
+            model.exploration_rate = float(saved["exploration_rate"])
+
     def _save_artifacts(self, directory: Path) -> None:
         """One SB3 ``.zip`` per agent (``DQN.load(directory / f"{agent}.zip")`` opens it)."""
         for agent, model in self.models.items():

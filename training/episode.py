@@ -169,7 +169,7 @@ class CallbackList(Callback):
 def run(env: Any, controller: Controller, *, episodes: int, seed: int,
         total_steps: int | None = None, callbacks: Iterable[Callback] | Callback = (),
         state: DriverState | None = None, learn: bool = True,
-        seed_each_episode: bool = True) -> RunOutcome:
+        seed_each_episode: bool = True, explore: bool | None = None) -> RunOutcome:
     """Play ``episodes`` episodes of ``env`` (a ParallelEnv or wrapper) with ``controller``.
 
     Args:
@@ -183,6 +183,9 @@ def run(env: Any, controller: Controller, *, episodes: int, seed: int,
             or ``begin``: a frozen evaluation.
         seed_each_episode: False seeds only the first reset (Gymnasium's convention: later
             episodes continue the env's generators) instead of ``seed + e``.
+        explore: how the controller acts (``act(training=explore)``); default ``learn``.
+            ``learn=False, explore=True`` is a rollout worker's episode: it explores with
+            the current policy and leaves the learning to a central learner.
     """
     if isinstance(episodes, bool) or not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ConfigError(f"episodes must be a positive integer, got {episodes!r}")
@@ -201,7 +204,7 @@ def run(env: Any, controller: Controller, *, episodes: int, seed: int,
             state.observations, _ = env.reset(seed=seed + state.episode if reseed else None)
             state.episode_steps, state.episode_return = 0, 0.0
             hooks.on_episode_start(state.episode, seed + state.episode)
-        ctx = _step(env, controller, state, learn)
+        ctx = _step(env, controller, state, learn, learn if explore is None else explore)
         stopped = not hooks.on_step(ctx)
         if ctx.done:
             hooks.on_episode_end(EpisodeEnd(ctx.episode, seed + ctx.episode, ctx.episode_step,
@@ -211,12 +214,13 @@ def run(env: Any, controller: Controller, *, episodes: int, seed: int,
     return outcome
 
 
-def _step(env: Any, controller: Controller, state: DriverState, learn: bool) -> StepContext:
+def _step(env: Any, controller: Controller, state: DriverState, learn: bool,
+          explore: bool) -> StepContext:
     """One decision: act, step, observe; ``state`` moves past it."""
     observations = state.observations
     assert observations is not None
     start = time.perf_counter()
-    actions = controller.act(observations, training=learn)
+    actions = controller.act(observations, training=explore)
     acted = time.perf_counter()
     next_obs, rewards, terms, truncs, infos = env.step(actions)
     stepped = time.perf_counter()
@@ -239,13 +243,13 @@ def _step(env: Any, controller: Controller, state: DriverState, learn: bool) -> 
 
 def run_episode(env: Any, controller: Controller, *, seed: int,
                 callbacks: Iterable[Callback] | Callback = (), learn: bool = True,
-                total_steps: int | None = None) -> RunOutcome:
+                total_steps: int | None = None, explore: bool | None = None) -> RunOutcome:
     """One episode from ``reset(seed)``; a learning controller is told ``total_steps``
     (default: the episode's length, ``max_episode_steps(env)``)."""
     if learn and total_steps is None:
         total_steps = max_episode_steps(env)
     return run(env, controller, episodes=1, seed=seed, total_steps=total_steps,
-               callbacks=callbacks, learn=learn)
+               callbacks=callbacks, learn=learn, explore=explore)
 
 
 def max_episode_steps(env: Any) -> int:

@@ -42,7 +42,7 @@ component's choice added to it.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -124,10 +124,26 @@ class MA2MLController(PolicyTeamController):
 
     # -------------------------------------------------------------- learning
     def observe(self, transition: Transition) -> dict[str, float]:
+        return self._observe(transition, None)
+
+    def observe_many(self, transitions: Sequence[Transition]) -> dict[str, float]:
+        """Learn from rollout workers' transitions: their behaviour log-probabilities are
+        read from the policies before the first update, as the workers acted with them."""
+        if not self.training:
+            return {}
+        behaviour = [self._behaviour_logp(*self.unpack(t)[:2]) for t in transitions]
+        logs: dict[str, float] = {}
+        for transition, logp in zip(transitions, behaviour):
+            logs = self._observe(transition, logp) or logs
+        return logs
+
+    def _observe(self, transition: Transition, logp: np.ndarray | None) -> dict[str, float]:
         state, joint, reward, next_state, done = self.unpack(transition)
         if not self.training:
             return {}
-        self.buffer.add(state, joint, self._behaviour_logp(state, joint), reward, next_state, done)
+        if logp is None:
+            logp = self._behaviour_logp(state, joint)
+        self.buffer.add(state, joint, logp, reward, next_state, done)
         if len(self.buffer) < self.config.learning_starts:
             return {}
         logs: dict[str, float] = {}

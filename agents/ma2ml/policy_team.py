@@ -209,6 +209,12 @@ class PolicyTeamController(Controller):
         load_module(self.policy_targets, state["policy_targets"], "target policies")
         load_optimizer(self.policy_optimizer, state["policy_optimizer"], "policy optimizer")
 
+    def actor_state(self) -> dict[str, Any]:
+        return {"policies": copy.deepcopy(self.policies.state_dict())}
+
+    def load_actor_state(self, state: Mapping[str, Any]) -> None:
+        load_module(self.policies, state["policies"], "policies")
+
     def save_policies(self, directory: Path) -> None:
         """``policies.pt``: policies, target policies and their optimizers (no generators)."""
         torch.save(self.policy_state(), Path(directory) / POLICIES_FILE)
