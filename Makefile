@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(PIP) -e ".[test,torchrl]" --config-settings editable_mode=compat
+	$(PIP) -e ".[test,torchrl,ray]" --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: $(STAMP)

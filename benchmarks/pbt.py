@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import io
 import random
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -38,6 +36,7 @@ from typing import Any
 
 from benchmarks.episodes import running_best
 from benchmarks.search import MethodResult, draw_recipes
+from training.ray_console import ray_console
 import envs
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 
@@ -143,19 +142,6 @@ def _collector(rows: list[dict[str, Any]], bar: Any | None) -> Any:
                 bar.update(1)
 
     return Collect()
-
-
-@contextlib.contextmanager
-def ray_console() -> Iterator[None]:
-    """Keep Ray's banners (start-up notices, Tune's experiment tables and result paths, all
-    printed whatever the verbosity) out of the sweep's output; show them if something fails."""
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer), contextlib.redirect_stderr(buffer):
-            yield
-    except BaseException:
-        sys.stderr.write(buffer.getvalue())
-        raise
 
 
 def start_ray(num_cpus: int) -> None:

@@ -20,7 +20,7 @@ class RunLogger:
     def __init__(self, out_dir: Path, resume_at: int = 0, tensorboard: bool = True) -> None:
         self.path = out_dir / STEPS_FILE
         if resume_at:
-            _truncate_lines(self.path, resume_at)
+            truncate_lines(self.path, resume_at)
         elif self.path.exists():
             self.path.unlink()
         self._file = self.path.open("a", encoding="utf-8")
@@ -51,7 +51,8 @@ def read_steps(out_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _truncate_lines(path: Path, keep: int) -> None:
+def truncate_lines(path: Path, keep: int) -> None:
+    """Keep the first ``keep`` lines of ``path`` (what was written past a checkpoint goes)."""
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
     path.write_text("".join(lines[:keep]), encoding="utf-8")
 

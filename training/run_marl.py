@@ -25,6 +25,7 @@ from agents.base import MANIFEST
 from envs.errors import ConfigError, MLICError
 from training.config import ENV_FLAGS, RunConfig, from_settings, parse_agents, read_yaml
 from training.fields import add_env_flags, add_field_flag, field_docs
+from training.signals import StopFlag
 
 EXIT_USAGE = 2
 EXIT_IO = 1
@@ -77,39 +78,6 @@ def check_load_agents(config: RunConfig) -> None:
         raise ConfigError(
             f"--load-agents {directory} {what}: pass the 'agents' folder of an earlier run "
             f"(e.g. runs/<name>/agents, written when that run finished)")
-
-
-class StopFlag:
-    """Set by SIGINT/SIGTERM; the loop stops after the current decision (a second signal aborts)."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __call__(self) -> bool:
-        return self.signal is not None
-
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-
-    def uninstall(self, ignore: bool = False) -> None:
-        """Put back the handlers ``install`` replaced (``main`` may run inside a larger program).
-
-        ``ignore=True`` ignores further SIGINT/SIGTERM instead: the process is about to exit
-        and a late signal must not raise during interpreter shutdown.
-        """
-        for sig, handler in self._previous.items():
-            restored = signal.SIG_IGN if ignore else handler
-            signal.signal(sig, restored if restored is not None else signal.SIG_DFL)
-        self._previous.clear()
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signal is not None:
-            raise KeyboardInterrupt
-        self.signal = signum
-        print(f"\n{signal.Signals(signum).name} received: stopping after this decision "
-              "(a checkpoint is written; continue with --resume)", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True) -> int:

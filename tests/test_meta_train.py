@@ -1,0 +1,161 @@
+"""Meta-training (training.meta, training.workers, training.meta_train) on digits-tiny-v0.
+
+In-process and on 2 Ray workers, exact resume, a real worker killed mid-episode, and the
+errors a user meets first. Every episode is a tiny task (16 px, 96 images, 3 decisions).
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import envs
+from agents import load_controller
+from envs.errors import ConfigError
+from training import meta_train
+from training.episode import run_episode
+from training.meta import CHECKPOINT, MetaConfig, MetaTrainer
+from training.rollouts import ControllerSpec, EpisodeJob
+from training.workers import InProcessPool, RayPool, WorkerPoolError, make_pool
+
+TINY_SET = "digits-tiny-v0"
+
+
+def config(tmp_path, name="run", **kw) -> MetaConfig:
+    settings = {"algo": "mat-dqn", "task_set": TINY_SET, "episodes": 4, "workers": 1, "seed": 0,
+                "out": str(tmp_path / name), "eval_every": 2, "progress": False} | kw
+    return MetaConfig(**settings)
+
+
+def strip_time(episodes):
+    return [{k: v for k, v in e.items() if k != "wall_s"} for e in episodes]
+
+
+def test_in_process_run_writes_summary_best_controller_and_logs(tmp_path):
+    summary = MetaTrainer(config(tmp_path)).run()
+    out = tmp_path / "run"
+    assert summary["finished"] and summary["episodes"] == 4 and summary["rounds"] == 4
+    # held-out evaluations: before round 1, after rounds 2 and 4
+    assert [e["round"] for e in summary["curve"]] == [0, 2, 4]
+    assert set(summary["best"]["per_task"]) == {t.name for t in envs.task_set(TINY_SET).heldout}
+    assert summary["cpu_hours"] > 0 and 0 < summary["learner_share"] < 1
+    assert summary["return_test_spearman"] is None or -1 <= summary["return_test_spearman"] <= 1
+    lines = (out / "episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 4 and all(json.loads(line)["split"] == "train" for line in lines)
+    assert (out / CHECKPOINT).is_file() and any((out / "tb").iterdir())
+    task = envs.task_set(TINY_SET).heldout[0]
+    env = envs.make(task)
+    best = load_controller(out / "best", env, seed=0, training=False)
+    outcome = run_episode(env, best, seed=0, learn=False)
+    assert outcome.state.episode == 1
+
+
+@pytest.mark.parametrize("algo", ["bandit", "ma2ml"])
+def test_other_algorithms_meta_train(tmp_path, algo):
+    summary = MetaTrainer(config(tmp_path, algo=algo, episodes=2, eval_every=2)).run()
+    assert summary["finished"] and summary["algo"] == algo and summary["best"] is not None
+
+
+def test_bandit_learns_a_prior_across_episodes(tmp_path):
+    trainer = MetaTrainer(config(tmp_path, algo="bandit", episodes=3, eval_every=3))
+    trainer.run()
+    counts = trainer.controller.counts
+    assert all(int(c.sum()) == 9 for c in counts.values())  # 3 episodes x 3 decisions, kept
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path):
+    whole = MetaTrainer(config(tmp_path, "whole", episodes=3, eval_every=1))
+    expected = whole.run()
+    rounds = iter(range(100))
+    first = MetaTrainer(config(tmp_path, "split", episodes=3, eval_every=1))
+    partial = first.run(should_stop=lambda: next(rounds) >= 0)   # stop after round 1
+    assert not partial["finished"] and partial["rounds"] == 1
+    resumed = MetaTrainer(config(tmp_path, "split", episodes=3, eval_every=1), resume=True)
+    got = resumed.run()
+    assert strip_time(resumed.state.episodes) == strip_time(whole.state.episodes)
+    assert got["curve"] == expected["curve"]
+    a, b = whole.controller.actor_state(), resumed.controller.actor_state()
+    for agent in a:
+        for key, tensor in a[agent]["q_net"].items():
+            assert tensor.equal(b[agent]["q_net"][key]), (agent, key)
+    lines = (tmp_path / "split" / "episodes.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+
+
+def test_resume_refuses_changed_settings(tmp_path):
+    MetaTrainer(config(tmp_path, episodes=1, eval_every=1)).run()
+    with pytest.raises(ConfigError, match="algo"):
+        MetaTrainer(config(tmp_path, algo="bandit", episodes=2), resume=True)
+
+
+def test_two_ray_workers_give_the_in_process_result(tmp_path):
+    pytest.importorskip("ray")
+    cfg = config(tmp_path, "ray", workers=2, episodes=4, eval_every=2)
+    ray_summary = MetaTrainer(cfg).run()
+    local = MetaTrainer(config(tmp_path, "local", workers=2, episodes=4, eval_every=2))
+    local_summary = local.run(pool=InProcessPool())
+    ray_episodes = [json.loads(x) for x in (tmp_path / "ray" / "episodes.jsonl").read_text()
+                    .splitlines()]
+    assert strip_time(ray_episodes) == strip_time(local.state.episodes)
+    assert ray_summary["curve"] == local_summary["curve"]
+    assert [e["worker"] for e in ray_episodes] == [0, 1, 0, 1]
+
+
+def test_a_killed_worker_costs_only_its_episode(tmp_path):
+    pytest.importorskip("ray")
+    ts = envs.task_set(TINY_SET)
+    spec = ControllerSpec("bandit", {})
+    env = envs.make(ts.train[0])
+    from agents import make_controller
+    state = make_controller("bandit", env, seed=0).actor_state()
+    # long enough to be killed mid-episode: 20 decisions of a tiny task
+    import dataclasses
+    task = dataclasses.replace(ts.train[0], decisions=20)
+    jobs = [EpisodeJob(0, w, task, reset_seed=w, explore_seed=10 + w) for w in range(2)]
+    expected = InProcessPool().map(jobs, spec, state)
+    with RayPool(2) as pool:
+        victim = pool.pids()[0]
+        killer = threading.Thread(target=lambda: (time.sleep(1.5), os.kill(victim, signal.SIGKILL)))
+        killer.start()
+        got = pool.map(jobs, spec, state)
+        killer.join()
+        assert pool.restarts == 1
+    assert [r.attempts for r in got] == [2, 1]
+    for a, b in zip(got, expected):
+        assert a.result.val_map == b.result.val_map and a.result.choices == b.result.choices
+
+
+def test_cli_runs_and_prints_how_to_resume_when_stopped(tmp_path, capsys):
+    out = tmp_path / "cli"
+    code = meta_train.main(["--algo", "bandit", "--task-set", TINY_SET, "--episodes", "2",
+                            "--workers", "1", "--seed", "3", "--eval-every", "1",
+                            "--out", str(out), "--no-progress"])
+    assert code == 0
+    text = capsys.readouterr().out
+    assert "best held-out mAP" in text and (out / "summary.json").is_file()
+    assert json.loads((out / "summary.json").read_text())["seed"] == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--workers", "0"], "workers must be a positive integer"),
+    (["--task-set", "digits-v9"], "Registered task sets: digits-tiny-v0, digits-v0"),
+    (["--algo", "dqn"], "dqn"),
+])
+def test_cli_bad_input_names_the_fix(tmp_path, capsys, argv, message):
+    code = meta_train.main(["--out", str(tmp_path / "x"), "--task-set", TINY_SET, *argv])
+    assert code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unreachable_address_fails_fast_with_a_fix(tmp_path):
+    pytest.importorskip("ray")
+    start = time.perf_counter()
+    with pytest.raises(WorkerPoolError, match="ray start --head"):
+        make_pool(2, address="127.0.0.1:9")  # discard port: nothing listens
+    with pytest.raises(WorkerPoolError, match="HOST:PORT"):
+        make_pool(2, address="nowhere")
+    assert time.perf_counter() - start < 15

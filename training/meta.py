@@ -1,0 +1,349 @@
+"""Meta-training: one controller learns across many episodes of many tasks, then is used frozen.
+
+A run is a sequence of synchronous *rounds*. In each round every rollout worker plays one
+episode on a task drawn from the task set's train split, acting with the learner's
+current policy and its own exploration seed (``training.rollouts``); then the central
+learner learns from all of them, worker by worker (``Controller.observe_many``)::
+
+    config = MetaConfig(algo="mat-dqn", task_set="digits-v0", episodes=200, workers=2,
+                        seed=0, out="runs/meta")
+    summary = MetaTrainer(config).run()      # summary.json; best/ is the controller to ship
+
+Every ``eval_every`` rounds (and before the first) the frozen controller plays each
+held-out task greedily; the controller with the best mean held-out *val* mAP so far is
+saved to ``<out>/best`` (test mAP is reported, never selected on). After every round the
+whole state (learner, replay buffers, generators, the task sampler, the history) goes to
+``<out>/checkpoint.pt``, so ``resume=True`` continues exactly: a job's seeds are a pure
+function of the run's seed, its round and its worker, so the rounds still to come are
+the ones an uninterrupted run would have played. The seed and the number of workers fix
+the result; the pool (in-process or Ray) does not change it.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import envs
+from agents import make_controller
+from agents.registry import declared_options
+from agents.base import Controller
+from envs.atomic import write_text_atomic
+from envs.errors import ConfigError, UnknownEnvError
+from envs.task_sets import TaskSet
+from training.checkpoint import load_checkpoint, save_atomic
+from training.logs import truncate_lines
+from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
+from training.workers import InProcessPool, RayPool, make_pool
+
+CHECKPOINT = "checkpoint.pt"
+SUMMARY = "summary.json"
+EPISODES_FILE = "episodes.jsonl"
+EVAL_SEED = 1_000_000
+"""Held-out episodes reset with ``EVAL_SEED + i``: the same seeds at every evaluation."""
+RESUMABLE = ("episodes", "progress", "address")
+"""Settings a resumed run may change (more episodes, another cluster); the rest must match."""
+
+
+@dataclass(frozen=True)
+class MetaConfig:
+    """One meta-training run."""
+
+    algo: str = "mat-dqn"
+    """Controller to meta-train (``agents.ALGORITHMS``)."""
+    task_set: str = "digits-v0"
+    """Task set (``envs.list_task_sets()``): train on its train split, select on its held-out."""
+    episodes: int = 200
+    """Training episodes in all (rounded up to whole rounds of ``workers`` episodes)."""
+    workers: int = 1
+    """Rollout workers: 1 plays in-process, more run as Ray actors."""
+    seed: int = 0
+    """Seeds the learner, the task sampler and every episode's seeds."""
+    out: str = "runs/meta"
+    """Output folder: checkpoint.pt, summary.json, episodes.jsonl, tb/, best/."""
+    eval_every: int = 10
+    """Rounds between held-out evaluations (one also runs before the first round)."""
+    eval_seeds: int = 1
+    """Greedy episodes per held-out task at each evaluation."""
+    address: str | None = None
+    """Join this Ray cluster (``auto`` or ``HOST:PORT``) instead of starting a local one."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Hyperparameters of the controller (by name, as ``make_controller`` takes them)."""
+    env_overrides: Mapping[str, Any] = field(default_factory=dict)
+    """``envs.make`` settings for every task (e.g. ``observation``), beyond the task's own."""
+    progress: bool = True
+    """Show a progress bar (episodes, mean return, held-out mAP)."""
+
+    def __post_init__(self) -> None:
+        for name in ("episodes", "workers", "eval_every", "eval_seeds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"MetaConfig.{name} must be a positive integer, got {value!r}"
+                                  + (" (1 runs in-process without Ray)" if name == "workers"
+                                     else ""))
+
+    @property
+    def rounds(self) -> int:
+        return math.ceil(self.episodes / self.workers)
+
+    def comparable(self) -> dict[str, Any]:
+        """The settings a resume must match."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in RESUMABLE}
+
+
+@dataclass
+class MetaState:
+    """Everything a resumed run needs besides the learner: where it is and what happened."""
+
+    round: int = 0
+    episodes: list[dict[str, Any]] = field(default_factory=list)
+    """One summary per training episode (``EpisodeRecord.summary``), in learning order."""
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    """One per held-out evaluation: round, episodes so far, mean val/test mAP, per task."""
+    best: dict[str, Any] | None = None
+    """The evaluation whose controller is in ``<out>/best``."""
+    rollout_s: float = 0.0
+    """Seconds the workers spent in episodes (summed over workers: CPU time)."""
+    learner_s: float = 0.0
+    """Seconds the learner spent in ``observe_many``."""
+    wall_s: float = 0.0
+    restarts: int = 0
+    """Episodes that were played again because their worker died."""
+
+
+class MetaTrainer:
+    """Runs ``config``: rounds of parallel episodes, central learning, held-out selection."""
+
+    def __init__(self, config: MetaConfig, *, resume: bool = False) -> None:
+        self.config = config
+        self.out = Path(config.out)
+        try:
+            self.task_set: TaskSet = envs.task_set(config.task_set)
+        except UnknownEnvError as error:
+            raise ConfigError(f"--task-set: {error}") from error
+        probe = envs.make(self.task_set.train[0], **dict(config.env_overrides))
+        offered = {"choices": envs.recipe_actions(probe, probe.config.default_recipe)}
+        options = {**declared_options(config.algo, offered), **dict(config.options)}
+        self.spec = ControllerSpec(config.algo, options, dict(config.env_overrides))
+        self.controller: Controller = make_controller(config.algo, probe, seed=config.seed,
+                                                      **options)
+        probe.close()
+        self.sampler = self.task_set.sampler(config.seed)
+        self.state = MetaState()
+        if resume:
+            self._restore()
+        mean_decisions = statistics.fmean(t.decisions for t in self.task_set.train)
+        self.controller.begin(total_steps=max(1, round(config.rounds * config.workers
+                                                       * mean_decisions)))
+
+    # ------------------------------------------------------------------ run
+    def run(self, should_stop: Callable[[], bool] = lambda: False,
+            pool: InProcessPool | RayPool | None = None) -> dict[str, Any]:
+        """Play the remaining rounds; ``should_stop`` is checked after each (then it returns).
+
+        ``pool``: play the jobs there instead of in the pool ``workers`` and ``address`` call
+        for (it stays open); any pool gives the same result for the same config.
+        """
+        from tqdm import tqdm
+        c, state = self.config, self.state
+        self.out.mkdir(parents=True, exist_ok=True)
+        logger = _TensorBoard(self.out, resume_at=len(state.episodes))
+        bar = tqdm(total=c.rounds * c.workers, initial=len(state.episodes), unit="ep",
+                   desc=f"meta {c.algo}", disable=not c.progress, dynamic_ncols=True)
+        start = time.perf_counter() - state.wall_s
+        try:
+            with contextlib.nullcontext(pool) if pool else make_pool(c.workers, c.address) as pool:
+                if not state.evaluations:
+                    self._evaluate(pool, logger)
+                while state.round < c.rounds:
+                    records = pool.map(self._jobs(state.round), self.spec,
+                                       self.controller.actor_state())
+                    self._learn(records, logger)
+                    state.round += 1
+                    if state.round % c.eval_every == 0 or state.round == c.rounds:
+                        self._evaluate(pool, logger)
+                    state.wall_s = time.perf_counter() - start
+                    self._checkpoint()
+                    bar.update(len(records))
+                    bar.set_postfix(self._postfix(records))
+                    if should_stop() and state.round < c.rounds:
+                        break
+        finally:
+            bar.close()
+            logger.close()
+        return self._write_summary()
+
+    def _jobs(self, round_index: int) -> list[EpisodeJob]:
+        """This round's episodes: a sampled train task and two seeds per worker."""
+        jobs = []
+        for worker in range(self.config.workers):
+            task = self.task_set.require_train(self.sampler.sample())
+            reset_seed, explore_seed = _seeds(self.config.seed, round_index, worker)
+            jobs.append(EpisodeJob(round_index, worker, task, reset_seed, explore_seed))
+        return jobs
+
+    def _learn(self, records: list[EpisodeRecord], logger: _TensorBoard) -> None:
+        state = self.state
+        started = time.perf_counter()
+        logs: dict[str, float] = {}
+        for record in records:
+            logs = self.controller.observe_many(record.transitions) or logs
+        state.learner_s += time.perf_counter() - started
+        for record in records:
+            summary = record.summary()
+            state.episodes.append(summary)
+            state.rollout_s += record.wall_s
+            state.restarts += record.attempts - 1
+            logger.episode(len(state.episodes), summary)
+        logger.scalars(len(state.episodes), logs)
+        with (self.out / EPISODES_FILE).open("a", encoding="utf-8") as file:
+            for record in records:
+                file.write(json.dumps(record.summary()) + "\n")
+
+    def _evaluate(self, pool: Any, logger: _TensorBoard) -> None:
+        """Greedy episodes on every held-out task; keeps the best controller so far."""
+        state, c = self.state, self.config
+        jobs = [EpisodeJob(state.round, i % c.workers, task, EVAL_SEED + s, c.seed,
+                           explore=False, split="heldout")
+                for i, (task, s) in enumerate((t, s) for t in self.task_set.heldout
+                                              for s in range(c.eval_seeds))]
+        records = pool.map(jobs, self.spec, self.controller.actor_state())
+        state.rollout_s += sum(r.wall_s for r in records)
+        per_task: dict[str, dict[str, list[float]]] = {}
+        for r in records:
+            entry = per_task.setdefault(r.job.task.name, {"val": [], "test": []})
+            entry["val"].append(r.result.final_val)
+            entry["test"].append(r.result.test.get("mAP", float("nan")))
+        evaluation = {
+            "round": state.round, "episodes": len(state.episodes),
+            "heldout_val_mAP": statistics.fmean(statistics.fmean(e["val"])
+                                                for e in per_task.values()),
+            "heldout_mAP": statistics.fmean(statistics.fmean(e["test"])
+                                            for e in per_task.values()),
+            "per_task": {k: statistics.fmean(e["test"]) for k, e in per_task.items()},
+            "choices": {r.job.task.name: r.result.choices for r in records}}
+        state.evaluations.append(evaluation)
+        logger.evaluation(len(state.episodes), evaluation)
+        if state.best is None or evaluation["heldout_val_mAP"] > state.best["heldout_val_mAP"]:
+            state.best = {k: v for k, v in evaluation.items() if k != "choices"}
+            self.controller.save(self.out / "best")
+
+    # --------------------------------------------------------- persistence
+    def _checkpoint(self) -> None:
+        save_atomic({"kind": "meta", "config": self.config.comparable(),
+                     "controller": self.controller.state_dict(),
+                     "sampler": self.sampler.state_dict(),
+                     "state": dataclasses.asdict(self.state)}, self.out / CHECKPOINT)
+
+    def _restore(self) -> None:
+        payload = load_checkpoint(self.out / CHECKPOINT)
+        if payload.get("kind") != "meta":
+            raise ConfigError(f"{self.out / CHECKPOINT} is not a meta-training checkpoint")
+        saved, now = payload["config"], self.config.comparable()
+        changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
+        if changed:
+            raise ConfigError(f"--resume with settings that differ from the run in {self.out}: "
+                              f"{changed} (saved, given); only {RESUMABLE} may change")
+        self.controller.load_state_dict(payload["controller"])
+        self.sampler.load_state_dict(payload["sampler"])
+        self.state = MetaState(**payload["state"])
+        truncate_lines(self.out / EPISODES_FILE, len(self.state.episodes))
+
+    def _postfix(self, records: list[EpisodeRecord]) -> dict[str, str]:
+        last = self.state.evaluations[-1] if self.state.evaluations else None
+        return {"return": f"{statistics.fmean(r.result.episode_return for r in records):.2f}",
+                "heldout": f"{last['heldout_mAP']:.1f}" if last else "-"}
+
+    def _write_summary(self) -> dict[str, Any]:
+        state, c = self.state, self.config
+        returns = [e["return"] for e in state.episodes]
+        tests = [e["test_mAP"] for e in state.episodes]
+        summary = {
+            "command": _command(c), "algo": c.algo, "task_set": c.task_set,
+            "episodes": len(state.episodes), "rounds": state.round, "workers": c.workers,
+            "seed": c.seed, "finished": state.round >= c.rounds,
+            "wall_s": state.wall_s, "rollout_s": state.rollout_s, "learner_s": state.learner_s,
+            "cpu_hours": (state.rollout_s + state.learner_s) / 3600,
+            "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
+            "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
+            "restarts": state.restarts, "commit": _commit(),
+            "env_settings": dict(c.env_overrides), "options": _jsonable(self.spec.options),
+            "return_test_spearman": _spearman(returns, tests),
+            "best": state.best, "curve": [{k: e[k] for k in ("round", "episodes", "heldout_mAP",
+                                                              "heldout_val_mAP")}
+                                          for e in state.evaluations]}
+        write_text_atomic(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        return summary
+
+
+# ------------------------------------------------------------------ helpers
+def _seeds(seed: int, round_index: int, worker: int) -> tuple[int, int]:
+    """(reset seed, exploration seed) of one training episode: a pure function of its place."""
+    a, b = np.random.SeedSequence([seed, round_index, worker]).generate_state(2)
+    return int(a % 2**31), int(b % 2**31)
+
+
+def _spearman(x: list[float], y: list[float]) -> float | None:
+    """Rank correlation of episode return and final test mAP (None below 3 episodes)."""
+    pairs = [(a, b) for a, b in zip(x, y) if math.isfinite(a) and math.isfinite(b)]
+    if len(pairs) < 3:
+        return None
+    from scipy.stats import spearmanr
+    value = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic
+    return float(value) if math.isfinite(value) else None
+
+
+def _command(c: MetaConfig) -> str:
+    parts = ["python -m training.meta_train", f"--algo {c.algo}", f"--task-set {c.task_set}",
+             f"--episodes {c.episodes}", f"--workers {c.workers}", f"--seed {c.seed}",
+             f"--eval-every {c.eval_every}", f"--out {c.out}"]
+    parts += [f"--{k.replace('_', '-')} {v}" for k, v in c.env_overrides.items()]
+    if c.options:
+        parts.append(f"--options '{json.dumps(_jsonable(c.options))}'")
+    return " ".join(parts)
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=5, cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+class _TensorBoard:
+    """Scalars per training episode and per evaluation (x axis: training episodes)."""
+
+    def __init__(self, out: Path, resume_at: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+        self.writer = SummaryWriter(str(out / "tb"), purge_step=resume_at or None)
+
+    def episode(self, step: int, summary: Mapping[str, Any]) -> None:
+        for key in ("return", "final_val_mAP", "test_mAP", "wall_s"):
+            self.writer.add_scalar(f"train/{key}", summary[key], step)
+
+    def scalars(self, step: int, logs: Mapping[str, float]) -> None:
+        for key, value in logs.items():
+            if math.isfinite(value):
+                self.writer.add_scalar(key, value, step)
+
+    def evaluation(self, step: int, evaluation: Mapping[str, Any]) -> None:
+        self.writer.add_scalar("heldout/test_mAP", evaluation["heldout_mAP"], step)
+        self.writer.add_scalar("heldout/val_mAP", evaluation["heldout_val_mAP"], step)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,184 @@
+"""Rollout worker pools: play a round of episode jobs in-process or on Ray actors.
+
+Both pools take a list of :class:`training.rollouts.EpisodeJob` and return their records
+in job order, so the learner sees the same sequence whatever runs them::
+
+    with make_pool(workers=2, address=None) as pool:    # a local ray.init()
+        records = pool.map(jobs, spec, learner.actor_state())
+
+* :class:`InProcessPool` (``--workers 1``) plays the jobs one after another here; it needs
+  no Ray.
+* :class:`RayPool` keeps one actor per worker (one CPU, one torch thread each). Job ``i``
+  goes to actor ``i % workers``. The actor state is put in Ray's object store once per
+  round. An actor that dies mid-episode (killed, out of memory, its node lost) costs only
+  that episode: the pool starts a fresh actor and plays the job again, up to
+  ``max_attempts`` times; the record's ``attempts`` says how often it ran. Because a job's
+  seeds fix its episode, the repeat is the episode the dead actor would have played.
+
+``address`` joins an existing cluster (``auto``, or ``HOST:PORT`` of its head); a
+``HOST:PORT`` that does not answer within ``connect_timeout_s`` seconds is an error that
+says how to start a cluster, instead of Ray's long retry loop.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from envs.errors import MLICError
+from training.ray_console import ray_console
+from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord, play
+
+RAY_INSTALL = "pip install -c constraints.txt -e '.[ray]'"
+
+
+class WorkerPoolError(MLICError, RuntimeError):
+    """Rollout workers could not be started, reached, or kept alive."""
+
+
+class InProcessPool:
+    """Plays every job here, in order (``--workers 1``)."""
+
+    workers = 1
+
+    def map(self, jobs: Sequence[EpisodeJob], spec: ControllerSpec,
+            actor_state: Mapping[str, Any]) -> list[EpisodeRecord]:
+        return [play(job, spec, actor_state) for job in jobs]
+
+    def pids(self) -> list[int]:
+        return [os.getpid()]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    def __enter__(self) -> InProcessPool:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class RayPool:
+    """``workers`` Ray actors, each playing its share of a round's jobs."""
+
+    def __init__(self, workers: int, *, address: str | None = None, max_attempts: int = 3,
+                 connect_timeout_s: float = 5.0) -> None:
+        try:
+            import ray
+        except ImportError as error:
+            raise WorkerPoolError(f"--workers {workers} runs rollouts on Ray, which is not "
+                                  f"installed: {RAY_INSTALL} (or use --workers 1)") from error
+        self.ray = ray
+        self.workers = workers
+        self.max_attempts = max_attempts
+        self._started = not ray.is_initialized()
+        if self._started:
+            _start_ray(ray, workers, address, connect_timeout_s)
+        self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(_RolloutActor)
+        self.actors = [self._actor_class.remote() for _ in range(workers)]
+        self.restarts = 0
+        """Actors replaced after dying."""
+
+    def map(self, jobs: Sequence[EpisodeJob], spec: ControllerSpec,
+            actor_state: Mapping[str, Any]) -> list[EpisodeRecord]:
+        state_ref = self.ray.put(dict(actor_state))
+        pending = {i: self._submit(i, job, spec, state_ref) for i, job in enumerate(jobs)}
+        attempts = {i: 1 for i in pending}
+        records: dict[int, EpisodeRecord] = {}
+        for i, job in enumerate(jobs):
+            while i not in records:
+                try:
+                    records[i] = self.ray.get(pending[i])
+                except (self.ray.exceptions.RayActorError,
+                        self.ray.exceptions.WorkerCrashedError) as error:
+                    if attempts[i] >= self.max_attempts:
+                        raise WorkerPoolError(
+                            f"episode {job.task.name} (round {job.round}, worker {job.worker}) "
+                            f"lost its worker {attempts[i]} times; last: {error}") from error
+                    self._replace(i % self.workers)
+                    attempts[i] += 1
+                    pending[i] = self._submit(i, job, spec, state_ref)
+                    # later jobs queued on the dead actor died with it: resubmit those too
+                    for k in range(i + 1, len(jobs)):
+                        if k % self.workers == i % self.workers and k not in records:
+                            pending[k] = self._submit(k, jobs[k], spec, state_ref)
+            records[i].attempts = attempts[i]
+        return [records[i] for i in range(len(jobs))]
+
+    def _submit(self, index: int, job: EpisodeJob, spec: ControllerSpec, state_ref: Any) -> Any:
+        return self.actors[index % self.workers].play.remote(job, spec, state_ref)
+
+    def _replace(self, slot: int) -> None:
+        self.restarts += 1
+        self.actors[slot] = self._actor_class.remote()
+
+    def pids(self) -> list[int]:
+        """Process ids of the live actors (the worker-kill test uses them)."""
+        return self.ray.get([a.pid.remote() for a in self.actors])
+
+    def close(self) -> None:
+        for actor in self.actors:
+            self.ray.kill(actor)
+        self.actors = []
+        if self._started:
+            self.ray.shutdown()
+
+    def __enter__(self) -> RayPool:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+class _RolloutActor:
+    """A Ray actor's body: ``play`` per job."""
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def play(self, job: EpisodeJob, spec: ControllerSpec,
+             actor_state: Mapping[str, Any]) -> EpisodeRecord:
+        return play(job, spec, actor_state)
+
+
+def make_pool(workers: int, address: str | None = None) -> InProcessPool | RayPool:
+    """``InProcessPool`` for one local worker, else a ``RayPool``."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise WorkerPoolError(f"--workers must be a positive integer, got {workers!r} "
+                              "(1 runs in-process without Ray)")
+    if workers == 1 and address is None:
+        return InProcessPool()
+    return RayPool(workers, address=address)
+
+
+def _start_ray(ray: Any, workers: int, address: str | None, timeout_s: float) -> None:
+    """``ray.init`` for a local instance, or to join ``address`` (checked reachable first)."""
+    if address is None:
+        with ray_console():
+            ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        return
+    if address != "auto":
+        _require_reachable(address, timeout_s)
+    try:
+        with ray_console():
+            ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise WorkerPoolError(
+            f"could not join the Ray cluster at --address {address}: {error}. Start one with "
+            "`ray start --head` on the head node, or leave out --address for a local Ray") from error
+
+
+def _require_reachable(address: str, timeout_s: float) -> None:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise WorkerPoolError(f"--address {address!r} must be 'auto' or HOST:PORT (the head's "
+                              "GCS address, e.g. 10.0.0.5:6379)")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise WorkerPoolError(
+            f"no Ray cluster answers at --address {address} within {timeout_s:.0f} s ({error}). "
+            "Start one with `ray start --head --port PORT` there, or leave out --address for "
+            "a local Ray") from error
