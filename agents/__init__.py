@@ -14,10 +14,10 @@ Public API::
 
 Layout: ``base`` (the ``Controller`` base class and ``Transition``), ``common`` (seeded
 nets, replay buffers, checkpoint helpers), ``registry``, one module or subpackage per
-algorithm (``mat_dqn``, ``ma2ml/``, ``baselines``), and ``rewards/`` (individual rewards,
-curiosity). Controllers see only ``possible_agents`` and the spaces; this package never
-imports ``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` and ``ma2ml``
-(and so SB3) are imported on first use.
+algorithm (``mat_dqn``, ``ma2ml/``, ``vdn``, ``baselines``), and ``rewards/`` (individual
+rewards, curiosity). Controllers see only ``possible_agents`` and the spaces; this package never
+imports ``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn``, ``ma2ml`` and
+``vdn`` are imported on first use.
 """
 from __future__ import annotations
 
@@ -32,7 +32,8 @@ from agents.registry import ALGORITHMS, AlgorithmSpec, load_controller, make_con
 
 _LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn",
          "MA2MLConfig": "agents.ma2ml", "MA2MLController": "agents.ma2ml",
-         "MA2MLLiteConfig": "agents.ma2ml", "MA2MLLiteController": "agents.ma2ml"}
+         "MA2MLLiteConfig": "agents.ma2ml", "MA2MLLiteController": "agents.ma2ml",
+         "VDNConfig": "agents.vdn", "VDNController": "agents.vdn"}
 
 
 def __getattr__(name: str) -> Any:
@@ -47,6 +48,7 @@ __all__ = [
     "BanditController", "BeginNeededError", "Controller", "ControllerCheckpointError",
     "MA2MLConfig", "MA2MLController", "MA2MLLiteConfig", "MA2MLLiteController", "MatDQNConfig",
     "MatDQNController", "RandomConfig", "RandomController", "StaticConfig", "StaticController",
-    "Transition", "UnknownAlgorithmError", "UnknownCuriosityError", "load_controller",
+    "Transition", "UnknownAlgorithmError", "UnknownCuriosityError", "VDNConfig", "VDNController",
+    "load_controller",
     "make_controller", "spec",
 ]

@@ -3,6 +3,9 @@
 * **Seeding.** All randomness comes from explicit generators built from the ``seed`` a
   controller is given (``spawn_generators``), never from the global ``numpy`` / ``torch``
   ones; ``redraw_linear_`` re-draws torch layers from such a generator.
+* **The shared state.** The centralized learners (``ma2ml``, ``vdn``) take the observation
+  every agent shares as the global state (``shared_state_dim``, ``as_state``,
+  ``joint_step``): in ``MLICTrainingEnv``, as in the test fakes, ``env.state()`` *is* it.
 * **Replay buffers.** ``SeededReplayBuffer`` (one agent's SB3 buffer, for ``mat-dqn``) and
   ``JointReplayBuffer`` (joint transitions for a centralized critic, ``ma2ml``) both store
   rows in fixed-size numpy arrays with a write position and their own generator;
@@ -26,10 +29,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from gymnasium import spaces
 from stable_baselines3.common.buffers import ReplayBuffer
 from stable_baselines3.common.type_aliases import ReplayBufferSamples
 from torch import nn
 
+from agents.base import Transition
 from agents.errors import AgentConfigError, ControllerCheckpointError
 
 
@@ -39,6 +44,11 @@ def spawn_generators(seed: int, count: int) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(count)]
 
 
+def spawn_seeds(seed: int, count: int) -> list[int]:
+    """``count`` independent integer seeds derived from one seed (for torch / numpy generators)."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(count)]
+
+
 def generator_state(rng: np.random.Generator) -> dict[str, Any]:
     """A copy of a numpy generator's state (plain ints and strings)."""
     return json.loads(json.dumps(rng.bit_generator.state))
@@ -46,6 +56,46 @@ def generator_state(rng: np.random.Generator) -> dict[str, Any]:
 
 def set_generator_state(rng: np.random.Generator, state: Mapping[str, Any]) -> None:
     rng.bit_generator.state = dict(state)
+
+
+# ------------------------------------------------------------ shared state
+def shared_state_dim(env: Any, agents: Sequence[str], who: str) -> int:
+    """Length of the observation all ``agents`` share, which ``who`` takes as the global state.
+
+    Fails unless every agent has the same flat ``Box`` observation space.
+    """
+    found = {a: env.observation_space(a) for a in agents}
+    first = found[agents[0]]
+    if not isinstance(first, spaces.Box) or len(first.shape) != 1 or any(
+            s.shape != first.shape for s in found.values()):
+        raise AgentConfigError(
+            f"{who} takes the shared observation as the global state, so every agent needs "
+            f"the same flat Box observation space; got {found}")
+    return int(first.shape[0])
+
+
+def as_state(observation: Any) -> torch.Tensor:
+    """One observation as a (1, state_dim) float32 batch."""
+    return torch.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1)
+
+
+def joint_step(transition: Transition, agents: Sequence[str], who: str
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(state, joint action in ``agents`` order, next state) of one env step.
+
+    ``who`` (a centralized learner) needs every agent's action. The state is the first
+    agent's observation (they all share it); without a next observation, it is also the
+    next state.
+    """
+    t = transition
+    missing = [a for a in agents if a not in t.actions]
+    if missing:
+        raise AgentConfigError(f"{who} needs every agent's action; missing {missing}")
+    first = agents[0]
+    state = as_state(t.observations[first])[0].numpy()
+    next_state = as_state(t.next_observations.get(first, t.observations[first]))[0].numpy()
+    joint = np.array([int(t.actions[a]) for a in agents], dtype=np.int64)
+    return state, joint, next_state
 
 
 # ---------------------------------------------------------------------- nets
@@ -145,13 +195,15 @@ class JointBatch:
     actions: torch.Tensor
     """(B, n_agents) int64 joint actions, in the controller's agent order."""
     behaviour_logp: torch.Tensor
-    """(B, n_agents) float32 log-probability the acting policies gave each agent's action."""
+    """(B, n_agents) float32 log-probability the acting policies gave each agent's action
+    (zeros from learners that do not need it, ``vdn``)."""
     rewards: torch.Tensor
     """(B,) float32 team rewards."""
     next_states: torch.Tensor
     """(B, state_dim) float32 next global states."""
     dones: torch.Tensor
-    """(B,) float32, 1 where the episode ended (nothing to bootstrap from)."""
+    """(B,) float32, 1 where there is nothing to bootstrap from (``ma2ml``: the episode
+    ended; ``vdn``: it terminated, since a truncated episode bootstraps)."""
 
 
 class JointReplayBuffer:

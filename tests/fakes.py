@@ -5,6 +5,7 @@ The cheap env they drive is ``envs.fakes.CooperativeFakeEnv``.
 """
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,6 +46,14 @@ class _Seen(Callback):
         self.actions.append(dict(ctx.transition.actions))
         self.logs.append(dict(ctx.logs))
         return True
+
+
+def torch_round_trip(state: Any) -> Any:
+    """``state`` after ``torch.save`` and ``torch.load(weights_only=True)``, as a checkpoint."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
 
 
 def assert_same(a: Any, b: Any, path: str = "") -> None:

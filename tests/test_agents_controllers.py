@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import io
 import re
 from pathlib import Path
 
@@ -16,19 +15,20 @@ from agents import (ALGORITHMS, AgentConfigError, BeginNeededError, Controller,
                     make_controller)
 from agents.rewards.curiosity import CURIOSITY, make_curiosity
 from envs.fakes import CooperativeFakeEnv
-from fakes import assert_same, rollout
+from fakes import assert_same, rollout, torch_round_trip
 from training.episode import Callback, StepContext, run_episode
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]
 HP = {"mat-dqn": {"learning_starts": 4, "batch_size": 8},
       "ma2ml": {"learning_starts": 2, "batch_size": 8, "hidden": (16,)},
-      "ma2ml-lite": {"horizon": 3, "hidden": (16,)}}
+      "ma2ml-lite": {"horizon": 3, "hidden": (16,)},
+      "vdn": {"learning_starts": 4, "batch_size": 8, "hidden": (16,)}}
 """Small settings so the tests train from the first few steps."""
 
 
-LOG_KEY = r"agent/(aug|opt|lrs|loss)/\w+|(critic|baseline)/\w+"
-"""Per-agent keys, plus ma2ml's critic and ma2ml-lite's baseline."""
+LOG_KEY = r"agent/(aug|opt|lrs|loss)/\w+|(critic|baseline|team)/\w+"
+"""Per-agent keys, plus ma2ml's critic, ma2ml-lite's baseline and vdn's team Q."""
 
 
 def build(algo: str, env, seed: int = 0, **overrides):
@@ -40,13 +40,6 @@ def strip_rngs(state):
     if isinstance(state, dict):
         return {k: strip_rngs(v) for k, v in state.items() if k not in ("rng", "rngs")}
     return state
-
-
-def torch_round_trip(state):
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    buffer.seek(0)
-    return torch.load(buffer, weights_only=True)
 
 
 @pytest.mark.parametrize("curiosity", (None, *CURIOSITY))
@@ -187,9 +180,10 @@ def test_load_controller_asks_again_for_what_json_cannot_hold(tmp_path):
     assert any(isinstance(m, torch.nn.Tanh) for m in loaded.models["aug"].q_net.modules())
 
 
-def test_mat_dqn_must_be_told_the_run_before_it_learns():
+@pytest.mark.parametrize("algo", ("mat-dqn", "vdn"))
+def test_epsilon_learners_must_be_told_the_run_before_they_learn(algo):
     env = CooperativeFakeEnv()
-    controller = build("mat-dqn", env)
+    controller = build(algo, env)
     obs, _ = env.reset(seed=0)
     actions = controller.act(obs)
     next_obs, rewards, terms, truncs, infos = env.step(actions)

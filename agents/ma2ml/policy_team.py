@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from stable_baselines3.common.utils import polyak_update
 from torch import nn
 
 from agents.base import Controller, Observations, Transition
-from agents.common import load_file, load_module, load_optimizer
+from agents.common import (as_state, joint_step, load_file, load_module, load_optimizer,
+                           shared_state_dim, spawn_seeds)
 from agents.errors import AgentConfigError
 from agents.ma2ml.nets import entropy_and_kl, policy_net
 
@@ -96,8 +96,8 @@ class PolicyTeamController(Controller):
 
     def __init__(self, env: ParallelEnv, config: PolicyTeamConfig, seed: int) -> None:
         super().__init__(env, config)
-        self.state_dim = _shared_state_dim(env, self.agents)
-        self.seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(6)]
+        self.state_dim = shared_state_dim(env, self.agents, self.name)
+        self.seeds = spawn_seeds(seed, 6)
         init = torch.Generator().manual_seed(self.seeds[0])
         c = self.config
         self.policies = nn.ModuleDict({a: policy_net(self.state_dim, n, c.hidden, init)
@@ -119,7 +119,7 @@ class PolicyTeamController(Controller):
 
     def action_probs(self, observation: np.ndarray) -> dict[str, np.ndarray]:
         """Every agent's action distribution for one (shared) observation."""
-        state = _as_state(observation)
+        state = as_state(observation)
         with torch.no_grad():
             out = {a: torch.softmax(p(state), -1)[0].double().numpy()
                    for a, p in self.policies.items()}
@@ -139,19 +139,13 @@ class PolicyTeamController(Controller):
         step must end its episode.
         """
         t = transition
-        missing = [a for a in self.agents if a not in t.actions]
-        if missing:
-            raise AgentConfigError(f"{self.name} needs every agent's action; missing {missing}")
+        state, joint, next_state = joint_step(t, self.agents, self.name)
         done = any(bool(t.terminations.get(a, False)) or bool(t.truncations.get(a, False))
                    for a in self.agents)
         if self.config.setting == "pipeline" and not done:
             raise AgentConfigError(
                 "setting='pipeline' makes one decision per episode, but this step did not end "
                 "the episode: build the env with max_decisions=1 (the CLI's --setting pipeline)")
-        first = self.agents[0]
-        state = _as_state(t.observations[first])[0].numpy()
-        next_state = _as_state(t.next_observations.get(first, t.observations[first]))[0].numpy()
-        joint = np.array([int(t.actions[a]) for a in self.agents], dtype=np.int64)
         return state, joint, self.team_reward(t.rewards, t.infos), next_state, done
 
     def team_reward(self, rewards: Mapping[str, float], infos: Mapping[str, dict]) -> float:
@@ -222,19 +216,3 @@ class PolicyTeamController(Controller):
     def load_policies(self, directory: Path) -> None:
         """Load what ``save_policies`` wrote."""
         self.load_policy_state(load_file(Path(directory) / POLICIES_FILE, "ma2ml controller"))
-
-
-# -------------------------------------------------------------------- helpers
-def _shared_state_dim(env: ParallelEnv, agents: list[str]) -> int:
-    found = {a: env.observation_space(a) for a in agents}
-    first = found[agents[0]]
-    if not isinstance(first, spaces.Box) or len(first.shape) != 1 or any(
-            s.shape != first.shape for s in found.values()):
-        raise AgentConfigError(
-            f"ma2ml controllers take the shared observation as the global state, so every agent "
-            f"needs the same flat Box observation space; got {found}")
-    return int(first.shape[0])
-
-
-def _as_state(observation: Any) -> torch.Tensor:
-    return torch.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1)
