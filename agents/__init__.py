@@ -8,6 +8,7 @@ Public API::
     actions = controller.act(observations)
     logs = controller.observe(Transition(obs, actions, rewards, next_obs, terms, truncs, infos))
     controller.save(directory); load_controller(directory, env, seed=0)
+    make_controller("zoo:<name>", env, seed=0)   # a pretrained controller, frozen (agents.zoo)
 
     from agents.rewards import shape_rewards, make_curiosity   # reward wrappers
     env = make_curiosity("rnd", env, seed=0, beta=0.05)
@@ -17,7 +18,8 @@ nets, replay buffers, checkpoint helpers), ``registry``, one module or subpackag
 algorithm (``mat_dqn``, ``ma2ml/``, ``vdn``, ``baselines``), and ``rewards/`` (individual
 rewards, curiosity). Controllers see only ``possible_agents`` and the spaces; this package never
 imports ``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn``, ``ma2ml`` and
-``vdn`` are imported on first use.
+``vdn`` are imported on first use. ``zoo/`` holds the pretrained controllers shipped with the
+package (``agents.zoo.list_zoo()``).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from agents.base import Controller, Transition
 from agents.baselines import (BanditConfig, BanditController, RandomConfig, RandomController,
                               StaticConfig, StaticController)
 from agents.errors import (AgentConfigError, AgentsError, BeginNeededError,
-                           ControllerCheckpointError, UnknownAlgorithmError, UnknownCuriosityError)
+                           ControllerCheckpointError, UnknownAlgorithmError, UnknownCuriosityError,
+                           UnknownZooControllerError)
 from agents.registry import ALGORITHMS, AlgorithmSpec, load_controller, make_controller, spec
 
 _LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn",
@@ -48,7 +51,8 @@ __all__ = [
     "BanditController", "BeginNeededError", "Controller", "ControllerCheckpointError",
     "MA2MLConfig", "MA2MLController", "MA2MLLiteConfig", "MA2MLLiteController", "MatDQNConfig",
     "MatDQNController", "RandomConfig", "RandomController", "StaticConfig", "StaticController",
-    "Transition", "UnknownAlgorithmError", "UnknownCuriosityError", "VDNConfig", "VDNController",
+    "Transition", "UnknownAlgorithmError", "UnknownCuriosityError", "UnknownZooControllerError",
+    "VDNConfig", "VDNController",
     "load_controller",
     "make_controller", "spec",
 ]

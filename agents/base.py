@@ -35,7 +35,8 @@ from pettingzoo import ParallelEnv
 from agents.errors import AgentConfigError, BeginNeededError, ControllerCheckpointError
 
 MANIFEST = "controller.json"
-"""File that ``save`` writes beside the artefacts: algorithm, agents and hyperparameters."""
+"""File that ``save`` writes beside the artefacts: algorithm, agents, the spaces they were
+trained on (action sizes, observation shapes) and hyperparameters."""
 
 NOT_RELOADED = ("log_dir", "total_steps")
 """Saved settings a reloaded controller does not inherit: ``log_dir`` (it must not write into
@@ -89,6 +90,9 @@ class Controller(ABC):
         self.config = config
         self.agents: list[str] = list(env.possible_agents)
         self.action_sizes: dict[str, int] = {a: discrete_size(env, a) for a in self.agents}
+        self.observation_shapes: dict[str, list[int] | None] = {
+            a: observation_shape(env, a) for a in self.agents}
+        """Each agent's observation shape (None for a space without one), as ``save`` records it."""
         self.training = True
         """False freezes the controller: it acts greedily and ``observe`` learns nothing."""
         self.total_steps: int | None = None
@@ -179,6 +183,7 @@ class Controller(ABC):
         directory.mkdir(parents=True, exist_ok=True)
         config, not_saved = _json_fields(dataclasses.asdict(self.config))
         manifest = {"algo": self.name, "agents": self.agents, "action_sizes": self.action_sizes,
+                    "observation_shapes": self.observation_shapes,
                     "config": config, "not_saved": not_saved}
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
         self._save_artifacts(directory)
@@ -233,16 +238,65 @@ class Controller(ABC):
 
 
 # -------------------------------------------------------------------- helpers
-def read_manifest(directory: Path, env: ParallelEnv) -> dict[str, Any]:
-    """The ``controller.json`` of a saved controller, checked against ``env``'s agents."""
+def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None) -> dict[str, Any]:
+    """The ``controller.json`` of a saved controller, checked against ``env``: its agents,
+    their action sizes and (manifests written since they were recorded) observation shapes.
+
+    ``label`` names the controller in errors (e.g. ``zoo:<name>``; default the directory).
+    """
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise ControllerCheckpointError(f"{path} is missing: {directory} holds no saved controller")
-    manifest = json.loads(path.read_text())
-    if list(manifest["agents"]) != list(env.possible_agents):
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ControllerCheckpointError(f"{path} is not valid JSON ({error}); save the "
+                                        "controller again") from error
+    label = label or str(directory)
+    saved, given = list(manifest["agents"]), list(env.possible_agents)
+    if saved != given:
         raise ControllerCheckpointError(
-            f"{directory} holds agents {manifest['agents']}; this env has {list(env.possible_agents)}")
+            f"{label} holds agents {saved}; this env has {given}. Build the env with "
+            f"agents={tuple(saved)!r} (run_marl: --agents {','.join(saved)}), or use a "
+            "controller trained for these agents")
+    _check_spaces(manifest, env, label)
     return manifest
+
+
+def _check_spaces(manifest: Mapping[str, Any], env: ParallelEnv, label: str) -> None:
+    """Refuse an env whose action sizes or observation shapes differ from the saved ones."""
+    for agent, size in (manifest.get("action_sizes") or {}).items():
+        given = discrete_size(env, agent)
+        if int(size) != given:
+            raise ControllerCheckpointError(
+                f"{label} was trained with {size} actions for {agent!r}; this env gives {given} "
+                f"(its catalogue of choices differs). Use a controller trained on this version "
+                "of the env, or the env version it was trained on")
+    for agent, shape in (manifest.get("observation_shapes") or {}).items():  # absent: old manifest
+        given = observation_shape(env, agent)
+        if shape is not None and given is not None and list(shape) != given:
+            raise ControllerCheckpointError(
+                f"{label} was trained on observations of {_describe(shape)} for {agent!r}; "
+                f"this env gives {given[0] if len(given) == len(shape) == 1 else _describe(given)}"
+                f"{_history_hint(env, shape, given)}. Build the env with the settings the "
+                "controller was trained with (a zoo entry's card.json lists them), or train a "
+                "controller for this env")
+
+
+def _describe(shape: Sequence[int]) -> str:
+    return f"{shape[0]} features" if len(shape) == 1 else f"shape {tuple(shape)}"
+
+
+def _history_hint(env: ParallelEnv, saved: Sequence[int], given: Sequence[int]) -> str:
+    """A guess at the cause when the env has a ``history`` setting (one feature per step)."""
+    history = getattr(getattr(getattr(env, "unwrapped", env), "config", None), "history", None)
+    if not isinstance(history, int) or len(saved) != 1 or len(given) != 1:
+        return ""
+    wanted = history + int(saved[0]) - int(given[0])
+    if wanted < 0:
+        return " (a different observation layout?)"
+    return (f" (history length? this env has history={history}; history={wanted} would give "
+            f"{saved[0]})")
 
 
 def discrete_size(env: ParallelEnv, agent: str) -> int:
@@ -252,6 +306,12 @@ def discrete_size(env: ParallelEnv, agent: str) -> int:
         raise AgentConfigError(f"agent {agent!r} has action space {space}; controllers in "
                                "`agents` need Discrete(n) spaces starting at 0")
     return int(space.n)
+
+
+def observation_shape(env: ParallelEnv, agent: str) -> list[int] | None:
+    """``agent``'s observation shape as a list (JSON-ready), or None for a space without one."""
+    shape = getattr(env.observation_space(agent), "shape", None)
+    return None if shape is None else [int(n) for n in shape]
 
 
 def _json_fields(config: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

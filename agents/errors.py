@@ -32,3 +32,11 @@ class BeginNeededError(AgentsError):
 
 class ControllerCheckpointError(AgentsError):
     """A saved controller or state dict does not fit the controller or env it is loaded into."""
+
+
+class UnknownZooControllerError(AgentsError):
+    """A ``zoo:<name>`` was asked for that the zoo (``agents/zoo/``) does not hold.
+
+    Deliberately not a ``KeyError``: ``str(KeyError(msg))`` quotes the message, and this one
+    lists the available names ready to paste.
+    """

@@ -2,7 +2,8 @@
 
 ``make_controller("mat-dqn", env, seed=0, batch_size=16)`` builds a controller;
 ``load_controller(directory, env, seed=0)`` rebuilds one that ``save`` wrote (the
-``--load-agents DIR`` path of ``training.run_marl``), whatever its algorithm.
+``--load-agents DIR`` path of ``training.run_marl``), whatever its algorithm. Both also take
+``"zoo:<name>"``, a pretrained controller shipped in ``agents/zoo`` (loaded frozen).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from pettingzoo import ParallelEnv
 
+from agents import zoo
 from agents.base import Controller, read_manifest
 from agents.errors import UnknownAlgorithmError
 
@@ -67,12 +69,25 @@ def declared_options(algo: str, options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def make_controller(algo: str, env: ParallelEnv, *, seed: int, **hyperparameters: Any) -> Controller:
-    """Build the controller ``algo`` for ``env``'s agents; hyperparameters go to its config."""
+    """Build the controller ``algo`` for ``env``'s agents; hyperparameters go to its config.
+
+    ``algo="zoo:<name>"`` loads that pretrained controller, frozen (``agents.zoo.load``);
+    ``hyperparameters`` then override its saved ones.
+    """
+    if zoo.is_zoo_name(algo):
+        return zoo.load(algo, env, seed=seed, **hyperparameters)
     return spec(algo).resolve().from_options(env, seed=seed, **hyperparameters)
 
 
-def load_controller(directory: Path, env: ParallelEnv, *, seed: int, training: bool = True,
-                    **overrides: Any) -> Controller:
-    """Rebuild a controller saved with ``save(directory)`` for ``env`` (see ``Controller.load``)."""
+def load_controller(directory: Path | str, env: ParallelEnv, *, seed: int,
+                    training: bool | None = None, **overrides: Any) -> Controller:
+    """Rebuild a controller saved with ``save(directory)`` for ``env`` (see ``Controller.load``).
+
+    ``directory`` may be ``"zoo:<name>"`` (``agents.zoo.load``). ``training`` defaults to
+    True for a directory (learning goes on) and False, frozen, for a zoo entry.
+    """
+    if zoo.is_zoo_name(directory):
+        return zoo.load(str(directory), env, seed=seed, training=bool(training), **overrides)
+    training = True if training is None else training
     algo = read_manifest(directory, env)["algo"]
     return spec(algo).resolve().load(directory, env, seed=seed, training=training, **overrides)

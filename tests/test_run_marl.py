@@ -135,6 +135,16 @@ def test_transfer_with_frozen_loaded_agents(tmp_path):
     assert all(s["agent"].get("agent/aug/loss") is None for s in read_steps(target))
 
 
+def test_summary_names_the_loaded_algorithm_not_the_algo_flag(tmp_path):
+    source = tmp_path / "source"
+    assert main(TINY_FLAGS + ["--algo", "bandit", "--out", str(source)]) == 0
+    target = tmp_path / "target"
+    assert main(TINY_FLAGS + ["--load-agents", str(source / "agents"), "--freeze",
+                              "--out", str(target)]) == 0
+    summary = json.loads((target / "summary.json").read_text())
+    assert summary["algo"] == f"bandit (loaded from {source / 'agents'})"
+
+
 def test_config_file_and_flag_precedence(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("algo: bandit\nmax-decisions: 2\nagents: [aug, loss]\nseed: 4\n")

@@ -61,7 +61,8 @@ class RunConfig:
     resume: bool = False
     """Continue from ``<out>/checkpoint.pt``."""
     load_agents: str | None = None
-    """Directory of saved agents (``<out>/agents`` of an earlier run) to start from."""
+    """Directory of saved agents (``<out>/agents`` of an earlier run) to start from, or
+    ``zoo:<name>``, a pretrained controller of ``agents.zoo``."""
     freeze: bool = False
     """Do not learn: act greedily with the (loaded) agents; curiosity models frozen too."""
     progress: bool = True
@@ -84,7 +85,8 @@ class RunConfig:
                               "--steps-per-decision (--max-decisions gives the budget in epochs)")
         if self.freeze and self.load_agents is None:
             raise ConfigError("--freeze without --load-agents would run untrained agents; pass "
-                              "--load-agents DIR (the 'agents' folder of an earlier run)")
+                              "--load-agents DIR (the 'agents' folder of an earlier run) or "
+                              "zoo:<name>")
 
     def _check_types(self) -> None:
         """Wrong types (typically from a YAML file) fail here, naming the setting and the fix."""

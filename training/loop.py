@@ -63,7 +63,7 @@ class RunSession:
     def _build_controller(self) -> Controller:
         cfg = self.config
         if cfg.load_agents:
-            return load_controller(Path(cfg.load_agents), self.stepper, seed=cfg.seed,
+            return load_controller(cfg.load_agents, self.stepper, seed=cfg.seed,  # or zoo:<name>
                                    training=not cfg.freeze)
         return make_controller(cfg.algo, self.stepper, seed=cfg.seed, **self._algo_kwargs())
 
@@ -126,7 +126,7 @@ class RunSession:
         values = r.all_val
         return {
             "env": self.config.env, "algo": self.config.algo if not self.config.load_agents else
-            f"{self.config.algo} (loaded from {self.config.load_agents})",
+            f"{self.controller.name} (loaded from {self.config.load_agents})",  # not --algo
             "agents": list(self.env.possible_agents), "curiosity": self.config.curiosity,
             "reward": self.config.reward,
             "seed": self.config.seed, "episodes": self.state.episode, "decisions": self.state.step,

@@ -21,6 +21,7 @@ from typing import Any
 
 import agents
 import envs
+from agents import zoo
 from agents.base import MANIFEST
 from envs.errors import ConfigError, MLICError
 from training.config import ENV_FLAGS, RunConfig, from_settings, parse_agents, read_yaml
@@ -69,15 +70,19 @@ def parse_config(argv: Sequence[str] | None) -> RunConfig:
 
 
 def check_load_agents(config: RunConfig) -> None:
-    """``--load-agents DIR`` must be a folder saved by an earlier run (it holds the manifest)."""
+    """``--load-agents DIR`` must be a folder saved by an earlier run (it holds the manifest),
+    ``--load-agents zoo:<name>`` an entry of the zoo."""
     if config.load_agents is None:
+        return
+    if zoo.is_zoo_name(config.load_agents):
+        zoo.zoo_dir(config.load_agents)  # an unknown name lists the available ones
         return
     directory = Path(config.load_agents)
     if not (directory / MANIFEST).is_file():
         what = "does not exist" if not directory.exists() else f"holds no {MANIFEST}"
         raise ConfigError(
             f"--load-agents {directory} {what}: pass the 'agents' folder of an earlier run "
-            f"(e.g. runs/<name>/agents, written when that run finished)")
+            f"(e.g. runs/<name>/agents, written when that run finished) or zoo:<name>")
 
 
 def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True) -> int:
