@@ -22,16 +22,19 @@ import argparse
 import dataclasses
 import statistics
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
 
 import envs
-from benchmarks.common import markdown_table, mean_std, result_header, write_result
+from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.episodes import run_recipe
 from benchmarks.reporting import command_line, write_csv
+from benchmarks.run_store import RunStore
 from benchmarks.static_recipes import QUICK, RECIPES
 
 RESULTS = Path(__file__).resolve().parent / "results" / "task_sets.md"
@@ -55,23 +58,48 @@ def warm_up() -> None:
     torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
 
 
-def run_one(job: tuple[int, envs.Task, str, int]) -> dict[str, Any]:
+@dataclass
+class PanelRun:
+    """One task, recipe and seed: its test mAP and wall time (env build included)."""
+
+    task: str
+    recipe: str
+    seed: int
+    test_mAP: float
+    s_per_episode: float
+
+
+def run_one(job: tuple[envs.Task, str, int]) -> PanelRun:
     """One task, recipe and seed (run in a worker process started by ``warm_up``)."""
-    index, task, recipe, seed = job
+    task, recipe, seed = job
     episode = run_recipe(task, RECIPES[recipe], seed, {})
-    return {"index": index, "recipe": recipe, "seed": seed,
-            "test_mAP": episode.test["mAP"], "s_per_episode": episode.wall_s}
+    return PanelRun(task.name, recipe, seed, episode.test["mAP"], episode.wall_s)
 
 
-def summarise(task: envs.Task, split: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+def play_all(jobs: list[tuple[envs.Task, str, int]], key: Callable[[tuple], str],
+             store: RunStore, workers: int, bar: Any) -> dict[tuple[str, int], PanelRun]:
+    """Every job's run, from the store or played in ``workers`` processes (stored as it ends)."""
+    done = {(key(j), j[2]): store.get(key(j), j[2], PanelRun) for j in jobs}
+    todo = [j for j in jobs if done[(key(j), j[2])] is None]
+    bar.update(len(jobs) - len(todo))
+    if todo:
+        with ProcessPoolExecutor(max_workers=workers, initializer=warm_up) as pool:
+            for job, run in zip(todo, pool.map(run_one, todo)):
+                store.put(key(job), job[2], run)
+                done[(key(job), job[2])] = run
+                bar.update(1)
+    return done  # type: ignore[return-value]
+
+
+def summarise(task: envs.Task, split: str, runs: list[PanelRun], alone_s: float) -> dict[str, Any]:
     """The calibration row of one task."""
-    by_recipe = {r: [x["test_mAP"] for x in runs if x["recipe"] == r]
-                 for r in dict.fromkeys(x["recipe"] for x in runs)}
+    by_recipe = {r: [x.test_mAP for x in runs if x.recipe == r]
+                 for r in dict.fromkeys(x.recipe for x in runs)}
     means = {r: statistics.fmean(v) for r, v in by_recipe.items()}
     best = max(means, key=means.get)
     stds = [statistics.stdev(v) for v in by_recipe.values() if len(v) > 1]
-    return {"split": split, "task": task.name, "axes": axes(task),
-            "s_per_episode": statistics.fmean(x["s_per_episode"] for x in runs),
+    return {"split": split, "task": task.name, "axes": axes(task), "s_per_episode": alone_s,
+            "s_side_by_side": statistics.fmean(x.s_per_episode for x in runs),
             "best": best, "best_mAP": means[best], "default_mAP": means.get(next(iter(RECIPES))),
             "spread": means[best] - min(means.values()), "max_seed_std": max(stds, default=0.0),
             **{f"mAP[{r}]": m for r, m in means.items()}}
@@ -108,31 +136,39 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--quick", action="store_true", help="tiny tasks, 2 recipes, for tests")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse the runs an interrupted calibration stored in OUT_DIR/runs/")
     args = parser.parse_args(argv)
     ts = envs.task_set(args.task_set)
     tasks = [(split, envs.task_sets.shrink(t) if args.quick else t) for split in ("train", "heldout")
              for t in ts.split(split)]
     recipes = list(QUICK) if args.quick else list(RECIPES)
-    jobs = [(i, t, r, s) for i, (_, t) in enumerate(tasks) for r in recipes
-            for s in range(args.seeds)]
-    with ProcessPoolExecutor(max_workers=args.workers, initializer=warm_up) as pool, \
-            tqdm(total=len(jobs), desc=ts.name, unit="run", disable=not args.progress) as bar:
-        runs = []
-        for result in pool.map(run_one, jobs):
-            runs.append(result)
-            bar.update(1)
-    rows = [summarise(t, split, [r for r in runs if r["index"] == i])
-            for i, (split, t) in enumerate(tasks)]
+    store = RunStore(args.out.parent / "runs" / f"task_sets-{ts.name}.jsonl",
+                     {"task_set": ts.name, "tasks": [t.name for _, t in tasks]}, args.resume)
+    default = next(iter(RECIPES))
+    timing = [(t, default, 0) for _, t in tasks]
+    panel = [(t, r, s) for _, t in tasks for r in recipes for s in range(args.seeds)]
+    with tqdm(total=len(timing) + len(panel), desc=ts.name, unit="run",
+              disable=not args.progress) as bar:
+        # first each task alone (one process, nothing beside it): the seconds per episode
+        alone = play_all(timing, lambda j: f"{j[0].name}|alone", store, 1, bar)
+        runs = play_all(panel, lambda j: f"{j[0].name}|{j[1]}", store, args.workers, bar)
+    rows = [summarise(t, split, [r for r in runs.values() if r.task == t.name],
+                      alone[(f"{t.name}|alone", 0)].s_per_episode) for split, t in tasks]
     write_csv(args.out.with_suffix(".csv"), rows)
     table = markdown_table(
-        ["split", "task", "settings", "s / episode", "best recipe", "best", "default", "spread",
-         "max seed std"],
-        [[r["split"], f"`{r['task']}`", r["axes"], f"{r['s_per_episode']:.1f}", r["best"],
+        ["split", "task", "settings", "s / episode", f"s, {args.workers} side by side",
+         "best recipe", "best", "default", "spread", "max seed std"],
+        [[r["split"], f"`{r['task']}`", r["axes"], f"{r['s_per_episode']:.1f}",
+          f"{r['s_side_by_side']:.1f}", r["best"],
           f"{r['best_mAP']:.1f}", f"{r['default_mAP']:.1f}", f"{r['spread']:.1f}",
           f"{r['max_seed_std']:.2f}"] for r in rows])
     details = [f"{len(tasks)} tasks x {len(recipes)} static recipes x {args.seeds} seeds, test mAP; "
                f"{args.workers} worker processes, 1 torch thread each; the tasks are defined in "
-               "envs/task_sets.py (settings: what differs from the generator's defaults)"]
+               "envs/task_sets.py (settings: what differs from the generator's defaults)",
+               "s / episode: the default recipe's episode (env build included) run alone, one "
+               f"process on one thread, before the panel; s, {args.workers} side by side: the "
+               "panel's mean, while the worker processes share the cores"]
     text = (result_header(f"Task set {ts.name}: calibration",
                           command_line("benchmarks.task_sets", argv if argv is not None
                                        else sys.argv[1:]), seeds=args.seeds, details=details)

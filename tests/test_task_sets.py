@@ -2,7 +2,6 @@
 held-out tasks refused for training, and conformance on a sample of each set's tasks."""
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 import pytest
@@ -18,13 +17,20 @@ def test_registered_sets_and_their_latest_alias():
 
 
 @pytest.mark.parametrize("name, message", [("digits-v7", "Did you mean 'digits-v0'"),
-                                           ("cifar", "Registered task sets: digits-v0")])
+                                           ("cifar", "Registered task sets: digits-tiny-v0, digits-v0")])
 def test_unknown_task_set_names_the_valid_ones(name, message):
     with pytest.raises(UnknownEnvError, match=message):
         envs.task_set(name)
 
 
-@pytest.mark.parametrize("name", envs.list_task_sets())
+def test_the_tiny_set_is_digits_v0_shrunk():
+    full, tiny = envs.task_set("digits-v0"), envs.task_set("digits-tiny-v0")
+    for split in ("train", "heldout"):
+        assert tiny.split(split) == tuple(envs.task_sets.shrink(t) for t in full.split(split))
+    assert {t.generator.image_size for t in tiny.train} == {16}
+
+
+@pytest.mark.parametrize("name", [n for n in envs.list_task_sets() if "tiny" not in n])
 def test_splits_are_disjoint_varied_and_never_hold_mnist(name):
     ts = envs.task_set(name)
     assert not set(ts.train) & set(ts.heldout)
@@ -60,19 +66,13 @@ def test_a_held_out_task_is_refused_in_a_train_context():
         ts.split("test")
 
 
-def _shrunk(task: envs.Task) -> envs.Task:
-    """The same axes at a size a test can afford."""
-    g = dataclasses.replace(task.generator, image_size=16, n_train=96, n_val=32, n_test=40)
-    return dataclasses.replace(task, generator=g, decisions=3)
-
-
 @pytest.mark.parametrize("split", ["train", "heldout"])
-@pytest.mark.parametrize("name", envs.list_task_sets())
+@pytest.mark.parametrize("name", [n for n in envs.list_task_sets() if "tiny" not in n])
 def test_a_sample_of_each_split_passes_conformance(env_cache, name, split):
     rng = np.random.default_rng(0)
     tasks = envs.task_set(name).split(split)
     for index in rng.choice(len(tasks), size=2, replace=False):
-        task = _shrunk(tasks[int(index)])
+        task = envs.task_sets.shrink(tasks[int(index)])  # digits-tiny-v0's
 
         def make(task=task):
             return envs.make(task, steps_per_decision=1, batch_size=16, cache_dir=str(env_cache))
