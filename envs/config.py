@@ -1,10 +1,10 @@
 """Typed configuration of one environment instance.
 
-``EnvConfig`` is the *task*: which data, how big, how long, which agents. How the
-classifier trains lives in :class:`envs.engine.trainer.TrainerConfig` and the reward
-weights in :class:`envs.reward.RewardConfig`; both are nested here and passed down
-explicitly. The registry (``envs.registry``) holds one default ``EnvConfig`` per env id;
-``envs.make(id, **overrides)`` replaces fields by name.
+``EnvConfig`` is the *task*: which data, how big, how long, which agents, what they
+observe. How the classifier trains lives in :class:`envs.engine.trainer.TrainerConfig`
+and the reward (its kind and weights) in :class:`envs.reward.RewardConfig`; both are
+nested here and passed down explicitly. The registry (``envs.registry``) holds one default
+``EnvConfig`` per env id; ``envs.make(id, **overrides)`` replaces fields by name.
 """
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.images import check_bad_image_policy
 from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
-from envs.engine.checks import require_positive_int
+from envs.engine.checks import require_choice, require_positive_int
 from envs.errors import ConfigError
+from envs.observation import OBSERVATION_MODES
 from envs.reward import RewardConfig
 
 
@@ -58,9 +59,15 @@ class EnvConfig:
     default_recipe: Recipe = DEFAULT_RECIPE
     """The recipe before any decision, and the fixed choice of removed agents."""
     reward: RewardConfig = field(default_factory=RewardConfig)
-    """Weights of the composite reward."""
+    """The reward: its kind and weights."""
     history: int = 4
     """How many past val mAPs the observation carries."""
+    observation: str = "standard"
+    """Observation: ``standard`` (levels such as val mAP / 100) or ``relative`` (scale-free
+    features measured from the episode's start, for controllers meant to transfer across
+    tasks).
+
+    Same length, order and space in both; see ``envs.observation.RELATIVE_FEATURES``."""
     download: bool = False
     """Download the dataset if missing (VOC only)."""
     cache_dir: str | None = None
@@ -82,6 +89,10 @@ class EnvConfig:
         require_positive_int("batch_size", self.batch_size)
         if self.history < 0:
             raise ConfigError(f"history must be >= 0, got {self.history}")
+        require_choice("observation", self.observation, OBSERVATION_MODES)
+        if not isinstance(self.reward, RewardConfig):
+            raise ConfigError(f"reward must be an envs.RewardConfig, got "
+                              f"{type(self.reward).__name__}")
         agents = tuple(self.agents)
         unknown = [a for a in agents if a not in COMPONENTS]
         if unknown or not agents or len(set(agents)) != len(agents):

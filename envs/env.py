@@ -3,8 +3,10 @@
 Each agent (``aug``, ``opt``, ``lrs``, ``loss``) owns one component of the training
 recipe. A ``step`` applies the joint choice, trains one segment (default: one epoch),
 evaluates the slow-EMA model on the validation split and returns the new training
-state (see :mod:`envs.observation`) and the shared composite reward (see
-:mod:`envs.reward`). The test split is evaluated only when the episode ends.
+state (see :mod:`envs.observation`) and the shared reward (see :mod:`envs.reward`).
+``reset`` evaluates the initial model too: that is the episode's start, from which the
+``relative`` observation and the ``best_gain`` reward are measured. The test split is
+evaluated only when the episode ends.
 
 ``reset(seed=...)`` is the only source of randomness: it seeds the trainer's own
 generator (weights, shuffling, augmentation), so a seed fixes the whole trajectory on
@@ -131,6 +133,8 @@ class MLICTrainingEnv(ParallelEnv):
         switched = sum(getattr(before.recipe, c) != getattr(recipe, c) for c in COMPONENTS)
         terms = compute_reward(
             self.config.reward, map_now=self._status.val_map, map_before=before.val_map,
+            best_now=self._status.best_val_map, best_before=before.best_val_map,
+            map_start=self._status.origin.val_map,
             val_loss_now=evaluation.loss, val_loss_before=before.val_loss,
             progress=self._status.progress, diverged=segment.diverged, switched=switched,
             components=len(self.possible_agents))
@@ -158,7 +162,8 @@ class MLICTrainingEnv(ParallelEnv):
         """The global state: the shared observation vector."""
         if self._status is None:
             raise ResetNeededError("state() before the first reset(): call reset() first")
-        return build_observation(self._status, self.profile, self.config.history)
+        return build_observation(self._status, self.profile, self.config.history,
+                                 self.config.observation)
 
     def _observations(self) -> dict[str, np.ndarray]:
         vector = self.state()
@@ -172,7 +177,7 @@ class MLICTrainingEnv(ParallelEnv):
             train_loss=evaluation.loss, prev_train_loss=evaluation.loss,
             val_loss=evaluation.loss, prev_val_loss=evaluation.loss, grad_norm=0.0,
             update_ratio=0.0, lr=self.trainer.lr, diverged=False,
-            recipe=self.config.default_recipe, map_history=())
+            recipe=self.config.default_recipe, map_history=(), start=None)
 
     def _next_status(self, before: TrainingStatus, segment: SegmentStats,
                      evaluation: EvalResult, recipe: Recipe) -> TrainingStatus:
@@ -186,7 +191,8 @@ class MLICTrainingEnv(ParallelEnv):
             val_loss=evaluation.loss, prev_val_loss=before.val_loss,
             grad_norm=segment.grad_norm, update_ratio=segment.update_ratio, lr=segment.lr,
             diverged=segment.diverged, recipe=recipe,
-            map_history=((before.val_map,) + before.map_history)[: self.config.history])
+            map_history=((before.val_map,) + before.map_history)[: self.config.history],
+            start=before.origin)
 
     def _infos(self, evaluation: EvalResult, segment: SegmentStats | None, terms: dict,
                timing: StepTiming, test: EvalResult | None = None) -> dict[str, dict]:

@@ -5,6 +5,23 @@ features, in order, are listed in :func:`feature_names` and described in
 ``FEATURES``; each is scaled to roughly [-1, 1] and then clipped to it, so the space
 below contains every observation. The space is built here, beside the code that
 builds the vector, so the two cannot drift apart.
+
+Two modes (``EnvConfig.observation``, one of ``OBSERVATION_MODES``) give vectors of the
+same length, order and space:
+
+* ``standard`` (the default): the definitions in ``FEATURES``. Some are *levels* (val mAP
+  / 100, log train loss, ...) whose meaning depends on the task: 30 mAP is good on one
+  task and poor on another.
+* ``relative``: for controllers trained across many tasks and used frozen on new ones.
+  The level features are replaced by scale-free ones measured from the episode's start
+  (the status at ``reset``, when the env evaluates the initial model), defined in
+  ``RELATIVE_FEATURES``. Scores become the share of the start's headroom gained,
+  ``(x - x_0) / (100 - x_0)``, not the gain in units of the start, ``(x - x_0) / x_0``:
+  on ``mlic-digits`` the start is about 21 mAP (measured at ``reset``, seeds 0 and 1) and
+  good recipes reach 60, so the latter would reach its clip (1) at 42 mAP and stay there.
+  Losses become ratios to the start's. The other features are kept: progress, the relative loss changes, the
+  data characteristics and the divergence flag are scale-free already; gradient norm,
+  update size and LR depend on the model and optimizer rather than on the task's level.
 """
 from __future__ import annotations
 
@@ -14,7 +31,11 @@ from dataclasses import dataclass
 import numpy as np
 from gymnasium import spaces
 
+from envs.engine.checks import require_choice
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
+
+OBSERVATION_MODES: tuple[str, ...] = ("standard", "relative")
+"""The observation modes ``EnvConfig.observation`` may name (see the module docstring)."""
 
 FEATURES: tuple[tuple[str, str], ...] = (
     ("progress", "fraction of the training budget spent"),
@@ -37,7 +58,24 @@ FEATURES: tuple[tuple[str, str], ...] = (
     ("num_classes", "log10(number of classes) / 3"),
     ("train_size", "log10(training images) / 6"),
 )
-"""Scalar features: (name, definition). Then come the one-hot last choices and the history."""
+"""Scalar features: (name, definition). Then come the one-hot last choices and the history
+of val mAPs (``val_map_t-i``: val mAP i decisions ago / 100; 0 before the episode)."""
+
+RELATIVE_FEATURES: dict[str, str] = {
+    "val_map": "(val mAP - start's) / (100 - start's): share of the start's headroom gained",
+    "best_val_map": "(best val mAP so far - start's) / (100 - start's)",
+    "d_val_map": "val mAP change since the previous decision / (100 - previous val mAP): "
+                 "share of the remaining headroom closed",
+    "val_cf1": "(val CF1 - start's) / (100 - start's)",
+    "val_of1": "(val OF1 - start's) / (100 - start's)",
+    "tail_ap": "(tail-class AP - start's) / (1 - start's)",
+    "train_loss": "train loss / start's - 1 (the start's train loss is its val BCE, as in "
+                  "d_train_loss; the train loss is the recipe's loss function); 1 if non-finite",
+    "val_loss": "val BCE loss / start's - 1; 1 if non-finite",
+    "val_map_t-i": "(val mAP i decisions ago - start's) / (100 - start's); 0 before the episode",
+}
+"""``observation="relative"``: the features it redefines, (name: definition), each clipped to
+[-1, 1]; "start's" is the value at ``reset``. Headrooms are floored at 1% of the scale."""
 
 
 def feature_names(history: int) -> tuple[str, ...]:
@@ -88,6 +126,13 @@ class TrainingStatus:
     recipe: Recipe
     map_history: tuple[float, ...]
     """Earlier val mAPs, most recent first."""
+    start: TrainingStatus | None
+    """The status at the episode's reset; ``None`` for that status itself."""
+
+    @property
+    def origin(self) -> TrainingStatus:
+        """The status at the episode's reset (what relative features are measured from)."""
+        return self if self.start is None else self.start
 
 
 def _rel_change(now: float, before: float) -> float:
@@ -100,32 +145,77 @@ def _log1p_scaled(x: float) -> float:
     return math.log1p(max(x, 0.0)) / math.log1p(10.0) if math.isfinite(x) else 1.0
 
 
-def build_observation(status: TrainingStatus, profile: DataProfile, history: int) -> np.ndarray:
-    """The observation vector for ``status`` (float32, finite, inside ``observation_space``)."""
-    tail_ap = status.val_ap[profile.tail_classes]
+def _tail_ap(val_ap: np.ndarray, profile: DataProfile) -> float:
+    tail_ap = val_ap[profile.tail_classes]
     tail_ap = tail_ap[np.isfinite(tail_ap)]
-    scalars = [
-        status.progress,
-        status.val_map / 100.0,
-        status.best_val_map / 100.0,
-        (status.val_map - status.prev_val_map) / 10.0,
-        status.val_cf1 / 100.0,
-        status.val_of1 / 100.0,
-        float(tail_ap.mean()) if tail_ap.size else 0.0,
-        _log1p_scaled(status.train_loss),
-        _log1p_scaled(status.val_loss),
-        _rel_change(status.train_loss, status.prev_train_loss),
-        _rel_change(status.val_loss, status.prev_val_loss),
-        math.log10(1.0 + status.grad_norm) / 3.0 if math.isfinite(status.grad_norm) else 1.0,
-        math.log10(max(status.update_ratio, 1e-8)) / 4.0 + 1.0,
-        -math.log10(max(status.lr, 1e-12)) / 6.0,
-        float(status.diverged),
-        profile.label_cardinality,
-        profile.imbalance,
-        math.log10(profile.num_classes) / 3.0,
-        math.log10(max(profile.train_size, 1)) / 6.0,
-    ]
+    return float(tail_ap.mean()) if tail_ap.size else 0.0
+
+
+def _headroom_gain(now: float, start: float, full: float) -> float:
+    """The share of the headroom ``full - start`` gained by ``now`` (floored at 1% of ``full``)."""
+    return (now - start) / max(full - start, full / 100.0)
+
+
+def _loss_ratio(now: float, start: float) -> float:
+    return _rel_change(now, start) if math.isfinite(now) else 1.0
+
+
+def _standard_scalars(status: TrainingStatus, profile: DataProfile) -> dict[str, float]:
+    return {
+        "progress": status.progress,
+        "val_map": status.val_map / 100.0,
+        "best_val_map": status.best_val_map / 100.0,
+        "d_val_map": (status.val_map - status.prev_val_map) / 10.0,
+        "val_cf1": status.val_cf1 / 100.0,
+        "val_of1": status.val_of1 / 100.0,
+        "tail_ap": _tail_ap(status.val_ap, profile),
+        "train_loss": _log1p_scaled(status.train_loss),
+        "val_loss": _log1p_scaled(status.val_loss),
+        "d_train_loss": _rel_change(status.train_loss, status.prev_train_loss),
+        "d_val_loss": _rel_change(status.val_loss, status.prev_val_loss),
+        "grad_norm": (math.log10(1.0 + status.grad_norm) / 3.0
+                      if math.isfinite(status.grad_norm) else 1.0),
+        "update_ratio": math.log10(max(status.update_ratio, 1e-8)) / 4.0 + 1.0,
+        "lr": -math.log10(max(status.lr, 1e-12)) / 6.0,
+        "diverged": float(status.diverged),
+        "label_cardinality": profile.label_cardinality,
+        "imbalance": profile.imbalance,
+        "num_classes": math.log10(profile.num_classes) / 3.0,
+        "train_size": math.log10(max(profile.train_size, 1)) / 6.0,
+    }
+
+
+def _relative_scalars(status: TrainingStatus, profile: DataProfile) -> dict[str, float]:
+    """The features ``RELATIVE_FEATURES`` redefines."""
+    start = status.origin
+    return {
+        "val_map": _headroom_gain(status.val_map, start.val_map, 100.0),
+        "best_val_map": _headroom_gain(status.best_val_map, start.val_map, 100.0),
+        "d_val_map": _headroom_gain(status.val_map, status.prev_val_map, 100.0),
+        "val_cf1": _headroom_gain(status.val_cf1, start.val_cf1, 100.0),
+        "val_of1": _headroom_gain(status.val_of1, start.val_of1, 100.0),
+        "tail_ap": _headroom_gain(_tail_ap(status.val_ap, profile),
+                                  _tail_ap(start.val_ap, profile), 1.0),
+        "train_loss": _loss_ratio(status.train_loss, start.train_loss),
+        "val_loss": _loss_ratio(status.val_loss, start.val_loss),
+    }
+
+
+def build_observation(status: TrainingStatus, profile: DataProfile, history: int,
+                      mode: str = "standard") -> np.ndarray:
+    """The observation vector for ``status`` (float32, finite, inside ``observation_space``).
+
+    ``mode`` is one of ``OBSERVATION_MODES``; both give the entries of ``feature_names``.
+    """
+    require_choice("observation", mode, OBSERVATION_MODES)
+    scalars = _standard_scalars(status, profile)
+    recent = status.map_history[:history]
+    if mode == "relative":
+        scalars.update(_relative_scalars(status, profile))
+        past = [_headroom_gain(m, status.origin.val_map, 100.0) for m in recent]
+    else:
+        past = [m / 100.0 for m in recent]
+    past += [0.0] * (history - len(past))
     one_hot = [float(getattr(status.recipe, c) == n) for c in COMPONENTS for n in CATALOGUES[c]]
-    past = list(status.map_history[:history]) + [0.0] * max(0, history - len(status.map_history))
-    vector = np.asarray(scalars + one_hot + [m / 100.0 for m in past], dtype=np.float32)
+    vector = np.asarray([scalars[name] for name, _ in FEATURES] + one_hot + past, dtype=np.float32)
     return np.clip(np.nan_to_num(vector, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)

@@ -1,4 +1,5 @@
-"""The composite reward's config: every weight and scale is validated when it is built."""
+"""The reward's config: every weight and scale is validated when it is built (the kind in
+``tests/test_transfer_modes.py``)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +10,7 @@ import pytest
 from envs.errors import ConfigError
 from envs.reward import RewardConfig, compute_reward
 
-FIELDS = [f.name for f in fields(RewardConfig)]
+FIELDS = [f.name for f in fields(RewardConfig) if f.name != "kind"]
 
 
 @pytest.mark.parametrize("name", FIELDS)
@@ -26,7 +27,8 @@ def test_map_scale_must_be_positive():
 
 def test_finite_config_gives_a_finite_reward():
     config = RewardConfig(w_map=2, w_pen=0.0, switch_cost=1e6)
-    terms = compute_reward(config, map_now=40.0, map_before=38.0, val_loss_now=0.5,
+    terms = compute_reward(config, map_now=40.0, map_before=38.0, best_now=40.0,
+                           best_before=39.0, map_start=20.0, val_loss_now=0.5,
                            val_loss_before=0.6, progress=0.5, diverged=False, switched=2,
                            components=4)
     assert math.isfinite(terms.reward) and terms.map_gain == pytest.approx(math.tanh(1.0))

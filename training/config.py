@@ -3,7 +3,10 @@
 A run's own settings (algorithm, curiosity, episodes, seed, output, ...) are the fields of
 ``RunConfig``. The env settings a run may override are *not* restated here: they are the
 ``envs.EnvConfig`` fields named in ``ENV_FLAGS``, kept in ``RunConfig.env_overrides`` and
-validated by ``EnvConfig`` itself. Choice lists come from the modules that own them.
+validated by ``EnvConfig`` itself. One is a field of a config nested in ``EnvConfig``
+(``reward_kind`` is ``EnvConfig.reward.kind``, ``training.fields.NESTED_ENV_FLAGS``); it
+stays flat in ``env_overrides`` and becomes that config in ``envs.make``'s keywords
+(:func:`env_make_kwargs`). Choice lists come from the modules that own them.
 
 Flags and file keys share names (``max_decisions`` in YAML is ``--max-decisions`` on the
 command line); a flag's help is its field's docstring (``training.fields``). Flags given on
@@ -15,7 +18,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -26,11 +29,13 @@ from agents.ma2ml.policy_team import SETTINGS
 from agents.rewards import CURIOSITY_CHOICES, REWARDS, check_choice
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
-from training.fields import flag
+from training.fields import NESTED_ENV_FLAGS, env_setting, flag
 
 ENV_FLAGS = ("agents", "data_root", "image_size", "max_train_images", "max_decisions",
-             "steps_per_decision", "batch_size", "device", "amp", "on_bad_image")
-"""The ``envs.EnvConfig`` fields a run may override, as flags and YAML keys of the same names."""
+             "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
+             "reward_kind")
+"""The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names
+(``reward_kind`` sets ``EnvConfig.reward.kind``)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,12 @@ class RunConfig:
         check_choice("--setting", self.setting, SETTINGS, ConfigError)
         check_choice("--reward", self.reward, REWARDS, ConfigError)
         object.__setattr__(self, "env_overrides", checked_env_overrides(self.env, self.env_overrides))
+        reward_kind = self.env_overrides.get("reward_kind", "composite")
+        if self.reward == "individual" and reward_kind != "composite":
+            raise ConfigError("--reward individual replaces the env's reward by one signal per "
+                              "agent, so --reward-kind would not change what the agents learn "
+                              "from (and the lrs signal reads the composite's stability term): "
+                              "drop --reward-kind or use --reward shared")
         if self.reward == "individual" and self.setting == "pipeline":
             raise ConfigError("--reward individual pays each agent for what its component did "
                               "in the last segment; with --setting pipeline there is only one "
@@ -121,7 +132,7 @@ class RunConfig:
 
     def make_overrides(self) -> dict[str, Any]:
         """Keyword overrides for ``envs.make``: the given ones, plus the setting's budget."""
-        overrides = dict(self.env_overrides)
+        overrides = env_make_kwargs(self.env, self.env_overrides)
         if self.setting == "pipeline":  # the per-step budget (in epochs) becomes one decision
             budget = overrides.pop("max_decisions", None) or _default_decisions(self.env)
             overrides.update(max_decisions=1, epochs_per_decision=budget)
@@ -148,11 +159,25 @@ def checked_env_overrides(env_id: str, overrides: Mapping[str, Any]) -> dict[str
     values = {k: v for k, v in overrides.items() if v is not None}
     for name, value in values.items():
         try:
-            make_config(env_id, **{name: value})
+            make_config(env_id, **env_make_kwargs(env_id, {name: value}))
         except ConfigError as error:
             raise ConfigError(f"{flag(name)}: {error}") from None
-    config = make_config(env_id, **values)
-    return {k: getattr(config, k) for k in values}
+    config = make_config(env_id, **env_make_kwargs(env_id, values))
+    return {k: getattr(*env_setting(config, k)) for k in values}
+
+
+def env_make_kwargs(env_id: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``envs.make`` keywords for flat env settings: a nested one (``reward_kind``) replaces its
+    field in the env's own nested config (``reward=replace(<env's RewardConfig>, kind=...)``)."""
+    from envs.registry import make_config
+
+    kwargs = {k: v for k, v in overrides.items() if k not in NESTED_ENV_FLAGS}
+    for name, value in overrides.items():
+        if name in NESTED_ENV_FLAGS:
+            outer, inner = NESTED_ENV_FLAGS[name]
+            nested = kwargs.get(outer) or getattr(make_config(env_id), outer)
+            kwargs[outer] = replace(nested, **{inner: value})
+    return kwargs
 
 
 def _is_int(value: Any) -> bool:

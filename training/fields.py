@@ -11,16 +11,23 @@ import ast
 import inspect
 import textwrap
 from collections.abc import Callable, Sequence
-from dataclasses import fields
 from functools import cache
 from typing import Any
 
 from envs.config import EnvConfig
 from envs.engine.data.images import BAD_IMAGE_POLICIES
 from envs.engine.trainer import AMP_MODES
+from envs.observation import OBSERVATION_MODES
+from envs.reward import REWARD_KINDS
 
-ENV_FLAG_CHOICES: dict[str, tuple[str, ...]] = {"amp": AMP_MODES, "on_bad_image": BAD_IMAGE_POLICIES}
-"""Env fields with a fixed catalogue (owned by the engine): their flags take only those values."""
+ENV_FLAG_CHOICES: dict[str, tuple[str, ...]] = {
+    "amp": AMP_MODES, "on_bad_image": BAD_IMAGE_POLICIES, "observation": OBSERVATION_MODES,
+    "reward_kind": REWARD_KINDS}
+"""Env settings with a fixed catalogue (owned by envs): their flags take only those values."""
+NESTED_ENV_FLAGS: dict[str, tuple[str, str]] = {"reward_kind": ("reward", "kind")}
+"""Env settings that are a field of a config nested in ``EnvConfig``: name -> (the
+``EnvConfig`` field holding that config, the field in it). ``reward_kind`` is
+``EnvConfig.reward.kind``."""
 _INT_FIELDS = ("image_size", "max_train_images", "steps_per_decision")
 """Integer ``EnvConfig`` fields whose default is ``None``."""
 
@@ -64,11 +71,21 @@ def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, tex
         parser.add_argument(flag(name), dest=name, type=kind, choices=choices, help=text)
 
 
+def env_setting(config: EnvConfig, name: str) -> tuple[Any, str]:
+    """The config that holds env setting ``name`` (``config`` or one nested in it, see
+    ``NESTED_ENV_FLAGS``) and the setting's field name in it."""
+    if name in NESTED_ENV_FLAGS:
+        outer, inner = NESTED_ENV_FLAGS[name]
+        return getattr(config, outer), inner
+    return config, name
+
+
 def add_env_flags(parser: argparse.ArgumentParser, names: Sequence[str],
                   agents_type: Callable[[str], Any] | None = None) -> None:
-    """Flags for the ``EnvConfig`` fields ``names``; each help is the field's docstring."""
-    docs = field_docs(EnvConfig)
-    defaults = {f.name: f.default for f in fields(EnvConfig)}
+    """Flags for the env settings ``names``; each help is the field's docstring."""
+    default = EnvConfig()
     for name in names:
-        add_field_flag(parser, name, defaults[name], f"Env override: {docs[name]}",
+        owner, field_name = env_setting(default, name)
+        add_field_flag(parser, name, getattr(owner, field_name),
+                       f"Env override: {field_docs(type(owner))[field_name]}",
                        choices=ENV_FLAG_CHOICES.get(name), agents_type=agents_type)

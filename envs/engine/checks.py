@@ -18,3 +18,9 @@ def require_finite(name: str, value: object) -> None:
     if not isinstance(value, numbers.Real) or isinstance(value, bool) \
             or not math.isfinite(value):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
+
+
+def require_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` naming the valid ``choices`` unless ``value`` is one of them."""
+    if not isinstance(value, str) or value not in choices:
+        raise ConfigError(f"{name} must be one of {choices}, got {value!r}")
