@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import envs
-from agents import make_controller
+from agents import load_controller, make_controller, zoo
 from agents.registry import declared_options
 from agents.rewards import shape_rewards
 from envs.engine.recipe import Recipe
 from training.callbacks import EpisodeResult, Recorder
+from training.config import env_make_kwargs
+from training.fields import flat_settings
 from training.episode import Callback, run_episode
 
 __all__ = ["ControllerSpec", "EpisodeResult", "describe_choices", "parse_recipe", "recipe_name",
-           "run_controller", "run_recipe", "running_best"]
+           "run_controller", "run_frozen", "run_recipe", "running_best"]
 
 
 def recipe_name(recipe: Recipe) -> str:
@@ -85,7 +87,7 @@ class ControllerSpec:
     """Each agent learns from its own reward (``IndividualRewardWrapper``), not the shared one."""
 
 
-def run_controller(env_id: str, spec: ControllerSpec, seed: int, overrides: Mapping[str, Any], *,
+def run_controller(env_id: str | envs.Task, spec: ControllerSpec, seed: int, overrides: Mapping[str, Any], *,
                    callbacks: Iterable[Callback] = ()) -> EpisodeResult:
     """One episode in which ``spec``'s controller reconfigures the recipe and learns online."""
     start = time.perf_counter()
@@ -99,9 +101,10 @@ def run_controller(env_id: str, spec: ControllerSpec, seed: int, overrides: Mapp
     return _finish(_play(stepper, controller, seed, callbacks), env, start)
 
 
-def _play(env: Any, controller: Any, seed: int, callbacks: Iterable[Callback]) -> EpisodeResult:
+def _play(env: Any, controller: Any, seed: int, callbacks: Iterable[Callback],
+          learn: bool = True) -> EpisodeResult:
     recorder = Recorder()
-    run_episode(env, controller, seed=seed, callbacks=[recorder, *callbacks])
+    run_episode(env, controller, seed=seed, callbacks=[recorder, *callbacks], learn=learn)
     return recorder.episodes[0]
 
 
@@ -110,3 +113,18 @@ def _finish(result: EpisodeResult, env: envs.MLICTrainingEnv, start: float) -> E
     result.wall_s = time.perf_counter() - start
     result.train_epochs = result.train_images / max(1, len(env.data.train))
     return result
+
+
+def run_frozen(env_id: str | envs.Task, source: str, seed: int,
+               overrides: Mapping[str, Any] | None = None, *,
+               callbacks: Iterable[Callback] = ()) -> EpisodeResult:
+    """One episode with a saved controller (a folder, or ``zoo:<name>``) frozen: it acts
+    greedily and learns nothing. A zoo entry's env is built with the settings its card names."""
+    start = time.perf_counter()
+    settings = flat_settings(zoo.read_card(source)["env_settings"]) if zoo.is_zoo_name(source) \
+        else {}
+    base = env_id.env_id if isinstance(env_id, envs.Task) else env_id
+    env = envs.make(env_id, **{**env_make_kwargs(base, settings), **dict(overrides or {})})
+    controller = load_controller(source, env, seed=seed, training=False)
+    result = _play(env, controller, seed, callbacks, learn=False)
+    return _finish(result, env, start)

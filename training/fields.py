@@ -10,7 +10,7 @@ import argparse
 import ast
 import inspect
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -28,6 +28,19 @@ NESTED_ENV_FLAGS: dict[str, tuple[str, str]] = {"reward_kind": ("reward", "kind"
 """Env settings that are a field of a config nested in ``EnvConfig``: name -> (the
 ``EnvConfig`` field holding that config, the field in it). ``reward_kind`` is
 ``EnvConfig.reward.kind``."""
+
+
+def dotted_settings(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """Flat env settings (``reward_kind``) as a zoo card names them (``reward.kind``)."""
+    return {".".join(NESTED_ENV_FLAGS.get(k, (k,))): v for k, v in flat.items()}
+
+
+def flat_settings(dotted: Mapping[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`dotted_settings`."""
+    names = {".".join(path): name for name, path in NESTED_ENV_FLAGS.items()}
+    return {names.get(k, k): v for k, v in dotted.items()}
+
+
 _INT_FIELDS = ("image_size", "max_train_images", "steps_per_decision")
 """Integer ``EnvConfig`` fields whose default is ``None``."""
 

@@ -42,6 +42,8 @@ from envs.atomic import write_text_atomic
 from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
 from training.checkpoint import load_checkpoint, save_atomic
+from training.config import env_make_kwargs
+from training.fields import dotted_settings
 from training.logs import truncate_lines
 from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
 from training.workers import InProcessPool, RayPool, make_pool
@@ -131,7 +133,8 @@ class MetaTrainer:
             self.task_set: TaskSet = envs.task_set(config.task_set)
         except UnknownEnvError as error:
             raise ConfigError(f"--task-set: {error}") from error
-        probe = envs.make(self.task_set.train[0], **dict(config.env_overrides))
+        first = self.task_set.train[0]
+        probe = envs.make(first, **env_make_kwargs(first.env_id, config.env_overrides))
         offered = {"choices": envs.recipe_actions(probe, probe.config.default_recipe)}
         options = {**declared_options(config.algo, offered), **dict(config.options)}
         self.spec = ControllerSpec(config.algo, options, dict(config.env_overrides))
@@ -277,7 +280,7 @@ class MetaTrainer:
             "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
             "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
             "restarts": state.restarts, "commit": _commit(),
-            "env_settings": dict(c.env_overrides), "options": _jsonable(self.spec.options),
+            "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
             "best": state.best, "curve": [{k: e[k] for k in ("round", "episodes", "heldout_mAP",
                                                               "heldout_val_mAP")}

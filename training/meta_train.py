@@ -24,7 +24,7 @@ from training.fields import add_env_flags, add_field_flag, field_docs
 from training.meta import MetaConfig
 from training.signals import StopFlag
 
-META_ENV_FLAGS = ("device",)
+META_ENV_FLAGS = ("observation", "reward_kind", "device")
 """``EnvConfig`` fields a meta-training run may set for every task."""
 
 

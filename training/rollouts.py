@@ -28,6 +28,7 @@ import envs
 from agents import make_controller
 from agents.base import Transition
 from training.callbacks import EpisodeResult, Recorder
+from training.config import env_make_kwargs
 from training.episode import Callback, StepContext, run_episode
 
 
@@ -39,7 +40,8 @@ class ControllerSpec:
     options: Mapping[str, Any] = field(default_factory=dict)
     """Hyperparameters passed to ``make_controller`` (those the learner was built with)."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
-    """``envs.make`` overrides beyond the task's own (e.g. the observation mode)."""
+    """Flat env settings beyond the task's own (``observation``, ``reward_kind``, ...: the
+    names of ``training.config.ENV_FLAGS``)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def one_torch_thread() -> Iterator[None]:
 
 def _play(job: EpisodeJob, spec: ControllerSpec, actor_state: Mapping[str, Any]) -> EpisodeRecord:
     start = time.perf_counter()
-    env = envs.make(job.task, **dict(spec.env_overrides))
+    env = envs.make(job.task, **env_make_kwargs(job.task.env_id, spec.env_overrides))
     controller = make_controller(spec.algo, env, seed=job.explore_seed, **dict(spec.options))
     controller.load_actor_state(actor_state)
     recorder, collect = Recorder(), _Collect()

@@ -1,0 +1,201 @@
+"""Zero-shot: do meta-trained controllers, frozen, beat static recipes on tasks they never saw?
+
+    python -m benchmarks.zero_shot [--task-set digits-v0] [--seeds 5] [--workers 2]
+                                   [--targets heldout,mnist,default] [--zoo NAME,...]
+
+Targets: every held-out task of the task set; ``mlic-mnist-v0`` (real MNIST digits, the
+cross-dataset target, at the task set's standard size); and the full default
+``mlic-digits`` task (25 epochs, 4,000 images, 32 px). Each method gets one run per target
+and seed (equal deployment compute):
+
+* each zoo controller, frozen (``zoo:<name>``; its env settings from its card);
+* ``static default``: the default recipe (ASL paper) held fixed;
+* ``static panel-best``: the one recipe of the calibration panel
+  (``benchmarks/results/task_sets.csv``) with the best mean test mAP over the train
+  tasks; choosing it cost the panel's compute (train tasks x 8 recipes x 3 seeds);
+* ``bandit online`` and ``mat-dqn online``: learning from scratch inside the one run.
+
+Reported per target: test mAP mean ± std over seeds, and for each zoo controller its
+per-seed paired margin over the static default and over the panel-best recipe, with wins;
+the zoo's meta-training compute comes from its model card, apart. Every run is stored in
+``OUT_DIR/runs/zero_shot.jsonl`` as it ends (``--resume`` reuses them).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import envs
+from agents import zoo
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
+from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
+                                 run_recipe)
+from benchmarks.reporting import command_line
+from benchmarks.run_store import RunStore
+from benchmarks.static_recipes import RECIPES
+from benchmarks.task_sets import warm_up
+
+RESULTS = Path(__file__).resolve().parent / "results" / "zero_shot.md"
+CALIBRATION = Path(__file__).resolve().parent / "results" / "task_sets.csv"
+TARGET_KINDS = ("heldout", "mnist", "default")
+DEFAULT = "static default"
+PANEL_BEST = "static panel-best"
+ONLINE = {"bandit online": "bandit", "mat-dqn online": "mat-dqn"}
+
+
+@dataclass
+class Run:
+    target: str
+    method: str
+    seed: int
+    test_mAP: float
+    choices: list[str]
+    wall_s: float
+
+
+def targets(task_set: envs.TaskSet, kinds: list[str]) -> dict[str, str | envs.Task]:
+    """``{label: task or env id}`` for the chosen target kinds."""
+    out: dict[str, str | envs.Task] = {}
+    if "heldout" in kinds:
+        out.update({f"heldout {i + 1}: {t.name}": t for i, t in enumerate(task_set.heldout)})
+    if "mnist" in kinds:
+        size = task_set.train[0].generator
+        out["mlic-mnist-v0 (task size)"] = envs.Task.of(
+            "mnist", decisions=task_set.train[0].decisions, image_size=size.image_size,
+            n_train=size.n_train, n_val=size.n_val, n_test=size.n_test)
+    if "default" in kinds:
+        out["mlic-digits-v0 (full default)"] = "mlic-digits-v0"
+    return out
+
+
+def panel_best(calibration: Path = CALIBRATION) -> str:
+    """The panel recipe with the best mean test mAP over the calibration's train tasks."""
+    if not calibration.is_file():
+        raise FileNotFoundError(f"{calibration} is missing: run python -m benchmarks.task_sets "
+                                "first (the panel-best recipe comes from its train tasks)")
+    with calibration.open() as file:
+        rows = [r for r in csv.DictReader(file) if r["split"] == "train"]
+    means = {name: statistics.fmean(float(r[f"mAP[{name}]"]) for r in rows) for name in RECIPES}
+    return max(means, key=means.get)
+
+
+def run_one(job: tuple[str, str | envs.Task, str, int, str]) -> Run:
+    """One target, method and seed (in a worker process started by ``warm_up``)."""
+    label, target, method, seed, best = job
+    if method == DEFAULT:
+        episode = run_recipe(target, envs.DEFAULT_RECIPE, seed, {})
+    elif method == PANEL_BEST:
+        episode = run_recipe(target, RECIPES[best], seed, {})
+    elif method in ONLINE:
+        episode = run_controller(target, ControllerSpec(ONLINE[method]), seed, {})
+    else:
+        episode = run_frozen(target, method, seed)
+    return Run(label, method, seed, episode.test["mAP"], episode.choices, episode.wall_s)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task-set", default="digits-v0")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
+    parser.add_argument("--targets", default=",".join(TARGET_KINDS),
+                        help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
+    parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args(argv)
+    kinds = [k for k in args.targets.split(",") if k]
+    unknown = sorted(set(kinds) - set(TARGET_KINDS))
+    if unknown:
+        parser.error(f"--targets {unknown} not in {TARGET_KINDS}")
+    ts = envs.task_set(args.task_set)
+    names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
+    controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
+    best = panel_best(args.calibration)
+    methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
+    chosen = targets(ts, kinds)
+    store = RunStore(args.out.parent / "runs" / "zero_shot.jsonl",
+                     {"task_set": ts.name, "panel_best": best,
+                      "targets": {k: getattr(v, "name", v) for k, v in chosen.items()}},
+                     args.resume)
+    jobs = [(label, target, method, seed, best) for label, target in chosen.items()
+            for method in methods for seed in range(args.seeds)]
+    runs = _play(jobs, store, args.workers, args.progress)
+    text = report(runs, methods, controllers, best, args, argv)
+    return write_result(args.out, text)
+
+
+def _play(jobs: list[tuple], store: RunStore, workers: int, progress: bool) -> list[Run]:
+    key: Callable[[tuple], str] = lambda j: f"{j[0]}|{j[2]}"
+    done = {(key(j), j[3]): store.get(key(j), j[3], Run) for j in jobs}
+    todo = [j for j in jobs if done[(key(j), j[3])] is None]
+    with tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="zero-shot",
+              disable=not progress) as bar, \
+            ProcessPoolExecutor(max_workers=workers, initializer=warm_up) as pool:
+        for job, run in zip(todo, pool.map(run_one, todo)):
+            store.put(key(job), job[3], run)
+            done[(key(job), job[3])] = run
+            bar.update(1)
+    return [r for r in done.values() if r is not None]
+
+
+def report(runs: list[Run], methods: list[str], controllers: list[str], best: str,
+           args: Any, argv: list[str] | None) -> str:
+    labels = list(dict.fromkeys(r.target for r in runs))
+    score = {(r.target, r.method, r.seed): r.test_mAP for r in runs}
+    seeds = range(args.seeds)
+
+    def values(label: str, method: str) -> list[float]:
+        return [score[(label, method, s)] for s in seeds]
+
+    table = markdown_table(["target", *methods],
+                           [[label, *(mean_std(values(label, m)) for m in methods)]
+                            for label in labels])
+    margins = []
+    for c in controllers:
+        for label in labels:
+            for base in (DEFAULT, PANEL_BEST):
+                diff = [a - b for a, b in zip(values(label, c), values(label, base))]
+                margins.append([c, label, base, mean_std(diff),
+                                f"{sum(d > 0 for d in diff)}/{len(diff)}",
+                                ", ".join(f"{d:+.1f}" for d in diff)])
+    margin_table = markdown_table(["controller", "target", "vs", "margin", "wins", "per seed"],
+                                  margins)
+    behaviour = markdown_table(
+        ["controller", "target", "seed 0: what it played"],
+        [[c, label, describe_choices(next(r.choices for r in runs if r.target == label
+                                          and r.method == c and r.seed == 0))]
+         for c in controllers for label in labels])
+    cards = []
+    for c in controllers:
+        card = zoo.read_card(c)
+        cards.append(f"- `{c}`: {card['algo']} meta-trained on {card['task_set']} for "
+                     f"{card['episodes']} episodes, {card['cpu_hours']:.2f} CPU-hours "
+                     f"(`{card['command']}`, commit {card['commit']})")
+    details = [f"panel-best recipe: {best} (best mean test mAP over the calibration's train "
+               "tasks; choosing it cost the panel: every train task x 8 recipes x 3 seeds)",
+               f"{args.workers} runs side by side, 1 torch thread each; one run per method, "
+               "target and seed (equal deployment compute)"]
+    command = command_line("benchmarks.zero_shot", argv if argv is not None else sys.argv[1:])
+    return (result_header("Zero-shot: frozen meta-trained controllers vs static recipes",
+                          command, seeds=args.seeds, details=details)
+            + "\nTest mAP, mean ± std over seeds:\n\n" + table
+            + "\n\nPaired margins (controller minus baseline, same seed):\n\n" + margin_table
+            + "\n\nWhat the controllers do:\n\n" + behaviour
+            + "\n\nMeta-training compute (apart from the runs above):\n\n" + "\n".join(cards)
+            + "\n")
+
+
+if __name__ == "__main__":
+    main()
