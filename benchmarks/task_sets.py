@@ -51,11 +51,14 @@ def axes(task: envs.Task) -> str:
 
 
 def warm_up() -> None:
-    """A worker's start: one torch thread, and the lazy imports of a first optimizer step
-    (about 1.7 s, once per process) paid before any episode is timed."""
+    """A worker's start: one torch thread, and what a process pays once (the lazy imports
+    of a first optimizer step, about 1.7 s; each source's glyphs and backgrounds) paid on a
+    tiny episode per source before any episode is timed."""
     import torch
     torch.set_num_threads(1)
-    torch.optim.AdamW([torch.zeros(1, requires_grad=True)])
+    for source in ("digits", "shapes"):
+        run_recipe(envs.task_sets.shrink(envs.Task.of(source, decisions=1)),
+                   RECIPES["crop+adamw+cosine+asl"], 0, {})
 
 
 @dataclass
