@@ -62,8 +62,10 @@ class Run:
     wall_s: float
 
 
-def targets(task_set: envs.TaskSet, kinds: list[str]) -> dict[str, str | envs.Task]:
-    """``{label: task or env id}`` for the chosen target kinds."""
+def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
+            ) -> dict[str, str | envs.Task]:
+    """``{label: task or env id}`` for the chosen target kinds (``quick``: tasks shrunk by
+    ``envs.task_sets.shrink``, and no full default task)."""
     out: dict[str, str | envs.Task] = {}
     if "heldout" in kinds:
         out.update({f"heldout {i + 1}: {t.name}": t for i, t in enumerate(task_set.heldout)})
@@ -72,6 +74,8 @@ def targets(task_set: envs.TaskSet, kinds: list[str]) -> dict[str, str | envs.Ta
         out["mlic-mnist-v0 (task size)"] = envs.Task.of(
             "mnist", decisions=task_set.train[0].decisions, image_size=size.image_size,
             n_train=size.n_train, n_val=size.n_val, n_test=size.n_test)
+    if quick:
+        return {label: envs.task_sets.shrink(t) for label, t in out.items()}
     if "default" in kinds:
         out["mlic-digits-v0 (full default)"] = "mlic-digits-v0"
     return out
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--calibration", type=Path, default=CALIBRATION)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny versions of the held-out and mnist targets, for tests")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     kinds = [k for k in args.targets.split(",") if k]
@@ -124,8 +130,8 @@ def main(argv: list[str] | None = None) -> Path:
     controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
     best = panel_best(args.calibration)
     methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
-    chosen = targets(ts, kinds)
-    store = RunStore(args.out.parent / "runs" / "zero_shot.jsonl",
+    chosen = targets(ts, kinds, args.quick)
+    store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task_set": ts.name, "panel_best": best,
                       "targets": {k: getattr(v, "name", v) for k, v in chosen.items()}},
                      args.resume)

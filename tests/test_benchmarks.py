@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+import envs
 from benchmarks import overhead, static_recipes, throughput
 from benchmarks.common import mean_std
 
@@ -50,3 +51,22 @@ def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):
     assert len(verdicts) == 4 and all(" met" in line for line in verdicts)
     assert "spread >= 8 mAP on every task" in targets
     assert (tmp_path / "ts.csv").read_text().count("\n") == 17
+
+
+def test_zero_shot_quick_compares_every_zoo_controller_with_the_baselines(tmp_path):
+    from agents import zoo
+    from benchmarks import zero_shot
+    names = zoo.list_zoo()
+    assert names, "the zoo ships at least one controller"
+    out = zero_shot.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
+                          "--targets", "heldout,mnist", "--zoo", names[0],
+                          "--out", str(tmp_path / "zs.md")])
+    text = out.read_text()
+    header = next(line for line in text.splitlines() if line.startswith("| target"))
+    for method in (f"zoo:{names[0]}", "static default", "static panel-best", "bandit online",
+                   "mat-dqn online"):
+        assert method in header
+    rows = [line for line in text.splitlines() if line.startswith(("| heldout", "| mlic-mnist"))]
+    assert len(rows) == len(envs.task_set("digits-v0").heldout) + 1
+    assert text.count(f"| zoo:{names[0]} |") >= 2 * len(rows)  # margins vs both baselines
+    assert "CPU-hours" in text
