@@ -76,7 +76,7 @@ def shared_state_dim(env: Any, agents: Sequence[str], who: str) -> int:
 
 def as_state(observation: Any) -> torch.Tensor:
     """One observation as a (1, state_dim) float32 batch."""
-    return torch.as_tensor(np.asarray(observation, dtype=np.float32)).reshape(1, -1)
+    return torch.from_numpy(np.array(observation, dtype=np.float32)).reshape(1, -1)
 
 
 def joint_step(transition: Transition, agents: Sequence[str], who: str

@@ -9,9 +9,10 @@ learner learns from all of them, worker by worker (``Controller.observe_many``):
                         seed=0, out="runs/meta")
     summary = MetaTrainer(config).run()      # summary.json; best/ is the controller to ship
 
-Every ``eval_every`` rounds (and before the first) the frozen controller plays each
-held-out task greedily; the controller with the best mean held-out *val* mAP so far is
-saved to ``<out>/best`` (test mAP is reported, never selected on). After every round the
+Every ``eval_every`` rounds (and before the first, as the untrained baseline) the frozen
+controller plays each held-out task greedily; the trained controller with the best mean
+held-out *val* mAP so far is saved to ``<out>/best`` (test mAP is reported, never selected
+on), and the last one to ``<out>/final`` when the run ends (it was evaluated then too). After every round the
 whole state (learner, replay buffers, generators, the task sampler, the history) goes to
 ``<out>/checkpoint.pt``, so ``resume=True`` continues exactly: a job's seeds are a pure
 function of the run's seed, its round and its worker, so the rounds still to come are
@@ -165,7 +166,9 @@ class MetaTrainer:
                    desc=f"meta {c.algo}", disable=not c.progress, dynamic_ncols=True)
         start = time.perf_counter() - state.wall_s
         try:
-            with contextlib.nullcontext(pool) if pool else make_pool(c.workers, c.address) as pool:
+            finished = state.round >= c.rounds and state.evaluations  # a resumed finished run
+            with contextlib.nullcontext(pool) if pool or finished else \
+                    make_pool(c.workers, c.address) as pool:
                 if not state.evaluations:
                     self._evaluate(pool, logger)
                 while state.round < c.rounds:
@@ -181,6 +184,8 @@ class MetaTrainer:
                     bar.set_postfix(self._postfix(records))
                     if should_stop() and state.round < c.rounds:
                         break
+            if state.round >= c.rounds:
+                self.controller.save(self.out / "final")
         finally:
             bar.close()
             logger.close()
@@ -237,7 +242,9 @@ class MetaTrainer:
             "choices": {r.job.task.name: r.result.choices for r in records}}
         state.evaluations.append(evaluation)
         logger.evaluation(len(state.episodes), evaluation)
-        if state.best is None or evaluation["heldout_val_mAP"] > state.best["heldout_val_mAP"]:
+        trained = evaluation["episodes"] > 0  # the evaluation before round 1 is the baseline
+        if trained and (state.best is None
+                        or evaluation["heldout_val_mAP"] > state.best["heldout_val_mAP"]):
             state.best = {k: v for k, v in evaluation.items() if k != "choices"}
             self.controller.save(self.out / "best")
 
@@ -282,7 +289,10 @@ class MetaTrainer:
             "restarts": state.restarts, "commit": _commit(),
             "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
-            "best": state.best, "curve": [{k: e[k] for k in ("round", "episodes", "heldout_mAP",
+            "best": state.best,
+            "final": ({k: v for k, v in state.evaluations[-1].items() if k != "choices"}
+                      if state.round >= c.rounds and state.evaluations else None),
+            "curve": [{k: e[k] for k in ("round", "episodes", "heldout_mAP",
                                                               "heldout_val_mAP")}
                                           for e in state.evaluations]}
         write_text_atomic(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")

@@ -31,6 +31,7 @@ from typing import Any
 from agents import zoo
 from agents.base import MANIFEST
 from envs.errors import MLICError
+from training.fields import flat_settings
 
 EXIT_USAGE = 2
 EXIT_IO = 1
@@ -78,7 +79,8 @@ def publish(run_dir: Path, name: str, *, controller: str = "best", root: Path | 
         raise PublishError(f"{target} exists already: pick another --name, or pass --replace")
     card = build_card(summary, name=bare, manifest=manifest,
                       env=env or summary.get("env") or _task_set_env(summary["task_set"]),
-                      date=date or datetime.datetime.now(datetime.timezone.utc).date().isoformat())
+                      date=date or datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
+                      controller=controller, run_dir=run_dir)
     _write_entry(source, target, card)
     return target
 
@@ -151,14 +153,18 @@ def _task_set_env(task_set: str) -> str:
 
 
 def build_card(summary: Mapping[str, Any], *, name: str, manifest: Mapping[str, Any], env: str,
-               date: str) -> dict[str, Any]:
+               date: str, controller: str = "best", run_dir: Path | None = None
+               ) -> dict[str, Any]:
     """``card.json``: ``agents.zoo.CARD_FIELDS`` from the summary and the manifest."""
-    best = summary["best"]
+    best = summary.get(controller) or summary["best"]  # the evaluation of what is published
     card = {
         "name": name, "algo": manifest["algo"], "agents": list(manifest["agents"]), "env": env,
         **{k: summary[k] for k in ("command", "task_set", "episodes", "workers", "seed",
                                    "cpu_hours", "wall_s", "commit", "env_settings")},
         "date": date,
+        # the command that made the weights: the run, then this publication
+        **({"command": f"{summary['command']} && python -m training.publish {run_dir} "
+                       f"--name {name} --controller {controller}"} if run_dir else {}),
         "heldout": {"round": best["round"], "mAP": best["heldout_mAP"],
                     "per_task": dict(best["per_task"])},
         "curve": [dict(point) for point in summary["curve"]],
@@ -177,7 +183,8 @@ def render_card(card: Mapping[str, Any]) -> str:
         f'controller = agents.make_controller("zoo:{card["name"]}", env, seed=0)  # frozen',
         "```", "", "```bash",
         f"python -m training.run_marl --env {card['env']} --load-agents zoo:{card['name']} "
-        "--freeze",
+        "--freeze" + "".join(f" --{k.replace('_', '-')} {v}"
+                             for k, v in flat_settings(settings).items()),
         "```", "",
         "## Env settings it needs", "",
         *([f"- `{k}` = `{json.dumps(v)}`" for k, v in sorted(settings.items())]
@@ -191,7 +198,7 @@ def render_card(card: Mapping[str, Any]) -> str:
     ]
     heldout = card["heldout"]
     per_task = heldout["per_task"]
-    lines += [f"## Held-out results (frozen, best round {heldout['round']})", "",
+    lines += [f"## Held-out results (frozen, the controller of round {heldout['round']})", "",
               "| task | mAP |", "|---|---:|",
               *[f"| {task} | {value:.2f} |" for task, value in sorted(per_task.items())],
               f"| **mean** | **{heldout['mAP']:.2f}** |", ""]
