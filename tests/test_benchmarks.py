@@ -53,20 +53,21 @@ def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):
     assert (tmp_path / "ts.csv").read_text().count("\n") == 17
 
 
-def test_zero_shot_quick_compares_every_zoo_controller_with_the_baselines(tmp_path):
+def test_zero_shot_quick_compares_a_zoo_controller_with_the_baselines(tmp_path):
     from agents import zoo
     from benchmarks import zero_shot
     names = zoo.list_zoo()
     assert names, "the zoo ships at least one controller"
     out = zero_shot.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
-                          "--targets", "heldout,mnist", "--zoo", names[0],
+                          "--targets", "mnist", "--zoo", names[0],
                           "--out", str(tmp_path / "zs.md")])
     text = out.read_text()
     header = next(line for line in text.splitlines() if line.startswith("| target"))
     for method in (f"zoo:{names[0]}", "static default", "static panel-best", "bandit online",
                    "mat-dqn online"):
         assert method in header
-    rows = [line for line in text.splitlines() if line.startswith(("| heldout", "| mlic-mnist"))]
-    assert len(rows) == len(envs.task_set("digits-v0").heldout) + 1
-    assert text.count(f"| zoo:{names[0]} |") >= 2 * len(rows)  # margins vs both baselines
+    rows = [line for line in text.splitlines() if line.startswith("| mlic-mnist")]
+    assert len(rows) == 1
+    margins = [line for line in text.splitlines() if line.startswith(f"| zoo:{names[0]} |")]
+    assert len(margins) == 3  # vs the default, vs the panel-best recipe, and what it played
     assert "CPU-hours" in text

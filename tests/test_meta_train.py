@@ -42,6 +42,8 @@ def test_in_process_run_writes_summary_best_controller_and_logs(tmp_path):
     # held-out evaluations: before round 1, after rounds 2 and 4
     assert [e["round"] for e in summary["curve"]] == [0, 2, 4]
     assert set(summary["best"]["per_task"]) == {t.name for t in envs.task_set(TINY_SET).heldout}
+    assert summary["best"]["episodes"] > 0  # the untrained baseline is never "best"
+    assert summary["final"]["round"] == 4 and (out / "final" / "controller.json").is_file()
     assert summary["cpu_hours"] > 0 and 0 < summary["learner_share"] < 1
     assert summary["return_test_spearman"] is None or -1 <= summary["return_test_spearman"] <= 1
     lines = (out / "episodes.jsonl").read_text().splitlines()

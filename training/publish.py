@@ -112,15 +112,8 @@ def _controller_dir(run_dir: Path, controller: str) -> Path:
 
 def read_summary(path: Path) -> dict[str, Any]:
     """``summary.json`` of a meta-training run, checked against ``SUMMARY_KEYS``."""
-    if not path.is_file():
-        raise PublishError(f"{path} is missing: the meta-training run writes it when it ends "
-                           "(an interrupted run has none yet)")
-    try:
-        summary = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise PublishError(f"{path} is not valid JSON ({error})") from error
-    if not isinstance(summary, dict):
-        raise PublishError(f"{path} must hold a JSON object")
+    summary = zoo.read_json_object(path, PublishError, "the meta-training run writes it when "
+                                   "it ends (an interrupted run has none yet)")
     _check_keys(summary, SUMMARY_KEYS, f"{path}")
     _check_keys(summary["best"], BEST_KEYS, f"{path}: best")
     for i, point in enumerate(summary["curve"]):

@@ -105,18 +105,22 @@ def _unknown_message(name: str, available: list[str], root: Path) -> str:
 
 def read_card(name: str, root: Path | None = None) -> dict[str, Any]:
     """The ``card.json`` of entry ``name``."""
-    path = zoo_dir(name, root) / CARD_JSON
+    return read_json_object(zoo_dir(name, root) / CARD_JSON, ControllerCheckpointError,
+                            "zoo entries are written by python -m training.publish, which "
+                            "writes the card")
+
+
+def read_json_object(path: Path, error: type[Exception], missing: str) -> dict[str, Any]:
+    """The JSON object in ``path``; ``error`` names the path (and ``missing`` when absent)."""
     if not path.is_file():
-        raise ControllerCheckpointError(f"{path} is missing: zoo entries are written by "
-                                        "python -m training.publish, which writes the card")
+        raise error(f"{path} is missing: {missing}")
     try:
-        card = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ControllerCheckpointError(f"{path} is not valid JSON ({error})") from error
-    if not isinstance(card, dict):
-        raise ControllerCheckpointError(f"{path} must hold a JSON object, not "
-                                        f"{type(card).__name__}")
-    return card
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as problem:
+        raise error(f"{path} is not valid JSON ({problem})") from problem
+    if not isinstance(value, dict):
+        raise error(f"{path} must hold a JSON object, not {type(value).__name__}")
+    return value
 
 
 def weights_bytes(directory: Path) -> int:
