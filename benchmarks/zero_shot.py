@@ -13,7 +13,9 @@ and seed (equal deployment compute):
 * ``static panel-best``: the one recipe of the calibration panel
   (``benchmarks/results/task_sets.csv``) with the best mean test mAP over the train
   tasks; choosing it cost the panel's compute (train tasks x 8 recipes x 3 seeds);
-* ``bandit online`` and ``mat-dqn online``: learning from scratch inside the one run.
+* ``bandit online`` and ``mat-dqn online``: learning from scratch inside the one run;
+* ``Ray Tune PBT``: a population of 4 that shares the run's budget (each member trains a
+  quarter of the epochs, exploiting and exploring the recipe every 2 epochs).
 
 Reported per target: test mAP mean ± std over seeds, and for each zoo controller its
 per-seed paired margin over the static default and over the panel-best recipe, with wins;
@@ -50,6 +52,8 @@ TARGET_KINDS = ("heldout", "mnist", "default")
 DEFAULT = "static default"
 PANEL_BEST = "static panel-best"
 ONLINE = {"bandit online": "bandit", "mat-dqn online": "mat-dqn"}
+PBT = "Ray Tune PBT"
+PBT_POPULATION = 4
 
 
 @dataclass
@@ -117,6 +121,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--calibration", type=Path, default=CALIBRATION)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--no-pbt", dest="pbt", action="store_false",
+                        help="leave out Ray Tune PBT (it needs the ray extra)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny versions of the held-out and mnist targets, for tests")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
@@ -138,6 +144,9 @@ def main(argv: list[str] | None = None) -> Path:
     jobs = [(label, target, method, seed, best) for label, target in chosen.items()
             for method in methods for seed in range(args.seeds)]
     runs = _play(jobs, store, args.workers, args.progress)
+    if args.pbt:
+        methods.append(PBT)
+        runs += _play_pbt(chosen, args.seeds, store, args.progress)
     text = report(runs, methods, controllers, best, args, argv)
     return write_result(args.out, text)
 
@@ -154,6 +163,33 @@ def _play(jobs: list[tuple], store: RunStore, workers: int, progress: bool) -> l
             done[(key(job), job[3])] = run
             bar.update(1)
     return [r for r in done.values() if r is not None]
+
+
+def _play_pbt(chosen: dict[str, str | envs.Task], seeds: int, store: RunStore,
+              progress: bool) -> list[Run]:
+    """Ray Tune PBT on every target and seed, here (it runs its own Ray actors): a population
+    of 4 sharing the target's budget, so it spends what one run spends."""
+    from benchmarks import pbt
+    out, todo = [], []
+    for label, target in chosen.items():
+        for seed in range(seeds):
+            run = store.get(f"{label}|{PBT}", seed, Run)
+            (out.append(run) if run is not None else todo.append((label, target, seed)))
+    if todo:
+        with pbt.ray_session(PBT_POPULATION), tqdm(total=len(todo), unit="run", desc="pbt",
+                                                   disable=not progress) as bar:
+            for label, target, seed in todo:
+                env_id, overrides = ((target.env_id, target.overrides())
+                                     if isinstance(target, envs.Task) else (target, {}))
+                budget = envs.make_config(env_id, **overrides).max_decisions
+                result = pbt.run_pbt(env_id, overrides, seed,
+                                     pbt.PBTConfig(budget=budget, population=PBT_POPULATION))
+                run = Run(label, PBT, seed, result.test["mAP"],
+                          result.choices or [result.recipe], result.wall_s)
+                store.put(f"{label}|{PBT}", seed, run)
+                out.append(run)
+                bar.update(1)
+    return out
 
 
 def report(runs: list[Run], methods: list[str], controllers: list[str], best: str,

@@ -70,13 +70,16 @@ def test_bandit_learns_a_prior_across_episodes(tmp_path):
 
 
 def test_resume_equals_an_uninterrupted_run(tmp_path):
-    whole = MetaTrainer(config(tmp_path, "whole", episodes=3, eval_every=1))
+    # with learner-side RND curiosity, whose model and running std must resume too
+    whole = MetaTrainer(config(tmp_path, "whole", episodes=3, eval_every=1, curiosity="rnd"))
     expected = whole.run()
+    assert whole.curiosity.stats.count == 9  # 3 episodes x 3 decisions, learned by the learner
     rounds = iter(range(100))
-    first = MetaTrainer(config(tmp_path, "split", episodes=3, eval_every=1))
+    first = MetaTrainer(config(tmp_path, "split", episodes=3, eval_every=1, curiosity="rnd"))
     partial = first.run(should_stop=lambda: next(rounds) >= 0)   # stop after round 1
     assert not partial["finished"] and partial["rounds"] == 1
-    resumed = MetaTrainer(config(tmp_path, "split", episodes=3, eval_every=1), resume=True)
+    resumed = MetaTrainer(config(tmp_path, "split", episodes=3, eval_every=1, curiosity="rnd"),
+                          resume=True)
     got = resumed.run()
     assert strip_time(resumed.state.episodes) == strip_time(whole.state.episodes)
     assert got["curve"] == expected["curve"]
@@ -146,6 +149,7 @@ def test_cli_runs_and_prints_how_to_resume_when_stopped(tmp_path, capsys):
     (["--workers", "0"], "workers must be a positive integer"),
     (["--task-set", "digits-v9"], "Registered task sets: digits-tiny-v0, digits-v0"),
     (["--algo", "dqn"], "dqn"),
+    (["--curiosity", "rdn"], "Did you mean 'rnd'"),
 ])
 def test_cli_bad_input_names_the_fix(tmp_path, capsys, argv, message):
     code = meta_train.main(["--out", str(tmp_path / "x"), "--task-set", TINY_SET, *argv])

@@ -38,6 +38,7 @@ import numpy as np
 import envs
 from agents import make_controller
 from agents.registry import declared_options
+from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
 from agents.base import Controller
 from envs.atomic import write_text_atomic
 from envs.errors import ConfigError, UnknownEnvError
@@ -80,6 +81,9 @@ class MetaConfig:
     """Greedy episodes per held-out task at each evaluation."""
     address: str | None = None
     """Join this Ray cluster (``auto`` or ``HOST:PORT``) instead of starting a local one."""
+    curiosity: str = "none"
+    """Curiosity bonus added on the learner's side (``none``, ``icm`` or ``rnd``): its model
+    learns from every transition the workers send, before the controller does."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Hyperparameters of the controller (by name, as ``make_controller`` takes them)."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -88,6 +92,8 @@ class MetaConfig:
     """Show a progress bar (episodes, mean return, held-out mAP)."""
 
     def __post_init__(self) -> None:
+        check_choice("MetaConfig.curiosity (--curiosity)", self.curiosity, CURIOSITY_CHOICES,
+                     ConfigError)
         for name in ("episodes", "workers", "eval_every", "eval_seeds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -141,6 +147,8 @@ class MetaTrainer:
         self.spec = ControllerSpec(config.algo, options, dict(config.env_overrides))
         self.controller: Controller = make_controller(config.algo, probe, seed=config.seed,
                                                       **options)
+        self.curiosity = (make_curiosity(config.curiosity, probe, seed=config.seed)
+                          if config.curiosity != "none" else None)
         probe.close()
         self.sampler = self.task_set.sampler(config.seed)
         self.state = MetaState()
@@ -205,7 +213,10 @@ class MetaTrainer:
         started = time.perf_counter()
         logs: dict[str, float] = {}
         for record in records:
-            logs = self.controller.observe_many(record.transitions) or logs
+            transitions = record.transitions
+            if self.curiosity is not None:
+                transitions = [self.curiosity.shape(t) for t in transitions]
+            logs = self.controller.observe_many(transitions) or logs
         state.learner_s += time.perf_counter() - started
         for record in records:
             summary = record.summary()
@@ -253,6 +264,8 @@ class MetaTrainer:
         save_atomic({"kind": "meta", "config": self.config.comparable(),
                      "controller": self.controller.state_dict(),
                      "sampler": self.sampler.state_dict(),
+                     "curiosity": (self.curiosity.state_dict()["curiosity"]
+                                   if self.curiosity is not None else None),
                      "state": dataclasses.asdict(self.state)}, self.out / CHECKPOINT)
 
     def _restore(self) -> None:
@@ -266,6 +279,8 @@ class MetaTrainer:
                               f"{changed} (saved, given); only {RESUMABLE} may change")
         self.controller.load_state_dict(payload["controller"])
         self.sampler.load_state_dict(payload["sampler"])
+        if self.curiosity is not None:
+            self.curiosity.load_state_dict({"curiosity": payload["curiosity"], "env": None})
         self.state = MetaState(**payload["state"])
         truncate_lines(self.out / EPISODES_FILE, len(self.state.episodes))
 
@@ -287,7 +302,7 @@ class MetaTrainer:
             "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
             "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
             "restarts": state.restarts, "commit": _commit(),
-            "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
+            "curiosity": c.curiosity, "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
             "best": state.best,
             "final": ({k: v for k, v in state.evaluations[-1].items() if k != "choices"}
@@ -320,6 +335,8 @@ def _command(c: MetaConfig) -> str:
     parts = ["python -m training.meta_train", f"--algo {c.algo}", f"--task-set {c.task_set}",
              f"--episodes {c.episodes}", f"--workers {c.workers}", f"--seed {c.seed}",
              f"--eval-every {c.eval_every}", f"--out {c.out}"]
+    if c.curiosity != "none":
+        parts.append(f"--curiosity {c.curiosity}")
     parts += [f"--{k.replace('_', '-')} {v}" for k, v in c.env_overrides.items()]
     if c.options:
         parts.append(f"--options '{json.dumps(_jsonable(c.options))}'")

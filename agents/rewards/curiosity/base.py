@@ -21,6 +21,7 @@ reward is still computed and reported.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Mapping
@@ -33,7 +34,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 from torch import nn
 
-from agents.base import discrete_size
+from agents.base import Transition, discrete_size
 from agents.errors import AgentConfigError, ControllerCheckpointError
 from envs.errors import ResetNeededError
 
@@ -158,23 +159,40 @@ class CuriosityWrapper(BaseParallelWrapper):
         if self._last_obs is None:
             raise ResetNeededError(f"{type(self).__name__}: call reset() before step()")
         observations, rewards, terms, truncs, infos = self.env.step(actions)
-        start = time.perf_counter()
         next_obs = self._shared(observations)
-        intrinsic = 0.0
+        shaped, infos = self._bonus(self._last_obs, actions, next_obs, rewards, infos)
         if next_obs is not None:
-            batch = self._batch(self._last_obs, actions, next_obs)
+            self._last_obs = next_obs
+        return observations, shaped, terms, truncs, infos
+
+    def shape(self, transition: Transition) -> Transition:
+        """``transition`` with the bonus added, the model learning from it as ``step`` would:
+        curiosity on the learner's side, for transitions that rollout workers collected."""
+        shaped, infos = self._bonus(self._shared(transition.observations), transition.actions,
+                                    self._shared(transition.next_observations),
+                                    transition.rewards, transition.infos)
+        return dataclasses.replace(transition, rewards=shaped, infos=infos)
+
+    def _bonus(self, obs: np.ndarray | None, actions: Mapping[str, Any],
+               next_obs: np.ndarray | None, rewards: Mapping[str, float],
+               infos: Mapping[str, dict]) -> tuple[dict[str, float], dict[str, dict]]:
+        """Rewards plus ``beta * intrinsic`` (learning first when training), and the infos
+        with both parts and the seconds it took."""
+        start = time.perf_counter()
+        intrinsic = 0.0
+        if obs is not None and next_obs is not None:
+            batch = self._batch(obs, actions, next_obs)
             raw = self._raw_error(batch)
             if self.training:
                 self._learn(batch, raw)
             intrinsic = self._normalise(raw)
-            self._last_obs = next_obs
         shaped = {a: float(r) + self.config.beta * intrinsic for a, r in rewards.items()}
-        infos = dict(infos)
+        out = dict(infos)
         seconds = time.perf_counter() - start
         for agent, extrinsic in rewards.items():
-            infos[agent] = {**infos.get(agent, {}), "reward_extrinsic": float(extrinsic),
-                            "reward_intrinsic": intrinsic, "curiosity_s": seconds}
-        return observations, shaped, terms, truncs, infos
+            out[agent] = {**out.get(agent, {}), "reward_extrinsic": float(extrinsic),
+                          "reward_intrinsic": intrinsic, "curiosity_s": seconds}
+        return shaped, out
 
     def intrinsic_reward(self, obs: np.ndarray, actions: Mapping[str, int],
                          next_obs: np.ndarray) -> float:
