@@ -272,7 +272,9 @@ class MetaTrainer:
         payload = load_checkpoint(self.out / CHECKPOINT)
         if payload.get("kind") != "meta":
             raise ConfigError(f"{self.out / CHECKPOINT} is not a meta-training checkpoint")
-        saved, now = payload["config"], self.config.comparable()
+        # a setting added since the checkpoint was written had its default then
+        saved = {**MetaConfig().comparable(), **payload["config"]}
+        now = self.config.comparable()
         changed = {k: (saved.get(k), v) for k, v in now.items() if saved.get(k) != v}
         if changed:
             raise ConfigError(f"--resume with settings that differ from the run in {self.out}: "
