@@ -306,6 +306,7 @@ class MetaTrainer:
             "restarts": state.restarts, "commit": _commit(),
             "curiosity": c.curiosity, "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
+            "return_test_spearman_within_task": _within_task_spearman(state.episodes),
             "best": state.best,
             "final": ({k: v for k, v in state.evaluations[-1].items() if k != "choices"}
                       if state.round >= c.rounds and state.evaluations else None),
@@ -331,6 +332,18 @@ def _spearman(x: list[float], y: list[float]) -> float | None:
     from scipy.stats import spearmanr
     value = spearmanr([p[0] for p in pairs], [p[1] for p in pairs]).statistic
     return float(value) if math.isfinite(value) else None
+
+
+def _within_task_spearman(episodes: list[dict[str, Any]]) -> float | None:
+    """The mean over tasks of the return/test-mAP rank correlation among a task's episodes
+    (across tasks, a return relative to the start cannot rank absolute mAPs)."""
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for e in episodes:
+        by_task.setdefault(e["task"], []).append(e)
+    values = [_spearman([e["return"] for e in group], [e["test_mAP"] for e in group])
+              for group in by_task.values()]
+    values = [v for v in values if v is not None]
+    return statistics.fmean(values) if values else None
 
 
 def _command(c: MetaConfig) -> str:
