@@ -264,7 +264,7 @@ class MetaTrainer:
         save_atomic({"kind": "meta", "config": self.config.comparable(),
                      "controller": self.controller.state_dict(),
                      "sampler": self.sampler.state_dict(),
-                     "curiosity": (self.curiosity.state_dict()["curiosity"]
+                     "curiosity": (self.curiosity.model_state()
                                    if self.curiosity is not None else None),
                      "state": dataclasses.asdict(self.state)}, self.out / CHECKPOINT)
 
@@ -282,7 +282,7 @@ class MetaTrainer:
         self.controller.load_state_dict(payload["controller"])
         self.sampler.load_state_dict(payload["sampler"])
         if self.curiosity is not None:
-            self.curiosity.load_state_dict({"curiosity": payload["curiosity"], "env": None})
+            self.curiosity.load_model_state(payload["curiosity"])
         self.state = MetaState(**payload["state"])
         truncate_lines(self.out / EPISODES_FILE, len(self.state.episodes))
 

@@ -215,9 +215,9 @@ class CuriosityWrapper(BaseParallelWrapper):
             if index >= 0:
                 onehot[0, offset + index] = 1.0
             offset += size
-        return TransitionBatch(torch.as_tensor(obs, dtype=torch.float32).reshape(1, -1),
+        return TransitionBatch(torch.tensor(obs, dtype=torch.float32).reshape(1, -1),
                           torch.tensor([indices]), onehot,
-                          torch.as_tensor(next_obs, dtype=torch.float32).reshape(1, -1))
+                          torch.tensor(next_obs, dtype=torch.float32).reshape(1, -1))
 
     def _raw_error(self, batch: TransitionBatch) -> float:
         with torch.no_grad():
@@ -237,14 +237,23 @@ class CuriosityWrapper(BaseParallelWrapper):
         """The wrapper's model, optimizer, running std and last observation, plus the
         wrapped env's own ``state_dict()`` (if it has one) under ``"env"``."""
         inner = self.env.state_dict() if hasattr(self.env, "state_dict") else None
+        return {"curiosity": self.model_state(), "env": inner}
+
+    def model_state(self) -> dict[str, Any]:
+        """The wrapper's own part of ``state_dict``: model, optimizer, running std, last
+        observation (all that a learner shaping workers' transitions keeps)."""
         last = None if self._last_obs is None else torch.from_numpy(self._last_obs.copy())
-        return {"curiosity": {"kind": self.kind, "model": copy.deepcopy(self.model.state_dict()),
-                              "optimizer": copy.deepcopy(self.optimizer.state_dict()),
-                              "stats": self.stats.state_dict(), "last_obs": last},
-                "env": inner}
+        return {"kind": self.kind, "model": copy.deepcopy(self.model.state_dict()),
+                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "stats": self.stats.state_dict(), "last_obs": last}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        own = state["curiosity"]
+        self.load_model_state(state["curiosity"])
+        if state.get("env") is not None and hasattr(self.env, "load_state_dict"):
+            self.env.load_state_dict(state["env"])
+
+    def load_model_state(self, own: Mapping[str, Any]) -> None:
+        """Restore what ``model_state`` returned."""
         if own.get("kind") != self.kind:
             raise ControllerCheckpointError(
                 f"state of a {own.get('kind')!r} wrapper given to {self.kind!r}")
@@ -255,8 +264,6 @@ class CuriosityWrapper(BaseParallelWrapper):
             raise ControllerCheckpointError(f"{self.kind} state does not fit: {error}") from error
         self.stats.load_state_dict(own["stats"])
         self._last_obs = None if own["last_obs"] is None else own["last_obs"].numpy().copy()
-        if state.get("env") is not None and hasattr(self.env, "load_state_dict"):
-            self.env.load_state_dict(state["env"])
 
 
 def _shared_obs_dim(env: ParallelEnv) -> int:
