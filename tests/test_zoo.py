@@ -15,7 +15,9 @@ from agents import zoo
 from agents.base import MANIFEST
 from agents.errors import AgentsError, ControllerCheckpointError, UnknownZooControllerError
 from conftest import TINY
+from training.config import env_make_kwargs
 from training.episode import run_episode
+from training.fields import flat_settings
 from training.publish import PublishError, main as publish_main, publish, read_summary
 from training.run_marl import main as run_marl_main
 
@@ -82,9 +84,11 @@ def test_card_holds_every_field_and_reads_well(tmp_path, zoo_root, env):
     card = zoo.read_card("zoo:tiny", root=zoo_root)
     assert tuple(card) == zoo.CARD_FIELDS
     given = summary()
-    for key in ("command", "task_set", "episodes", "workers", "seed", "cpu_hours", "wall_s",
-                "commit"):
+    for key in ("task_set", "episodes", "workers", "seed", "cpu_hours", "wall_s", "commit"):
         assert card[key] == given[key], key
+    # the command that made the weights: the run's, then the publication
+    assert card["command"] == (f"{given['command']} && python -m training.publish {run_dir} "
+                               "--name tiny --controller best")
     assert card["env_settings"] == {"history": 4} and card["date"] == "2025-01-02"
     assert card["heldout"] == {"round": 3, "mAP": 41.5, "per_task": given["best"]["per_task"]}
     assert card["curve"] == given["curve"] and card["algo"] == "bandit"
@@ -177,8 +181,10 @@ def test_other_action_sizes_are_refused_and_old_manifests_still_load(tmp_path, e
 @pytest.mark.parametrize("settings, fragment", [
     ({"history": 6}, "it was trained with history=6 and this env has history=4 "
                      "(pass history=6 when building the env)"),
-    ({"observation": "relative"}, "it needs the env setting observation='relative', which this "
-                                  "env's config (EnvConfig) does not have"),
+    ({"observation": "relative"}, "it was trained with observation='relative' and this env has "
+                                  "observation='standard'"),
+    ({"colour_space": "lab"}, "it needs the env setting colour_space='lab', which this "
+                              "env's config (EnvConfig) does not have"),
     ({"reward.w_map": 2.0}, "it was trained with reward.w_map=2.0 and this env has "
                             "reward.w_map=1.0 (pass reward= a config with w_map=2.0 when "
                             "building the env)"),
@@ -259,10 +265,9 @@ def test_shipped_zoo_is_well_formed_and_ships_with_the_package():
 
 
 def _tiny_overrides(card: dict) -> dict:
-    """``envs.make`` overrides for the env a card names: its agents and top-level settings
-    (nested ones such as ``reward.<field>`` are checked at load and not set here)."""
-    settings = {k: v for k, v in card["env_settings"].items()
-                if "." not in k and not isinstance(v, dict)}
+    """``envs.make`` overrides for the env a card names: its agents and the settings it needs
+    (a dotted one, ``reward.kind``, as its flag's ``envs.make`` keyword)."""
+    settings = env_make_kwargs(card["env"], flat_settings(card["env_settings"]))
     return {"agents": tuple(card["agents"]), **settings}
 
 
