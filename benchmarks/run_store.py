@@ -17,7 +17,7 @@ import dataclasses
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from envs.atomic import write_text_atomic
 from envs.errors import MLICError
 
 T = TypeVar("T")
+J = TypeVar("J")
 C = TypeVar("C")
 
 
@@ -126,3 +127,22 @@ def run_sweep(sweep: Callable[[C], T], config: C, store_path: Path) -> T:
         print(f"\ninterrupted: the finished runs are kept in {store_path}; rerun the same "
               "command with --resume to continue where it stopped", file=sys.stderr)
         raise SystemExit(130) from None
+
+
+def play_stored(jobs: Sequence[J], run: Callable[[J], T], key: Callable[[J], tuple[str, int]],
+                kind: type[T], store: RunStore, workers: int, bar: Any,
+                initializer: Callable[[], None] | None = None) -> list[T]:
+    """Every job's result in job order: from ``store`` if it holds it, else ``run(job)`` in
+    ``workers`` processes (started by ``initializer``), each stored the moment it ends.
+    ``key(job)`` is the ``(name, seed)`` the store files it under; ``bar`` counts jobs."""
+    from concurrent.futures import ProcessPoolExecutor
+    done: dict[int, T | None] = {i: store.get(*key(j), kind) for i, j in enumerate(jobs)}
+    todo = [i for i, result in done.items() if result is None]
+    bar.update(len(jobs) - len(todo))
+    if todo:
+        with ProcessPoolExecutor(max_workers=workers, initializer=initializer) as pool:
+            for i, result in zip(todo, pool.map(run, [jobs[i] for i in todo])):
+                store.put(*key(jobs[i]), result)
+                done[i] = result
+                bar.update(1)
+    return [done[i] for i in range(len(jobs))]  # type: ignore[misc]

@@ -22,8 +22,6 @@ import argparse
 import dataclasses
 import statistics
 import sys
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +32,7 @@ import envs
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.episodes import run_recipe
 from benchmarks.reporting import command_line, write_csv
-from benchmarks.run_store import RunStore
+from benchmarks.run_store import RunStore, play_stored
 from benchmarks.static_recipes import QUICK, RECIPES
 
 RESULTS = Path(__file__).resolve().parent / "results" / "task_sets.md"
@@ -77,21 +75,6 @@ def run_one(job: tuple[envs.Task, str, int]) -> PanelRun:
     task, recipe, seed = job
     episode = run_recipe(task, RECIPES[recipe], seed, {})
     return PanelRun(task.name, recipe, seed, episode.test["mAP"], episode.wall_s)
-
-
-def play_all(jobs: list[tuple[envs.Task, str, int]], key: Callable[[tuple], str],
-             store: RunStore, workers: int, bar: Any) -> dict[tuple[str, int], PanelRun]:
-    """Every job's run, from the store or played in ``workers`` processes (stored as it ends)."""
-    done = {(key(j), j[2]): store.get(key(j), j[2], PanelRun) for j in jobs}
-    todo = [j for j in jobs if done[(key(j), j[2])] is None]
-    bar.update(len(jobs) - len(todo))
-    if todo:
-        with ProcessPoolExecutor(max_workers=workers, initializer=warm_up) as pool:
-            for job, run in zip(todo, pool.map(run_one, todo)):
-                store.put(key(job), job[2], run)
-                done[(key(job), job[2])] = run
-                bar.update(1)
-    return done  # type: ignore[return-value]
 
 
 def summarise(task: envs.Task, split: str, runs: list[PanelRun], alone_s: float) -> dict[str, Any]:
@@ -154,10 +137,13 @@ def main(argv: list[str] | None = None) -> Path:
     with tqdm(total=len(timing) + len(panel), desc=ts.name, unit="run",
               disable=not args.progress) as bar:
         # first each task alone (one process, nothing beside it): the seconds per episode
-        alone = play_all(timing, lambda j: f"{j[0].name}|alone", store, 1, bar)
-        runs = play_all(panel, lambda j: f"{j[0].name}|{j[1]}", store, args.workers, bar)
-    rows = [summarise(t, split, [r for r in runs.values() if r.task == t.name],
-                      alone[(f"{t.name}|alone", 0)].s_per_episode) for split, t in tasks]
+        alone = play_stored(timing, run_one, lambda j: (f"{j[0].name}|alone", j[2]), PanelRun,
+                            store, 1, bar, warm_up)
+        runs = play_stored(panel, run_one, lambda j: (f"{j[0].name}|{j[1]}", j[2]), PanelRun,
+                           store, args.workers, bar, warm_up)
+    alone_s = {r.task: r.s_per_episode for r in alone}
+    rows = [summarise(t, split, [r for r in runs if r.task == t.name], alone_s[t.name])
+            for split, t in tasks]
     write_csv(args.out.with_suffix(".csv"), rows)
     table = markdown_table(
         ["split", "task", "settings", "s / episode", f"s, {args.workers} side by side",

@@ -28,8 +28,6 @@ import argparse
 import csv
 import statistics
 import sys
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,7 +40,7 @@ from benchmarks.common import markdown_table, mean_std, result_header, write_res
 from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
                                  run_recipe)
 from benchmarks.reporting import command_line
-from benchmarks.run_store import RunStore
+from benchmarks.run_store import RunStore, play_stored
 from benchmarks.static_recipes import RECIPES
 from benchmarks.task_sets import warm_up
 
@@ -143,26 +141,14 @@ def main(argv: list[str] | None = None) -> Path:
                      args.resume)
     jobs = [(label, target, method, seed, best) for label, target in chosen.items()
             for method in methods for seed in range(args.seeds)]
-    runs = _play(jobs, store, args.workers, args.progress)
+    with tqdm(total=len(jobs), unit="run", desc="zero-shot", disable=not args.progress) as bar:
+        runs = play_stored(jobs, run_one, lambda j: (f"{j[0]}|{j[2]}", j[3]), Run, store,
+                           args.workers, bar, warm_up)
     if args.pbt:
         methods.append(PBT)
         runs += _play_pbt(chosen, args.seeds, store, args.progress)
     text = report(runs, methods, controllers, best, args, argv)
     return write_result(args.out, text)
-
-
-def _play(jobs: list[tuple], store: RunStore, workers: int, progress: bool) -> list[Run]:
-    key: Callable[[tuple], str] = lambda j: f"{j[0]}|{j[2]}"
-    done = {(key(j), j[3]): store.get(key(j), j[3], Run) for j in jobs}
-    todo = [j for j in jobs if done[(key(j), j[3])] is None]
-    with tqdm(total=len(jobs), initial=len(jobs) - len(todo), unit="run", desc="zero-shot",
-              disable=not progress) as bar, \
-            ProcessPoolExecutor(max_workers=workers, initializer=warm_up) as pool:
-        for job, run in zip(todo, pool.map(run_one, todo)):
-            store.put(key(job), job[3], run)
-            done[(key(job), job[3])] = run
-            bar.update(1)
-    return [r for r in done.values() if r is not None]
 
 
 def _play_pbt(chosen: dict[str, str | envs.Task], seeds: int, store: RunStore,

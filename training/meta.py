@@ -218,16 +218,15 @@ class MetaTrainer:
                 transitions = [self.curiosity.shape(t) for t in transitions]
             logs = self.controller.observe_many(transitions) or logs
         state.learner_s += time.perf_counter() - started
-        for record in records:
-            summary = record.summary()
-            state.episodes.append(summary)
-            state.rollout_s += record.wall_s
-            state.restarts += record.attempts - 1
-            logger.episode(len(state.episodes), summary)
-        logger.scalars(len(state.episodes), logs)
         with (self.out / EPISODES_FILE).open("a", encoding="utf-8") as file:
             for record in records:
-                file.write(json.dumps(record.summary()) + "\n")
+                summary = record.summary()
+                state.episodes.append(summary)
+                state.rollout_s += record.wall_s
+                state.restarts += record.attempts - 1
+                logger.episode(len(state.episodes), summary)
+                file.write(json.dumps(summary) + "\n")
+        logger.scalars(len(state.episodes), logs)
 
     def _evaluate(self, pool: Any, logger: _TensorBoard) -> None:
         """Greedy episodes on every held-out task; keeps the best controller so far."""
