@@ -15,10 +15,10 @@ Public API::
 
 Layout: ``base`` (the ``Controller`` base class and ``Transition``), ``common`` (seeded
 nets, replay buffers, checkpoint helpers), ``registry``, one module or subpackage per
-algorithm (``mat_dqn``, ``ma2ml/``, ``vdn``, ``baselines``), and ``rewards/`` (individual
+algorithm (``mat_dqn``, ``ma2ml/``, ``baselines``), and ``rewards/`` (individual
 rewards, curiosity). Controllers see only ``possible_agents`` and the spaces; this package never
-imports ``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn``, ``ma2ml`` and
-``vdn`` are imported on first use. ``zoo/`` holds the pretrained controllers shipped with the
+imports ``envs.engine`` (and ``envs`` never imports ``agents``). ``mat_dqn`` and ``ma2ml``
+are imported on first use. ``zoo/`` holds the pretrained controllers shipped with the
 package (``agents.zoo.list_zoo()``).
 """
 from __future__ import annotations
@@ -35,8 +35,7 @@ from agents.registry import ALGORITHMS, AlgorithmSpec, load_controller, make_con
 
 _LAZY = {"MatDQNConfig": "agents.mat_dqn", "MatDQNController": "agents.mat_dqn",
          "MA2MLConfig": "agents.ma2ml", "MA2MLController": "agents.ma2ml",
-         "MA2MLLiteConfig": "agents.ma2ml", "MA2MLLiteController": "agents.ma2ml",
-         "VDNConfig": "agents.vdn", "VDNController": "agents.vdn"}
+         "MA2MLLiteConfig": "agents.ma2ml", "MA2MLLiteController": "agents.ma2ml"}
 
 
 def __getattr__(name: str) -> Any:
@@ -52,7 +51,6 @@ __all__ = [
     "MA2MLConfig", "MA2MLController", "MA2MLLiteConfig", "MA2MLLiteController", "MatDQNConfig",
     "MatDQNController", "RandomConfig", "RandomController", "StaticConfig", "StaticController",
     "Transition", "UnknownAlgorithmError", "UnknownCuriosityError", "UnknownZooControllerError",
-    "VDNConfig", "VDNController",
     "load_controller",
     "make_controller", "spec",
 ]

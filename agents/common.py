@@ -3,7 +3,7 @@
 * **Seeding.** All randomness comes from explicit generators built from the ``seed`` a
   controller is given (``spawn_generators``), never from the global ``numpy`` / ``torch``
   ones; ``redraw_linear_`` re-draws torch layers from such a generator.
-* **The shared state.** The centralized learners (``ma2ml``, ``vdn``) take the observation
+* **The shared state.** The centralized learner (``ma2ml``) takes the observation
   every agent shares as the global state (``shared_state_dim``, ``as_state``,
   ``joint_step``): in ``MLICTrainingEnv``, as in the test fakes, ``env.state()`` *is* it.
 * **Replay buffers.** ``SeededReplayBuffer`` (one agent's SB3 buffer, for ``mat-dqn``) and
@@ -196,14 +196,14 @@ class JointBatch:
     """(B, n_agents) int64 joint actions, in the controller's agent order."""
     behaviour_logp: torch.Tensor
     """(B, n_agents) float32 log-probability the acting policies gave each agent's action
-    (zeros from learners that do not need it, ``vdn``)."""
+    (zeros from learners that do not need it)."""
     rewards: torch.Tensor
     """(B,) float32 team rewards."""
     next_states: torch.Tensor
     """(B, state_dim) float32 next global states."""
     dones: torch.Tensor
     """(B,) float32, 1 where there is nothing to bootstrap from (``ma2ml``: the episode
-    ended; ``vdn``: it terminated, since a truncated episode bootstraps)."""
+    ended)."""
 
 
 class JointReplayBuffer:

@@ -41,7 +41,6 @@ _SPECS: dict[str, AlgorithmSpec] = {s.name: s for s in (
     AlgorithmSpec("mat-dqn", "agents.mat_dqn:MatDQNController"),
     AlgorithmSpec("ma2ml", "agents.ma2ml.critic:MA2MLController"),
     AlgorithmSpec("ma2ml-lite", "agents.ma2ml.lite:MA2MLLiteController"),
-    AlgorithmSpec("vdn", "agents.vdn:VDNController"),
     AlgorithmSpec("bandit", "agents.baselines:BanditController"),
     AlgorithmSpec("random", "agents.baselines:RandomController"),
     AlgorithmSpec("static", "agents.baselines:StaticController"),

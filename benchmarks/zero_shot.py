@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 import envs
 from agents import zoo
+from benchmarks.choice_maps import plot_choice_maps, task_dependence
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
                                  run_recipe)
@@ -205,6 +206,17 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
         [[c, label, describe_choices(next(r.choices for r in runs if r.target == label
                                           and r.method == c and r.seed == 0))]
          for c in controllers for label in labels])
+    dependence = []
+    for c in controllers:
+        played = {label: {r.seed: r.choices for r in runs if r.target == label and r.method == c}
+                  for label in labels}
+        between, within = task_dependence(played)
+        plot = args.out.with_name(f"{args.out.stem}_choices_{c.removeprefix(zoo.PREFIX)}.png")
+        plot_choice_maps(played, plot, f"{c}: share of seeds playing each choice")
+        dependence.append([c, f"{between:.2f}", f"{within:.2f}", f"[{plot.name}]({plot.name})"])
+    dependence_table = markdown_table(
+        ["controller", "between targets", "within a target (across seeds)", "choices per decision"],
+        dependence)
     cards = []
     for c in controllers:
         card = zoo.read_card(c)
@@ -221,6 +233,9 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
             + "\nTest mAP, mean ± std over seeds:\n\n" + table
             + "\n\nPaired margins (controller minus baseline, same seed):\n\n" + margin_table
             + "\n\nWhat the controllers do:\n\n" + behaviour
+            + "\n\nDoes it play differently on different targets? Mean total-variation distance "
+              "between two episodes' choice shares (per component, averaged; 0 = the same "
+              "choices, 1 = disjoint):\n\n" + dependence_table
             + "\n\nMeta-training compute (apart from the runs above):\n\n" + "\n".join(cards)
             + "\n")
 

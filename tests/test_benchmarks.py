@@ -69,5 +69,17 @@ def test_zero_shot_quick_compares_a_zoo_controller_with_the_baselines(tmp_path):
     rows = [line for line in text.splitlines() if line.startswith("| mlic-mnist")]
     assert len(rows) == 1
     margins = [line for line in text.splitlines() if line.startswith(f"| zoo:{names[0]} |")]
-    assert len(margins) == 3  # vs the default, vs the panel-best recipe, and what it played
+    assert len(margins) == 4  # vs the default, vs panel-best, what it played, per-task play
+    assert (tmp_path / f"zs_choices_{names[0]}.png").stat().st_size > 1000
     assert "CPU-hours" in text
+
+
+def test_task_dependence_separates_task_specific_play_from_seed_noise():
+    from benchmarks.choice_maps import task_dependence
+    a = "none+sgd+constant+bce"
+    b = "crop+adamw+cosine+asl"
+    assert task_dependence({"t1": {0: [a, a], 1: [a, a]}, "t2": {0: [a, a], 1: [a, a]}}) == (0, 0)
+    between, within = task_dependence({"t1": {0: [a, a], 1: [a, a]}, "t2": {0: [b, b], 1: [b, b]}})
+    assert (between, within) == (1.0, 0.0)
+    between, within = task_dependence({"t1": {0: [a, b], 1: [b, b]}})
+    assert between == 0.0 and within == 0.5

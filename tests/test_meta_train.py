@@ -56,7 +56,7 @@ def test_in_process_run_writes_summary_best_controller_and_logs(tmp_path):
     assert outcome.state.episode == 1
 
 
-@pytest.mark.parametrize("algo", ["bandit", "ma2ml", "vdn"])
+@pytest.mark.parametrize("algo", ["bandit", "ma2ml"])
 def test_other_algorithms_meta_train(tmp_path, algo):
     summary = MetaTrainer(config(tmp_path, algo=algo, episodes=2, eval_every=2)).run()
     assert summary["finished"] and summary["algo"] == algo and summary["best"] is not None
