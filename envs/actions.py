@@ -1,4 +1,4 @@
-"""Validation of the joint action passed to ``env.step``.
+"""Joint actions: their spaces, their validation, and the recipe they play.
 
 A bad action is a user error, so it gets an :class:`envs.errors.InvalidActionError`
 that names the agent, the value and the valid range, instead of an ``IndexError``
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from envs.engine.recipe import CATALOGUES, Recipe
 from envs.errors import InvalidActionError
 
 
@@ -46,6 +47,20 @@ def _check_one(agent: str, actions: Mapping[str, Any], space: spaces.Discrete) -
     if not 0 <= int(value) < n:
         raise InvalidActionError(f"action {int(value)} for agent {agent!r} is out of range: expected {valid}")
     return int(value)
+
+
+def action_spaces(agents: Sequence[str]) -> dict[str, spaces.Discrete]:
+    """Each agent's action space: one ``Discrete`` over its component's catalogue."""
+    return {a: spaces.Discrete(len(CATALOGUES[a])) for a in agents}
+
+
+def actions_recipe(actions: Mapping[str, int], base: Recipe) -> Recipe:
+    """The recipe ``actions`` (checked ints, one per agent) play: ``base`` with each agent's
+    component set to its choice (components without an agent keep ``base``'s)."""
+    recipe = base
+    for agent, action in actions.items():
+        recipe = recipe.with_choice(agent, CATALOGUES[agent][action])
+    return recipe
 
 
 def recipe_actions(env: Any, recipe: Any) -> dict[str, int]:

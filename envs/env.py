@@ -23,14 +23,14 @@ import numpy as np
 from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs.actions import validate_actions
+from envs.actions import action_spaces, actions_recipe, validate_actions
 from envs.config import EnvConfig
 from envs.engine.data import DatasetSplits
-from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
+from envs.engine.recipe import CATALOGUES, COMPONENTS
 from envs.engine.trainer import EvalResult, SegmentStats, Trainer
 from envs.errors import ConfigError, ResetNeededError
-from envs.observation import (DataProfile, TrainingStatus, build_observation, feature_names,
-                              observation_space)
+from envs.observation import (TrainingStatus, build_observation, data_profile, feature_names,
+                              initial_status, next_status, observation_space)
 from envs.reward import compute_reward
 from envs.timing import StepTiming
 
@@ -55,9 +55,9 @@ class MLICTrainingEnv(ParallelEnv):
         self.render_mode: str | None = None
         self._trainer_config = config.trainer_config()
         self._observation_space = observation_space(config.history)
-        self._action_spaces = {a: spaces.Discrete(len(CATALOGUES[a])) for a in self.possible_agents}
+        self._action_spaces = action_spaces(self.possible_agents)
         self.state_space = self._observation_space
-        self.profile = _data_profile(data)
+        self.profile = data_profile(data.train.labels, data.train.positive_counts())
         self._seed_rng: np.random.Generator | None = None
         self._trainer: Trainer | None = None
         self._status: TrainingStatus | None = None
@@ -114,7 +114,7 @@ class MLICTrainingEnv(ParallelEnv):
         self._trainer.apply_recipe(self.config.default_recipe)
         evaluation = self._trainer.evaluate("val")
         self._decisions = 0
-        self._status = self._initial_status(evaluation)
+        self._status = initial_status(evaluation, self._trainer.lr, self.config.default_recipe)
         self.agents = list(self.possible_agents)
         infos = self._infos(evaluation, None, {}, StepTiming(train_s=0.0, eval_s=evaluation.seconds))
         return self._observations(), infos
@@ -126,10 +126,12 @@ class MLICTrainingEnv(ParallelEnv):
             raise ResetNeededError("the episode is over: call reset() before step()")
         start = time.perf_counter()
         before = self._status
-        recipe = self._recipe_for(validate_actions(actions, self.agents, self._action_spaces))
+        recipe = actions_recipe(validate_actions(actions, self.agents, self._action_spaces),
+                                self.config.default_recipe)
         segment, evaluation = self.trainer.train_and_evaluate(recipe, self.steps_per_decision)
         self._decisions += 1
-        self._status = self._next_status(before, segment, evaluation, recipe)
+        self._status = next_status(before, segment, evaluation, recipe, self.trainer.progress,
+                                   self.config.history)
         switched = sum(getattr(before.recipe, c) != getattr(recipe, c) for c in COMPONENTS)
         terms = compute_reward(
             self.config.reward, map_now=self._status.val_map, map_before=before.val_map,
@@ -151,12 +153,6 @@ class MLICTrainingEnv(ParallelEnv):
         return (observations, {a: terms.reward for a in agents}, {a: False for a in agents},
                 {a: truncated for a in agents}, infos)
 
-    def _recipe_for(self, actions: dict[str, int]) -> Recipe:
-        recipe = self.config.default_recipe
-        for agent, action in actions.items():
-            recipe = recipe.with_choice(agent, CATALOGUES[agent][action])
-        return recipe
-
     # ----------------------------------------------------------------- state
     def state(self) -> np.ndarray:
         """The global state: the shared observation vector."""
@@ -168,31 +164,6 @@ class MLICTrainingEnv(ParallelEnv):
     def _observations(self) -> dict[str, np.ndarray]:
         vector = self.state()
         return {a: vector.copy() for a in self.agents}
-
-    def _initial_status(self, evaluation: EvalResult) -> TrainingStatus:
-        m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
-        return TrainingStatus(
-            progress=0.0, val_map=m["mAP"], best_val_map=m["mAP"], prev_val_map=m["mAP"],
-            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(evaluation.metrics["AP"]),
-            train_loss=evaluation.loss, prev_train_loss=evaluation.loss,
-            val_loss=evaluation.loss, prev_val_loss=evaluation.loss, grad_norm=0.0,
-            update_ratio=0.0, lr=self.trainer.lr, diverged=False,
-            recipe=self.config.default_recipe, map_history=(), start=None)
-
-    def _next_status(self, before: TrainingStatus, segment: SegmentStats,
-                     evaluation: EvalResult, recipe: Recipe) -> TrainingStatus:
-        m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
-        train_loss = segment.train_loss if math.isfinite(segment.train_loss) else before.train_loss
-        return TrainingStatus(
-            progress=self.trainer.progress, val_map=m["mAP"],
-            best_val_map=max(before.best_val_map, m["mAP"]), prev_val_map=before.val_map,
-            val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(evaluation.metrics["AP"]),
-            train_loss=train_loss, prev_train_loss=before.train_loss,
-            val_loss=evaluation.loss, prev_val_loss=before.val_loss,
-            grad_norm=segment.grad_norm, update_ratio=segment.update_ratio, lr=segment.lr,
-            diverged=segment.diverged, recipe=recipe,
-            map_history=((before.val_map,) + before.map_history)[: self.config.history],
-            start=before.origin)
 
     def _infos(self, evaluation: EvalResult, segment: SegmentStats | None, terms: dict,
                timing: StepTiming, test: EvalResult | None = None) -> dict[str, dict]:
@@ -250,18 +221,3 @@ def _public_metrics(evaluation: EvalResult) -> dict[str, Any]:
 
 def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
-
-
-def _finite(value: float) -> float:
-    return float(value) if math.isfinite(value) else 0.0
-
-
-def _data_profile(data: DatasetSplits) -> DataProfile:
-    labels = data.train.labels.float()
-    counts = data.train.positive_counts().double().numpy()
-    k = labels.shape[1]
-    positive = counts[counts > 0]
-    imbalance = math.log10(positive.max() / positive.min()) / 3.0 if positive.size else 0.0
-    tail = np.argsort(counts, kind="stable")[: max(1, k // 3)]
-    return DataProfile(label_cardinality=float(labels.sum(1).mean()) / k, imbalance=imbalance,
-                       num_classes=k, train_size=len(data.train), tail_classes=tail)

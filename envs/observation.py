@@ -4,7 +4,9 @@ All agents share one observation, and ``env.state()`` returns the same vector. T
 features, in order, are listed in :func:`feature_names` and described in
 ``FEATURES``; each is scaled to roughly [-1, 1] and then clipped to it, so the space
 below contains every observation. The space is built here, beside the code that
-builds the vector, so the two cannot drift apart.
+builds the vector, so the two cannot drift apart. So are the status transitions
+(``initial_status``, ``next_status``) and the data profile, which the env and the user-loop
+API (``training.user_loop``) share.
 
 Two modes (``EnvConfig.observation``, one of ``OBSERVATION_MODES``) give vectors of the
 same length, order and space:
@@ -27,8 +29,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import torch
 from gymnasium import spaces
 
 from envs.engine.checks import require_choice
@@ -133,6 +137,53 @@ class TrainingStatus:
     def origin(self) -> TrainingStatus:
         """The status at the episode's reset (what relative features are measured from)."""
         return self if self.start is None else self.start
+
+
+def data_profile(labels: torch.Tensor, positive_counts: torch.Tensor) -> DataProfile:
+    """The ``DataProfile`` of a training set: multi-hot ``labels`` ``[N, K]`` and the positives
+    per class ``[K]`` (not counting ignored entries)."""
+    labels = labels.float()
+    counts = positive_counts.double().numpy()
+    k = labels.shape[1]
+    positive = counts[counts > 0]
+    imbalance = math.log10(positive.max() / positive.min()) / 3.0 if positive.size else 0.0
+    tail = np.argsort(counts, kind="stable")[: max(1, k // 3)]
+    return DataProfile(label_cardinality=float(labels.sum(1).mean()) / k, imbalance=imbalance,
+                       num_classes=k, train_size=labels.shape[0], tail_classes=tail)
+
+
+def _finite(value: float) -> float:
+    return float(value) if math.isfinite(value) else 0.0
+
+
+def initial_status(evaluation: Any, lr: float, recipe: Recipe) -> TrainingStatus:
+    """The status at an episode's start: the initial model's val ``evaluation``
+    (an ``EvalResult``), the LR and the recipe in force."""
+    m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
+    return TrainingStatus(
+        progress=0.0, val_map=m["mAP"], best_val_map=m["mAP"], prev_val_map=m["mAP"],
+        val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(evaluation.metrics["AP"]),
+        train_loss=evaluation.loss, prev_train_loss=evaluation.loss,
+        val_loss=evaluation.loss, prev_val_loss=evaluation.loss, grad_norm=0.0,
+        update_ratio=0.0, lr=lr, diverged=False, recipe=recipe, map_history=(), start=None)
+
+
+def next_status(before: TrainingStatus, segment: Any, evaluation: Any, recipe: Recipe,
+                progress: float, history: int) -> TrainingStatus:
+    """The status after a decision: ``segment`` (``SegmentStats``) trained under ``recipe``,
+    then the val ``evaluation``; ``history`` val mAPs are kept."""
+    m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
+    train_loss = segment.train_loss if math.isfinite(segment.train_loss) else before.train_loss
+    return TrainingStatus(
+        progress=progress, val_map=m["mAP"],
+        best_val_map=max(before.best_val_map, m["mAP"]), prev_val_map=before.val_map,
+        val_cf1=m["CF1"], val_of1=m["OF1"], val_ap=np.asarray(evaluation.metrics["AP"]),
+        train_loss=train_loss, prev_train_loss=before.train_loss,
+        val_loss=evaluation.loss, prev_val_loss=before.val_loss,
+        grad_norm=segment.grad_norm, update_ratio=segment.update_ratio, lr=segment.lr,
+        diverged=segment.diverged, recipe=recipe,
+        map_history=((before.val_map,) + before.map_history)[:history],
+        start=before.origin)
 
 
 def _rel_change(now: float, before: float) -> float:
