@@ -252,7 +252,19 @@ def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None
     except json.JSONDecodeError as error:
         raise ControllerCheckpointError(f"{path} is not valid JSON ({error}); save the "
                                         "controller again") from error
-    label = label or str(directory)
+    check_manifest(manifest, env, label or str(directory))
+    return manifest
+
+
+def check_fits(controller: "Controller", env: ParallelEnv, label: str = "the controller") -> None:
+    """Refuse ``env`` unless ``controller`` (built or loaded elsewhere) was made for its agents,
+    action sizes and observation shapes."""
+    check_manifest({"agents": controller.agents, "action_sizes": controller.action_sizes,
+                    "observation_shapes": controller.observation_shapes}, env, label)
+
+
+def check_manifest(manifest: Mapping[str, Any], env: ParallelEnv, label: str) -> None:
+    """Refuse ``env`` unless it has the manifest's agents, action sizes and observation shapes."""
     saved, given = list(manifest["agents"]), list(env.possible_agents)
     if saved != given:
         raise ControllerCheckpointError(
@@ -260,7 +272,6 @@ def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None
             f"agents={tuple(saved)!r} (run_marl: --agents {','.join(saved)}), or use a "
             "controller trained for these agents")
     _check_spaces(manifest, env, label)
-    return manifest
 
 
 def _check_spaces(manifest: Mapping[str, Any], env: ParallelEnv, label: str) -> None:

@@ -35,6 +35,7 @@ from envs.task_sets import (HeldOutTaskError, TaskSampler, TaskSet, list_task_se
 from envs.tasks import Task
 from envs.registry import EnvSpec, list_envs, make, make_config, register, spec, unregister
 from envs.reward import RewardConfig
+from envs.spaces import ControlSpaces
 
 
 def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointActionEnv:
@@ -47,7 +48,7 @@ def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointAct
 
 
 __all__ = [
-    "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError",
+    "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError", "ControlSpaces",
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
     "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",

@@ -31,7 +31,7 @@ from envs.engine.trainer import EvalResult, SegmentStats, Trainer
 from envs.errors import ConfigError, ResetNeededError
 from envs.observation import (TrainingStatus, build_observation, data_profile, feature_names,
                               initial_status, next_status, observation_space)
-from envs.reward import compute_reward
+from envs.reward import decision_reward
 from envs.timing import StepTiming
 
 
@@ -132,14 +132,7 @@ class MLICTrainingEnv(ParallelEnv):
         self._decisions += 1
         self._status = next_status(before, segment, evaluation, recipe, self.trainer.progress,
                                    self.config.history)
-        switched = sum(getattr(before.recipe, c) != getattr(recipe, c) for c in COMPONENTS)
-        terms = compute_reward(
-            self.config.reward, map_now=self._status.val_map, map_before=before.val_map,
-            best_now=self._status.best_val_map, best_before=before.best_val_map,
-            map_start=self._status.origin.val_map,
-            val_loss_now=evaluation.loss, val_loss_before=before.val_loss,
-            progress=self._status.progress, diverged=segment.diverged, switched=switched,
-            components=len(self.possible_agents))
+        terms = decision_reward(self.config.reward, before, self._status, len(self.possible_agents))
         truncated = self._decisions >= self.config.max_decisions
         test = self.trainer.evaluate("test") if truncated else None
         eval_s = evaluation.seconds + (test.seconds if test else 0.0)

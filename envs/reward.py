@@ -35,8 +35,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from envs.engine.checks import require_choice, require_finite
+from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
 
 REWARD_KINDS: tuple[str, ...] = ("composite", "best_gain")
@@ -136,3 +138,16 @@ def compute_reward(config: RewardConfig, *, map_now: float, map_before: float,
               + config.w_conv * convergence - config.w_pen * penalty)
     return RewardTerms(reward=reward, map_gain=map_gain, stability=stability,
                        convergence=convergence, penalty=penalty)
+
+
+def decision_reward(config: RewardConfig, before: Any, after: Any, components: int
+                    ) -> RewardTerms | BestGainTerms:
+    """:func:`compute_reward` for one decision, from the ``TrainingStatus`` before and after
+    it (``envs.observation``); the env and the user-loop API both pay this."""
+    switched = sum(getattr(before.recipe, c) != getattr(after.recipe, c) for c in COMPONENTS)
+    return compute_reward(
+        config, map_now=after.val_map, map_before=before.val_map,
+        best_now=after.best_val_map, best_before=before.best_val_map,
+        map_start=after.origin.val_map, val_loss_now=after.val_loss,
+        val_loss_before=before.val_loss, progress=after.progress, diverged=after.diverged,
+        switched=switched, components=components)

@@ -228,6 +228,20 @@ class RecipeRuntime:
             update_ratio=float(update_ratio), lr=self.lr, diverged=diverged,
             seconds=time.perf_counter() - segment["start"])
 
+    def reopen_segment(self, segment: dict[str, Any]) -> None:
+        """Open again a segment :meth:`segment_state` returned before :meth:`end_segment`
+        (the caller's evaluation failed, and the decision will be retried)."""
+        self._segment = segment
+
+    def segment_state(self) -> dict[str, Any] | None:
+        """The open segment's meters and snapshot (see :meth:`reopen_segment`)."""
+        return self._segment
+
+    def rollback_segment(self) -> None:
+        """Restore the open segment's start now (its later steps should update nothing)."""
+        assert self._segment is not None, "begin_segment() first"
+        self._restore(self._segment["snapshot"])
+
     def _snapshot(self) -> dict[str, Any]:
         assert self.optimizer is not None
         return {"model": clone_state(self.model.state_dict()),
@@ -239,6 +253,10 @@ class RecipeRuntime:
         snapshot = self._segment_start
         if snapshot is None or self.optimizer is None:
             raise RuntimeError("no segment to roll back: train a segment first")
+        self._restore(snapshot)
+
+    def _restore(self, snapshot: dict[str, Any]) -> None:
+        assert self.optimizer is not None
         self.model.load_state_dict(snapshot["model"])
         self.ema_model.load_state_dict(snapshot["ema"])
         self.optimizer.load_state_dict(snapshot["optimizer"])

@@ -1,0 +1,73 @@
+"""``ControlSpaces``: an MLIC env's agents, spaces and config, without its data or trainer.
+
+What a controller needs to be built or loaded (``agents.make_controller``,
+``agents.load_controller``, ``zoo:<name>``) where there is no env to give it: the user-loop
+API (``training.user_loop``) trains the user's own model on the user's own batches, and
+only the controller's interface has to match the env the controller was trained on. The
+spaces are the ones ``MLICTrainingEnv`` has for the same ``EnvConfig``; ``state()`` is the
+last observation handed over with :meth:`set_state`.
+"""
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+
+from envs.actions import action_spaces
+from envs.config import EnvConfig
+from envs.engine.recipe import CATALOGUES
+from envs.errors import ConfigError, ResetNeededError
+from envs.observation import feature_names, observation_space
+
+
+class ControlSpaces(ParallelEnv):
+    """The controller-facing side of ``MLICTrainingEnv(config, ...)``; it cannot be stepped."""
+
+    metadata = {"name": "mlic_control_spaces_v0", "render_modes": []}
+
+    def __init__(self, config: EnvConfig) -> None:
+        self.config = config
+        self.possible_agents = list(config.agents)
+        self.agents = list(self.possible_agents)
+        self._observation_space = observation_space(config.history)
+        self._action_spaces = action_spaces(self.possible_agents)
+        self.state_space = self._observation_space
+        self._state: np.ndarray | None = None
+
+    def observation_space(self, agent: str) -> spaces.Box:
+        self._check_agent(agent)
+        return self._observation_space
+
+    def action_space(self, agent: str) -> spaces.Discrete:
+        self._check_agent(agent)
+        return self._action_spaces[agent]
+
+    def action_names(self, agent: str) -> list[str]:
+        """The names of ``agent``'s choices, as ``MLICTrainingEnv.action_names``."""
+        self._check_agent(agent)
+        return list(CATALOGUES[agent])
+
+    @property
+    def observation_names(self) -> tuple[str, ...]:
+        return feature_names(self.config.history)
+
+    def _check_agent(self, agent: str) -> None:
+        if agent not in self.possible_agents:
+            raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}")
+
+    def set_state(self, vector: np.ndarray) -> None:
+        """The observation every agent shares now (what ``state()`` returns)."""
+        self._state = vector
+
+    def state(self) -> np.ndarray:
+        if self._state is None:
+            raise ResetNeededError("no observation yet: the training loop has not started")
+        return self._state
+
+    def reset(self, seed=None, options=None):  # noqa: D102 - not an episode
+        raise ConfigError("ControlSpaces describes a controller's interface; it trains nothing. "
+                          "Use envs.make(...) for an environment")
+
+    def step(self, actions):  # noqa: D102
+        raise ConfigError("ControlSpaces describes a controller's interface; it trains nothing. "
+                          "Use envs.make(...) for an environment")
