@@ -13,7 +13,7 @@ from envs.engine.init import init_weights
 from envs.engine.models import build_model
 from envs.engine.sampler import BatchSampler
 from envs.engine.weights import channel_stats
-from tests.conftest import TINY
+from conftest import TINY
 from training.user_loop import DynamicRecipe, UserLoopError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
