@@ -83,3 +83,17 @@ def test_task_dependence_separates_task_specific_play_from_seed_noise():
     assert (between, within) == (1.0, 0.0)
     between, within = task_dependence({"t1": {0: [a, b], 1: [b, b]}})
     assert between == 0.0 and within == 0.5
+
+
+def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path):
+    from agents import zoo
+    from benchmarks import user_loop
+    name = zoo.list_zoo()[0]
+    out = user_loop.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
+                          "--zoo", name, "--out", str(tmp_path / "ul.md")])
+    text = out.read_text()
+    rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
+            if line.startswith("| zoo:") or line.startswith("| static")}
+    assert {f"zoo:{name}", "static default", "static panel-best"} <= set(rows)
+    assert "API share of wall" in text and "paired" in text.lower()
+    assert (tmp_path / "runs" / "ul.jsonl").is_file()

@@ -149,7 +149,7 @@ def _val():
     return [(torch.rand(16, 3, 8, 8, generator=g), (torch.rand(16, 4, generator=g) > 0.5).float())]
 
 
-@pytest.mark.parametrize("controller", ["static", "bandit", "random"])
+@pytest.mark.parametrize("controller", ["static", "bandit", "random", PLAN[1]])
 def test_any_controller_drives_a_user_model(controller):
     dyn, model, targets = _mlp_loop(controller=controller)
     first = dyn.start(_val())
@@ -162,6 +162,8 @@ def test_any_controller_drives_a_user_model(controller):
     assert len(dyn.history) == 2 and all(d.steps == 3 for d in dyn.history)
     if controller == "static":
         assert {d.recipe for d in dyn.history} == {envs.DEFAULT_RECIPE}
+    if isinstance(controller, envs.Recipe):
+        assert {d.recipe for d in dyn.history} == {controller}
 
 
 def test_a_zoo_controller_takes_its_cards_settings():

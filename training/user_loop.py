@@ -130,7 +130,8 @@ class DynamicRecipe:
         train_targets: the training set's multi-hot labels ``[N, num_classes]``: the
             class-balanced losses and the observation's data profile need their counts.
         controller: ``"zoo:<name>"`` (frozen), a directory a controller was saved to, an
-            algorithm name (``"static"`` plays the default recipe), or a controller object.
+            algorithm name (``"static"`` plays the default recipe), a controller object, or
+            an ``envs.Recipe`` to hold fixed.
         seed: seeds the augmentation generator and a controller built here.
         normalize: per-channel ``(mean, std)`` applied after augmentation, and before
             ``eval_model`` when ``decide`` gets a loader; ``None`` uses images as given.
@@ -144,7 +145,7 @@ class DynamicRecipe:
 
     def __init__(self, model: nn.Module, *, num_classes: int, decisions: int,
                  steps_per_decision: int, train_targets: Any,
-                 controller: str | Path | Controller = "static", seed: int = 0,
+                 controller: str | Path | Controller | Recipe = "static", seed: int = 0,
                  normalize: tuple[Any, Any] | None = None, trainer: TrainerConfig | None = None,
                  env_settings: Mapping[str, Any] | None = None,
                  generator: torch.Generator | None = None,
@@ -185,7 +186,10 @@ class DynamicRecipe:
         self._diverged = False
 
     # ------------------------------------------------------------- set-up
-    def _controller(self, source: str | Path | Controller, seed: int) -> Controller:
+    def _controller(self, source: str | Path | Controller | Recipe, seed: int) -> Controller:
+        if isinstance(source, Recipe):  # a static recipe, held for the whole run
+            return make_controller("static", self.spaces, seed=seed,
+                                   choices=recipe_actions(self.spaces, source))
         if isinstance(source, Controller):
             check_fits(source, self.spaces, f"the {source.name!r} controller")
             return source
@@ -198,7 +202,8 @@ class DynamicRecipe:
             return make_controller(source, self.spaces, seed=seed,
                                    **declared_options(source, offered))
         raise UserLoopError(f"controller must be 'zoo:<name>', a saved controller's directory, "
-                            f"an algorithm name or an agents.Controller, got {source!r}")
+                            f"an algorithm name, an agents.Controller or an envs.Recipe, got "
+                            f"{source!r}")
 
     # ------------------------------------------------------------ the run
     @property

@@ -1,0 +1,216 @@
+"""Does a zoo controller help inside a user's own training loop, on a model it never saw?
+
+    python -m benchmarks.user_loop [--seeds 5] [--workers 2] [--zoo NAME,...] [--resume]
+
+A plain PyTorch loop (``DataLoader``, a user-written residual CNN with GroupNorm, which no
+zoo controller was trained with: they were meta-trained on the engine's ``small_cnn``)
+trains on ``mlic-mnist-v0`` at the task set's size (real MNIST digits composited into
+multi-label scenes, the zero-shot benchmark's cross-dataset target) through
+``training.user_loop.DynamicRecipe``. The same loop, seed for seed (same initial weights,
+same batch order), runs with:
+
+* each zoo controller, frozen;
+* ``static default``: the default recipe (ASL paper) held fixed;
+* ``static panel-best``: the task-set calibration's best recipe over its train tasks
+  (``benchmarks.zero_shot.panel_best``; choosing it cost the panel's compute).
+
+Reported: test mAP of ``eval_model`` (mean ± std over seeds), each controller's per-seed
+paired margin over both static recipes, and the API's own time at each decision
+(observation, act, switch, the segment's bookkeeping: everything but the user's batches and
+the val evaluation) per decision and as a share of the run's wall time. Runs are stored in
+``OUT_DIR/runs/user_loop.jsonl`` as they end (``--resume`` reuses them).
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm import tqdm
+
+import envs
+from agents import zoo
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
+from benchmarks.reporting import command_line
+from benchmarks.run_store import RunStore, play_stored
+from benchmarks.static_recipes import RECIPES
+from benchmarks.zero_shot import CALIBRATION, DEFAULT, PANEL_BEST, panel_best, targets
+from envs.engine.init import init_weights
+from envs.engine.weights import channel_stats
+from training.user_loop import DynamicRecipe
+
+RESULTS = Path(__file__).resolve().parent / "results" / "user_loop.md"
+BATCH_SIZE = 64
+
+
+class ResidualBlock(nn.Module):
+    """conv-GN-ReLU-conv-GN plus the input (a 1x1 projection where the shape changes)."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.GroupNorm(8, c_out), nn.ReLU(),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.GroupNorm(8, c_out))
+        self.skip = (nn.Identity() if stride == 1 and c_in == c_out
+                     else nn.Conv2d(c_in, c_out, 1, stride, bias=False))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.body(x) + self.skip(x))
+
+
+class UserResNet(nn.Module):
+    """The "user's" model: a stem and three residual blocks, GroupNorm, no BatchNorm."""
+
+    def __init__(self, num_classes: int, width: int = 24) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, width, 3, 1, 1, bias=False), nn.GroupNorm(8, width), nn.ReLU(),
+            ResidualBlock(width, width, 1), ResidualBlock(width, 2 * width, 2),
+            ResidualBlock(2 * width, 2 * width, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(2 * width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@dataclass
+class Run:
+    method: str
+    seed: int
+    test_mAP: float
+    recipes: list[str]
+    wall_s: float
+    """The loop's wall time, from building ``DynamicRecipe`` to the test evaluation."""
+    api_s: float
+    """The API's own time at the decisions (``Decision.seconds_controller``, summed)."""
+    decisions: int
+
+
+def _loader(split: envs.MLICDataset, shuffle: bool, generator: torch.Generator | None = None
+            ) -> DataLoader:
+    data = TensorDataset(split.images.float().div(255.0), split.labels.float())
+    return DataLoader(data, batch_size=BATCH_SIZE if shuffle else 512, shuffle=shuffle,
+                      generator=generator, drop_last=shuffle)
+
+
+def _controller(method: str, best: str) -> str | envs.Recipe:
+    if method == DEFAULT:
+        return envs.DEFAULT_RECIPE
+    if method == PANEL_BEST:
+        return RECIPES[best]
+    return method
+
+
+def run_one(job: tuple[str, envs.Task, int, str]) -> Run:
+    """The user's loop on one method and seed (in a worker process, one torch thread)."""
+    method, task, seed, best = job
+    data = envs.make(task).data
+    generator = torch.Generator().manual_seed(seed)
+    model = UserResNet(data.train.num_classes)
+    init_weights(model, generator)  # the same initial weights for every method at a seed
+    train = _loader(data.train, True, torch.Generator().manual_seed(seed))
+    val, test = _loader(data.val, False), _loader(data.test, False)
+    start = time.perf_counter()  # the loop's wall time: from the controller's loading on
+    dyn = DynamicRecipe(model, num_classes=data.train.num_classes, decisions=task.decisions,
+                        steps_per_decision=len(train) * task.epochs_per_decision,
+                        train_targets=data.train.labels, controller=_controller(method, best),
+                        seed=seed, normalize=channel_stats(data.train.images))
+    dyn.start(val)
+    while not dyn.done:
+        for _ in range(task.epochs_per_decision):
+            for images, labels in train:
+                images, labels = dyn.augment(images, labels)
+                dyn.step(dyn.loss(model(images), labels))
+        dyn.decide(val)
+    test_map = dyn.evaluate(test).metrics["mAP"]
+    return Run(method, seed, test_map, ["+".join(d.recipe.as_dict().values()) for d in dyn.history],
+               time.perf_counter() - start, sum(d.seconds_controller for d in dyn.history),
+               len(dyn.history))
+
+
+def _warm_up() -> None:
+    torch.set_num_threads(1)
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--task-set", default="digits-v0",
+                        help="whose size the mnist target takes, and whose calibration picks "
+                             "the panel-best recipe")
+    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
+    parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="a tiny mnist target, for tests")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    args = parser.parse_args(argv)
+    if args.seeds < 1 or args.workers < 1:
+        parser.error("--seeds and --workers must be at least 1")
+    names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
+    controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
+    best = panel_best(args.calibration)
+    (label, task), = targets(envs.task_set(args.task_set), ["mnist"], args.quick).items()
+    methods = [*controllers, DEFAULT, PANEL_BEST]
+    store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
+                     {"task": task.name, "panel_best": best, "batch_size": BATCH_SIZE,
+                      "model": "UserResNet"}, args.resume)
+    jobs = [(m, task, s, best) for m in methods for s in range(args.seeds)]
+    with tqdm(total=len(jobs), unit="run", desc="user loop", disable=not args.progress) as bar:
+        runs = play_stored(jobs, run_one, lambda j: (j[0], j[2]), Run, store, args.workers, bar,
+                           _warm_up)
+    return write_result(args.out, report(runs, methods, controllers, best, label, task, args, argv))
+
+
+def report(runs: list[Run], methods: list[str], controllers: list[str], best: str, label: str,
+           task: envs.Task, args: Any, argv: list[str] | None) -> str:
+    by = {(r.method, r.seed): r for r in runs}
+    seeds = range(args.seeds)
+
+    def values(method: str) -> list[float]:
+        return [by[(method, s)].test_mAP for s in seeds]
+
+    def share(method: str) -> float:
+        return 100 * sum(by[(method, s)].api_s for s in seeds) / sum(by[(method, s)].wall_s for s in seeds)
+
+    rows = [[m, mean_std(values(m)),
+             f"{1000 * statistics.fmean(by[(m, s)].api_s / by[(m, s)].decisions for s in seeds):.1f}",
+             f"{share(m):.2f}%", f"{statistics.fmean(by[(m, s)].wall_s for s in seeds):.1f}"]
+            for m in methods]
+    table = markdown_table(["method", "test mAP", "API ms per decision", "API share of wall",
+                            "wall s per run"], rows)
+    margins = []
+    for c in controllers:
+        for base in (DEFAULT, PANEL_BEST):
+            diff = [a - b for a, b in zip(values(c), values(base))]
+            margins.append([c, base, mean_std(diff), f"{sum(d > 0 for d in diff)}/{len(diff)}",
+                            ", ".join(f"{d:+.1f}" for d in diff)])
+    margin_table = markdown_table(["controller", "vs", "margin", "wins", "per seed"], margins)
+    played = markdown_table(["controller", "seed 0: recipes played, decision by decision"],
+                            [[c, " → ".join(by[(c, 0)].recipes)] for c in controllers])
+    details = [f"target: {label} ({task.name}, {task.decisions} decisions of "
+               f"{task.epochs_per_decision} epoch(s))",
+               "model: UserResNet (3 residual blocks, GroupNorm; not the engine's small_cnn "
+               "the zoo was meta-trained with), batch 64, one torch thread per run, "
+               f"{args.workers} runs side by side",
+               f"panel-best recipe: {best} (best mean over the calibration's train tasks; "
+               "choosing it cost the panel's compute)",
+               "same initial weights and batch order for every method at a seed"]
+    command = command_line("benchmarks.user_loop", argv if argv is not None else sys.argv[1:])
+    return (result_header("A zoo controller in a user's own training loop", command,
+                          seeds=args.seeds, details=details)
+            + "\nTest mAP (mean ± std over seeds) and the API's own time:\n\n" + table
+            + "\n\nPaired margins (controller minus static recipe, same seed):\n\n" + margin_table
+            + "\n\nWhat the controllers played:\n\n" + played + "\n")
+
+
+if __name__ == "__main__":
+    main()
