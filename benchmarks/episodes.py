@@ -14,9 +14,11 @@ the ``static`` controller; ``run_controller`` builds a controller with
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import envs
@@ -115,14 +117,25 @@ def _finish(result: EpisodeResult, env: envs.MLICTrainingEnv, start: float) -> E
     return result
 
 
-def run_frozen(env_id: str | envs.Task, source: str, seed: int,
+def controller_env_settings(source: str | Path) -> dict[str, Any]:
+    """The env settings a saved controller needs: a zoo entry's card, or for a folder inside a
+    meta-training run (``RUN/best``, ``RUN/final``) the run's ``summary.json``; else none."""
+    if zoo.is_zoo_name(source):
+        return dict(zoo.read_card(str(source))["env_settings"] or {})
+    summary = Path(source).resolve().parent / "summary.json"
+    if summary.is_file():
+        return dict(json.loads(summary.read_text()).get("env_settings") or {})
+    return {}
+
+
+def run_frozen(env_id: str | envs.Task, source: str | Path, seed: int,
                overrides: Mapping[str, Any] | None = None, *,
                callbacks: Iterable[Callback] = ()) -> EpisodeResult:
     """One episode with a saved controller (a folder, or ``zoo:<name>``) frozen: it acts
-    greedily and learns nothing. A zoo entry's env is built with the settings its card names."""
+    greedily and learns nothing. The env is built with the settings the controller needs
+    (:func:`controller_env_settings`)."""
     start = time.perf_counter()
-    settings = flat_settings(zoo.read_card(source)["env_settings"]) if zoo.is_zoo_name(source) \
-        else {}
+    settings = flat_settings(controller_env_settings(source))
     base = env_id.env_id if isinstance(env_id, envs.Task) else env_id
     env = envs.make(env_id, **{**env_make_kwargs(base, settings), **dict(overrides or {})})
     controller = load_controller(source, env, seed=seed, training=False)

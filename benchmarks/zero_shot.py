@@ -2,13 +2,16 @@
 
     python -m benchmarks.zero_shot [--task-set digits-v0] [--seeds 5] [--workers 2]
                                    [--targets heldout,mnist,default] [--zoo NAME,...]
+                                   [--runs RUN_DIR,...]
 
 Targets: every held-out task of the task set; ``mlic-mnist-v0`` (real MNIST digits, the
 cross-dataset target, at the task set's standard size); and the full default
 ``mlic-digits`` task (25 epochs, 4,000 images, 32 px). Each method gets one run per target
 and seed (equal deployment compute):
 
-* each zoo controller, frozen (``zoo:<name>``; its env settings from its card);
+* each zoo controller, frozen (``zoo:<name>``; its env settings from its card), and the
+  ``best/`` controller of each meta-training run given with ``--runs`` (``run:<dir>``;
+  its env settings from the run's ``summary.json``);
 * ``static default``: the default recipe (ASL paper) held fixed;
 * ``static panel-best``: the one recipe of the calibration panel
   (``benchmarks/results/task_sets.csv``) with the best mean test mAP over the train
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
 import sys
 from dataclasses import dataclass
@@ -53,6 +57,15 @@ PANEL_BEST = "static panel-best"
 ONLINE = {"bandit online": "bandit", "mat-dqn online": "mat-dqn"}
 PBT = "Ray Tune PBT"
 PBT_POPULATION = 4
+RUN_PREFIX = "run:"
+"""Marks a meta-training run directory (its ``best/`` controller) among the methods."""
+
+
+def _check_run(run: Path) -> str:
+    if not (run / "best").is_dir() or not (run / "summary.json").is_file():
+        raise SystemExit(f"--runs {run}: not a finished meta-training run (it needs best/ and "
+                         "summary.json; see python -m training.meta_train)")
+    return str(run)
 
 
 @dataclass
@@ -104,6 +117,8 @@ def run_one(job: tuple[str, str | envs.Task, str, int, str]) -> Run:
         episode = run_recipe(target, RECIPES[best], seed, {})
     elif method in ONLINE:
         episode = run_controller(target, ControllerSpec(ONLINE[method]), seed, {})
+    elif method.startswith(RUN_PREFIX):
+        episode = run_frozen(target, Path(method.removeprefix(RUN_PREFIX)) / "best", seed)
     else:
         episode = run_frozen(target, method, seed)
     return Run(label, method, seed, episode.test["mAP"], episode.choices, episode.wall_s)
@@ -117,6 +132,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--targets", default=",".join(TARGET_KINDS),
                         help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
     parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
+    parser.add_argument("--runs", default="",
+                        help="meta-training run directories whose best/ controller to compare "
+                             "too, before publishing them (comma-separated)")
     parser.add_argument("--calibration", type=Path, default=CALIBRATION)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
@@ -133,6 +151,7 @@ def main(argv: list[str] | None = None) -> Path:
     ts = envs.task_set(args.task_set)
     names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
     controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
+    controllers += [f"{RUN_PREFIX}{_check_run(Path(r))}" for r in args.runs.split(",") if r]
     best = panel_best(args.calibration)
     methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
     chosen = targets(ts, kinds, args.quick)
@@ -211,7 +230,7 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
         played = {label: {r.seed: r.choices for r in runs if r.target == label and r.method == c}
                   for label in labels}
         between, within = task_dependence(played)
-        plot = args.out.with_name(f"{args.out.stem}_choices_{c.removeprefix(zoo.PREFIX)}.png")
+        plot = args.out.with_name(f"{args.out.stem}_choices_{Path(c.split(':', 1)[1]).name}.png")
         plot_choice_maps(played, plot, f"{c}: share of seeds playing each choice")
         dependence.append([c, f"{between:.2f}", f"{within:.2f}", f"[{plot.name}]({plot.name})"])
     dependence_table = markdown_table(
@@ -219,7 +238,8 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
         dependence)
     cards = []
     for c in controllers:
-        card = zoo.read_card(c)
+        card = (json.loads((Path(c.removeprefix(RUN_PREFIX)) / "summary.json").read_text())
+                if c.startswith(RUN_PREFIX) else zoo.read_card(c))
         cards.append(f"- `{c}`: {card['algo']} meta-trained on {card['task_set']} for "
                      f"{card['episodes']} episodes, {card['cpu_hours']:.2f} CPU-hours "
                      f"(`{card['command']}`, commit {card['commit']})")

@@ -97,3 +97,19 @@ def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path)
     assert {f"zoo:{name}", "static default", "static panel-best"} <= set(rows)
     assert "API share of wall" in text and "paired" in text.lower()
     assert (tmp_path / "runs" / "ul.jsonl").is_file()
+
+
+def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
+    """A run's best/ must not be played in an env without the settings it was trained with
+    (the relative observation has the standard one's shape, so no shape check would notice)."""
+    import json
+    import shutil
+    from agents import zoo
+    from benchmarks.episodes import controller_env_settings
+    name = zoo.list_zoo()[0]
+    shutil.copytree(zoo.zoo_dir(name), tmp_path / "run" / "best")
+    settings = {"observation": "relative", "reward.kind": "best_gain"}
+    (tmp_path / "run" / "summary.json").write_text(json.dumps({"env_settings": settings}))
+    assert controller_env_settings(tmp_path / "run" / "best") == settings
+    assert controller_env_settings(f"zoo:{name}") == zoo.read_card(name)["env_settings"]
+    assert controller_env_settings(tmp_path) == {}
