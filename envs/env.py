@@ -20,22 +20,21 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
-from envs.actions import action_spaces, actions_recipe, validate_actions
+from envs.actions import actions_recipe, validate_actions
 from envs.config import EnvConfig
 from envs.engine.data import DatasetSplits
-from envs.engine.recipe import CATALOGUES, COMPONENTS
 from envs.engine.trainer import EvalResult, SegmentStats, Trainer
 from envs.errors import ConfigError, ResetNeededError
-from envs.observation import (TrainingStatus, build_observation, data_profile, feature_names,
-                              initial_status, next_status, observation_space)
+from envs.observation import (TrainingStatus, build_observation, data_profile, initial_status,
+                              next_status)
 from envs.reward import decision_reward
+from envs.spaces import AgentSpaces
 from envs.timing import StepTiming
 
 
-class MLICTrainingEnv(ParallelEnv):
+class MLICTrainingEnv(AgentSpaces, ParallelEnv):
     """Training of a multi-label classifier, reconfigured by four cooperating agents.
 
     Args:
@@ -47,44 +46,16 @@ class MLICTrainingEnv(ParallelEnv):
     metadata = {"name": "mlic_training_v0", "render_modes": [], "is_parallelizable": True}
 
     def __init__(self, config: EnvConfig, data: DatasetSplits, env_id: str = "mlic-custom") -> None:
-        self.config = config
+        self._init_spaces(config)
         self.data = data
         self.env_id = env_id
-        self.possible_agents = list(config.agents)
         self.agents: list[str] = []
         self.render_mode: str | None = None
         self._trainer_config = config.trainer_config()
-        self._observation_space = observation_space(config.history)
-        self._action_spaces = action_spaces(self.possible_agents)
-        self.state_space = self._observation_space
         self.profile = data_profile(data.train.labels, data.train.positive_counts())
         self._seed_rng: np.random.Generator | None = None
         self._trainer: Trainer | None = None
         self._status: TrainingStatus | None = None
-
-    # ---------------------------------------------------------------- spaces
-    def observation_space(self, agent: str) -> spaces.Box:
-        self._check_agent(agent)
-        return self._observation_space
-
-    def action_space(self, agent: str) -> spaces.Discrete:
-        self._check_agent(agent)
-        return self._action_spaces[agent]
-
-    def action_names(self, agent: str) -> list[str]:
-        """The stable names of ``agent``'s choices; action ``i`` picks ``action_names(agent)[i]``."""
-        if agent not in COMPONENTS:
-            raise ConfigError(f"unknown agent {agent!r}; agents are {list(COMPONENTS)}")
-        return list(CATALOGUES[agent])
-
-    @property
-    def observation_names(self) -> tuple[str, ...]:
-        """Names of the observation entries (see ``envs.observation.FEATURES``)."""
-        return feature_names(self.config.history)
-
-    def _check_agent(self, agent: str) -> None:
-        if agent not in self.possible_agents:
-            raise ConfigError(f"unknown agent {agent!r}; this env's agents are {self.possible_agents}")
 
     # -------------------------------------------------------------- episodes
     @property

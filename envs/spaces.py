@@ -1,5 +1,8 @@
 """``ControlSpaces``: an MLIC env's agents, spaces and config, without its data or trainer.
 
+``AgentSpaces`` builds the spaces from an ``EnvConfig``; the env and ``ControlSpaces`` both
+inherit it, so the two cannot differ.
+
 What a controller needs to be built or loaded (``agents.make_controller``,
 ``agents.load_controller``, ``zoo:<name>``) where there is no env to give it: the user-loop
 API (``training.user_loop``) trains the user's own model on the user's own batches, and
@@ -15,24 +18,24 @@ from pettingzoo import ParallelEnv
 
 from envs.actions import action_spaces
 from envs.config import EnvConfig
-from envs.engine.recipe import CATALOGUES
+from envs.engine.recipe import CATALOGUES, COMPONENTS
 from envs.errors import ConfigError, ResetNeededError
 from envs.observation import feature_names, observation_space
 
 
-class ControlSpaces(ParallelEnv):
-    """The controller-facing side of ``MLICTrainingEnv(config, ...)``; it cannot be stepped."""
+class AgentSpaces:
+    """The agents and spaces an ``EnvConfig`` implies (shared by ``MLICTrainingEnv`` and
+    ``ControlSpaces``): one ``Discrete`` per agent over its catalogue, one observation Box."""
 
-    metadata = {"name": "mlic_control_spaces_v0", "render_modes": []}
+    config: EnvConfig
+    possible_agents: list[str]
 
-    def __init__(self, config: EnvConfig) -> None:
+    def _init_spaces(self, config: EnvConfig) -> None:
         self.config = config
         self.possible_agents = list(config.agents)
-        self.agents = list(self.possible_agents)
         self._observation_space = observation_space(config.history)
         self._action_spaces = action_spaces(self.possible_agents)
         self.state_space = self._observation_space
-        self._state: np.ndarray | None = None
 
     def observation_space(self, agent: str) -> spaces.Box:
         self._check_agent(agent)
@@ -43,17 +46,30 @@ class ControlSpaces(ParallelEnv):
         return self._action_spaces[agent]
 
     def action_names(self, agent: str) -> list[str]:
-        """The names of ``agent``'s choices, as ``MLICTrainingEnv.action_names``."""
-        self._check_agent(agent)
+        """The stable names of ``agent``'s choices; action ``i`` picks ``action_names(agent)[i]``."""
+        if agent not in COMPONENTS:
+            raise ConfigError(f"unknown agent {agent!r}; agents are {list(COMPONENTS)}")
         return list(CATALOGUES[agent])
 
     @property
     def observation_names(self) -> tuple[str, ...]:
+        """Names of the observation entries (see ``envs.observation.FEATURES``)."""
         return feature_names(self.config.history)
 
     def _check_agent(self, agent: str) -> None:
         if agent not in self.possible_agents:
-            raise ConfigError(f"unknown agent {agent!r}; the agents are {self.possible_agents}")
+            raise ConfigError(f"unknown agent {agent!r}; this env's agents are {self.possible_agents}")
+
+
+class ControlSpaces(AgentSpaces, ParallelEnv):
+    """The controller-facing side of ``MLICTrainingEnv(config, ...)``; it cannot be stepped."""
+
+    metadata = {"name": "mlic_control_spaces_v0", "render_modes": []}
+
+    def __init__(self, config: EnvConfig) -> None:
+        self._init_spaces(config)
+        self.agents = list(self.possible_agents)
+        self._state: np.ndarray | None = None
 
     def set_state(self, vector: np.ndarray) -> None:
         """The observation every agent shares now (what ``state()`` returns)."""
