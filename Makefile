@@ -4,6 +4,8 @@
 # (examples/torchrl_ippo.py, run by tests/test_examples.py) adds ~5 s and no CUDA package.
 # Its wheel ships a stray top-level `benchmarks/` folder; the compat editable install puts
 # this checkout on sys.path, so `import benchmarks` finds ours from any directory.
+# The lightning extra (training.lightning, examples/user_loop_lightning.py) pulls no CUDA
+# package either.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -18,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	$(PIP) -e ".[test,torchrl,ray]" --config-settings editable_mode=compat
+	$(PIP) -e ".[test,torchrl,ray,lightning]" --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 run: $(STAMP)

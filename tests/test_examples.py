@@ -1,6 +1,7 @@
 """The ``examples/`` scripts run end to end on a tiny env: SB3 PPO and DQN on the joint views,
-TorchRL independent PPO on the ParallelEnv (``make test`` installs the ``torchrl`` extra and CI
-fails without it; a bare checkout without the extra skips that test, saying why)."""
+TorchRL independent PPO on the ParallelEnv, and a zoo controller's recipes in a user's own
+loop, plain and under Lightning (``make test`` installs the ``torchrl`` and ``lightning``
+extras and CI fails without them; a bare checkout without one skips its test, saying why)."""
 from __future__ import annotations
 
 import importlib.util
@@ -65,3 +66,28 @@ def test_torchrl_independent_ppo_on_the_parallel_env(env_cache):
     for agent, actions in out["actions"].items():
         assert len(actions) == TINY.max_decisions
         assert all(0 <= a < len(envs.CATALOGUES[agent]) for a in actions), (agent, actions)
+
+
+def _user_loop_options(env_cache) -> dict:
+    """The user-loop examples' budget and data on the ``TINY`` sizes."""
+    return dict(decisions=TINY.max_decisions, batch_size=TINY.batch_size,
+                image_size=TINY.image_size, max_train_images=TINY.max_train_images,
+                cache_dir=str(env_cache))
+
+
+def test_a_zoo_controller_drives_a_user_resnet_in_a_plain_loop(env_cache):
+    out = load("user_loop_plain").main(**_user_loop_options(env_cache))
+    assert_valid_episode(out)
+    assert len(out["val_mAPs"]) == TINY.max_decisions and out["val_mAPs"][-1] == out["val_mAP"]
+    assert out["dynamic_recipe"].done and not out["dynamic_recipe"].controller.training
+
+
+@pytest.mark.filterwarnings("ignore:.*configure_optimizers.* returned `None`",
+                            "ignore:.*does not have many workers",
+                            "ignore:.*LeafSpec.* is deprecated")
+def test_a_zoo_controller_drives_a_lightning_module(env_cache):
+    pytest.importorskip("pytorch_lightning", reason="the lightning extra is missing: `make test` "
+                        "installs it, or pip install -c constraints.txt -e '.[lightning]'")
+    out = load("user_loop_lightning").main(**_user_loop_options(env_cache))
+    assert_valid_episode(out)
+    assert len(out["val_mAPs"]) == TINY.max_decisions and out["dynamic_recipe"].done
