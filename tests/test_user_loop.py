@@ -248,3 +248,14 @@ def test_a_non_finite_loss_rolls_the_segment_back():
     assert dyn.history[-1].diverged and dyn.history[-1].steps == 1
     for k, v in model.state_dict().items():
         assert torch.equal(v, before[k]), k
+
+
+def test_bf16_autocast_is_offered_for_the_users_forward_pass():
+    dyn, model, targets = _mlp_loop(trainer=envs.TrainerConfig(amp="bf16", channels_last=False))
+    dyn.start(_val())
+    images, y = dyn.augment(torch.rand(8, 3, 8, 8), targets[:8])
+    with dyn.autocast():
+        logits = model(images)
+    assert logits.dtype == torch.bfloat16
+    dyn.step(dyn.loss(logits, y))  # the loss is taken in float32
+    assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -226,6 +226,11 @@ class DynamicRecipe:
         model to test."""
         return self.runtime.ema_model
 
+    def autocast(self) -> torch.autocast:
+        """The forward pass's autocast context for ``trainer.amp`` (``with dyn.autocast():
+        logits = model(images)``; a no-op context when AMP is off, the default)."""
+        return self.runtime.autocast()
+
     @property
     def done(self) -> bool:
         """True once the last decision has been made (the budget is spent)."""
