@@ -165,3 +165,19 @@ def test_unreachable_address_fails_fast_with_a_fix(tmp_path):
     with pytest.raises(WorkerPoolError, match="HOST:PORT"):
         make_pool(2, address="nowhere")
     assert time.perf_counter() - start < 15
+
+
+def test_task_reward_norm_scales_each_tasks_returns_to_unit_rms(tmp_path):
+    trainer = MetaTrainer(config(tmp_path, reward_norm="task", episodes=2))
+    seen = []
+    original = trainer.controller.observe_many
+    trainer.controller.observe_many = lambda ts: (seen.append(ts), original(ts))[1]
+    summary = trainer.run()
+    assert summary["reward_norm"] == "task" and "--reward-norm task" in summary["command"]
+    moments = trainer.state.return_moments
+    assert sum(n for n, _ in moments.values()) == 2
+    first = seen[0]
+    # the first episode of a task is divided by its own |return|: its return becomes +-1
+    assert abs(sum(t.mean_reward for t in first)) == pytest.approx(1.0, rel=1e-6)
+    with pytest.raises(ConfigError, match="reward_norm"):
+        config(tmp_path, reward_norm="per-episode")

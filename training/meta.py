@@ -39,7 +39,7 @@ import envs
 from agents import make_controller
 from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
-from agents.base import Controller
+from agents.base import Controller, Transition
 from envs.atomic import write_text_atomic
 from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
@@ -55,6 +55,8 @@ SUMMARY = "summary.json"
 EPISODES_FILE = "episodes.jsonl"
 EVAL_SEED = 1_000_000
 """Held-out episodes reset with ``EVAL_SEED + i``: the same seeds at every evaluation."""
+REWARD_NORMS = ("none", "task")
+"""``MetaConfig.reward_norm`` choices."""
 RESUMABLE = ("episodes", "progress", "address")
 """Settings a resumed run may change (more episodes, another cluster); the rest must match."""
 
@@ -84,6 +86,9 @@ class MetaConfig:
     curiosity: str = "none"
     """Curiosity bonus added on the learner's side (``none``, ``icm`` or ``rnd``): its model
     learns from every transition the workers send, before the controller does."""
+    reward_norm: str = "none"
+    """``task``: divide each episode's rewards by the root-mean-square episode return of its
+    task so far, so every task weighs alike in the learner; ``none``: rewards as the env pays."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Hyperparameters of the controller (by name, as ``make_controller`` takes them)."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
@@ -93,6 +98,8 @@ class MetaConfig:
 
     def __post_init__(self) -> None:
         check_choice("MetaConfig.curiosity (--curiosity)", self.curiosity, CURIOSITY_CHOICES,
+                     ConfigError)
+        check_choice("MetaConfig.reward_norm (--reward-norm)", self.reward_norm, REWARD_NORMS,
                      ConfigError)
         for name in ("episodes", "workers", "eval_every", "eval_seeds"):
             value = getattr(self, name)
@@ -128,6 +135,8 @@ class MetaState:
     wall_s: float = 0.0
     restarts: int = 0
     """Episodes that were played again because their worker died."""
+    return_moments: dict[str, list[float]] = field(default_factory=dict)
+    """Per train task: [episodes, sum of squared returns] (``reward_norm="task"``)."""
 
 
 class MetaTrainer:
@@ -213,7 +222,7 @@ class MetaTrainer:
         started = time.perf_counter()
         logs: dict[str, float] = {}
         for record in records:
-            transitions = record.transitions
+            transitions = self._normalised(record)
             if self.curiosity is not None:
                 transitions = [self.curiosity.shape(t) for t in transitions]
             logs = self.controller.observe_many(transitions) or logs
@@ -227,6 +236,18 @@ class MetaTrainer:
                 logger.episode(len(state.episodes), summary)
                 file.write(json.dumps(summary) + "\n")
         logger.scalars(len(state.episodes), logs)
+
+    def _normalised(self, record: EpisodeRecord) -> list[Transition]:
+        """The record's transitions, rewards divided by its task's RMS return so far
+        (this episode included) when ``reward_norm="task"``."""
+        if self.config.reward_norm == "none":
+            return record.transitions
+        moments = self.state.return_moments.setdefault(record.job.task.name, [0.0, 0.0])
+        moments[0] += 1
+        moments[1] += record.result.episode_return ** 2
+        scale = max(math.sqrt(moments[1] / moments[0]), 1e-6)
+        return [dataclasses.replace(t, rewards={a: r / scale for a, r in t.rewards.items()})
+                for t in record.transitions]
 
     def _evaluate(self, pool: Any, logger: _TensorBoard) -> None:
         """Greedy episodes on every held-out task; keeps the best controller so far."""
@@ -303,7 +324,7 @@ class MetaTrainer:
             "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
             "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
             "restarts": state.restarts, "commit": _commit(),
-            "curiosity": c.curiosity, "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
+            "curiosity": c.curiosity, "reward_norm": c.reward_norm, "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
             "return_test_spearman_within_task": _within_task_spearman(state.episodes),
             "best": state.best,
@@ -351,6 +372,8 @@ def _command(c: MetaConfig) -> str:
              f"--eval-every {c.eval_every}", f"--out {c.out}"]
     if c.curiosity != "none":
         parts.append(f"--curiosity {c.curiosity}")
+    if c.reward_norm != "none":
+        parts.append(f"--reward-norm {c.reward_norm}")
     parts += [f"--{k.replace('_', '-')} {v}" for k, v in c.env_overrides.items()]
     if c.options:
         parts.append(f"--options '{json.dumps(_jsonable(c.options))}'")
