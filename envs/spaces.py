@@ -75,6 +75,10 @@ class ControlSpaces(AgentSpaces, ParallelEnv):
         """The observation every agent shares now (what ``state()`` returns)."""
         self._state = vector
 
+    def last_state(self) -> np.ndarray | None:
+        """A copy of the observation ``set_state`` was last given (None before any)."""
+        return None if self._state is None else self._state.copy()
+
     def state(self) -> np.ndarray:
         if self._state is None:
             raise ResetNeededError("no observation yet: the training loop has not started")

@@ -29,6 +29,7 @@ precomputed ``logits=``/``targets=`` are taken as they are.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -313,7 +314,7 @@ class DynamicRecipe:
         if self.steps_in_decision == 0:
             raise UserLoopError("decide() before any training step of this decision: train "
                                 "(augment, loss, step) first; start(val) evaluates the initial model")
-        started = self._now()
+        started = time.perf_counter()
         runtime = self.runtime
         recipe = runtime.recipe
         assert recipe is not None and self.status is not None
@@ -321,7 +322,7 @@ class DynamicRecipe:
             self._check_outputs("decide", logits, targets)
         open_segment = runtime.segment_state()
         segment: SegmentStats = runtime.end_segment(self._diverged, images_per_step=0)
-        wall = self._now()
+        wall = time.perf_counter()
         try:
             evaluation = self._evaluation(val, logits, targets, "decide")
         except Exception:  # a bad val batch: leave the decision open, to be retried
@@ -332,7 +333,7 @@ class DynamicRecipe:
             segment = replace(segment, diverged=True, update_ratio=0.0)
             if val is not None:
                 evaluation = self._evaluation(val, None, None, "decide")
-        eval_s = self._now() - wall
+        eval_s = time.perf_counter() - wall
         before = self.status
         self.status = next_status(before, segment, evaluation, recipe, runtime.progress,
                                   self.env_config.history)
@@ -355,15 +356,10 @@ class DynamicRecipe:
             val={"mAP": self.status.val_map, "CF1": self.status.val_cf1,
                  "OF1": self.status.val_of1, "loss": evaluation.loss},
             train_loss=segment.train_loss, steps=segment.steps, diverged=segment.diverged,
-            reward=terms.reward, seconds_controller=max(0.0, self._now() - started - eval_s)))
+            reward=terms.reward, seconds_controller=max(0.0, time.perf_counter() - started - eval_s)))
         return next_recipe
 
     # ----------------------------------------------------------- internals
-    @staticmethod
-    def _now() -> float:
-        import time
-        return time.perf_counter()
-
     def _require_running(self, call: str) -> None:
         if self.status is None:
             raise UserLoopError(f"{call}() before start(): call dyn.start(val_loader) first; it "
@@ -404,7 +400,7 @@ class DynamicRecipe:
     def evaluate(self, val: Iterable[Any]) -> EvalResult:
         """Metrics of ``eval_model`` on a loader of ``(images, targets)`` batches (images
         normalised as ``augment`` does)."""
-        start = self._now()
+        start = time.perf_counter()
         model = self.eval_model
         device = self.runtime.device
         mean, std = self._normalize
@@ -452,7 +448,7 @@ class DynamicRecipe:
                 "diverged": self._diverged, "history": list(self.history),
                 "controller": self.controller.state_dict(),
                 "last": (getattr(self, "_last_obs", None), getattr(self, "_last_actions", None)),
-                "state": None if self.spaces._state is None else self.spaces._state.copy()}
+                "state": self.spaces.last_state()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a ``state_dict`` of a ``DynamicRecipe`` built the same way."""
