@@ -8,7 +8,7 @@ builds the vector, so the two cannot drift apart. So are the status transitions
 (``initial_status``, ``next_status``) and the data profile, which the env and the user-loop
 API (``training.user_loop``) share.
 
-Two modes (``EnvConfig.observation``, one of ``OBSERVATION_MODES``) give vectors of the
+Three modes (``EnvConfig.observation``, one of ``OBSERVATION_MODES``) give vectors of the
 same length, order and space:
 
 * ``standard`` (the default): the definitions in ``FEATURES``. Some are *levels* (val mAP
@@ -24,6 +24,8 @@ same length, order and space:
   Losses become ratios to the start's. The other features are kept: progress, the relative loss changes, the
   data characteristics and the divergence flag are scale-free already; gradient norm,
   update size and LR depend on the model and optimizer rather than on the task's level.
+* ``model_free``: ``relative`` with those three (``MODEL_SCALE_FEATURES``) held at 0, for
+  controllers meant to run on architectures they were not trained with (the user loop).
 """
 from __future__ import annotations
 
@@ -38,7 +40,7 @@ from gymnasium import spaces
 from envs.engine.checks import require_choice
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 
-OBSERVATION_MODES: tuple[str, ...] = ("standard", "relative")
+OBSERVATION_MODES: tuple[str, ...] = ("standard", "relative", "model_free")
 """The observation modes ``EnvConfig.observation`` may name (see the module docstring)."""
 
 FEATURES: tuple[tuple[str, str], ...] = (
@@ -78,6 +80,11 @@ RELATIVE_FEATURES: dict[str, str] = {
     "val_loss": "val BCE loss / start's - 1; 1 if non-finite",
     "val_map_t-i": "(val mAP i decisions ago - start's) / (100 - start's); 0 before the episode",
 }
+MODEL_SCALE_FEATURES: tuple[str, ...] = ("grad_norm", "update_ratio", "lr")
+"""Features whose scale belongs to the model and optimizer, not to the task:
+``observation="model_free"`` is ``relative`` with these held at 0, for controllers meant to
+transfer to architectures they were not trained with."""
+
 """``observation="relative"``: the features it redefines, (name: definition), each clipped to
 [-1, 1]; "start's" is the value at ``reset``. Headrooms are floored at 1% of the scale."""
 
@@ -256,16 +263,18 @@ def build_observation(status: TrainingStatus, profile: DataProfile, history: int
                       mode: str = "standard") -> np.ndarray:
     """The observation vector for ``status`` (float32, finite, inside ``observation_space``).
 
-    ``mode`` is one of ``OBSERVATION_MODES``; both give the entries of ``feature_names``.
+    ``mode`` is one of ``OBSERVATION_MODES``; each gives the entries of ``feature_names``.
     """
     require_choice("observation", mode, OBSERVATION_MODES)
     scalars = _standard_scalars(status, profile)
     recent = status.map_history[:history]
-    if mode == "relative":
+    if mode in ("relative", "model_free"):
         scalars.update(_relative_scalars(status, profile))
         past = [_headroom_gain(m, status.origin.val_map, 100.0) for m in recent]
     else:
         past = [m / 100.0 for m in recent]
+    if mode == "model_free":
+        scalars.update(dict.fromkeys(MODEL_SCALE_FEATURES, 0.0))
     past += [0.0] * (history - len(past))
     one_hot = [float(getattr(status.recipe, c) == n) for c in COMPONENTS for n in CATALOGUES[c]]
     vector = np.asarray([scalars[name] for name, _ in FEATURES] + one_hot + past, dtype=np.float32)

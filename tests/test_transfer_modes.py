@@ -187,10 +187,10 @@ def test_invalid_kind_and_mode_name_the_valid_choices():
                                           r"'best_gain'\), got 'gain'"):
         RewardConfig(kind="gain")
     with pytest.raises(ConfigError, match=r"observation must be one of \('standard', "
-                                          r"'relative'\), got 'rel'"):
+                                          r"'relative', 'model_free'\), got 'rel'"):
         make_config("mlic-digits", observation="rel")
     assert REWARD_KINDS == ("composite", "best_gain")
-    assert OBSERVATION_MODES == ("standard", "relative")
+    assert OBSERVATION_MODES == ("standard", "relative", "model_free")
 
 
 # ------------------------------------------------------------------------------ flags
@@ -227,3 +227,17 @@ def test_individual_rewards_refuse_a_reward_kind():
         parse_config(["--reward", "individual", "--reward-kind", "best_gain"])
     assert parse_config(["--reward", "individual", "--reward-kind", "composite"]).reward == \
         "individual"
+
+
+def test_model_free_observation_is_relative_without_the_models_scale(tiny_env):
+    from envs.observation import MODEL_SCALE_FEATURES
+    relative = _episode(tiny_env("mlic-digits", observation="relative"))
+    free_env = tiny_env("mlic-digits", observation="model_free")
+    free = _episode(free_env)
+    names = free_env.observation_names
+    assert set(MODEL_SCALE_FEATURES) <= set(names)
+    for (rel_vector, _, _), (free_vector, _, _) in zip(relative[2], free[2]):
+        for i, name in enumerate(names):
+            want = 0.0 if name in MODEL_SCALE_FEATURES else rel_vector[i]
+            assert free_vector[i] == want, name
+    assert any(rel_vector[names.index("grad_norm")] != 0.0 for rel_vector, _, _ in relative[2])
