@@ -14,7 +14,6 @@ the ``static`` controller; ``run_controller`` builds a controller with
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from agents import load_controller, make_controller, zoo
+from agents import load_controller, make_controller
 from agents.registry import declared_options
 from agents.rewards import shape_rewards
 from envs.engine.recipe import Recipe
 from training.callbacks import EpisodeResult, Recorder
 from training.config import env_make_kwargs
+from training.meta import controller_env_settings
 from training.fields import flat_settings
 from training.episode import Callback, run_episode
 
@@ -115,17 +115,6 @@ def _finish(result: EpisodeResult, env: envs.MLICTrainingEnv, start: float) -> E
     result.wall_s = time.perf_counter() - start
     result.train_epochs = result.train_images / max(1, len(env.data.train))
     return result
-
-
-def controller_env_settings(source: str | Path) -> dict[str, Any]:
-    """The env settings a saved controller needs: a zoo entry's card, or for a folder inside a
-    meta-training run (``RUN/best``, ``RUN/final``) the run's ``summary.json``; else none."""
-    if zoo.is_zoo_name(source):
-        return dict(zoo.read_card(str(source))["env_settings"] or {})
-    summary = Path(source).resolve().parent / "summary.json"
-    if summary.is_file():
-        return dict(json.loads(summary.read_text()).get("env_settings") or {})
-    return {}
 
 
 def run_frozen(env_id: str | envs.Task, source: str | Path, seed: int,

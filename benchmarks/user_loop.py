@@ -9,7 +9,8 @@ multi-label scenes, the zero-shot benchmark's cross-dataset target) through
 ``training.user_loop.DynamicRecipe``. The same loop, seed for seed (same initial weights,
 same batch order), runs with:
 
-* each zoo controller, frozen;
+* each zoo controller, frozen, and the ``best/`` controller of each meta-training run given
+  with ``--runs`` (``run:<dir>``);
 * ``static default``: the default recipe (ASL paper) held fixed;
 * ``static panel-best``: the task-set calibration's best recipe over its train tasks
   (``benchmarks.zero_shot.panel_best``; choosing it cost the panel's compute).
@@ -41,7 +42,8 @@ from benchmarks.common import markdown_table, mean_std, result_header, write_res
 from benchmarks.reporting import command_line
 from benchmarks.run_store import RunStore, play_stored
 from benchmarks.static_recipes import RECIPES
-from benchmarks.zero_shot import CALIBRATION, DEFAULT, PANEL_BEST, panel_best, targets
+from benchmarks.zero_shot import (CALIBRATION, DEFAULT, PANEL_BEST, RUN_PREFIX, check_run,
+                                  panel_best, targets)
 from envs.engine.init import init_weights
 from envs.engine.weights import channel_stats
 from training.user_loop import DynamicRecipe
@@ -100,11 +102,13 @@ def _loader(split: envs.MLICDataset, shuffle: bool, generator: torch.Generator |
                       generator=generator, drop_last=shuffle)
 
 
-def _controller(method: str, best: str) -> str | envs.Recipe:
+def _controller(method: str, best: str) -> str | Path | envs.Recipe:
     if method == DEFAULT:
         return envs.DEFAULT_RECIPE
     if method == PANEL_BEST:
         return RECIPES[best]
+    if method.startswith(RUN_PREFIX):  # its env settings come from the run's summary.json
+        return Path(method.removeprefix(RUN_PREFIX)) / "best"
     return method
 
 
@@ -147,6 +151,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
     parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
+    parser.add_argument("--runs", default="",
+                        help="meta-training run directories whose best/ controller to compare "
+                             "too (comma-separated)")
     parser.add_argument("--calibration", type=Path, default=CALIBRATION)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
@@ -157,6 +164,7 @@ def main(argv: list[str] | None = None) -> Path:
         parser.error("--seeds and --workers must be at least 1")
     names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
     controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
+    controllers += [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
     best = panel_best(args.calibration)
     (label, task), = targets(envs.task_set(args.task_set), ["mnist"], args.quick).items()
     methods = [*controllers, DEFAULT, PANEL_BEST]

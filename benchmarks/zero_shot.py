@@ -61,7 +61,7 @@ RUN_PREFIX = "run:"
 """Marks a meta-training run directory (its ``best/`` controller) among the methods."""
 
 
-def _check_run(run: Path) -> str:
+def check_run(run: Path) -> str:
     if not (run / "best").is_dir() or not (run / "summary.json").is_file():
         raise SystemExit(f"--runs {run}: not a finished meta-training run (it needs best/ and "
                          "summary.json; see python -m training.meta_train)")
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> Path:
     ts = envs.task_set(args.task_set)
     names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
     controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
-    controllers += [f"{RUN_PREFIX}{_check_run(Path(r))}" for r in args.runs.split(",") if r]
+    controllers += [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
     best = panel_best(args.calibration)
     methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
     chosen = targets(ts, kinds, args.quick)

@@ -259,3 +259,16 @@ def test_bf16_autocast_is_offered_for_the_users_forward_pass():
     assert logits.dtype == torch.bfloat16
     dyn.step(dyn.loss(logits, y))  # the loss is taken in float32
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_saved_run_controller_takes_the_runs_settings(tmp_path):
+    import json
+    import shutil
+    from agents import zoo
+    name = zoo.list_zoo()[0]
+    shutil.copytree(zoo.zoo_dir(name), tmp_path / "run" / "best")
+    settings = zoo.read_card(name)["env_settings"]
+    (tmp_path / "run" / "summary.json").write_text(json.dumps({"env_settings": settings}))
+    dyn, _, _ = _mlp_loop(controller=tmp_path / "run" / "best")
+    assert dyn.env_config.observation == settings["observation"]
+    assert not dyn.controller.training

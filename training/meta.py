@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 import envs
-from agents import make_controller
+from agents import make_controller, zoo
 from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
 from agents.base import Controller, Transition
@@ -364,6 +364,19 @@ def _within_task_spearman(episodes: list[dict[str, Any]]) -> float | None:
               for group in by_task.values()]
     values = [v for v in values if v is not None]
     return statistics.fmean(values) if values else None
+
+
+def controller_env_settings(source: str | Path) -> dict[str, Any]:
+    """The env settings a saved controller needs: a zoo entry's card, or for a folder inside a
+    meta-training run (``RUN/best``, ``RUN/final``) the run's ``summary.json``; else none."""
+    if zoo.is_zoo_name(source):
+        return dict(zoo.read_card(str(source))["env_settings"] or {})
+    if not Path(source).is_dir():  # an algorithm name, or nothing saved
+        return {}
+    summary = Path(source).resolve().parent / "summary.json"
+    if summary.is_file():
+        return dict(json.loads(summary.read_text()).get("env_settings") or {})
+    return {}
 
 
 def _command(c: MetaConfig) -> str:

@@ -53,6 +53,7 @@ from envs.observation import (TrainingStatus, build_observation, data_profile, i
 from envs.reward import decision_reward
 from envs.spaces import ControlSpaces
 from training.fields import flat_settings
+from training.meta import controller_env_settings
 
 __all__ = ["Decision", "DynamicRecipe", "UserLoopError"]
 
@@ -140,7 +141,8 @@ class DynamicRecipe:
             batch fields do not apply). Default: the env's, without channels-last.
         env_settings: the env settings the controller's observation and reward follow
             (``observation``, ``history``, ``agents``, ``reward.kind`` ...). A zoo entry's
-            card supplies its own; these override them.
+            card, or a meta-training run's ``summary.json`` beside a saved controller,
+            supplies its own; these override them.
         generator: a CPU generator for the augmentation draws (default: seeded by ``seed``).
     """
 
@@ -160,8 +162,8 @@ class DynamicRecipe:
         ignore = (torch.zeros_like(targets, dtype=torch.bool) if train_ignore is None
                   else torch.as_tensor(train_ignore, dtype=torch.bool))
         self.model = model
-        settings = dict(zoo.read_card(controller).get("env_settings") or {}) \
-            if isinstance(controller, str) and zoo.is_zoo_name(controller) else {}
+        settings = (controller_env_settings(controller)
+                    if isinstance(controller, (str, Path)) else {})
         settings.update(env_settings or {})
         self.env_config = _settings_config(self.decisions, self.steps_per_decision, settings)
         self.spaces = ControlSpaces(self.env_config)
