@@ -33,20 +33,18 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 import envs
-from agents import zoo
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import command_line
 from benchmarks.run_store import RunStore, play_stored
 from benchmarks.static_recipes import RECIPES
-from benchmarks.zero_shot import (CALIBRATION, DEFAULT, PANEL_BEST, RUN_PREFIX, check_run,
-                                  panel_best, targets)
+from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, add_controller_flags,
+                                  chosen_controllers, panel_best, targets)
 from envs.engine.init import init_weights
 from envs.engine.weights import channel_stats
-from training.user_loop import DynamicRecipe
+from training.user_loop import DynamicRecipe, split_loader
 
 RESULTS = Path(__file__).resolve().parent / "results" / "user_loop.md"
 BATCH_SIZE = 64
@@ -95,13 +93,6 @@ class Run:
     decisions: int
 
 
-def _loader(split: envs.MLICDataset, shuffle: bool, generator: torch.Generator | None = None
-            ) -> DataLoader:
-    data = TensorDataset(split.images.float().div(255.0), split.labels.float())
-    return DataLoader(data, batch_size=BATCH_SIZE if shuffle else 512, shuffle=shuffle,
-                      generator=generator, drop_last=shuffle)
-
-
 def _controller(method: str, best: str) -> str | Path | envs.Recipe:
     if method == DEFAULT:
         return envs.DEFAULT_RECIPE
@@ -119,8 +110,8 @@ def run_one(job: tuple[str, envs.Task, int, str]) -> Run:
     generator = torch.Generator().manual_seed(seed)
     model = UserResNet(data.train.num_classes)
     init_weights(model, generator)  # the same initial weights for every method at a seed
-    train = _loader(data.train, True, torch.Generator().manual_seed(seed))
-    val, test = _loader(data.val, False), _loader(data.test, False)
+    train = split_loader(data.train, BATCH_SIZE, seed, drop_last=True)
+    val, test = split_loader(data.val, 512), split_loader(data.test, 512)
     start = time.perf_counter()  # the loop's wall time: from the controller's loading on
     dyn = DynamicRecipe(model, num_classes=data.train.num_classes, decisions=task.decisions,
                         steps_per_decision=len(train) * task.epochs_per_decision,
@@ -150,11 +141,7 @@ def main(argv: list[str] | None = None) -> Path:
                              "the panel-best recipe")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
-    parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
-    parser.add_argument("--runs", default="",
-                        help="meta-training run directories whose best/ controller to compare "
-                             "too (comma-separated)")
-    parser.add_argument("--calibration", type=Path, default=CALIBRATION)
+    add_controller_flags(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a tiny mnist target, for tests")
@@ -162,9 +149,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
     if args.seeds < 1 or args.workers < 1:
         parser.error("--seeds and --workers must be at least 1")
-    names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
-    controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
-    controllers += [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
+    controllers = chosen_controllers(args)
     best = panel_best(args.calibration)
     (label, task), = targets(envs.task_set(args.task_set), ["mnist"], args.quick).items()
     methods = [*controllers, DEFAULT, PANEL_BEST]

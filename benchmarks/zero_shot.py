@@ -97,6 +97,22 @@ def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
     return out
 
 
+def add_controller_flags(parser: argparse.ArgumentParser) -> None:
+    """``--zoo``, ``--runs`` and ``--calibration``, shared with ``benchmarks.user_loop``."""
+    parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
+    parser.add_argument("--runs", default="",
+                        help="meta-training run directories whose best/ controller to compare "
+                             "too, before publishing them (comma-separated)")
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION)
+
+
+def chosen_controllers(args: argparse.Namespace) -> list[str]:
+    """``zoo:<name>`` for each ``--zoo`` entry (default: all), then ``run:<dir>`` per ``--runs``."""
+    names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
+    controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
+    return controllers + [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
+
+
 def panel_best(calibration: Path = CALIBRATION) -> str:
     """The panel recipe with the best mean test mAP over the calibration's train tasks."""
     if not calibration.is_file():
@@ -131,11 +147,7 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
     parser.add_argument("--targets", default=",".join(TARGET_KINDS),
                         help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
-    parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
-    parser.add_argument("--runs", default="",
-                        help="meta-training run directories whose best/ controller to compare "
-                             "too, before publishing them (comma-separated)")
-    parser.add_argument("--calibration", type=Path, default=CALIBRATION)
+    add_controller_flags(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--no-pbt", dest="pbt", action="store_false",
@@ -149,9 +161,7 @@ def main(argv: list[str] | None = None) -> Path:
     if unknown:
         parser.error(f"--targets {unknown} not in {TARGET_KINDS}")
     ts = envs.task_set(args.task_set)
-    names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
-    controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
-    controllers += [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
+    controllers = chosen_controllers(args)
     best = panel_best(args.calibration)
     methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
     chosen = targets(ts, kinds, args.quick)

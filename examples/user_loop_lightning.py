@@ -18,12 +18,12 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 import envs
 from agents import Controller
 from training.lightning import DynamicRecipeCallback
-from training.user_loop import DynamicRecipe
+from training.user_loop import DynamicRecipe, channel_stats, split_loader
 
 DATA_ENV = "mlic-mnist-v0"
 DATA_DEFAULTS = {"image_size": 24, "max_train_images": 1200}
@@ -59,19 +59,6 @@ class ConvClassifier(pl.LightningModule):
         return None
 
 
-def loader(split: Any, batch_size: int, seed: int | None = None) -> DataLoader:
-    """``(images in [0, 1], multi-hot targets)`` batches of an env split; shuffled given a seed."""
-    data = TensorDataset(split.images.float().div(255.0), split.labels.float())
-    generator = None if seed is None else torch.Generator().manual_seed(seed)
-    return DataLoader(data, batch_size=batch_size, shuffle=seed is not None, generator=generator)
-
-
-def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of uint8 images ``[N, 3, H, W]``, on the [0, 1] scale."""
-    pixels = images.float().div(255.0).transpose(0, 1).flatten(1)
-    return pixels.mean(dim=1), pixels.std(dim=1)
-
-
 def summary(dyn: DynamicRecipe, test: DataLoader) -> dict[str, Any]:
     """The recipes played, the val mAP after each decision and ``eval_model``'s test mAP."""
     val = [d.val["mAP"] for d in dyn.history]
@@ -95,13 +82,13 @@ def main(controller: str | Path | Controller = "zoo:mat-dqn-rnd-digits-v0", deci
     callback = DynamicRecipeCallback(
         num_classes=data.train.num_classes, train_targets=data.train.labels,
         controller=controller, seed=seed, normalize=channel_stats(data.train.images),
-        val_loader=loader(data.val, 256),
+        val_loader=split_loader(data.val, 256),
         epochs_per_decision=epochs_per_decision)
     trainer = pl.Trainer(max_epochs=decisions * epochs_per_decision, callbacks=[callback],
                          logger=False, enable_checkpointing=False, enable_progress_bar=False,
                          enable_model_summary=False, accelerator="cpu")
-    trainer.fit(model, loader(data.train, batch_size, seed))
-    return summary(callback.dynamic_recipe, loader(data.test, 256))
+    trainer.fit(model, split_loader(data.train, batch_size, seed))
+    return summary(callback.dynamic_recipe, split_loader(data.test, 256))
 
 
 if __name__ == "__main__":

@@ -17,11 +17,11 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
 import envs
 from agents import Controller
-from training.user_loop import DynamicRecipe
+from training.user_loop import DynamicRecipe, channel_stats, split_loader
 
 DATA_ENV = "mlic-mnist-v0"
 DATA_DEFAULTS = {"image_size": 24, "max_train_images": 1200}
@@ -61,19 +61,6 @@ class SmallResNet(nn.Module):
         return self.head(self.features(x))
 
 
-def loader(split: Any, batch_size: int, seed: int | None = None) -> DataLoader:
-    """``(images in [0, 1], multi-hot targets)`` batches of an env split; shuffled given a seed."""
-    data = TensorDataset(split.images.float().div(255.0), split.labels.float())
-    generator = None if seed is None else torch.Generator().manual_seed(seed)
-    return DataLoader(data, batch_size=batch_size, shuffle=seed is not None, generator=generator)
-
-
-def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and std of uint8 images ``[N, 3, H, W]``, on the [0, 1] scale."""
-    pixels = images.float().div(255.0).transpose(0, 1).flatten(1)
-    return pixels.mean(dim=1), pixels.std(dim=1)
-
-
 def summary(dyn: DynamicRecipe, test: DataLoader) -> dict[str, Any]:
     """The recipes played, the val mAP after each decision and ``eval_model``'s test mAP."""
     val = [d.val["mAP"] for d in dyn.history]
@@ -93,7 +80,7 @@ def main(controller: str | Path | Controller = "zoo:mat-dqn-rnd-digits-v0", deci
     data = envs.make(DATA_ENV, **{**DATA_DEFAULTS, **data_options}).data
     torch.manual_seed(seed)
     model = SmallResNet(data.train.num_classes)
-    train, val = loader(data.train, batch_size, seed), loader(data.val, 256)
+    train, val = split_loader(data.train, batch_size, seed), split_loader(data.val, 256)
     dyn = DynamicRecipe(model, num_classes=data.train.num_classes, decisions=decisions,
                         steps_per_decision=len(train) * epochs_per_decision,
                         train_targets=data.train.labels, controller=controller, seed=seed,
@@ -106,7 +93,7 @@ def main(controller: str | Path | Controller = "zoo:mat-dqn-rnd-digits-v0", deci
                 images, targets = dyn.augment(images, targets)
                 dyn.step(dyn.loss(model(images), targets))
         dyn.decide(val)
-    return summary(dyn, loader(data.test, 256))
+    return summary(dyn, split_loader(data.test, 256))
 
 
 if __name__ == "__main__":

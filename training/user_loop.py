@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from agents import Controller, Transition, load_controller, make_controller, zoo
 from agents.base import check_fits
@@ -46,6 +47,7 @@ from envs.config import EnvConfig
 from envs.engine.recipe import Recipe
 from envs.engine.runtime import RecipeRuntime
 from envs.engine.trainer import EvalResult, SegmentStats, TrainerConfig, evaluate_outputs
+from envs.engine.weights import channel_stats  # re-exported: (mean, std) for normalize=
 from envs.errors import ConfigError
 from envs.actions import actions_recipe, recipe_actions, validate_actions
 from envs.observation import (TrainingStatus, build_observation, data_profile, initial_status,
@@ -55,7 +57,7 @@ from envs.spaces import ControlSpaces
 from training.fields import flat_settings
 from training.meta import controller_env_settings
 
-__all__ = ["Decision", "DynamicRecipe", "UserLoopError"]
+__all__ = ["Decision", "DynamicRecipe", "UserLoopError", "channel_stats", "split_loader"]
 
 
 class UserLoopError(ConfigError):
@@ -119,6 +121,16 @@ def _multi_hot(name: str, targets: Any, num_classes: int) -> torch.Tensor:
         raise UserLoopError(f"{name} must be multi-hot (only 0 and 1), found values such as "
                             f"{bad}; pass the raw labels, before any smoothing or mixing")
     return targets
+
+
+def split_loader(split: Any, batch_size: int, seed: int | None = None,
+                 drop_last: bool = False) -> DataLoader:
+    """A ``DataLoader`` of ``(float images in [0, 1], multi-hot float targets)`` over an env's
+    split (``env.data.train``, ...), shuffled by its own generator when given a ``seed``."""
+    data = TensorDataset(split.images.float().div(255.0), split.labels.float())
+    generator = None if seed is None else torch.Generator().manual_seed(seed)
+    return DataLoader(data, batch_size=batch_size, shuffle=seed is not None, generator=generator,
+                      drop_last=drop_last)
 
 
 class DynamicRecipe:
