@@ -29,6 +29,7 @@ same length, order and space:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -144,6 +145,24 @@ class TrainingStatus:
     def origin(self) -> TrainingStatus:
         """The status at the episode's reset (what relative features are measured from)."""
         return self if self.start is None else self.start
+
+
+def status_state(status: TrainingStatus) -> dict[str, Any]:
+    """``status`` as plain values (``torch.load(weights_only=True)`` reads them back)."""
+    out = {f.name: getattr(status, f.name) for f in dataclasses.fields(status)}
+    out["val_ap"] = [float(x) for x in np.asarray(status.val_ap, dtype=np.float64)]
+    out["recipe"] = status.recipe.as_dict()
+    out["map_history"] = list(status.map_history)
+    out["start"] = None if status.start is None else status_state(status.start)
+    return out
+
+
+def status_from_state(state: dict[str, Any]) -> TrainingStatus:
+    """The inverse of :func:`status_state`."""
+    return TrainingStatus(**{
+        **state, "val_ap": np.asarray(state["val_ap"], dtype=np.float64),
+        "recipe": Recipe(**state["recipe"]), "map_history": tuple(state["map_history"]),
+        "start": None if state["start"] is None else status_from_state(state["start"])})
 
 
 def data_profile(labels: torch.Tensor, positive_counts: torch.Tensor) -> DataProfile:

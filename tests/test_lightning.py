@@ -95,7 +95,7 @@ def _fit(max_epochs: int, module: Net | None = None, val_in_callback: bool = Tru
     trainer = _trainer(max_epochs, [callback, *extra_callbacks],
                        enable_checkpointing=bool(extra_callbacks), **(trainer_options or {}))
     trainer.fit(module or Net(), train, None if val_in_callback else val, ckpt_path=ckpt_path,
-                weights_only=False if ckpt_path else None)
+                weights_only=True if ckpt_path else None)
     return callback, trainer
 
 
@@ -145,7 +145,8 @@ def _assert_same(a: Any, b: Any, where: str = "state") -> None:
     elif isinstance(a, Mapping):
         assert a.keys() == b.keys(), where
         for key in a:
-            _assert_same(a[key], b[key], f"{where}.{key}")
+            if not str(key).startswith("seconds"):  # wall times differ between runs
+                _assert_same(a[key], b[key], f"{where}.{key}")
     elif isinstance(a, (list, tuple)):
         assert len(a) == len(b), where
         for i, (x, y) in enumerate(zip(a, b)):
@@ -164,7 +165,7 @@ def test_a_lightning_checkpoint_resumes_the_recipe_exactly(tmp_path):
     checkpoints = pl.callbacks.ModelCheckpoint(dirpath=tmp_path, save_top_k=-1,
                                                filename="{epoch}")
     whole, _ = _fit(3, Net(seed=0), controller="random", seed=2, extra_callbacks=(checkpoints,))
-    saved = torch.load(tmp_path / "epoch=0.ckpt", weights_only=False)
+    saved = torch.load(tmp_path / "epoch=0.ckpt", weights_only=True)  # plain tensors and values
     assert saved["global_step"] == BATCHES  # the recipe's steps let ModelCheckpoint save
     resumed, trainer = _fit(3, Net(seed=9), controller="random", seed=2,
                             ckpt_path=tmp_path / "epoch=0.ckpt")

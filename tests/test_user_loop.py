@@ -2,6 +2,8 @@
 resume, controllers of every kind, and the errors that name what to fix."""
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -107,8 +109,11 @@ def test_state_dict_resumes_mid_decision_exactly():
         dyn.start(val)
         _train_decision(dyn, model, sampler, train, 2)
         if stop_at is not None:
-            state = {"dyn": dyn.state_dict(), "model": model.state_dict(),
-                     "sampler": sampler.state_dict()}
+            buffer = io.BytesIO()  # a real checkpoint file, read back as plain tensors
+            torch.save({"dyn": dyn.state_dict(), "model": model.state_dict(),
+                        "sampler": sampler.state_dict()}, buffer)
+            buffer.seek(0)
+            state = torch.load(buffer, weights_only=True)
             dyn, model, sampler = _user_loop(env, 99, "random", seed=1)
             model.load_state_dict(state["model"])
             sampler.load_state_dict(state["sampler"])

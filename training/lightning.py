@@ -30,8 +30,8 @@ epoch * epochs_per_decision``, attaches it as ``pl_module.dynamic_recipe`` and c
 ``ModelCheckpoint`` and the loggers go by, would stay 0 otherwise); every
 ``epochs_per_decision`` epochs it calls ``decide(val_loader)`` and logs the decision's val
 metrics as ``dynamic_recipe/<name>``. Its ``state_dict`` is the recipe's, so Lightning
-checkpoints resume it exactly (``trainer.fit(..., ckpt_path=..., weights_only=False)``: the
-state holds the controller's status, not only tensors).
+checkpoints resume it exactly (``trainer.fit(..., ckpt_path=...)``; the state is tensors and
+plain values, so ``weights_only=True`` loading reads it).
 
 The trainer must run one process, at ``precision`` ``"32-true"`` or ``"bf16-mixed"``, without
 ``max_steps``, ``gradient_clip_val`` or ``accumulate_grad_batches`` (the recipe clips, and

@@ -28,6 +28,7 @@ precomputed ``logits=``/``targets=`` are taken as they are.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -51,7 +52,7 @@ from envs.engine.weights import channel_stats  # re-exported: (mean, std) for no
 from envs.errors import ConfigError
 from envs.actions import actions_recipe, recipe_actions, validate_actions
 from envs.observation import (TrainingStatus, build_observation, data_profile, initial_status,
-                              next_status)
+                              next_status, status_from_state, status_state)
 from envs.reward import decision_reward
 from envs.spaces import ControlSpaces
 from training.fields import flat_settings
@@ -456,23 +457,34 @@ class DynamicRecipe:
     # --------------------------------------------------------- checkpoints
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue exactly, mid-decision too (with the model's and the
-        data loader's own state, which stay the user's)."""
-        return {"runtime": self.runtime.state_dict(), "status": self.status,
+        data loader's own state, which stay the user's); tensors and plain values only, so
+        ``torch.load(weights_only=True)`` reads it."""
+        last_obs = getattr(self, "_last_obs", None)
+        state = self.spaces.last_state()
+        return {"runtime": self.runtime.state_dict(),
+                "status": None if self.status is None else status_state(self.status),
                 "decisions_made": self.decisions_made, "steps_in_decision": self.steps_in_decision,
-                "diverged": self._diverged, "history": list(self.history),
+                "diverged": self._diverged,
+                "history": [{**dataclasses.asdict(d), "recipe": d.recipe.as_dict()}
+                            for d in self.history],
                 "controller": self.controller.state_dict(),
-                "last": (getattr(self, "_last_obs", None), getattr(self, "_last_actions", None)),
-                "state": self.spaces.last_state()}
+                "last_obs": None if last_obs is None else
+                {a: torch.from_numpy(v.copy()) for a, v in last_obs.items()},
+                "last_actions": getattr(self, "_last_actions", None),
+                "state": None if state is None else torch.from_numpy(state)}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Continue from a ``state_dict`` of a ``DynamicRecipe`` built the same way."""
         self.runtime.load_state_dict(state["runtime"])
-        self.status = state["status"]
+        self.status = None if state["status"] is None else status_from_state(state["status"])
         self.decisions_made = int(state["decisions_made"])
         self.steps_in_decision = int(state["steps_in_decision"])
         self._diverged = bool(state["diverged"])
-        self.history = list(state["history"])
+        self.history = [Decision(**{**d, "recipe": Recipe(**d["recipe"])})
+                        for d in state["history"]]
         self.controller.load_state_dict(state["controller"])
-        self._last_obs, self._last_actions = state["last"]
+        self._last_obs = None if state["last_obs"] is None else \
+            {a: v.numpy().copy() for a, v in state["last_obs"].items()}
+        self._last_actions = state["last_actions"]
         if state["state"] is not None:
-            self.spaces.set_state(state["state"])
+            self.spaces.set_state(state["state"].numpy().copy())
