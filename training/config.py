@@ -171,11 +171,17 @@ def env_make_kwargs(env_id: str, overrides: Mapping[str, Any]) -> dict[str, Any]
     field in the env's own nested config (``reward=replace(<env's RewardConfig>, kind=...)``)."""
     from envs.registry import make_config
 
+    return config_kwargs(lambda: make_config(env_id), overrides)
+
+
+def config_kwargs(base: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``EnvConfig`` keywords for flat settings, a nested one replacing its field in the nested
+    config of ``base()`` (an ``EnvConfig``, built only if a nested setting needs it)."""
     kwargs = {k: v for k, v in overrides.items() if k not in NESTED_ENV_FLAGS}
     for name, value in overrides.items():
         if name in NESTED_ENV_FLAGS:
             outer, inner = NESTED_ENV_FLAGS[name]
-            nested = kwargs.get(outer) or getattr(make_config(env_id), outer)
+            nested = kwargs.get(outer) or getattr(base(), outer)
             kwargs[outer] = replace(nested, **{inner: value})
     return kwargs
 

@@ -55,6 +55,7 @@ from envs.observation import (TrainingStatus, build_observation, data_profile, i
                               next_status, status_from_state, status_state)
 from envs.reward import decision_reward
 from envs.spaces import ControlSpaces
+from training.config import config_kwargs
 from training.fields import flat_settings
 from training.meta import controller_env_settings
 
@@ -87,19 +88,14 @@ def _settings_config(decisions: int, steps_per_decision: int,
     """The ``EnvConfig`` whose controller interface (agents, observation, reward) we present.
 
     ``settings`` are ``EnvConfig`` fields, flat (``reward_kind``) or dotted (``reward.kind``)."""
-    from training.config import NESTED_ENV_FLAGS
-    flat = flat_settings(settings)
     base = EnvConfig(max_decisions=decisions, steps_per_decision=steps_per_decision)
-    kwargs: dict[str, Any] = {}
-    for name, value in flat.items():
-        if name in NESTED_ENV_FLAGS:
-            outer, inner = NESTED_ENV_FLAGS[name]
-            kwargs[outer] = replace(kwargs.get(outer, getattr(base, outer)), **{inner: value})
-        elif name in {f for f in EnvConfig.__dataclass_fields__}:
-            kwargs[name] = tuple(value) if name == "agents" else value
-        else:
-            raise UserLoopError(f"unknown env setting {name!r}; give EnvConfig fields such as "
-                                "observation, history, agents or reward.kind")
+    kwargs = config_kwargs(lambda: base, flat_settings(settings))
+    unknown = sorted(set(kwargs) - set(EnvConfig.__dataclass_fields__))
+    if unknown:
+        raise UserLoopError(f"unknown env setting(s) {unknown}; give EnvConfig fields such as "
+                            "observation, history, agents or reward.kind")
+    if "agents" in kwargs:
+        kwargs["agents"] = tuple(kwargs["agents"])
     return replace(base, **kwargs)
 
 
@@ -109,15 +105,16 @@ def _require_count(name: str, value: Any) -> int:
     return int(value)
 
 
-def _multi_hot(name: str, targets: Any, num_classes: int) -> torch.Tensor:
-    """``targets`` as a tensor, refused unless it is ``[N, num_classes]`` of 0s and 1s."""
+def _multi_hot(name: str, targets: Any, num_classes: int, values: bool = True) -> torch.Tensor:
+    """``targets`` as a tensor, refused unless it is ``[N, num_classes]`` of 0s and 1s (the
+    values checked only when ``values``: the check costs a device sync)."""
     targets = torch.as_tensor(targets)
     if targets.ndim != 2 or targets.shape[1] != num_classes:
         raise UserLoopError(
             f"{name} has shape {tuple(targets.shape)}; expected multi-hot [N, {num_classes}] "
             f"(num_classes={num_classes}; class indices? one-hot them with "
             "torch.nn.functional.one_hot(y, num_classes).float())")
-    if not torch.all((targets == 0) | (targets == 1)):
+    if values and not torch.all((targets == 0) | (targets == 1)):
         bad = targets[(targets != 0) & (targets != 1)].flatten()[:3].tolist()
         raise UserLoopError(f"{name} must be multi-hot (only 0 and 1), found values such as "
                             f"{bad}; pass the raw labels, before any smoothing or mixing")
@@ -273,7 +270,9 @@ class DynamicRecipe:
             shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
             raise UserLoopError(f"augment(images, targets): images must be a float tensor "
                                 f"[B, 3, H, W] in [0, 1], got {shape}")
-        targets = _multi_hot("targets", targets, self.num_classes).to(images.device, torch.float32)
+        # values on a decision's first batch only: the per-batch hot path stays sync-free
+        targets = _multi_hot("targets", targets, self.num_classes,
+                             values=self.steps_in_decision == 0).to(images.device, torch.float32)
         if targets.shape[0] != images.shape[0]:
             raise UserLoopError(f"{images.shape[0]} images but {targets.shape[0]} target rows")
         given = mask is not None
@@ -283,14 +282,15 @@ class DynamicRecipe:
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor, mask: Any = None) -> torch.Tensor:
         """The current loss of ``logits`` ``[B, num_classes]`` against ``targets`` (multi-hot,
-        or mixed by ``augment``: values in [0, 1])."""
+        or mixed by ``augment``: values in [0, 1]; shapes are checked on every batch, target
+        values on each decision's first)."""
         self._require_running("loss")
         self._check_logits("loss(logits, targets)", logits)
         if not isinstance(targets, torch.Tensor) or targets.shape != logits.shape:
             shape = tuple(targets.shape) if isinstance(targets, torch.Tensor) else type(targets).__name__
             raise UserLoopError(f"loss(logits, targets): targets have shape {shape}, logits "
                                 f"{tuple(logits.shape)}; give one target row per logit row")
-        if targets.numel() and (targets.min() < 0 or targets.max() > 1):
+        if self.steps_in_decision == 0 and targets.numel() and (targets.min() < 0 or targets.max() > 1):
             raise UserLoopError("loss(logits, targets): targets must lie in [0, 1] (multi-hot, or "
                                 "mixed by augment)")
         mask = None if mask is None else torch.as_tensor(mask, dtype=torch.bool, device=logits.device)

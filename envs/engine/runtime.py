@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -33,6 +34,28 @@ from envs.engine.optimizers import OPTIMIZERS, copy_state_dict, param_groups, tr
 from envs.engine.recipe import Recipe
 from envs.engine.schedules import schedule_factor
 from envs.engine.weights import all_finite, clone_state, param_distance, param_norm
+
+
+@dataclass(frozen=True)
+class SegmentStats:
+    """What one training segment did."""
+
+    steps: int
+    """Iterations run (fewer than asked if the segment diverged)."""
+    images: int
+    """Training images processed."""
+    train_loss: float
+    """Mean training loss over the segment (NaN if it diverged on the first step)."""
+    grad_norm: float
+    """Mean global gradient L2 norm before clipping."""
+    update_ratio: float
+    """||w_end - w_start|| / ||w_start|| over the segment."""
+    lr: float
+    """Learning rate at the end of the segment."""
+    diverged: bool
+    """True if a non-finite loss forced a rollback to the segment's start."""
+    seconds: float
+    """Wall time of the segment."""
 
 
 class RecipeRuntime:
@@ -206,11 +229,9 @@ class RecipeRuntime:
         assert self._segment is not None, "begin_segment() first"
         return math.isfinite(self._segment["loss_sum"])
 
-    def end_segment(self, diverged: bool = False, images_per_step: int = 0) -> Any:
+    def end_segment(self, diverged: bool = False, images_per_step: int = 0) -> SegmentStats:
         """Close the segment: its ``SegmentStats``, after rolling back if it went non-finite
         (a non-finite loss, or weights / BN statistics left non-finite by the last update)."""
-        from envs.engine.trainer import SegmentStats  # the stats type lives with the trainer
-
         segment, self._segment = self._segment, None
         assert segment is not None, "begin_segment() first"
         done = segment["done"]

@@ -38,7 +38,7 @@ from envs.engine.init import init_weights
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.models import build_model, classifier_head
 from envs.engine.recipe import Recipe
-from envs.engine.runtime import RecipeRuntime
+from envs.engine.runtime import RecipeRuntime, SegmentStats
 from envs.engine.sampler import BatchSampler
 from envs.engine.weights import channel_stats
 from envs.engine.checks import require_positive_int
@@ -90,28 +90,6 @@ class TrainerConfig:
             raise ConfigError(f"lr_ema_rate must be in (0, 1], got {self.lr_ema_rate}")
         if not 0.0 <= self.weight_ema_decay < 1.0:
             raise ConfigError(f"weight_ema_decay must be in [0, 1), got {self.weight_ema_decay}")
-
-
-@dataclass(frozen=True)
-class SegmentStats:
-    """What one training segment did."""
-
-    steps: int
-    """Iterations run (fewer than asked if the segment diverged)."""
-    images: int
-    """Training images processed."""
-    train_loss: float
-    """Mean training loss over the segment (NaN if it diverged on the first step)."""
-    grad_norm: float
-    """Mean global gradient L2 norm before clipping."""
-    update_ratio: float
-    """||w_end - w_start|| / ||w_start|| over the segment."""
-    lr: float
-    """Learning rate at the end of the segment."""
-    diverged: bool
-    """True if a non-finite loss forced a rollback to the segment's start."""
-    seconds: float
-    """Wall time of the segment."""
 
 
 @dataclass(frozen=True)
