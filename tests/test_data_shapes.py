@@ -7,7 +7,7 @@ from pettingzoo.test import parallel_api_test
 
 import envs
 from envs.engine.data import SHAPES, DigitsConfig, make_digits
-from envs.engine.data.glyphs import resize_by_torch
+from envs.engine.data.glyphs import resize_antialiased
 from envs.engine.data.shapes import SHAPE_CLASSES, SHAPES_PER_CLASS
 
 
@@ -26,7 +26,7 @@ def test_glyph_set_is_fixed_and_balanced(glyphs) -> None:
 
 @pytest.mark.parametrize("size", [24, 11, 6])
 def test_every_glyph_equals_its_horizontal_flip(glyphs, size) -> None:
-    images = resize_by_torch(glyphs[0], size) if size != 24 else glyphs[0]
+    images = resize_antialiased(glyphs[0], size) if size != 24 else glyphs[0]
     assert np.abs(images - images[:, :, ::-1]).max() < 1e-5
 
 

@@ -18,8 +18,10 @@ with mirror-symmetric letters. The axes ``label_noise``, ``n_classes`` and
 ``background`` (issue 11) live in :mod:`envs.engine.data.digits_axes`.
 
 Generation is deterministic given :class:`DigitsConfig` (one
-``numpy.random.SeedSequence`` per stage, no global seeding) and takes about a
-second for the default sizes.
+``numpy.random.SeedSequence`` per stage, no global seeding), byte for byte on every
+CPU, BLAS kernel and thread count (no BLAS or torch kernel decides a byte; see
+:mod:`envs.engine.data.digits_render`; ``tests/test_data_pins.py`` pins the bytes), and
+takes about a second for the default sizes.
 """
 from __future__ import annotations
 
@@ -40,8 +42,9 @@ from envs.errors import ConfigError
 
 __all__ = ["DIGITS_CLASSES", "DigitsConfig", "DigitsStructure", "digits_structure",
            "load_digits_splits", "make_digits", "make_digits_with_sources", "source_partition"]
-GENERATOR_VERSION = 1
-"""Bump when the generator's output for a given config changes (invalidates caches)."""
+GENERATOR_VERSION = 2
+"""Bump when the generator's output for a given config changes (invalidates caches).
+Version 2 (issue 18): the same draws as 1, with arithmetic that no CPU feature changes."""
 _SPLITS = ("train", "val", "test")
 
 

@@ -4,6 +4,11 @@ The knobs come from :class:`envs.engine.data.digits.DigitsConfig`; every random
 choice comes from the ``numpy.random.Generator`` passed in. The work is
 vectorised per background zoom level and per (digit size, digit slot) group;
 within one slot an image holds at most one digit, so group writes never collide.
+
+The arithmetic that decides a byte is elementwise (one IEEE-754 operation at a time,
+which every CPU rounds alike) or an integer / float64 sum: no BLAS call (``@``,
+``einsum``) and no torch kernel, whose results depend on the CPU (issue 18; the
+resizes are :mod:`envs.engine.data.resize`).
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from PIL import Image
 if TYPE_CHECKING:
     from envs.engine.data.digits import DigitsConfig, DigitsStructure
 
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+LUMA = (0.299, 0.587, 0.114)
 """RGB -> luminance weights (ITU-R BT.601)."""
 N_SCALES = 8
 """Background zoom levels, each a pre-resized copy of each photo."""
@@ -40,7 +45,7 @@ def background_pyramid(config: DigitsConfig) -> Pyramid:
             w = max(size, int(round(pil.size[0] * scale)))
             h = max(size, int(round(pil.size[1] * scale)))
             resized = pil.resize((w, h), Image.Resampling.BILINEAR)
-            per_photo.append(np.asarray(resized, dtype=np.float32) / 255.0)
+            per_photo.append(np.asarray(resized, dtype=np.float32) / np.float32(255.0))
         levels.append(per_photo)
     return levels
 
@@ -66,12 +71,19 @@ def backgrounds(n: int, config: DigitsConfig, pyramid: Pyramid,
             out[sel] = src[(y[:, None] + ar)[:, :, None], (x[:, None] + ar)[:, None, :]]
     flip = rng.random(n) < 0.5
     out[flip] = out[flip, :, ::-1]
-    lum = out @ LUMA
+    lum = luminance(out)
     gray = rng.random(n) < config.desaturate_prob
     out[gray] = lum[gray][..., None]
-    mean = lum.mean(axis=(1, 2))[:, None, None, None]
+    mean = lum.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)[:, None, None, None]
     contrast = rng.uniform(*config.background_contrast, n).astype(np.float32)
     return np.clip(mean + (out - mean) * contrast[:, None, None, None], 0.0, 1.0)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """``rgb[..., 3]`` -> luminance ``[...]``, as elementwise multiply-adds in ``rgb``'s dtype
+    (a matrix product would go through BLAS, whose kernels round differently by CPU)."""
+    weights = [np.asarray(w, dtype=rgb.dtype) for w in LUMA]
+    return rgb[..., 0] * weights[0] + rgb[..., 1] * weights[1] + rgb[..., 2] * weights[2]
 
 
 def draw_classes(n: int, config: DigitsConfig, structure: DigitsStructure,
@@ -126,18 +138,6 @@ def place(img_of: np.ndarray, slot: np.ndarray, first: np.ndarray, sizes: np.nda
     return ys, xs
 
 
-def resize_matrix(src: int, dst: int) -> np.ndarray:
-    """``[dst, src]`` bilinear interpolation weights (pixel centres aligned, edges clamped)."""
-    pos = np.clip((np.arange(dst) + 0.5) * src / dst - 0.5, 0, src - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, src - 1)
-    frac = (pos - lo).astype(np.float32)
-    mat = np.zeros((dst, src), dtype=np.float32)
-    mat[np.arange(dst), lo] += 1 - frac
-    mat[np.arange(dst), hi] += frac
-    return mat
-
-
 def render_split(canvas: np.ndarray, pool: np.ndarray, glyphs: np.ndarray, targets: np.ndarray,
                  resize: Callable[[np.ndarray, int], np.ndarray], config: DigitsConfig,
                  structure: DigitsStructure,
@@ -167,7 +167,7 @@ def render_split(canvas: np.ndarray, pool: np.ndarray, glyphs: np.ndarray, targe
     opacity = rng.uniform(*config.ink_opacity, d).astype(np.float32)
     gap = rng.uniform(*config.ink_contrast, d).astype(np.float32)
     hue = rng.random((d, 3)).astype(np.float32)
-    chroma = (hue - (hue @ LUMA)[:, None]) * config.ink_saturation
+    chroma = (hue - luminance(hue)[:, None]) * np.float32(config.ink_saturation)
     first = np.concatenate([[0], np.cumsum(counts)[:-1]])
     slot = np.arange(d) - first[img_of]
     ys, xs = place(img_of, slot, first, sizes, size, config.max_overlap, rng)
@@ -182,7 +182,7 @@ def render_split(canvas: np.ndarray, pool: np.ndarray, glyphs: np.ndarray, targe
             cols = (xs[sel, None] + ar)[:, None, :]
             imgs = img_of[sel][:, None, None]
             region = canvas[imgs, rows, cols]  # [m, s, s, 3]
-            local = region.mean(axis=(1, 2)) @ LUMA
+            local = luminance(region.mean(axis=(1, 2), dtype=np.float64).astype(np.float32))
             target = np.where(local > 0.5, local - gap[sel], local + gap[sel])
             ink = np.clip(target[:, None] + chroma[sel], 0.0, 1.0)[:, None, None, :]
             alpha = (patch * opacity[sel, None, None])[..., None]

