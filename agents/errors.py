@@ -7,6 +7,9 @@ been accepted.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from envs.errors import MLICError
 
 
@@ -32,6 +35,31 @@ class BeginNeededError(AgentsError):
 
 class ControllerCheckpointError(AgentsError):
     """A saved controller or state dict does not fit the controller or env it is loaded into."""
+
+
+class EnvSettingsError(ControllerCheckpointError):
+    """A saved controller needs env settings that the env it is loaded into does not have.
+
+    ``mismatches`` says which (``agents.zoo.SettingMismatch``: the setting, the value the
+    controller was trained with, the env's). ``message(wording)`` words them with an
+    ``agents.zoo.Wording``: by default as ``envs.make`` keywords; a CLI passes one that names
+    its flags (``training.run_marl``).
+    """
+
+    def __init__(self, label: str, mismatches: Sequence[Any]) -> None:
+        self.label = label
+        self.mismatches = tuple(mismatches)
+        super().__init__(self.message())
+
+    def __reduce__(self) -> tuple[Any, ...]:  # pickles (e.g. across Ray) with its fields
+        return type(self), (self.label, self.mismatches)
+
+    def message(self, wording: Any = None) -> str:
+        """The error's text in ``wording`` (an ``agents.zoo.Wording``; default: keywords)."""
+        return (f"{self.label} does not fit this env: "
+                + "; ".join(m.describe(wording) for m in self.mismatches)
+                + ". Use the env settings the controller was trained with (its card.json "
+                  "'env_settings'), or a controller trained for this env")
 
 
 class UnknownZooControllerError(AgentsError):

@@ -190,3 +190,56 @@ def test_a_checkpoint_from_before_the_episode_driver_is_refused_clearly(tmp_path
     assert main(TINY_FLAGS + ["--out", str(out), "--resume"]) == 2
     err = capsys.readouterr().err
     assert "older version" in err and "delete it" in err and "Traceback" not in err
+
+
+# ------------------------------------------- a loaded controller's env settings
+ZOO_ENTRY = "zoo:mat-dqn-rnd-digits-v0"
+"""A shipped entry whose card needs --observation relative --reward-kind best_gain."""
+
+
+def test_a_zoo_controller_brings_the_env_settings_its_card_names():
+    config = parse_config(TINY_FLAGS + ["--load-agents", ZOO_ENTRY, "--freeze"])
+    assert (config.env_overrides["observation"], config.env_overrides["reward_kind"]) == (
+        "relative", "best_gain")
+    agreeing = parse_config(TINY_FLAGS + ["--load-agents", ZOO_ENTRY, "--freeze",
+                                          "--observation", "relative"])
+    assert agreeing.env_overrides == config.env_overrides
+
+
+def test_a_flag_that_contradicts_the_loaded_controller_is_refused_by_name(tmp_path, capsys):
+    code = main(TINY_FLAGS + ["--load-agents", ZOO_ENTRY, "--freeze", "--observation",
+                              "standard", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert (f"--observation standard contradicts --load-agents {ZOO_ENTRY}, which was trained "
+            "with --observation relative") in err
+    assert "drop --observation" in err and "observation=" not in err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_a_run_marl_runs_agents_bring_that_runs_settings(tmp_path, capsys):
+    source = tmp_path / "source"
+    assert main(TINY_FLAGS + ["--algo", "bandit", "--observation", "relative",
+                              "--out", str(source)]) == 0
+    target = tmp_path / "target"
+    assert main(TINY_FLAGS + ["--load-agents", str(source / "agents"), "--freeze",
+                              "--out", str(target)]) == 0
+    assert json.loads((target / "config.json").read_text())["env_overrides"]["observation"] == \
+        "relative"
+    assert "env settings of --load-agents" in capsys.readouterr().out
+    assert main(TINY_FLAGS + ["--load-agents", str(source / "agents"), "--freeze",
+                              "--observation", "standard", "--out", str(tmp_path / "x")]) == 2
+    assert "trained with --observation relative" in capsys.readouterr().err
+
+
+def test_the_loaders_env_check_names_flags_in_the_cli(tmp_path, capsys, monkeypatch):
+    """Were the card's settings not applied, the loader's check would fire: the CLI words
+    its fixes as flags, where the library names ``envs.make`` keywords."""
+    import training.meta
+    monkeypatch.setattr(training.meta, "controller_env_settings", lambda source: {})
+    code = main(TINY_FLAGS + ["--load-agents", ZOO_ENTRY, "--freeze", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"error: {ZOO_ENTRY} does not fit this env")
+    assert ("it was trained with --observation relative and this env has --observation "
+            "standard (pass --observation relative)") in err
+    assert "(pass --reward-kind best_gain)" in err and "=" not in err

@@ -4,6 +4,7 @@ shipped zoo itself, entry by entry."""
 from __future__ import annotations
 
 import json
+import pickle
 import tomllib
 from pathlib import Path
 
@@ -13,7 +14,8 @@ import pytest
 import agents
 from agents import zoo
 from agents.base import MANIFEST
-from agents.errors import AgentsError, ControllerCheckpointError, UnknownZooControllerError
+from agents.errors import (AgentsError, ControllerCheckpointError, EnvSettingsError,
+                           UnknownZooControllerError)
 from conftest import TINY
 from training.config import env_make_kwargs
 from training.episode import run_episode
@@ -197,6 +199,18 @@ def test_env_settings_the_card_names_must_match(env, settings, fragment):
     with pytest.raises(ControllerCheckpointError, match="^zoo:x does not fit this env: ") as caught:
         zoo.check_env_settings(settings, env, "zoo:x")
     assert fragment in str(caught.value)
+
+
+def test_env_settings_errors_say_which_and_take_a_callers_wording(env):
+    with pytest.raises(EnvSettingsError) as caught:
+        zoo.check_env_settings({"history": 6, "reward.kind": "best_gain"}, env, "zoo:x")
+    error = caught.value
+    assert [(m.setting, m.wanted, m.found) for m in error.mismatches] == [
+        ("history", 6, 4), ("reward.kind", "best_gain", "composite")]
+    assert str(pickle.loads(pickle.dumps(error))) == str(error)  # crosses process boundaries
+    shout = zoo.Wording(show=lambda s, v: f"<{s} {v}>", fix=lambda s, v: f"set <{s} {v}>")
+    assert ("it was trained with <reward.kind best_gain> and this env has <reward.kind "
+            "composite> (set <reward.kind best_gain>)") in error.message(shout)
 
 
 def test_matching_env_settings_load(tmp_path, zoo_root, env, tiny_env):

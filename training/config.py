@@ -29,13 +29,19 @@ from agents.ma2ml.policy_team import SETTINGS
 from agents.rewards import CURIOSITY_CHOICES, REWARDS, check_choice
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
-from training.fields import NESTED_ENV_FLAGS, env_setting, flag
+from training.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_value, flat_settings
 
 ENV_FLAGS = ("agents", "data_root", "image_size", "max_train_images", "max_decisions",
              "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
              "reward_kind")
 """The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names
 (``reward_kind`` sets ``EnvConfig.reward.kind``)."""
+CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind")
+"""The env settings a trained controller depends on beyond its spaces: what its observations
+mean and what it was rewarded for. A run records them (a meta-training run's summary.json, a
+run's ``RUN_CONFIG``) so that whoever loads its controller builds the same env."""
+RUN_CONFIG = "config.json"
+"""The file in a run's output folder that holds its settings (``RunConfig.as_dict``)."""
 
 
 @dataclass(frozen=True)
@@ -67,7 +73,8 @@ class RunConfig:
     """Continue from ``<out>/checkpoint.pt``."""
     load_agents: str | None = None
     """Directory of saved agents (``<out>/agents`` of an earlier run) to start from, or
-    ``zoo:<name>``, a pretrained controller of ``agents.zoo``."""
+    ``zoo:<name>``, a pretrained controller of ``agents.zoo``. The env gets the settings it
+    was trained with (its card's or its run's --observation and --reward-kind)."""
     freeze: bool = False
     """Do not learn: act greedily with the (loaded) agents; curiosity models frozen too."""
     progress: bool = True
@@ -80,7 +87,8 @@ class RunConfig:
         check_choice("--curiosity", self.curiosity, CURIOSITY_CHOICES, ConfigError)
         check_choice("--setting", self.setting, SETTINGS, ConfigError)
         check_choice("--reward", self.reward, REWARDS, ConfigError)
-        object.__setattr__(self, "env_overrides", checked_env_overrides(self.env, self.env_overrides))
+        object.__setattr__(self, "env_overrides", with_controller_settings(
+            self.env, self.load_agents, checked_env_overrides(self.env, self.env_overrides)))
         reward_kind = self.env_overrides.get("reward_kind", "composite")
         if self.reward == "individual" and reward_kind != "composite":
             raise ConfigError("--reward individual replaces the env's reward by one signal per "
@@ -164,6 +172,41 @@ def checked_env_overrides(env_id: str, overrides: Mapping[str, Any]) -> dict[str
             raise ConfigError(f"{flag(name)}: {error}") from None
     config = make_config(env_id, **env_make_kwargs(env_id, values))
     return {k: getattr(*env_setting(config, k)) for k in values}
+
+
+def controller_settings(env_id: str, load_agents: str | PathLike | None) -> dict[str, Any]:
+    """The env settings the controller in ``load_agents`` (a saved folder or ``zoo:<name>``)
+    was trained with that a run sets (``ENV_FLAGS``), checked as ``env_overrides`` are. Those
+    no flag sets are left to the loader's check (``agents.zoo.check_env_settings``)."""
+    if load_agents is None:
+        return {}
+    from training.meta import controller_env_settings  # training.meta imports this module
+
+    needed = flat_settings(controller_env_settings(load_agents))
+    settable = {k: v for k, v in needed.items() if k in ENV_FLAGS}
+    try:
+        return checked_env_overrides(env_id, settable)
+    except ConfigError as error:
+        raise ConfigError(f"--load-agents {load_agents} was trained with env settings that "
+                          f"{env_id} does not take ({error}); use a controller trained for "
+                          "this env") from None
+
+
+def with_controller_settings(env_id: str, load_agents: str | PathLike | None,
+                             overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``overrides`` plus the settings of :func:`controller_settings` that they leave out; one
+    given that contradicts the controller's is refused, naming its flag and the value needed."""
+    needed = controller_settings(env_id, load_agents)
+    conflicts = [name for name, value in needed.items()
+                 if name in overrides and overrides[name] != value]
+    if conflicts:
+        raise ConfigError(
+            "; ".join(f"{flag(n)} {flag_value(overrides[n])} contradicts --load-agents "
+                      f"{load_agents}, which was trained with {flag(n)} {flag_value(needed[n])}"
+                      for n in conflicts)
+            + f": drop {' and '.join(flag(n) for n in conflicts)} (the run then takes the "
+              "controller's), or load a controller trained with what you passed")
+    return {**overrides, **{k: v for k, v in needed.items() if k not in overrides}}
 
 
 def env_make_kwargs(env_id: str, overrides: Mapping[str, Any]) -> dict[str, Any]:

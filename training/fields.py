@@ -65,6 +65,14 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def flag_value(value: Any) -> str:
+    """A setting's value as its flag takes it: a list or tuple comma-separated (``--agents
+    aug,opt``), anything else as text."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
 def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, text: str,
                    choices: Sequence[str] | None = None,
                    agents_type: Callable[[str], Any] | None = None) -> None:

@@ -24,7 +24,7 @@ from agents.rewards import shape_rewards
 from envs.errors import CheckpointError, ConfigError
 from training.callbacks import Checkpoint, ProgressBar, Recorder, StepContext, StepLog, StopOn
 from training.checkpoint import load_checkpoint, save_atomic
-from training.config import RunConfig
+from training.config import RUN_CONFIG, RunConfig
 from training.episode import DriverState, run as run_episodes
 from training.logs import RunLogger, read_steps
 from training.report import write_report
@@ -58,7 +58,7 @@ class RunSession:
         if config.resume:
             self._restore()
         else:
-            (self.out / "config.json").write_text(json.dumps(config.as_dict(), indent=2, default=str))
+            (self.out / RUN_CONFIG).write_text(json.dumps(config.as_dict(), indent=2, default=str))
 
     def _build_controller(self) -> Controller:
         cfg = self.config

@@ -44,7 +44,7 @@ from envs.atomic import write_text_atomic
 from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
 from training.checkpoint import load_checkpoint, save_atomic
-from training.config import env_make_kwargs
+from training.config import CONTROLLER_ENV_SETTINGS, RUN_CONFIG, env_make_kwargs
 from training.fields import dotted_settings
 from training.logs import truncate_lines
 from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
@@ -324,7 +324,7 @@ class MetaTrainer:
             "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
             "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
             "restarts": state.restarts, "commit": _commit(),
-            "curiosity": c.curiosity, "reward_norm": c.reward_norm, "env": self.task_set.train[0].env_id, "env_settings": dotted_settings(c.env_overrides), "options": _jsonable(self.spec.options),
+            "curiosity": c.curiosity, "reward_norm": c.reward_norm, "env": self.task_set.train[0].env_id, "env_settings": controller_settings_of(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
             "return_test_spearman_within_task": _within_task_spearman(state.episodes),
             "best": state.best,
@@ -367,16 +367,29 @@ def _within_task_spearman(episodes: list[dict[str, Any]]) -> float | None:
 
 
 def controller_env_settings(source: str | Path) -> dict[str, Any]:
-    """The env settings a saved controller needs: a zoo entry's card, or for a folder inside a
-    meta-training run (``RUN/best``, ``RUN/final``) the run's ``summary.json``; else none."""
+    """The env settings a saved controller needs (``EnvConfig`` names, dotted for nested ones):
+    a zoo entry's card; for a folder inside a run, that run's record of them: a meta-training
+    run's (``RUN/best``, ``RUN/final``) ``summary.json``, or a ``run_marl`` run's
+    (``RUN/agents``) ``RUN_CONFIG``; else none."""
     if zoo.is_zoo_name(source):
         return dict(zoo.read_card(str(source))["env_settings"] or {})
     if not Path(source).is_dir():  # an algorithm name, or nothing saved
         return {}
-    summary = Path(source).resolve().parent / "summary.json"
-    if summary.is_file():
-        return dict(json.loads(summary.read_text()).get("env_settings") or {})
+    run = Path(source).resolve().parent
+    if (run / SUMMARY).is_file():
+        summary = zoo.read_json_object(run / SUMMARY, ConfigError, "")
+        if "env_settings" in summary:  # a meta-training run's (run_marl's has none)
+            return dict(summary["env_settings"] or {})
+    if (run / RUN_CONFIG).is_file():
+        config = zoo.read_json_object(run / RUN_CONFIG, ConfigError, "")
+        return controller_settings_of(config.get("env_overrides") or {})
     return {}
+
+
+def controller_settings_of(env_overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``CONTROLLER_ENV_SETTINGS`` among a run's flat env overrides, as a card names them
+    (``reward.kind``): what the run records for whoever loads its controller."""
+    return dotted_settings({k: v for k, v in env_overrides.items() if k in CONTROLLER_ENV_SETTINGS})
 
 
 def _command(c: MetaConfig) -> str:

@@ -3,10 +3,13 @@
     python -m training.run_marl --env mlic-digits
     python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007
     python -m training.run_marl --config run.yaml --seed 3      # flags win over the file
+    python -m training.run_marl --load-agents zoo:mat-dqn-rnd-digits-v0 --freeze
 
 Writes ``summary.json``, ``steps.jsonl``, TensorBoard events (``tb/``), ``report.png``,
 the trained agents (``agents/``) and ``checkpoint.pt`` into ``--out``. SIGINT/SIGTERM
 stop after the current decision, with a checkpoint; ``--resume`` continues from it.
+A controller loaded with ``--load-agents`` brings the env settings it was trained with
+(``training.config.controller_settings``); errors name flags, never ``envs.make`` keywords.
 """
 from __future__ import annotations
 
@@ -23,9 +26,12 @@ import agents
 import envs
 from agents import zoo
 from agents.base import MANIFEST
+from agents.errors import EnvSettingsError
 from envs.errors import ConfigError, MLICError
-from training.config import ENV_FLAGS, RunConfig, from_settings, parse_agents, read_yaml
-from training.fields import add_env_flags, add_field_flag, field_docs
+from training.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
+                             parse_agents, read_yaml)
+from training.fields import (add_env_flags, add_field_flag, field_docs, flag, flag_value,
+                             flat_settings)
 from training.signals import StopFlag
 
 EXIT_USAGE = 2
@@ -85,6 +91,28 @@ def check_load_agents(config: RunConfig) -> None:
             f"(e.g. runs/<name>/agents, written when that run finished) or zoo:<name>")
 
 
+def _flag_name(setting: str) -> str:
+    """The run_marl setting of an env setting as a card names it (``reward.kind``)."""
+    (name, _), = flat_settings({setting: None}).items()
+    return name
+
+
+def _show_flag(setting: str, value: Any) -> str:
+    name = _flag_name(setting)
+    return f"{flag(name)} {flag_value(value)}" if name in ENV_FLAGS else f"{setting}={value!r}"
+
+
+def _fix_flag(setting: str, wanted: Any) -> str:
+    if _flag_name(setting) in ENV_FLAGS:
+        return f"pass {_show_flag(setting, wanted)}"
+    return f"run_marl has no flag for {setting}; from Python, {zoo.keyword_fix(setting, wanted)}"
+
+
+FLAGS = zoo.Wording(show=_show_flag, fix=_fix_flag)
+"""How this CLI words the env settings a loaded controller needs (``EnvSettingsError``): as
+its flags."""
+
+
 def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True) -> int:
     """Run the CLI; returns the exit code (0, 2 bad input, 1 I/O error, 130/143 interrupted).
 
@@ -100,9 +128,17 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         check_load_agents(config)
         from training.loop import run  # heavy imports only once the arguments are valid
         stop.install()
-        print(f"run: env={config.env} algo={config.algo} agents={','.join(config.agents)} "
+        algo = f"(loaded from {config.load_agents})" if config.load_agents else config.algo
+        print(f"run: env={config.env} algo={algo} agents={','.join(config.agents)} "
               f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} out={config.out_dir}", flush=True)
+        taken = controller_settings(config.env, config.load_agents)
+        if taken:
+            print(f"env settings of --load-agents {config.load_agents}: "
+                  + " ".join(f"{flag(k)} {flag_value(v)}" for k, v in taken.items()), flush=True)
         result = run(config, should_stop=stop)
+    except EnvSettingsError as error:  # its fixes worded as this CLI's flags
+        print(f"error: {error.message(FLAGS)}", file=sys.stderr)
+        return EXIT_USAGE
     except MLICError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

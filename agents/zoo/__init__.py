@@ -30,14 +30,15 @@ import dataclasses
 import difflib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from pettingzoo import ParallelEnv
 
 from agents.base import MANIFEST, Controller, read_manifest
-from agents.errors import AgentConfigError, ControllerCheckpointError, UnknownZooControllerError
+from agents.errors import (AgentConfigError, ControllerCheckpointError, EnvSettingsError,
+                           UnknownZooControllerError)
 
 ZOO_ROOT = Path(__file__).resolve().parent
 """Where the shipped entries live (one folder per controller)."""
@@ -150,7 +151,7 @@ _MISSING = object()
 
 def check_env_settings(settings: Mapping[str, Any], env: ParallelEnv, label: str) -> None:
     """Refuse ``env`` unless its config (``env.unwrapped.config``) has every setting in
-    ``settings`` at the value given.
+    ``settings`` at the value given (``EnvSettingsError``, whose ``mismatches`` say which).
 
     A key is an ``EnvConfig`` field (``history``), a dotted path into a nested config
     (``reward.w_map``), or a field of the nested reward config (``config.reward``) when
@@ -161,38 +162,81 @@ def check_env_settings(settings: Mapping[str, Any], env: ParallelEnv, label: str
     if not settings:
         return
     config = getattr(getattr(env, "unwrapped", env), "config", None)
-    problems = [_problem(key, value, config) for key, value in sorted(settings.items())]
-    problems = [p for p in problems if p]
-    if problems:
-        raise ControllerCheckpointError(
-            f"{label} does not fit this env: " + "; ".join(problems) + ". Build the env with "
-            "the settings the controller was trained with (its card.json 'env_settings'), "
-            "or use a controller trained for this env")
+    mismatches = [m for key, value in sorted(settings.items())
+                  for m in _mismatches(key, value, config)]
+    if mismatches:
+        raise EnvSettingsError(label, mismatches)
 
 
-def _problem(key: str, wanted: Any, config: Any) -> str | None:
-    """Why ``config`` does not have ``key`` at ``wanted`` (None when it does)."""
-    if config is None:
-        return f"it needs {key}={wanted!r}, but this env has no config to check it against"
-    path, found = _lookup(config, key)
-    if found is _MISSING:
-        return (f"it needs the env setting {key}={wanted!r}, which this env's config "
-                f"({type(config).__name__}) does not have (update the package, or pick another "
-                "controller)")
-    if isinstance(wanted, Mapping):
-        problems = [_problem(f"{path}.{k}", v, config) for k, v in sorted(wanted.items())]
-        return "; ".join(p for p in problems if p) or None
-    if _plain(found) != _plain(wanted):
-        return (f"it was trained with {path}={wanted!r} and this env has {path}={_plain(found)!r}"
-                f" ({_how_to_pass(path, wanted)})")
-    return None
-
-
-def _how_to_pass(path: str, wanted: Any) -> str:
-    head, _, rest = path.partition(".")
+def keyword_fix(setting: str, wanted: Any) -> str:
+    """How to pass env setting ``setting`` (dotted for a nested one) at ``wanted`` to
+    ``envs.make``."""
+    head, _, rest = setting.partition(".")
     if not rest:
         return f"pass {head}={wanted!r} when building the env"
     return f"pass {head}= a config with {rest}={wanted!r} when building the env"
+
+
+@dataclasses.dataclass(frozen=True)
+class Wording:
+    """How an error names an env setting at a value (``show``) and says how to pass it
+    (``fix``), both given the setting (dotted, as a card names it) and the value. The default
+    speaks ``envs.make`` keywords; a CLI gives one that speaks its flags."""
+
+    show: Callable[[str, Any], str] = lambda setting, value: f"{setting}={value!r}"
+    """``setting`` at ``value``, e.g. ``reward.kind='best_gain'``."""
+    fix: Callable[[str, Any], str] = keyword_fix
+    """How to pass ``setting`` at ``value``."""
+
+
+KEYWORDS = Wording()
+"""The default wording: ``envs.make`` keywords."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SettingMismatch:
+    """One env setting a controller needs that the env does not have at that value."""
+
+    setting: str
+    """Where the setting resolves in the env's config (dotted for a nested one:
+    ``reward.kind``), or the key as the card gives it when it resolves nowhere."""
+    wanted: Any
+    """The value the controller was trained with."""
+    found: Any = None
+    """The env's value (as JSON holds it); None unless ``kind`` is ``differs``."""
+    kind: str = "differs"
+    """``differs``; ``absent`` (the env's config has no such setting); ``no_config`` (the env
+    has no config to check against)."""
+    config_name: str = ""
+    """The type of the env's config (for ``absent``)."""
+
+    def describe(self, wording: Wording | None = None) -> str:
+        """One clause of the error, in ``wording`` (default ``KEYWORDS``)."""
+        wording = wording or KEYWORDS
+        wanted = wording.show(self.setting, self.wanted)
+        if self.kind == "no_config":
+            return f"it needs {wanted}, but this env has no config to check it against"
+        if self.kind == "absent":
+            return (f"it needs the env setting {wanted}, which this env's config "
+                    f"({self.config_name}) does not have (update the package, or pick another "
+                    "controller)")
+        return (f"it was trained with {wanted} and this env has "
+                f"{wording.show(self.setting, self.found)} "
+                f"({wording.fix(self.setting, self.wanted)})")
+
+
+def _mismatches(key: str, wanted: Any, config: Any) -> list[SettingMismatch]:
+    """How ``config`` differs from ``key`` at ``wanted`` (empty when it does not)."""
+    if config is None:
+        return [SettingMismatch(key, wanted, kind="no_config")]
+    path, found = _lookup(config, key)
+    if found is _MISSING:
+        return [SettingMismatch(key, wanted, kind="absent", config_name=type(config).__name__)]
+    if isinstance(wanted, Mapping):
+        return [m for k, v in sorted(wanted.items()) for m in _mismatches(f"{path}.{k}", v, config)]
+    if _plain(found) != _plain(wanted):
+        return [SettingMismatch(path, wanted, found=_plain(found))]
+    return []
 
 
 def _lookup(config: Any, key: str) -> tuple[str, Any]:
@@ -222,5 +266,6 @@ def _plain(value: Any) -> Any:
 
 
 __all__ = ["CARD_FIELDS", "CARD_JSON", "CARD_MD", "ENTRY_FILES", "MAX_WEIGHTS_BYTES", "PREFIX",
-           "ZOO_ROOT", "check_env_settings", "check_name", "is_zoo_name", "list_zoo", "load",
-           "read_card", "weights_bytes", "zoo_dir"]
+           "KEYWORDS", "SettingMismatch", "Wording", "ZOO_ROOT", "check_env_settings", "check_name",
+           "is_zoo_name", "keyword_fix", "list_zoo", "load", "read_card", "weights_bytes",
+           "zoo_dir"]

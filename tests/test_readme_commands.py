@@ -1,0 +1,239 @@
+"""Every shell command in the README's ```bash blocks, run as a user would type it.
+
+Each ``python -m`` line (continuations joined, comments dropped) has one entry in ``CASES``
+saying how it is checked, and the README's commands and ``CASES`` must be the same set:
+
+* ``run``: it runs to completion as typed, in a fresh working directory (so its ``runs/...``
+  stay out of the checkout), with the tiny-env flags of ``TINY.flags()`` added where its own
+  flags allow; a placeholder (``zoo:<name>``, ``DIR``) is filled in with something real.
+* ``fails clearly``: it needs what a test cannot have (Pascal VOC on disk, the outputs of a
+  run the README leaves to the reader); it must exit with 2 and a one-paragraph error naming
+  what is missing, without a traceback. ``reason`` says why it cannot run.
+* ``parses``: it runs too long for a test (a 200-episode meta-training, a 5-seed sweep); its
+  arguments must parse to the settings it says. ``reason`` says why it cannot run.
+
+The commands run in-process (``main(argv)``: tokens split and ``~`` expanded as a shell
+would); one of them also runs through ``python -m`` in a subprocess, the way it is typed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from agents import zoo
+from benchmarks import ablations, peers
+from conftest import TINY
+from training import meta_train, publish, run_marl
+from training.loop import run
+from training.meta import MetaConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+MAIN: dict[str, Callable[[list[str]], int]] = {
+    "training.run_marl": run_marl.main, "training.meta_train": meta_train.main,
+    "training.publish": publish.main}
+"""The entry point behind each ``python -m`` module the README runs."""
+NOT_PYTHON = {"make run": "its recipe is the first run_marl command below, checked here",
+              "make test": "it runs this test suite"}
+"""Commands in the bash blocks that are not ``python -m`` lines, and where they are checked."""
+META = ("python -m training.meta_train --algo mat-dqn --task-set digits-v0 --episodes 200 "
+        "--workers 2 --seed 0 --observation relative --reward-kind best_gain --out runs/meta")
+"""The meta-training command; the README's ``meta_train ... --flag`` lines add to it."""
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's ```bash blocks: continuations joined, comments dropped."""
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            command = " ".join(shlex.split(line, comments=True))
+            if command:
+                commands.append(command)
+    return commands
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """How one README command is checked (see the module docstring)."""
+
+    how: str
+    """``run``, ``fails clearly`` or ``parses``."""
+    reason: str = ""
+    """Why it cannot run in a test (for ``fails clearly`` and ``parses``)."""
+    tiny: bool = True
+    """Add ``TINY.flags()`` (``run``)."""
+    expect: str = ""
+    """A fragment of the error (``fails clearly``)."""
+
+
+CASES: dict[str, Case] = {
+    "python -m training.run_marl --env mlic-digits": Case("run"),
+    "python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007": Case(
+        "fails clearly", "needs Pascal VOC 2007 on disk", expect="dataset 'voc' not found"),
+    "python -m training.run_marl --algo bandit --agents aug,opt --curiosity rnd --seed 3":
+        Case("run"),
+    "python -m training.run_marl --config run.yaml --seed 4": Case("run", tiny=False),
+    "python -m training.run_marl --out runs/x --resume": Case("run"),
+    "python -m training.run_marl --env mlic-voc --load-agents runs/coco/agents --freeze": Case(
+        "fails clearly", "needs Pascal VOC and an earlier run's agents in runs/coco",
+        expect="--load-agents runs/coco/agents does not exist"),
+    META: Case("parses", "a 200-episode meta-training on 2 Ray workers (about 20 minutes)"),
+    "python -m training.meta_train ... --address auto": Case(
+        "parses", "joins a running Ray cluster (and trains for 200 episodes)"),
+    "python -m training.meta_train ... --resume": Case(
+        "parses", "continues a 200-episode meta-training"),
+    "python -m training.publish runs/meta --name my-controller": Case(
+        "fails clearly", "needs a finished meta-training run in runs/meta, and would publish "
+        "into the package's own zoo", expect="runs/meta does not exist"),
+    "python -m training.run_marl --env mlic-digits --load-agents zoo:<name> --freeze":
+        Case("run"),
+    "python -m training.publish RUN_DIR --name <name>": Case(
+        "fails clearly", "RUN_DIR stands for a meta-training run, and publishing writes into "
+        "the package's own zoo", expect="RUN_DIR does not exist"),
+    "python -m training.run_marl --env mlic-csv --data-root DIR --load-agents "
+    "zoo:mat-dqn-rnd-digits-v0 --freeze": Case("run"),
+    "python -m benchmarks.ablations --env mlic-digits --seeds 5 --out benchmarks/results": Case(
+        "parses", "5 seeds of 8 variants for 25 epochs (about 25 minutes), and would rewrite "
+        "the committed results"),
+    "python -m benchmarks.peers --env mlic-digits --budget-epochs 25 --seeds 5 --out "
+    "benchmarks/results": Case("parses", "8 methods on 5 seeds for 25 epochs each (about 35 "
+                                         "minutes), and would rewrite the committed results"),
+}
+
+
+def test_every_readme_command_is_checked_here():
+    commands = readme_commands()
+    python = [c for c in commands if c.startswith("python -m ")]
+    assert sorted(set(commands) - set(python)) == sorted(NOT_PYTHON)
+    assert sorted(set(python)) == sorted(CASES), "a README command without a check, or a " \
+                                                 "check for a command the README dropped"
+    assert all(case.reason for case in CASES.values() if case.how != "run")
+
+
+@pytest.fixture()
+def shell(tmp_path, monkeypatch):
+    """A fresh working directory and home (for ``~``), no data root from the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("MLIC_DATA_ROOT", raising=False)
+    return tmp_path
+
+
+def argv_of(command: str, **placeholders: str) -> tuple[str, list[str]]:
+    """(module, arguments) of ``command`` as a shell would pass them, placeholders filled in."""
+    for name, value in placeholders.items():
+        command = command.replace(name, value)
+    _, _, module, *args = shlex.split(command)
+    return module, [os.path.expanduser(a) if a.startswith("~") else a for a in args]
+
+
+def run_as_typed(command: str, *, tiny: bool = True, **placeholders: str) -> int:
+    module, args = argv_of(command, **placeholders)
+    return MAIN[module](args + (TINY.flags() if tiny else []))
+
+
+def command(fragment: str) -> str:
+    """The one command of ``CASES`` that contains ``fragment``."""
+    (found,) = [c for c in CASES if fragment in c]
+    return found
+
+
+def _summary(path: str) -> dict:
+    return json.loads((Path(path) / "summary.json").read_text())
+
+
+def test_default_run(shell):
+    assert run_as_typed("python -m training.run_marl --env mlic-digits") == 0
+    assert _summary("runs/mlic-digits-mat-dqn-s0")["decisions"] == TINY.max_decisions
+
+
+def test_bandit_run_with_agents_curiosity_and_seed(shell):
+    assert run_as_typed(command("--algo bandit")) == 0
+    summary = _summary("runs/mlic-digits-bandit-s3")
+    assert (summary["agents"], summary["curiosity"], summary["seed"]) == (["aug", "opt"], "rnd", 3)
+
+
+def test_config_file_run_with_a_flag_over_it(shell):
+    settings = {k.replace("_", "-"): v for k, v in dataclasses.asdict(TINY).items()}
+    Path("run.yaml").write_text("algo: random\nseed: 1\nprogress: false\n"
+                                + "".join(f"{k}: {v}\n" for k, v in settings.items()))
+    assert run_as_typed(command("--config run.yaml"), tiny=False) == 0
+    assert _summary("runs/mlic-digits-random-s4")["algo"] == "random"  # --seed 4 won
+
+
+def test_resume_after_a_stop(shell):
+    first = run(run_marl.parse_config(["--out", "runs/x"] + TINY.flags()), should_stop=lambda: True)
+    assert first.interrupted and first.summary["decisions"] == 1
+    assert run_as_typed(command("--out runs/x --resume")) == 0  # "(plus the same settings)": the tiny ones
+    assert _summary("runs/x")["decisions"] == TINY.max_decisions
+
+
+ISSUE_ENTRY = "mat-dqn-rnd-digits-v0"
+"""The entry of the issue's report; its command runs through ``python -m`` below."""
+
+
+@pytest.mark.parametrize("name", [n for n in zoo.list_zoo() if n != ISSUE_ENTRY])
+def test_zoo_command_for_every_other_shipped_entry(shell, name, capsys):
+    assert run_as_typed(command("zoo:<name>"), **{"<name>": name}) == 0
+    out = capsys.readouterr().out
+    assert f"env settings of --load-agents zoo:{name}: --observation relative" in out
+    assert _summary("runs/mlic-digits-mat-dqn-s0")["algo"].endswith(f"(loaded from zoo:{name})")
+
+
+def test_zoo_command_through_python_m(tmp_path):
+    """The command as typed into a shell (plus the tiny flags), for the issue's entry."""
+    assert ISSUE_ENTRY in zoo.list_zoo()
+    typed = command("zoo:<name>").replace("<name>", ISSUE_ENTRY)
+    done = subprocess.run([sys.executable, *shlex.split(typed)[1:], *TINY.flags()], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"env settings of --load-agents zoo:{ISSUE_ENTRY}: --observation relative " \
+           "--reward-kind best_gain" in done.stdout
+    assert json.loads((tmp_path / "runs/mlic-digits-mat-dqn-s0/summary.json").read_text())[
+        "decisions"] == TINY.max_decisions
+
+
+def test_zoo_controller_on_your_own_csv_data(shell, csv_root):
+    assert run_as_typed(command("mlic-csv"), DIR=str(csv_root)) == 0
+    assert _summary("runs/mlic-csv-mat-dqn-s0")["env"] == "mlic-csv"
+
+
+@pytest.mark.parametrize("typed", [c for c, case in CASES.items() if case.how == "fails clearly"])
+def test_commands_that_need_what_a_test_lacks_fail_clearly(shell, capsys, typed):
+    assert run_as_typed(typed, tiny=False, **{"<name>": "my-controller"}) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and CASES[typed].expect in err and "Traceback" not in err
+
+
+def test_meta_training_commands_parse_to_what_they_say():
+    config, resume = meta_train.parse_args(argv_of(META)[1])
+    assert config == MetaConfig(algo="mat-dqn", task_set="digits-v0", episodes=200, workers=2,
+                                seed=0, out="runs/meta", env_overrides={
+                                    "observation": "relative", "reward_kind": "best_gain"})
+    assert not resume
+    full = META.removeprefix("python -m training.meta_train ")
+    address = meta_train.parse_args(argv_of(
+        "python -m training.meta_train ... --address auto", **{"...": full})[1])
+    assert address == (dataclasses.replace(config, address="auto"), False)
+    again = meta_train.parse_args(argv_of("python -m training.meta_train ... --resume",
+                                          **{"...": full})[1])
+    assert again == (config, True)
+
+
+def test_benchmark_sweeps_parse_to_what_they_say():
+    sweeps = [c for c in CASES if c.startswith("python -m benchmarks.")]
+    ablation = ablations.parse_args(argv_of(sweeps[0])[1])
+    assert (ablation.env, ablation.seeds, ablation.out) == ("mlic-digits", 5,
+                                                            Path("benchmarks/results"))
+    sweep = peers.parse_args(argv_of(sweeps[1])[1])
+    assert (sweep.env, sweep.budget, sweep.seeds, sweep.out) == ("mlic-digits", 25, 5,
+                                                                 Path("benchmarks/results"))
