@@ -1,5 +1,10 @@
 """Shared pytest fixtures and the one tiny-env settings object, ``TINY``.
 
+Under pytest-xdist (``make test`` runs ``-n 2``) each worker process gets its share of the
+cores, for torch, numpy's BLAS and (through ``OMP_NUM_THREADS``) the CLIs and Ray workers it
+starts: two workers each running two busy-waiting threads on two cores run the suite at half
+its speed.
+
 Fixtures: tiny on-disk datasets (built once per session), a fresh cache dir, a factory of
 tiny envs, and one torch thread for the tiny-MLP controller tests. The session datasets
 must not be modified by tests; a test that needs to break a file builds its own copy with
@@ -7,6 +12,7 @@ the writers in ``benchmarks.tiny_datasets``.
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +23,16 @@ import torch
 
 import envs
 from benchmarks import tiny_datasets
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:  # in an xdist worker: its share of the cores
+        from threadpoolctl import threadpool_limits
+        threads = max(1, (os.cpu_count() or 1) // int(workers))
+        torch.set_num_threads(threads)
+        threadpool_limits(limits=threads)
+        os.environ["OMP_NUM_THREADS"] = str(threads)
 
 
 @dataclass(frozen=True)
