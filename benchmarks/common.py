@@ -10,21 +10,22 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.machine import cpu_model
+from envs.engine.data.digits import GENERATOR_VERSION
+
 
 def machine_description() -> str:
     """One line naming the CPU/GPU, core count, and torch version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     gpu = f", GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""
     return (f"{cpu}, {os.cpu_count()} cores{gpu}, torch {torch.__version__}, "
             f"{torch.get_num_threads()} threads, Python {platform.python_version()}")
+
+
+def data_version_line() -> str:
+    """What the result's generated data (mlic-digits, -mnist, -shapes, task sets) was."""
+    return (f"generated datasets of generator version {GENERATOR_VERSION} "
+            "(byte-identical on every CPU since version 2)")
 
 
 def today() -> str:
@@ -36,12 +37,13 @@ def result_header(title: str, command: str, *, seeds: int | None = None,
     """How every file in ``benchmarks/results`` opens, so that each says how it was made.
 
     ``# title``; ``intro`` as a paragraph if given; then one bullet each for the command that
-    wrote the file, this machine, today's date and (unless ``seeds`` is None) the seeds
-    ``0 .. seeds-1`` that every mean ± std is over; then one bullet per ``details`` entry.
+    wrote the file, this machine, today's date, the version of the generated data
+    (``GENERATOR_VERSION``) and (unless ``seeds`` is None) the seeds ``0 .. seeds-1`` that
+    every mean ± std is over; then one bullet per ``details`` entry.
     """
     lines = [f"# {title}", ""] + ([intro, ""] if intro else [])
     lines += [f"- command: `{command}`", f"- machine: {machine_description()}",
-              f"- date: {today()}"]
+              f"- date: {today()}", f"- data: {data_version_line()}"]
     if seeds is not None:
         which = "0" if seeds == 1 else f"0 to {seeds - 1}"
         lines.append(f"- seeds: {seeds} ({which}); every ± is the std over them")

@@ -2,7 +2,8 @@
 
 A sweep writes one JSON line per finished run (a method or variant on one seed) to
 ``DIR/runs/<sweep>.jsonl``, flushed and fsynced as soon as the run ends. The first line
-holds the sweep's settings (env, budget, overrides, ...: whatever changes a run's result).
+holds the sweep's settings (env, budget, overrides, ...: whatever changes a run's result),
+and the data generator's version, so that runs on older generated data are never reused.
 With ``--resume`` the sweep reloads every stored run whose key it needs and trains only
 the rest; seeds or methods may be added on resume, but a file written with different
 settings is refused with an error that names the differences. Without ``--resume`` the
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from envs.atomic import write_text_atomic
+from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import MLICError
 
 T = TypeVar("T")
@@ -38,7 +40,9 @@ class RunStore:
 
     def __init__(self, path: Path, settings: Mapping[str, Any], resume: bool = False):
         self.path = path
-        self.settings = json.loads(json.dumps(dict(settings), default=str))
+        # runs on data of another generator version are other runs (tasks keep their names)
+        settings = {**settings, "data_generator_version": GENERATOR_VERSION}
+        self.settings = json.loads(json.dumps(settings, default=str))
         self._runs: dict[tuple[str, int], dict[str, Any]] = {}
         self.reused = 0
         """How many runs ``fetch`` returned from the store instead of running them."""
