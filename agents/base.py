@@ -350,20 +350,50 @@ def build_config(cls: type[C], options: Mapping[str, Any], extra_field: str | No
     elif unknown:
         hints = {k: difflib.get_close_matches(k, names, n=2) for k in unknown}
         raise AgentConfigError(f"unknown hyperparameters for {cls.__name__}: {hints} "
-                               f"(name: close matches); valid names: {names}")
+                               f"(name: close matches); valid names: "
+                               + (", ".join(names) if names else f"none, {cls.__name__} takes "
+                                  "no hyperparameters"))
     try:
         return cls(**known)
     except TypeError as error:
         raise AgentConfigError(f"bad hyperparameters for {cls.__name__}: {error}") from error
 
 
-def mapping_of_ints(name: str, values: Mapping[str, int], sizes: Mapping[str, int]) -> dict[str, int]:
-    """Validate a per-agent dict of action indices against the action sizes."""
+def mapping_of_ints(name: str, values: Mapping[str, int | str], sizes: Mapping[str, int],
+                    names: Mapping[str, Sequence[str]] | None = None) -> dict[str, int]:
+    """Validate a per-agent dict of action indices against the action sizes; with ``names``
+    (each agent's action names, ``env.action_names``) an action may also be given by name."""
     out = {}
     for agent, value in values.items():
         if agent not in sizes:
             raise AgentConfigError(f"{name}: unknown agent {agent!r}; agents are {list(sizes)}")
-        if not 0 <= int(value) < sizes[agent]:
-            raise AgentConfigError(f"{name}[{agent!r}]={value} is outside 0..{sizes[agent] - 1}")
+        if isinstance(value, str):
+            value = _action_index(name, agent, value, (names or {}).get(agent), sizes[agent])
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                or not 0 <= int(value) < sizes[agent]:
+            raise AgentConfigError(f"{name}[{agent!r}]={value!r} is outside 0..{sizes[agent] - 1}"
+                                   + ("" if names is None else " (or give an action name)"))
         out[agent] = int(value)
     return out
+
+
+def _action_index(name: str, agent: str, value: str, choices: Sequence[str] | None,
+                  size: int) -> int:
+    """The index of action ``value`` among ``choices`` (an agent's action names)."""
+    if choices is None:
+        raise AgentConfigError(f"{name}[{agent!r}]={value!r}: this env does not name its actions "
+                               f"(it has no action_names); give an index in 0..{size - 1}")
+    if value not in choices:
+        close = difflib.get_close_matches(value, list(choices), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise AgentConfigError(f"{name}[{agent!r}]={value!r} is not an action of {agent!r}: "
+                               f"{hint}choose from {', '.join(choices)} (or an index in "
+                               f"0..{size - 1})")
+    return list(choices).index(value)
+
+
+def action_names(env: ParallelEnv, agents: Sequence[str]) -> dict[str, list[str]] | None:
+    """Each agent's action names, from an env (or wrapper) that has ``action_names(agent)``
+    (``MLICTrainingEnv``, ``envs.ControlSpaces``); None for an env that does not name them."""
+    lookup = getattr(env, "action_names", None)
+    return None if lookup is None else {a: list(lookup(a)) for a in agents}

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from agents.base import Controller, Observations, Transition, mapping_of_ints
+from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
 from agents.common import generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError, ControllerCheckpointError
 
@@ -29,8 +29,9 @@ _TABLES = ("values", "counts")
 class StaticConfig:
     """Hyperparameters of ``static``."""
 
-    choices: dict[str, int] = field(default_factory=dict)
-    """Fixed action index per agent (e.g. the env's default recipe); missing agents use 0."""
+    choices: dict[str, int | str] = field(default_factory=dict)
+    """Fixed action per agent, by index or by name (``{"opt": "sgd"}``, names from
+    ``env.action_names``), e.g. the env's default recipe; missing agents use 0."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,8 @@ class StaticController(Controller):
 
     def __init__(self, env: ParallelEnv, *, seed: int = 0, config: StaticConfig | None = None) -> None:
         super().__init__(env, config or StaticConfig())
-        given = mapping_of_ints("choices", self.config.choices, self.action_sizes)
+        given = mapping_of_ints("choices", self.config.choices, self.action_sizes,
+                                names=action_names(env, self.agents))
         self.choices = {a: given.get(a, 0) for a in self.agents}
 
     def act(self, observations: Observations, training: bool = True) -> dict[str, int]:

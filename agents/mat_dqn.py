@@ -18,6 +18,9 @@ thrown here with a private ``np.random.Generator`` (``DQN.predict`` uses ``np.ra
 from __future__ import annotations
 
 import copy
+import dataclasses
+import difflib
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +95,25 @@ class MatDQNConfig:
         bad = {k: why for k, why in _RESERVED.items() if k in self.dqn_kwargs}
         if bad:
             raise AgentConfigError(f"these DQN arguments cannot be passed through: {bad}")
+        unknown = sorted(set(self.dqn_kwargs) - set(passthrough_arguments()))
+        if unknown:
+            own = [f.name for f in dataclasses.fields(self) if f.name != "dqn_kwargs"]
+            valid = own + list(passthrough_arguments())
+            hints = {k: difflib.get_close_matches(k, valid, n=2) for k in unknown}
+            raise AgentConfigError(
+                f"unknown hyperparameters for mat-dqn: {hints} (name: close matches); valid "
+                f"names: {', '.join(own)}, and the stable_baselines3.DQN arguments "
+                f"{', '.join(passthrough_arguments())}")
         object.__setattr__(self, "net_arch", tuple(int(n) for n in self.net_arch))
+
+
+def passthrough_arguments() -> tuple[str, ...]:
+    """The ``stable_baselines3.DQN`` arguments ``dqn_kwargs`` may carry: those the controller
+    does not set itself (from its config, or fixed: ``_RESERVED``, ``verbose``, the buffer's)."""
+    own = {f.name for f in dataclasses.fields(MatDQNConfig)} | set(_RESERVED) | {
+        "self", "verbose", "replay_buffer_kwargs"}
+    return tuple(name for name in inspect.signature(DQN.__init__).parameters
+                 if name not in own and not name.startswith("_"))
 
 
 class _SpacesOnlyEnv(gym.Env):

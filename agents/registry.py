@@ -18,7 +18,7 @@ from typing import Any
 from pettingzoo import ParallelEnv
 
 from agents import zoo
-from agents.base import Controller, read_manifest
+from agents.base import Controller, build_config, read_manifest
 from agents.errors import UnknownAlgorithmError
 
 
@@ -65,6 +65,13 @@ def declared_options(algo: str, options: Mapping[str, Any]) -> dict[str, Any]:
     """
     names = {f.name for f in dataclasses.fields(spec(algo).resolve().config_class)}
     return {k: v for k, v in options.items() if k in names}
+
+
+def check_options(algo: str, options: Mapping[str, Any]) -> None:
+    """Refuse hyperparameters that ``algo``'s config does not take (naming the valid ones) or
+    rejects, before any env exists: they are checked again when the controller is built."""
+    controller = spec(algo).resolve()
+    build_config(controller.config_class, options, extra_field=controller.passthrough)
 
 
 def make_controller(algo: str, env: ParallelEnv, *, seed: int, **hyperparameters: Any) -> Controller:

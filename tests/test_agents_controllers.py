@@ -220,6 +220,11 @@ def test_unknown_algorithm_names_close_matches():
     ("mat-dqn", {"dqn_kwargs": {"seed": 3}}, "global"),
     ("mat-dqn", {"replay_buffer_class": object}, "SeededReplayBuffer"),
     ("mat-dqn", {"batch_size": 0}, "batch_size"),
+    ("mat-dqn", {"gama": 0.9}, r"'gama': \['gamma'\].*valid names: learning_rate, .* and the "
+                               r"stable_baselines3.DQN arguments n_steps"),
+    ("random", {"x": 1}, "RandomConfig takes no hyperparameters"),
+    ("static", {"choices": {"opt": "sgd"}}, "this env does not name its actions"),
+    ("static", {"choices": {"opt": 1.0}}, "outside 0..3"),
 ])
 def test_bad_hyperparameters_fail_clearly(algo, options, message):
     with pytest.raises(AgentConfigError, match=message):
@@ -231,6 +236,16 @@ def test_static_plays_its_choices_and_defaults_to_zero():
     obs, _ = env.reset(seed=0)
     assert build("static", env, choices={"opt": 2, "loss": 1}).act(obs) == \
         {"aug": 0, "opt": 2, "lrs": 0, "loss": 1}
+
+
+def test_static_takes_its_choices_by_action_name_too():
+    import envs
+    spaces = envs.ControlSpaces(envs.EnvConfig())
+    controller = build("static", spaces, choices={"opt": "sgd", "lrs": 2, "loss": "bce"})
+    assert controller.choices == {"aug": 0, "opt": 0, "lrs": 2, "loss": 0}
+    with pytest.raises(AgentConfigError, match="did you mean 'adam'.*choose from sgd, adam, "
+                                               r"adamw, rmsprop \(or an index in 0..3\)"):
+        build("static", spaces, choices={"opt": "adamv"})
 
 
 def test_mat_dqn_passes_unknown_hyperparameters_to_sb3():

@@ -181,3 +181,11 @@ def test_task_reward_norm_scales_each_tasks_returns_to_unit_rms(tmp_path):
     assert abs(sum(t.mean_reward for t in first)) == pytest.approx(1.0, rel=1e-6)
     with pytest.raises(ConfigError, match="reward_norm"):
         config(tmp_path, reward_norm="per-episode")
+
+
+def test_options_flag_takes_a_json_object(capsys):
+    config, _ = meta_train.parse_args(["--options", '{"gamma": 0.9}'])
+    assert config.options == {"gamma": 0.9}
+    with pytest.raises(SystemExit):
+        meta_train.parse_args(["--options", "gamma=0.9"])
+    assert "argument --options: 'gamma=0.9' is not valid JSON" in capsys.readouterr().err

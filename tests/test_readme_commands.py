@@ -55,7 +55,7 @@ def readme_commands() -> list[str]:
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", README, re.S):
         for line in block.replace("\\\n", " ").splitlines():
-            command = " ".join(shlex.split(line, comments=True))
+            command = " ".join(re.sub(r"(^|\s)#.*$", "", line).split())  # quotes kept
             if command:
                 commands.append(command)
     return commands
@@ -82,6 +82,8 @@ CASES: dict[str, Case] = {
     "python -m training.run_marl --algo bandit --agents aug,opt --curiosity rnd --seed 3":
         Case("run"),
     "python -m training.run_marl --config run.yaml --seed 4": Case("run", tiny=False),
+    "python -m training.run_marl --algo static --options "
+    "'{\"choices\": {\"aug\": \"crop\", \"lrs\": \"cosine\"}}'": Case("run"),
     "python -m training.run_marl --out runs/x --resume": Case("run"),
     "python -m training.run_marl --env mlic-voc --load-agents runs/coco/agents --freeze": Case(
         "fails clearly", "needs Pascal VOC and an earlier run's agents in runs/coco",
@@ -168,6 +170,13 @@ def test_config_file_run_with_a_flag_over_it(shell):
                                 + "".join(f"{k}: {v}\n" for k, v in settings.items()))
     assert run_as_typed(command("--config run.yaml"), tiny=False) == 0
     assert _summary("runs/mlic-digits-random-s4")["algo"] == "random"  # --seed 4 won
+
+
+def test_static_recipe_by_action_names(shell):
+    assert run_as_typed(command("--algo static")) == 0
+    steps = [json.loads(line) for line in
+             Path("runs/mlic-digits-static-s0/steps.jsonl").read_text().splitlines()]
+    assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
 
 
 def test_resume_after_a_stop(shell):

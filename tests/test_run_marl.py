@@ -243,3 +243,53 @@ def test_the_loaders_env_check_names_flags_in_the_cli(tmp_path, capsys, monkeypa
     assert ("it was trained with --observation relative and this env has --observation "
             "standard (pass --observation relative)") in err
     assert "(pass --reward-kind best_gain)" in err and "=" not in err
+
+
+# ------------------------------------------------------------ controller options
+def test_static_plays_the_recipe_its_options_name(tmp_path):
+    out = tmp_path / "run"
+    options = '{"choices": {"opt": "sgd", "lrs": "cosine", "loss": 0}}'
+    assert main(TINY_FLAGS + ["--algo", "static", "--options", options, "--out", str(out)]) == 0
+    played = {tuple(s["config"].values()) for s in read_steps(out)}
+    assert played == {("flip_crop", "sgd", "cosine", "bce")}  # aug: the default recipe's
+    assert json.loads((out / "config.json").read_text())["options"] == json.loads(options)
+
+
+def test_options_from_the_config_file_reach_the_controller(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("algo: bandit\noptions:\n  epsilon: 0.0\n  alpha: 0.5\n")
+    out = tmp_path / "run"
+    assert main(["--config", str(path), "--out", str(out)] + TINY_FLAGS) == 0
+    saved = json.loads((out / "agents" / "controller.json").read_text())["config"]
+    assert (saved["epsilon"], saved["alpha"]) == (0.0, 0.5)
+
+
+@pytest.mark.parametrize("algo, options, message", [
+    ("static", '{"epsilon": 0.1}', "--options: unknown hyperparameters for StaticConfig: "
+                                   "{'epsilon': []} (name: close matches); valid names: choices"),
+    ("bandit", '{"epsilom": 0.1}', "'epsilom': ['epsilon']"),
+    ("mat-dqn", '{"gama": 0.9}', "valid names: learning_rate,"),
+    ("static", '{"choices": {"opt": "sgdd"}}', "--options: choices['opt']='sgdd' is not an "
+                                               "action of 'opt': did you mean 'sgd'?"),
+    ("ma2ml", '{"setting": "pipeline"}', "pass --setting pipeline instead"),
+])
+def test_bad_options_are_refused_naming_the_valid_keys(tmp_path, capsys, algo, options, message):
+    code = main(TINY_FLAGS + ["--algo", algo, "--options", options, "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("options, message", [("[1]", "is a JSON list"),
+                                              ("{epsilon: 1}", "is not valid JSON")])
+def test_options_that_are_not_a_json_object_are_refused_by_argparse(capsys, options, message):
+    with pytest.raises(SystemExit) as exit_info:
+        parse_config(["--options", options])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "argument --options" in err and message in err
+
+
+def test_options_in_a_config_file_must_be_a_mapping(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("options: [epsilon, 0.1]\n")
+    with pytest.raises(ConfigError, match="--options must be a JSON object of hyperparameters"):
+        parse_config(["--config", str(path)])

@@ -79,6 +79,11 @@ class RunConfig:
     """Do not learn: act greedily with the (loaded) agents; curiosity models frozen too."""
     progress: bool = True
     """Show a progress bar."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+    """Controller hyperparameters by name, as a JSON object (e.g. '{"epsilon": 0.1}' for
+    bandit); with --load-agents they override the saved ones. static's recipe is its
+    "choices", by action name or index: '{"choices": {"opt": "sgd", "loss": "bce"}}' (agents
+    left out keep the default recipe's)."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
     """``envs.EnvConfig`` fields to override (any of ``ENV_FLAGS``), validated by ``EnvConfig``."""
 
@@ -102,6 +107,7 @@ class RunConfig:
         if self.setting == "pipeline" and "steps_per_decision" in self.env_overrides:
             raise ConfigError("--setting pipeline trains the whole budget in one decision; drop "
                               "--steps-per-decision (--max-decisions gives the budget in epochs)")
+        self._check_options()
         if self.freeze and self.load_agents is None:
             raise ConfigError("--freeze without --load-agents would run untrained agents; pass "
                               "--load-agents DIR (the 'agents' folder of an earlier run) or "
@@ -129,6 +135,23 @@ class RunConfig:
                 or not math.isfinite(self.beta) or self.beta < 0:
             raise ConfigError(f"--beta must be a finite number >= 0, got {self.beta!r}")
 
+    def _check_options(self) -> None:
+        """``options`` is a mapping of names the controller takes (``--algo``'s; a loaded
+        controller's are checked when it is loaded), and leaves the run's own settings alone."""
+        if not isinstance(self.options, Mapping) or not all(isinstance(k, str) for k in self.options):
+            raise ConfigError(f"--options must be a JSON object of hyperparameters by name, e.g. "
+                              f"'{{\"epsilon\": 0.1}}', got {self.options!r}")
+        if "setting" in self.options:
+            raise ConfigError("--options sets 'setting', which is the run's: pass --setting "
+                              f"{self.options['setting']} instead")
+        if self.load_agents is None:
+            from agents.errors import AgentConfigError
+            from agents.registry import check_options
+            try:
+                check_options(self.algo, self.options)
+            except AgentConfigError as error:
+                raise ConfigError(f"--options: {error}") from None
+
     @property
     def out_dir(self) -> Path:
         return Path(self.out) if self.out else Path("runs") / f"{self.env}-{self.algo}-s{self.seed}"
@@ -147,7 +170,7 @@ class RunConfig:
         return overrides
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: dict(getattr(self, f.name)) if f.name == "env_overrides"
+        return {f.name: dict(getattr(self, f.name)) if f.name in ("options", "env_overrides")
                 else getattr(self, f.name) for f in fields(self)}
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import inspect
+import json
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache
@@ -60,6 +62,15 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def field_default(f: dataclasses.Field) -> Any:
+    """A dataclass field's default (built by its factory if it has one), or None."""
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
+
+
 def flag(name: str) -> str:
     """The command-line flag of a field: ``max_decisions`` -> ``--max-decisions``."""
     return "--" + name.replace("_", "-")
@@ -73,17 +84,35 @@ def flag_value(value: Any) -> str:
     return str(value)
 
 
+def json_object(text: str) -> dict[str, Any]:
+    """A flag's value as a JSON object (``--options '{"gamma": 0.9}'``); argparse shows the
+    error, naming the flag."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not valid JSON ({error}); give an object such as '{{\"gamma\": 0.9}}'"
+            " (single quotes around it in the shell)") from error
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"{text!r} is a JSON {type(value).__name__}; give an "
+                                         "object such as '{\"gamma\": 0.9}'")
+    return value
+
+
 def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, text: str,
                    choices: Sequence[str] | None = None,
                    agents_type: Callable[[str], Any] | None = None) -> None:
     """One flag for one config field, typed by its default: bools are switches (``progress``
-    becomes ``--no-progress``), ``agents`` goes through ``agents_type``."""
+    becomes ``--no-progress``), mappings take a JSON object, ``agents`` goes through
+    ``agents_type``."""
     text = text.replace("%", "%%")  # argparse formats help with %
     if name == "progress":
         parser.add_argument("--no-progress", dest=name, action="store_false",
                             help=f"Turn off: {text}")
     elif isinstance(default, bool):
         parser.add_argument(flag(name), dest=name, action="store_true", help=text)
+    elif isinstance(default, Mapping):
+        parser.add_argument(flag(name), dest=name, type=json_object, metavar="JSON", help=text)
     elif name == "agents":
         parser.add_argument(flag(name), dest=name, type=agents_type or str, help=text)
     else:

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 import envs
 from agents import Controller, load_controller, make_controller
+from agents.errors import AgentConfigError
 from agents.registry import declared_options
 from agents.rewards import shape_rewards
 from envs.errors import CheckpointError, ConfigError
@@ -62,17 +63,27 @@ class RunSession:
 
     def _build_controller(self) -> Controller:
         cfg = self.config
-        if cfg.load_agents:
-            return load_controller(cfg.load_agents, self.stepper, seed=cfg.seed,  # or zoo:<name>
-                                   training=not cfg.freeze)
-        return make_controller(cfg.algo, self.stepper, seed=cfg.seed, **self._algo_kwargs())
+        try:
+            if cfg.load_agents:
+                return load_controller(cfg.load_agents, self.stepper, seed=cfg.seed,  # or zoo:
+                                       training=not cfg.freeze, **cfg.options)
+            return make_controller(cfg.algo, self.stepper, seed=cfg.seed, **self._algo_kwargs())
+        except AgentConfigError as error:  # a hyperparameter, or a choice, it refused
+            if not cfg.options:
+                raise
+            raise AgentConfigError(f"--options: {error}") from None
 
     def _algo_kwargs(self) -> dict[str, Any]:
-        """What the run decides, offered to every algorithm and taken by those whose config
-        declares it: the MA2ML setting, and the fixed choices (the env's default recipe)."""
-        offered = {"setting": self.config.setting,
-                   "choices": envs.recipe_actions(self.env, self.env.config.default_recipe)}
-        return declared_options(self.config.algo, offered)
+        """The run's ``options``, over what the run decides, offered to every algorithm and taken
+        by those whose config declares it: the MA2ML setting, and the fixed choices (the env's
+        default recipe, which choices given in ``options`` replace agent by agent)."""
+        offered = declared_options(self.config.algo, {
+            "setting": self.config.setting,
+            "choices": envs.recipe_actions(self.env, self.env.config.default_recipe)})
+        options = dict(self.config.options)
+        if "choices" in offered and isinstance(options.get("choices"), dict):
+            options["choices"] = {**offered["choices"], **options["choices"]}
+        return {**offered, **options}
 
     # ------------------------------------------------------------ checkpoint
     def _restore(self) -> None:

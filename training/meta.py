@@ -45,7 +45,7 @@ from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
 from training.checkpoint import load_checkpoint, save_atomic
 from training.config import CONTROLLER_ENV_SETTINGS, RUN_CONFIG, env_make_kwargs
-from training.fields import dotted_settings
+from training.fields import dotted_settings, flag
 from training.logs import truncate_lines
 from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
 from training.workers import InProcessPool, RayPool, make_pool
@@ -90,7 +90,8 @@ class MetaConfig:
     """``task``: divide each episode's rewards by the root-mean-square episode return of its
     task so far, so every task weighs alike in the learner; ``none``: rewards as the env pays."""
     options: Mapping[str, Any] = field(default_factory=dict)
-    """Hyperparameters of the controller (by name, as ``make_controller`` takes them)."""
+    """Hyperparameters of the controller by name, as ``make_controller`` takes them (a JSON
+    object on the command line, e.g. '{"gamma": 0.9}')."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
     """``envs.make`` settings for every task (e.g. ``observation``), beyond the task's own."""
     progress: bool = True
@@ -104,7 +105,8 @@ class MetaConfig:
         for name in ("episodes", "workers", "eval_every", "eval_seeds"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"MetaConfig.{name} must be a positive integer, got {value!r}"
+                raise ConfigError(f"MetaConfig.{name} must be a positive integer ({flag(name)}), "
+                                  f"got {value!r}"
                                   + (" (1 runs in-process without Ray)" if name == "workers"
                                      else ""))
 

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 
 from envs.errors import MLICError
-from training.fields import add_env_flags, add_field_flag, field_docs
+from training.fields import add_env_flags, add_field_flag, field_default, field_docs
 from training.meta import MetaConfig
 from training.signals import StopFlag
 
@@ -33,12 +32,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[MetaConfig, bool]:
                                      description=__doc__.split("\n\n")[0])
     docs = field_docs(MetaConfig)
     for f in dataclasses.fields(MetaConfig):
-        if f.name in ("options", "env_overrides"):
-            continue
-        default = f.default if f.default is not dataclasses.MISSING else None
-        add_field_flag(parser, f.name, default, docs[f.name])
-    parser.add_argument("--options", type=json.loads, default={},
-                        help="Controller hyperparameters as JSON, e.g. '{\"gamma\": 0.9}'")
+        if f.name != "env_overrides":
+            add_field_flag(parser, f.name, field_default(f), docs[f.name])
     add_env_flags(parser, META_ENV_FLAGS)
     parser.add_argument("--resume", action="store_true",
                         help="Continue the run in --out from its checkpoint")

@@ -30,8 +30,8 @@ from agents.errors import EnvSettingsError
 from envs.errors import ConfigError, MLICError
 from training.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
                              parse_agents, read_yaml)
-from training.fields import (add_env_flags, add_field_flag, field_docs, flag, flag_value,
-                             flat_settings)
+from training.fields import (add_env_flags, add_field_flag, field_default, field_docs, flag,
+                             flag_value, flat_settings)
 from training.signals import StopFlag
 
 EXIT_USAGE = 2
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs = field_docs(RunConfig)
     for f in fields(RunConfig):
         if f.name != "env_overrides":
-            add_field_flag(p, f.name, f.default,
+            add_field_flag(p, f.name, field_default(f),
                            RUN_FLAG_HELP[f.name]() if f.name in RUN_FLAG_HELP else docs[f.name])
     add_env_flags(p, ENV_FLAGS, agents_type=_agents_argument)
     return p
@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         stop.install()
         algo = f"(loaded from {config.load_agents})" if config.load_agents else config.algo
         print(f"run: env={config.env} algo={algo} agents={','.join(config.agents)} "
-              f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} out={config.out_dir}", flush=True)
+              f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} out={config.out_dir}"
+              + (f" options={json.dumps(dict(config.options))}" if config.options else ""), flush=True)
         taken = controller_settings(config.env, config.load_agents)
         if taken:
             print(f"env settings of --load-agents {config.load_agents}: "
