@@ -18,7 +18,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
-from agents.common import generator_state, set_generator_state, spawn_generators
+from agents.common import damaged, generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError, ControllerCheckpointError
 
 BANDIT_FILE = "bandit.json"
@@ -215,4 +215,10 @@ class BanditController(Controller):
         path = Path(directory) / BANDIT_FILE
         if not path.is_file():
             raise ControllerCheckpointError(f"{path} is missing: not a saved bandit controller")
-        self._set_tables(json.loads(path.read_text()))
+        try:
+            tables = json.loads(path.read_text())
+        except ValueError as error:  # not JSON, or not even text
+            raise damaged(path, "bandit's value tables", f"not valid JSON: {error}") from error
+        if not isinstance(tables, dict) or any(k not in tables for k in _TABLES):
+            raise damaged(path, "bandit's value tables", f"it lacks {list(_TABLES)}")
+        self._set_tables(tables)

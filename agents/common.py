@@ -15,13 +15,15 @@
   resumed run would not replay the same batches: the subclass only replaces where the
   indices come from.
 * **Checkpoint helpers.** Loading a module, an optimizer or a saved file with an error
-  that says which part did not fit.
+  that says which part did not fit, or that the file is damaged (``check_archive``).
 """
 from __future__ import annotations
 
 import copy
 import json
 import math
+import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -271,7 +273,39 @@ def load_optimizer(optimizer: torch.optim.Optimizer, state: Mapping[str, Any], w
 
 
 def load_file(path: Path, what: str) -> dict[str, Any]:
-    """A ``torch.save``d dict written by a controller's ``save``, or a clear error if missing."""
+    """A ``torch.save``d dict written by a controller's ``save``, or a clear error if it is
+    missing or damaged."""
     if not path.is_file():
         raise ControllerCheckpointError(f"{path} is missing: not a saved {what}")
-    return torch.load(path, weights_only=True)
+    check_archive(path, what)
+    try:
+        return torch.load(path, weights_only=True)
+    except (RuntimeError, EOFError, ValueError) as error:  # intact archive, bad contents
+        raise damaged(path, what, f"{type(error).__name__}: {error}") from error
+
+
+def check_archive(path: Path, what: str, members: Sequence[str] = ()) -> None:
+    """Refuse a saved weights file that is not the whole zip archive it was written as (both
+    ``torch.save`` and SB3's ``save`` write one): cut short by a full disk or an interrupted
+    copy, or overwritten. ``members`` are files the archive must hold (a truncated SB3 zip can
+    still open, as the torch archive nested in it)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            corrupt = archive.testzip()  # checks every member's CRC
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError,
+            zlib.error) as error:  # ValueError: e.g. a member name that no longer decodes
+        raise damaged(path, what, f"not a readable zip archive: {error}") from error
+    missing = [m for m in members if m not in names]
+    if missing:
+        raise damaged(path, what, f"{', '.join(missing)} missing from it")
+    if corrupt is not None:
+        raise damaged(path, what, f"{corrupt} in it fails its checksum")
+
+
+def damaged(path: Path, what: str, detail: str) -> ControllerCheckpointError:
+    """The error for a saved file that was written but cannot be read back."""
+    return ControllerCheckpointError(
+        f"{path} is damaged ({detail}): the file of the {what} is truncated or corrupted, not a "
+        "controller of another shape. Save or copy the controller again (for a zoo entry, "
+        "reinstall the package)")

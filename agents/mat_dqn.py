@@ -35,7 +35,7 @@ from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.utils import polyak_update
 
 from agents.base import Controller, Observations, Transition
-from agents.common import (SeededReplayBuffer, generator_state, redraw_linear_,
+from agents.common import (SeededReplayBuffer, check_archive, generator_state, redraw_linear_,
                            set_generator_state)
 from agents.errors import AgentConfigError, ControllerCheckpointError
 
@@ -44,6 +44,9 @@ _RESERVED = {"seed": "it seeds the global generators; pass seed to make_controll
              "optimize_memory_usage": "SeededReplayBuffer keeps next_observations separately",
              "env": "the controller builds a spaces-only env per agent",
              "policy": "MlpPolicy is used (set net_arch or policy_kwargs)"}
+
+SB3_MEMBERS = ("data", "policy.pth")
+"""What every ``DQN.save`` zip holds (its settings and the Q-networks' weights)."""
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,7 @@ class MatDQNController(Controller):
             path = Path(directory) / f"{agent}.zip"
             if not path.is_file():
                 raise ControllerCheckpointError(f"{path} is missing: no saved DQN for {agent!r}")
+            check_archive(path, f"DQN of agent {agent!r}", members=SB3_MEMBERS)
             try:
                 model.set_parameters(str(path), exact_match=True, device=self.config.device)
             except (RuntimeError, ValueError, KeyError) as error:

@@ -7,7 +7,8 @@
 Every method gets ``E = --budget-epochs`` epochs of training per seed; a search method
 shares them across its trials (``benchmarks.search``, ``benchmarks.pbt``):
 
-* ``static``: the static default recipe (AdamW + one-cycle + ASL + flip/crop) for E epochs.
+* ``static``: the ``static`` controller, holding the env's default recipe (AdamW + one-cycle
+  + ASL + flip/crop) for E epochs; it is played as the agents are, an algorithm like them.
 * ``random-search``: random static recipes, ``--trial-epochs`` each; best by val mAP.
 * ``tpe``: Optuna TPE over static recipes with its MedianPruner (val mAP reported every
   epoch; pruned trials free epochs for more trials until E are spent). Needs ``optuna``.
@@ -126,8 +127,6 @@ def runner(config: PeersConfig, method: str) -> Runner:
     """``run(seed, bar) -> MethodResult`` for one method."""
     env, over, budget = config.env, config.overrides, config.budget
     search = SearchConfig(budget=budget, trial_epochs=min(config.trial_epochs, budget))
-    if method == "static":
-        return lambda seed, bar: static_recipe(env, over, seed, budget, bar=bar)
     if method == "random-search":
         return lambda seed, bar: random_search(env, over, seed, search, bar)
     if method == "tpe":
@@ -136,6 +135,8 @@ def runner(config: PeersConfig, method: str) -> Runner:
         settings = pbt.PBTConfig(budget=budget, population=config.population,
                                  interval=config.interval)
         return lambda seed, bar: pbt.run_pbt(env, over, seed, settings, bar)
+    # Every other method is a registered algorithm, static among them: run_controller offers
+    # each the env's default recipe as run_marl does, and static holds it.
     curiosity = config.curiosity if method == "mat-dqn-curiosity" else "none"
     algo = "mat-dqn" if method == "mat-dqn-curiosity" else method
     spec = ControllerSpec(algo=algo, curiosity=curiosity)

@@ -164,6 +164,24 @@ def test_save_then_load_controller_acts_the_same(algo, tmp_path):
         obs, *_ = probe.step(expected)
 
 
+@pytest.mark.parametrize("algo, name", [("mat-dqn", "aug.zip"), ("ma2ml", "policies.pt"),
+                                        ("ma2ml", "critic.pt"), ("ma2ml-lite", "baseline.pt"),
+                                        ("bandit", "bandit.json")])
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte"])
+def test_a_damaged_weights_file_is_reported_as_damaged(tmp_path, algo, name, damage):
+    build(algo, CooperativeFakeEnv()).save(tmp_path)
+    path = tmp_path / name
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":  # e.g. a full disk: SB3's zip then still opens, as a nested one
+        data = data[:len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ControllerCheckpointError, match=f"^{re.escape(str(path))} is damaged "
+                                                        r"\(.*\): .* truncated or corrupted"):
+        load_controller(tmp_path, CooperativeFakeEnv(), seed=0)
+
+
 def test_load_controller_rejects_other_agents(tmp_path):
     build("bandit", CooperativeFakeEnv()).save(tmp_path)
     with pytest.raises(ControllerCheckpointError, match="agents"):

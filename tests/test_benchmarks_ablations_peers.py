@@ -220,3 +220,15 @@ def test_ray_console_hides_banners_but_shows_them_on_failure(capsys):
         print("trial failed: see this")
         raise RuntimeError("boom")
     assert "trial failed: see this" in capsys.readouterr().err
+
+
+def test_the_static_peer_is_the_static_controller_holding_the_default_recipe():
+    """``static`` is played as every algorithm is (no branch of its own in ``peers.runner``),
+    and gives exactly what holding the default recipe fixed gives."""
+    from benchmarks.search import static_recipe
+    over = {k: v for k, v in TINY_ENV.overrides().items() if k != "max_decisions"}
+    config = peers.PeersConfig(budget=2, overrides=over, methods=("static",))
+    played = peers.runner(config, "static")(0, None)
+    held = static_recipe("mlic-digits", over, 0, 2)
+    assert (played.test, played.curve, played.choices) == (held.test, held.curve, held.choices)
+    assert played.detail.startswith("static (curiosity none): 0 switch(es)")

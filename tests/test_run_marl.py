@@ -293,3 +293,12 @@ def test_options_in_a_config_file_must_be_a_mapping(tmp_path):
     path.write_text("options: [epsilon, 0.1]\n")
     with pytest.raises(ConfigError, match="--options must be a JSON object of hyperparameters"):
         parse_config(["--config", str(path)])
+
+
+def test_no_progress_help_reads_as_a_sentence(capsys):
+    from training import meta_train
+    for parse in (parse_config, meta_train.parse_args):
+        with pytest.raises(SystemExit):
+            parse(["--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--no-progress Do not show a progress bar" in text and "Turn off" not in text

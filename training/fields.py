@@ -108,7 +108,7 @@ def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, tex
     text = text.replace("%", "%%")  # argparse formats help with %
     if name == "progress":
         parser.add_argument("--no-progress", dest=name, action="store_false",
-                            help=f"Turn off: {text}")
+                            help=f"Do not {text[:1].lower()}{text[1:]}")  # "Show a ..." docs
     elif isinstance(default, bool):
         parser.add_argument(flag(name), dest=name, action="store_true", help=text)
     elif isinstance(default, Mapping):
