@@ -138,13 +138,14 @@ class RunConfig:
     def _check_options(self) -> None:
         """``options`` is a mapping of names the controller takes (``--algo``'s; a loaded
         controller's are checked when it is loaded), and leaves the run's own settings alone."""
-        if not isinstance(self.options, Mapping) or not all(isinstance(k, str) for k in self.options):
+        if not isinstance(self.options, Mapping) \
+                or not all(isinstance(k, str) for k in self.options):
             raise ConfigError(f"--options must be a JSON object of hyperparameters by name, e.g. "
                               f"'{{\"epsilon\": 0.1}}', got {self.options!r}")
         if "setting" in self.options:
             raise ConfigError("--options sets 'setting', which is the run's: pass --setting "
                               f"{self.options['setting']} instead")
-        if self.load_agents is None:
+        if self.options and self.load_agents is None:
             from agents.errors import AgentConfigError
             from agents.registry import check_options
             try:

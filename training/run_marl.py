@@ -129,9 +129,10 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         from training.loop import run  # heavy imports only once the arguments are valid
         stop.install()
         algo = f"(loaded from {config.load_agents})" if config.load_agents else config.algo
+        options = f" options={json.dumps(dict(config.options))}" if config.options else ""
         print(f"run: env={config.env} algo={algo} agents={','.join(config.agents)} "
-              f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} out={config.out_dir}"
-              + (f" options={json.dumps(dict(config.options))}" if config.options else ""), flush=True)
+              f"curiosity={config.curiosity} reward={config.reward} seed={config.seed} "
+              f"out={config.out_dir}{options}", flush=True)
         taken = controller_settings(config.env, config.load_agents)
         if taken:
             print(f"env settings of --load-agents {config.load_agents}: "
