@@ -14,6 +14,7 @@ import time
 import pytest
 
 import envs
+from envs.engine.data.digits import GENERATOR_VERSION
 from agents import load_controller
 from envs.errors import ConfigError
 from training import meta_train
@@ -39,6 +40,7 @@ def test_in_process_run_writes_summary_best_controller_and_logs(tmp_path):
     summary = MetaTrainer(config(tmp_path)).run()
     out = tmp_path / "run"
     assert summary["finished"] and summary["episodes"] == 4 and summary["rounds"] == 4
+    assert summary["generator_version"] == GENERATOR_VERSION  # what its data was
     # held-out evaluations: before round 1, after rounds 2 and 4
     assert [e["round"] for e in summary["curve"]] == [0, 2, 4]
     assert set(summary["best"]["per_task"]) == {t.name for t in envs.task_set(TINY_SET).heldout}

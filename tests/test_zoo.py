@@ -80,6 +80,12 @@ def test_published_controller_loads_by_name_frozen_and_plays(tmp_path, zoo_root,
     assert fine_tune.training is True
 
 
+def test_card_names_the_data_version_of_its_run(tmp_path, zoo_root, env):
+    run_dir, _ = make_run(tmp_path, env, generator_version=7)
+    publish(run_dir, "tiny", root=zoo_root, date="2025-01-02")
+    assert zoo.read_card("zoo:tiny", root=zoo_root)["generator_version"] == 7
+
+
 def test_card_holds_every_field_and_reads_well(tmp_path, zoo_root, env):
     run_dir, _ = make_run(tmp_path, env, env_settings={"history": 4})
     publish(run_dir, "tiny", root=zoo_root, date="2025-01-02")
@@ -95,7 +101,9 @@ def test_card_holds_every_field_and_reads_well(tmp_path, zoo_root, env):
     assert card["heldout"] == {"round": 3, "mAP": 41.5, "per_task": given["best"]["per_task"]}
     assert card["curve"] == given["curve"] and card["algo"] == "bandit"
     assert card["agents"] == list(env.possible_agents) and card["env"].startswith("mlic-")
+    assert card["generator_version"] == 1  # a summary that does not say: before it was recorded
     text = (zoo_root / "tiny" / zoo.CARD_MD).read_text()
+    assert "| data | generated datasets of generator version 1 |" in text
     for fragment in ("# zoo:tiny", given["command"], "digits-v0", "| CPU-hours | 0.25 |",
                      "0123abc", "2025-01-02", "| digits-heldout-a | 40.00 |",
                      "| **mean** | **41.50** |", "`history` = `4`", "--load-agents zoo:tiny"):

@@ -41,6 +41,7 @@ from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
 from agents.base import Controller, Transition
 from envs.atomic import write_text_atomic
+from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
 from training.checkpoint import load_checkpoint, save_atomic
@@ -326,6 +327,7 @@ class MetaTrainer:
             "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
             "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
             "restarts": state.restarts, "commit": _commit(),
+            "generator_version": GENERATOR_VERSION,
             "curiosity": c.curiosity, "reward_norm": c.reward_norm, "env": self.task_set.train[0].env_id, "env_settings": controller_settings_of(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
             "return_test_spearman_within_task": _within_task_spearman(state.episodes),

@@ -12,6 +12,7 @@ and must hold ``SUMMARY_KEYS``::
     cpu_hours (float)  wall_s (float)  commit (str)  env_settings (dict, may be empty)
     best: {"round": int, "heldout_mAP": float, "per_task": {task: mAP}}
     curve: [{"round": int, "episodes": int, "heldout_mAP": float}, ...]
+    generator_version (int; optional: summaries from before it was recorded were version 1)
 
 Controllers over ``agents.zoo.MAX_WEIGHTS_BYTES`` are refused: the zoo ships in the package.
 Then run ``pytest tests/test_zoo.py``: it loads every entry and plays a frozen episode.
@@ -31,7 +32,6 @@ from typing import Any
 from agents import zoo
 from agents.base import MANIFEST
 from envs.errors import MLICError
-from training.fields import flat_settings
 
 EXIT_USAGE = 2
 EXIT_IO = 1
@@ -154,7 +154,7 @@ def build_card(summary: Mapping[str, Any], *, name: str, manifest: Mapping[str, 
         "name": name, "algo": manifest["algo"], "agents": list(manifest["agents"]), "env": env,
         **{k: summary[k] for k in ("command", "task_set", "episodes", "workers", "seed",
                                    "cpu_hours", "wall_s", "commit", "env_settings")},
-        "date": date,
+        "date": date, "generator_version": int(summary.get("generator_version", 1)),
         # the command that made the weights: the run, then this publication
         **({"command": f"{summary['command']} && python -m training.publish {run_dir} "
                        f"--name {name} --controller {controller}"} if run_dir else {}),
@@ -176,10 +176,10 @@ def render_card(card: Mapping[str, Any]) -> str:
         f'controller = agents.make_controller("zoo:{card["name"]}", env, seed=0)  # frozen',
         "```", "", "```bash",
         f"python -m training.run_marl --env {card['env']} --load-agents zoo:{card['name']} "
-        "--freeze" + "".join(f" --{k.replace('_', '-')} {v}"
-                             for k, v in flat_settings(settings).items()),
+        "--freeze",
         "```", "",
         "## Env settings it needs", "",
+        "`run_marl --load-agents` and `DynamicRecipe` apply them for you; pass them to `envs.make` when you build the env yourself.", "",
         *([f"- `{k}` = `{json.dumps(v)}`" for k, v in sorted(settings.items())]
           or ["None beyond the defaults."]), "",
         "## Training", "", "| | |", "|---|---|",
@@ -187,7 +187,8 @@ def render_card(card: Mapping[str, Any]) -> str:
         f"| episodes | {card['episodes']} |", f"| workers | {card['workers']} |",
         f"| seed | {card['seed']} |", f"| CPU-hours | {card['cpu_hours']:.2f} |",
         f"| wall time | {card['wall_s']:.0f} s |", f"| commit | `{card['commit']}` |",
-        f"| published | {card['date']} |", "",
+        f"| published | {card['date']} |",
+        f"| data | generated datasets of generator version {card['generator_version']} |", "",
     ]
     heldout = card["heldout"]
     per_task = heldout["per_task"]

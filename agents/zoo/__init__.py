@@ -13,7 +13,8 @@ Each entry is a folder ``agents/zoo/<name>/`` holding
   sizes and observation shapes it was trained on, hyperparameters) and the weights, at most
   ``MAX_WEIGHTS_BYTES`` in all (the zoo ships inside the package);
 * ``card.json``: the model card's fields (``CARD_FIELDS``): the command that trained it, task
-  set, episodes, CPU-hours, held-out results, commit, and ``env_settings``, the env settings
+  set, episodes, CPU-hours, held-out results, commit, the version of the generated data it
+  was trained and measured on (``generator_version``), and ``env_settings``, the env settings
   the controller needs (``EnvConfig`` field names; dotted for nested ones, ``reward.<field>``);
 * ``CARD.md``: the same card, for people.
 
@@ -51,7 +52,8 @@ ENTRY_FILES = (MANIFEST, CARD_JSON, CARD_MD)
 MAX_WEIGHTS_BYTES = 2 * 1024 * 1024
 """The most an entry's controller files (manifest + weights) may weigh: 2 MiB."""
 CARD_FIELDS = ("name", "algo", "agents", "env", "command", "task_set", "episodes", "workers",
-               "seed", "cpu_hours", "wall_s", "commit", "date", "env_settings", "heldout", "curve")
+               "seed", "cpu_hours", "wall_s", "commit", "date", "generator_version",
+               "env_settings", "heldout", "curve")
 """Keys of ``card.json``. ``env`` is an env id the controller plays (the conformance test
 builds a tiny one); ``heldout`` is ``{"round", "mAP", "per_task": {task: mAP}}``."""
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
