@@ -70,10 +70,13 @@ class SearchConfig:
 
 
 def from_episode(episode: EpisodeResult, detail: str = "") -> MethodResult:
-    """A single-episode method (static recipe, a controller)."""
+    """A single-episode method (static recipe, a controller). Its ``recipe`` is the one it
+    held, when it played a single recipe throughout (as ``static`` does)."""
+    played = set(episode.choices)
+    recipe = episode.recipe or (next(iter(played)) if len(played) == 1 else "")
     return MethodResult(test=episode.test, curve=running_best(episode.val_map),
-                        wall_s=episode.wall_s, detail=detail or episode.recipe,
-                        recipe=episode.recipe, choices=episode.choices)
+                        wall_s=episode.wall_s, detail=detail or recipe,
+                        recipe=recipe, choices=episode.choices)
 
 
 def _combine(trials: list[EpisodeResult], wall_s: float) -> MethodResult:
