@@ -76,7 +76,8 @@ def test_load_dataset_serves_a_registered_loaders_splits(loader: RandomLoader) -
     assert loader.made is not None and val is loader.made.val
     with pytest.raises(envs.ConfigError, match="has no split 'trainval'; its splits are train"):
         envs.load_dataset(DATASET, "trainval")
-    with pytest.raises(envs.ConfigError, match="download=True is not supported for tiny_random"):
+    with pytest.raises(envs.ConfigError,
+                       match=r"download=True \(run_marl: --download\) is not supported for tiny_random"):
         envs.load_splits(DATASET, download=True)
 
 

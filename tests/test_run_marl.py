@@ -150,6 +150,8 @@ def test_config_file_and_flag_precedence(tmp_path):
     (["--env", "mlic-vco"], "Did you mean 'mlic-voc'"),
     (["--algo", "mat-dq"], "mat-dqn"),
     (["--env", "mlic-voc", "--data-root", "/nonexistent/voc"], "mlic-digits"),
+    (["--env", "mlic-voc", "--data-root", "/nonexistent/voc"], "(run_marl: --data-root DIR)"),
+    (["--env", "mlic-voc", "--data-root", "/nonexistent/voc"], "(run_marl: --download)"),
     (["--curiosity", "rdn"], "rnd"),
     (["--image-size", "0"], "image_size must be a positive integer"),
     (["--batch-size", "-3"], "batch_size must be a positive integer"),

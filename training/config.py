@@ -31,7 +31,7 @@ from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
 from training.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_value, flat_settings
 
-ENV_FLAGS = ("agents", "data_root", "image_size", "max_train_images", "max_decisions",
+ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
              "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
              "reward_kind")
 """The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names

@@ -94,7 +94,7 @@ def fetch(resource: Resource, root: Path, *, timeout: float = 60.0) -> Path:
                 raise DatasetNotFoundError(
                     f"could not download {resource.url}: {exc}. Check the network, or download "
                     f"{resource.filename} yourself from {resource.url}, extract it under {root} "
-                    f"and retry without download=True") from exc
+                    f"and retry without download=True (run_marl: --download)") from exc
             out.flush()
             os.fsync(out.fileno())
         got = digest.hexdigest()

@@ -36,5 +36,6 @@ def not_found_error(dataset: str, root: Path, origin: str, looked_at: Sequence[P
         f"Looked at:\n{looked}\n"
         f"Expected layout:\n{layout}\n"
         f"How to get it: {how_to_get}\n"
-        f"Pass data_root=... or set ${DATA_ROOT_ENV_VAR} to the folder that holds it. "
+        f"Pass data_root=... (run_marl: --data-root DIR) or set ${DATA_ROOT_ENV_VAR} to the "
+        f"folder that holds it. "
         f"The bundled 'mlic-digits' dataset needs no data and no download.")

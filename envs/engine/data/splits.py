@@ -107,8 +107,8 @@ def _request(key: str, loader: DatasetLoader, *, data_root: PathLike | None,
         raise ConfigError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
     if download and not loader.download:
         can = ", ".join(n for n in dataset_names() if dataset_loader(n).download)
-        raise ConfigError(f"download=True is not supported for {key}: it must be placed under "
-                          f"the data root by hand (download works for: {can})")
+        raise ConfigError(f"download=True (run_marl: --download) is not supported for {key}: it "
+                          f"must be placed under the data root by hand (download works for: {can})")
     if digits_config is not None:
         if key not in GENERATED:
             raise ConfigError(f"digits_config is only for the generated datasets "

@@ -50,11 +50,12 @@ _LAYOUT = ("  <root>/VOCdevkit/VOC2007/  (or <root>/VOC2007/, or <root> itself),
            "    JPEGImages/<id>.jpg, Annotations/<id>.xml,\n"
            "    ImageSets/Main/{train,val,trainval,test}.txt")
 _HOW = (f"download VOCtrainval_06-Nov-2007.tar and VOCtest_06-Nov-2007.tar from {VOC2007_URL} "
-        f"and extract both into the data root, or pass download=True to have this done for you")
+        f"and extract both into the data root, or pass download=True (run_marl: --download) "
+        "to have this done for you")
 
 
 _REEXTRACT = (f"re-extract it from the official archive ({VOC2007_URL}) or pass download=True "
-              f"to fetch a fresh copy")
+              "(run_marl: --download) to fetch a fresh copy")
 
 
 def voc_candidates(root: Path) -> list[Path]:
@@ -77,7 +78,7 @@ def read_split_ids(voc_dir: Path, split: str) -> list[str]:
         extra = " (the test split comes from VOCtest_06-Nov-2007.tar)" if split == "test" else ""
         raise DatasetNotFoundError(
             f"VOC split file {path} does not exist{extra}. Extract the official archive into "
-            f"the data root (see {VOC2007_URL}) or pass download=True")
+            f"the data root (see {VOC2007_URL}) or pass download=True (run_marl: --download)")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -136,7 +137,7 @@ def _build(voc_dir: Path, split: str, ids: list[str], image_size: int,
         raise DatasetNotFoundError(
             f"{voc_dir / 'JPEGImages'} does not exist, so the {split} images cannot be read. "
             f"Extract the JPEGImages/ folder of the official archive next to Annotations/ "
-            f"({VOC2007_URL}), or pass download=True")
+            f"({VOC2007_URL}), or pass download=True (run_marl: --download)")
     class_index = {c: i for i, c in enumerate(VOC_CLASSES)}
     labels = np.zeros((len(ids), len(VOC_CLASSES)), dtype=np.uint8)
     ignore = np.zeros((len(ids), len(VOC_CLASSES)), dtype=bool)
