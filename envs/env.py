@@ -14,6 +14,7 @@ CPU.
 """
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Mapping
@@ -166,6 +167,21 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         self._status = state["status"]
         self._decisions = int(state["decisions"])
         self.agents = list(state["agents"])
+
+    def fork(self) -> MLICTrainingEnv:
+        """An independent copy of this env, in memory, at exactly this point of its episode.
+
+        The fork shares the (read-only) datasets and copies everything that changes: the
+        model, its EMA, the optimizer's state, the generators, the sampler and the status.
+        Continued with the same actions it gives exactly this env's trajectory on CPU; what
+        either does afterwards leaves the other untouched. Search methods (the ``rollout``
+        expert) try alternatives from one state this way, paying only their compute.
+        """
+        if self._status is None:
+            raise ResetNeededError("fork() before the first reset(): call reset() first")
+        other = MLICTrainingEnv(self.config, self.data, env_id=self.env_id)
+        other.load_state_dict(copy.deepcopy(self.state_dict()))
+        return other
 
     def close(self) -> None:
         self._trainer = None
