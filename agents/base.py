@@ -110,6 +110,11 @@ class Controller(ABC):
                                    "steps of the run ahead, a positive integer")
         self.total_steps = int(total_steps)
 
+    def attach(self, env: ParallelEnv) -> None:
+        """Called by the episode driver with the env it is about to play, which has the spaces
+        of the one the controller was built with. Controllers act on observations alone and
+        ignore it; a search controller (``rollout``) keeps it, to fork."""
+
     def require_begun(self) -> int:
         """``total_steps``, or a ``BeginNeededError`` saying how to fix it."""
         if self.total_steps is None:

@@ -44,6 +44,7 @@ _SPECS: dict[str, AlgorithmSpec] = {s.name: s for s in (
     AlgorithmSpec("bandit", "agents.baselines:BanditController"),
     AlgorithmSpec("random", "agents.baselines:RandomController"),
     AlgorithmSpec("static", "agents.baselines:StaticController"),
+    AlgorithmSpec("rollout", "agents.rollout:RolloutController"),
 )}
 ALGORITHMS: tuple[str, ...] = tuple(_SPECS)
 

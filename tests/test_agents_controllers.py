@@ -26,8 +26,8 @@ HP = {"mat-dqn": {"learning_starts": 4, "batch_size": 8},
 """Small settings so the tests train from the first few steps."""
 
 
-LOG_KEY = r"agent/(aug|opt|lrs|loss)/\w+|(critic|baseline)/\w+"
-"""Per-agent keys, plus ma2ml's critic, and ma2ml-lite's baseline."""
+LOG_KEY = r"agent/(aug|opt|lrs|loss)/\w+|(critic|baseline|search)/\w+"
+"""Per-agent keys, plus ma2ml's critic, ma2ml-lite's baseline and rollout's search."""
 
 
 def build(algo: str, env, seed: int = 0, **overrides):
@@ -35,9 +35,10 @@ def build(algo: str, env, seed: int = 0, **overrides):
 
 
 def strip_rngs(state):
-    """A state dict without generator states (what acting may legitimately consume)."""
+    """A state dict without generator states and rollout's search position (what acting may
+    legitimately consume or move)."""
     if isinstance(state, dict):
-        return {k: strip_rngs(v) for k, v in state.items() if k not in ("rng", "rngs")}
+        return {k: strip_rngs(v) for k, v in state.items() if k not in ("rng", "rngs", "search")}
     return state
 
 
@@ -157,6 +158,8 @@ def test_save_then_load_controller_acts_the_same(algo, tmp_path):
     assert loaded.name == algo and loaded.training is False
     probe = CooperativeFakeEnv(max_steps=10)
     obs, _ = probe.reset(seed=9)
+    for c in (controller, loaded):  # a search controller (rollout) forks the env it plays
+        c.attach(probe)
     for _ in range(8):
         expected = controller.act(obs, training=False)
         if algo != "random":

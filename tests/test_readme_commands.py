@@ -85,6 +85,7 @@ CASES: dict[str, Case] = {
     "python -m training.run_marl --algo static --options "
     "'{\"choices\": {\"aug\": \"crop\", \"lrs\": \"cosine\"}}'": Case("run"),
     "python -m training.run_marl --out runs/x --resume": Case("run"),
+    "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}'": Case("run"),
     "python -m training.run_marl --env mlic-voc --load-agents runs/coco/agents --freeze": Case(
         "fails clearly", "needs Pascal VOC and an earlier run's agents in runs/coco",
         expect="--load-agents runs/coco/agents does not exist"),
@@ -177,6 +178,18 @@ def test_static_recipe_by_action_names(shell):
     steps = [json.loads(line) for line in
              Path("runs/mlic-digits-static-s0/steps.jsonl").read_text().splitlines()]
     assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
+
+
+def test_rollout_expert_counts_its_compute(shell):
+    assert run_as_typed(command("--algo rollout")) == 0
+    summary = _summary("runs/mlic-digits-rollout-s0")
+    assert summary["algo"] == "rollout" and summary["decisions"] == TINY.max_decisions
+    steps = [json.loads(line) for line in
+             Path("runs/mlic-digits-rollout-s0/steps.jsonl").read_text().splitlines()]
+    # 7 candidates (the incumbent and 6 changes), each held from its decision to the end
+    segments = 7 * sum(range(1, TINY.max_decisions + 1))
+    assert steps[-1]["agent"]["search/segments"] == segments
+    assert steps[-1]["agent"]["search/episodes_of_compute"] == segments / TINY.max_decisions
 
 
 def test_resume_after_a_stop(shell):

@@ -22,16 +22,21 @@ def _tiny(tmp_path, **overrides) -> RunConfig:
     return dataclasses.replace(base, **overrides)
 
 
+CHEAP = {"rollout": ["--options", '{"candidates": 2}']}
+"""Flags that keep a search method's run to a few seconds (rollout: 2 of its 18 changes)."""
+
+
 def test_every_registered_algorithm_is_run_below():
     assert set(agents.ALGORITHMS) == {"mat-dqn", "ma2ml", "ma2ml-lite", "bandit", "random",
-                                     "static"}
+                                     "static", "rollout"}
 
 
 @pytest.mark.parametrize("algo", agents.ALGORITHMS)
 @pytest.mark.parametrize("curiosity", ["none", "icm", "rnd"])
 def test_every_algorithm_with_and_without_curiosity(tmp_path, algo, curiosity):
     out = tmp_path / "run"
-    code = main(TINY_FLAGS + ["--algo", algo, "--curiosity", curiosity, "--out", str(out)])
+    code = main(TINY_FLAGS + ["--algo", algo, "--curiosity", curiosity, "--out", str(out),
+                              *CHEAP.get(algo, [])])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     for key in ("env", "algo", "seed", "best_val_mAP", "test_mAP", "test_CF1", "test_OF1",

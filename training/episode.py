@@ -194,6 +194,7 @@ def run(env: Any, controller: Controller, *, episodes: int, seed: int,
             raise ConfigError("run(learn=True) needs total_steps: the env steps of the whole run "
                               "(e.g. episodes * max_decisions), which the controller schedules over")
         controller.begin(total_steps=total_steps)
+    controller.attach(env)
     hooks = callbacks if isinstance(callbacks, Callback) else CallbackList(callbacks)
     state = state if state is not None else DriverState()
     hooks.on_run_start(RunStart(env, controller, episodes, seed, learn, state))

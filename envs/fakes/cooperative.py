@@ -8,6 +8,7 @@ No images and no training: a step costs microseconds.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,6 +109,12 @@ class CooperativeFakeEnv(ParallelEnv):
     def state_dict(self) -> dict[str, Any]:
         return {"step": self._step, "last": dict(self._last), "agents": list(self.agents),
                 "rng": None if self._rng is None else self._rng.bit_generator.state}
+
+    def fork(self) -> CooperativeFakeEnv:
+        """An independent copy at this point of the episode (as ``MLICTrainingEnv.fork``)."""
+        other = copy.copy(self)
+        other.load_state_dict(copy.deepcopy(self.state_dict()))
+        return other
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         self._rng = np.random.default_rng()

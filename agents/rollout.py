@@ -1,0 +1,168 @@
+"""``rollout``: Bertsekas' rollout algorithm over recipes, a search expert on exact env forks.
+
+At each decision the expert forks the env (``env.fork()``, an exact in-memory copy) once per
+candidate recipe, plays the candidate for one segment, continues with the base policy
+("hold": keep that recipe) to the budget's end or for ``horizon`` more segments, and scores
+the fork's last val mAP (or, with ``score="return"``, the rewards it collected). It then
+plays the best candidate in the real env; a tie keeps the incumbent.
+
+Candidates: the incumbent recipe (always), plus every change of one component (19 recipes
+with today's catalogues, incumbent included) or a seeded sample of ``candidates`` of those
+changes. The first incumbent is ``choices`` (by name or index; ``run_marl`` offers the env's
+default recipe, so ``--options '{"choices": {...}}'`` starts it from another one, e.g. the SBS).
+
+It is a search method, not a 1x controller: every candidate trains segments of its own. The
+controller counts them (``segments``) and reports them as a multiple of one episode
+(``episodes_of_compute``; ``observe`` logs both as ``search/...``). With the defaults (first recipe the env's
+default, base policy "hold", continuation to the end) its final val mAP is never below that
+of ``static`` at the same seed: forks are exact and the incumbent, whose continuation is the
+static run's, is always scored (the cost-improvement property of rollout). It selects on val
+and reports test, never the other way. Learning (``observe``) does nothing: it plans anew
+from the real state at every decision.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
+from agents.common import generator_state, set_generator_state, spawn_generators
+from agents.errors import AgentConfigError
+
+BASE_POLICIES = ("hold",)
+"""Continuations after a candidate's first segment: ``hold`` keeps the candidate's recipe."""
+SCORES = ("val_mAP", "return")
+"""What a candidate's continuation is judged by: the last val mAP, or the rewards collected."""
+
+
+@dataclass(frozen=True)
+class RolloutConfig:
+    """Hyperparameters of ``rollout``."""
+
+    choices: dict[str, int | str] = field(default_factory=dict)
+    """The first recipe, an action per agent by index or name (missing agents: 0); run_marl
+    offers the env's default recipe."""
+    candidates: int = 0
+    """One-component changes tried per decision besides the incumbent: 0 tries all of them,
+    K > 0 a seeded sample of K."""
+    horizon: int = 0
+    """Segments played after a candidate's own: 0 continues to the budget's end."""
+    base_policy: str = "hold"
+    """How a fork continues after the candidate's segment (``hold``: keep its recipe)."""
+    score: str = "val_mAP"
+    """``val_mAP`` (the fork's last val mAP) or ``return`` (its rewards summed)."""
+
+    def __post_init__(self) -> None:
+        for name in ("candidates", "horizon"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise AgentConfigError(f"rollout {name} must be an int >= 0, got {value!r}")
+        if self.base_policy not in BASE_POLICIES:
+            raise AgentConfigError(f"rollout base_policy {self.base_policy!r} is not one of "
+                                   f"{BASE_POLICIES}")
+        if self.score not in SCORES:
+            raise AgentConfigError(f"rollout score {self.score!r} is not one of {SCORES}")
+
+
+class RolloutController(Controller):
+    """Plays, at each decision, the candidate recipe whose forked continuation scores best."""
+
+    name = "rollout"
+    config_class = RolloutConfig
+
+    def __init__(self, env: ParallelEnv, *, seed: int, config: RolloutConfig | None = None) -> None:
+        super().__init__(env, config or RolloutConfig())
+        self.attach(env)
+        given = mapping_of_ints("choices", self.config.choices, self.action_sizes,
+                                names=action_names(env, self.agents))
+        self.start = {a: given.get(a, 0) for a in self.agents}
+        self.incumbent = dict(self.start)
+        self.rng = spawn_generators(seed, 1)[0]
+        self.segments = 0
+        """Segments trained in forks so far (the real episode's own are not counted)."""
+        self.last_scores: dict[str, float] = {}
+        """The last decision's candidates (``aug=..,opt=..``) and their scores."""
+
+    def attach(self, env: ParallelEnv) -> None:
+        """Search in ``env`` (the episode driver attaches the env it plays)."""
+        base = env.unwrapped
+        if not callable(getattr(base, "fork", None)):
+            raise AgentConfigError(
+                f"rollout searches by forking the env, and {type(base).__name__} has no "
+                "fork(): use an envs.make env (MLICTrainingEnv.fork) or give yours one")
+        self.env = base
+
+    # ------------------------------------------------------------ the search
+    def neighbours(self) -> list[dict[str, int]]:
+        """The incumbent, then its one-component changes (all, or a seeded sample)."""
+        changes = [{**self.incumbent, a: k} for a in self.agents
+                   for k in range(self.action_sizes[a]) if k != self.incumbent[a]]
+        if self.config.candidates and self.config.candidates < len(changes):
+            picked = self.rng.choice(len(changes), self.config.candidates, replace=False)
+            changes = [changes[i] for i in sorted(picked)]
+        return [dict(self.incumbent), *changes]
+
+    def evaluate(self, candidate: Mapping[str, int]) -> float:
+        """The score of playing ``candidate`` now, then the base policy, in a fork."""
+        fork = self.env.fork()
+        limit = math.inf if self.config.horizon == 0 else 1 + self.config.horizon
+        played, total, last = 0, 0.0, -math.inf
+        while fork.agents and played < limit:
+            _, rewards, _, _, infos = fork.step({a: candidate[a] for a in fork.agents})
+            played += 1
+            total += float(np.mean(list(rewards.values())))
+            mAP = (infos[self.agents[0]].get("metrics") or {}).get("mAP")
+            last = -math.inf if mAP is None else float(mAP)
+        self.segments += played
+        return total if self.config.score == "return" else last
+
+    def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
+        live = self.live(observations)
+        best, best_score = None, -math.inf
+        self.last_scores = {}
+        for candidate in self.neighbours():
+            score = self.evaluate(candidate)
+            self.last_scores[",".join(f"{a}={candidate[a]}" for a in self.agents)] = score
+            if best is None or score > best_score:  # strict: a tie keeps the incumbent (first)
+                best, best_score = candidate, score
+        assert best is not None
+        self.incumbent = best
+        return {a: best[a] for a in live}
+
+    def observe(self, transition: Transition) -> dict[str, float]:
+        if transition.done:  # the next episode starts from the first recipe again
+            self.incumbent = dict(self.start)
+        return {"search/segments": float(self.segments),
+                "search/episodes_of_compute": self.episodes_of_compute}
+
+    @property
+    def episodes_of_compute(self) -> float:
+        """Segments trained in forks, in episodes of this env's budget."""
+        budget = getattr(getattr(self.env, "config", None), "max_decisions", None) \
+            or getattr(self.env, "max_steps", None) or 1
+        return self.segments / budget
+
+    # ------------------------------------------------------------ checkpoint
+    def _state(self) -> dict[str, Any]:
+        # "search": where the search stands, which acting moves (as it moves "rng"); no
+        # learned state, so a frozen rollout changes only these
+        return {"search": {"incumbent": dict(self.incumbent), "segments": self.segments},
+                "rng": generator_state(self.rng)}
+
+    def _load_state(self, state: Mapping[str, Any]) -> None:
+        search = state["search"]
+        self.incumbent = mapping_of_ints("incumbent", search["incumbent"], self.action_sizes)
+        self.segments = int(search["segments"])
+        set_generator_state(self.rng, state["rng"])
+
+    def _save_artifacts(self, directory: Path) -> None:
+        """Nothing learned: the manifest's config is the whole controller."""
+
+    def load_artifacts(self, directory: Path) -> None:
+        """Nothing to load."""

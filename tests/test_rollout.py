@@ -1,0 +1,74 @@
+"""The ``rollout`` expert: a search on exact forks that never does worse than its base policy."""
+from __future__ import annotations
+
+import pytest
+
+import envs
+from agents import AgentConfigError, make_controller
+from envs.fakes import CooperativeFakeEnv
+from training.callbacks import Callback, Recorder, StepContext
+from training.episode import run_episode
+
+
+class _Actions(Callback):
+    """The joint action of every step."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, int]] = []
+
+    def on_step(self, ctx: StepContext) -> bool:
+        self.seen.append(dict(ctx.transition.actions))
+        return True  # go on
+
+
+def test_on_known_contributions_it_climbs_to_the_best_joint_choice():
+    env = CooperativeFakeEnv(max_steps=8, noise=0.1)
+    controller = make_controller("rollout", env, seed=0, score="return")
+    actions = _Actions()
+    run_episode(env, controller, seed=0, callbacks=[actions])
+    seen = actions.seen
+    # one component changes at a time, from the first recipe (all zeros) to the best
+    assert all(sum(x[a] != y[a] for a in x) <= 1 for x, y in zip(seen, seen[1:]))
+    assert seen[-4:] == [env.best] * 4  # reached within 4 decisions, then held
+
+
+@pytest.mark.parametrize("candidates, horizon", [(0, 0), (3, 0), (3, 1)])
+def test_it_counts_the_segments_its_forks_train(candidates, horizon):
+    env = CooperativeFakeEnv(max_steps=5)
+    controller = make_controller("rollout", env, seed=1, score="return",
+                                 candidates=candidates, horizon=horizon)
+    run_episode(env, controller, seed=0)
+    per_decision = 1 + (candidates or sum(n - 1 for n in env.n_actions.values()))
+    left = [5 - t for t in range(5)]  # segments from decision t to the end, its own included
+    played = [min(n, 1 + horizon) if horizon else n for n in left]
+    assert controller.segments == per_decision * sum(played)
+    assert controller.episodes_of_compute == controller.segments / 5
+
+
+def test_final_val_map_is_never_below_static_on_a_real_env(tiny_env):
+    final = {}
+    for algo, options in (("static", {}), ("rollout", {"candidates": 4})):
+        env = tiny_env("mlic-digits", max_decisions=3)
+        choices = envs.recipe_actions(env, env.config.default_recipe)
+        controller = make_controller(algo, env, seed=0, choices=choices, **options)
+        recorder = Recorder()
+        run_episode(env, controller, seed=4, callbacks=[recorder])
+        episode = recorder.episodes[0]
+        assert 0 <= episode.test["mAP"] <= 100  # test is reported, never selected on
+        final[algo] = episode.val_map[-1]
+    assert final["rollout"] >= final["static"]
+
+
+def test_an_env_that_cannot_fork_is_refused_naming_the_fix():
+    class NoFork(CooperativeFakeEnv):
+        fork = None
+    with pytest.raises(AgentConfigError, match="fork"):
+        make_controller("rollout", NoFork(), seed=0)
+
+
+@pytest.mark.parametrize("bad, message", [({"candidates": -1}, "candidates"),
+                                          ({"base_policy": "greedy"}, "base_policy"),
+                                          ({"score": "test_mAP"}, "score")])
+def test_bad_settings_name_the_setting(bad, message):
+    with pytest.raises(AgentConfigError, match=message):
+        make_controller("rollout", CooperativeFakeEnv(), seed=0, **bad)
