@@ -8,7 +8,8 @@ plays the best candidate in the real env; a tie keeps the incumbent.
 
 Candidates: the incumbent recipe (always), plus every change of one component (19 recipes
 with today's catalogues, incumbent included) or a seeded sample of ``candidates`` of those
-changes. The first incumbent is ``choices`` (by name or index; ``run_marl`` offers the env's
+changes, plus ``jumps``: whole recipes tried at every decision (e.g. a static panel, the
+single best solver), so that the search can reach recipes far from the incumbent. The first incumbent is ``choices`` (by name or index; ``run_marl`` offers the env's
 default recipe, so ``--options '{"choices": {...}}'`` starts it from another one, e.g. the SBS).
 
 It is a search method, not a 1x controller: every candidate trains segments of its own. The
@@ -51,6 +52,9 @@ class RolloutConfig:
     candidates: int = 0
     """One-component changes tried per decision besides the incumbent: 0 tries all of them,
     K > 0 a seeded sample of K."""
+    jumps: tuple[dict[str, int | str], ...] = ()
+    """Whole recipes (an action per agent by index or name; missing agents: 0) that are
+    candidates at every decision besides the one-component changes."""
     horizon: int = 0
     """Segments played after a candidate's own: 0 continues to the budget's end."""
     base_policy: str = "hold"
@@ -79,15 +83,25 @@ class RolloutController(Controller):
     def __init__(self, env: ParallelEnv, *, seed: int, config: RolloutConfig | None = None) -> None:
         super().__init__(env, config or RolloutConfig())
         self.attach(env)
-        given = mapping_of_ints("choices", self.config.choices, self.action_sizes,
-                                names=action_names(env, self.agents))
-        self.start = {a: given.get(a, 0) for a in self.agents}
+        names = action_names(env, self.agents)
+        self.start = self._recipe("choices", self.config.choices, names)
+        self.jumps = [self._recipe(f"jumps[{i}]", jump, names)
+                      for i, jump in enumerate(self.config.jumps)]
         self.incumbent = dict(self.start)
         self.rng = spawn_generators(seed, 1)[0]
         self.segments = 0
         """Segments trained in forks so far (the real episode's own are not counted)."""
         self.last_scores: dict[str, float] = {}
         """The last decision's candidates (``aug=..,opt=..``) and their scores."""
+
+    def _recipe(self, name: str, given: Mapping[str, int | str],
+                names: Mapping[str, Any] | None) -> dict[str, int]:
+        """A whole joint action from ``given`` (by index or name; missing agents: 0)."""
+        if not isinstance(given, Mapping):
+            raise AgentConfigError(f"rollout {name} must be a dict of agent: action, got "
+                                   f"{given!r}")
+        chosen = mapping_of_ints(name, given, self.action_sizes, names=names)
+        return {a: chosen.get(a, 0) for a in self.agents}
 
     def attach(self, env: ParallelEnv) -> None:
         """Search in ``env`` (the episode driver attaches the env it plays)."""
@@ -100,13 +114,16 @@ class RolloutController(Controller):
 
     # ------------------------------------------------------------ the search
     def neighbours(self) -> list[dict[str, int]]:
-        """The incumbent, then its one-component changes (all, or a seeded sample)."""
+        """The incumbent, its one-component changes (all, or a seeded sample), then the
+        jumps not already among them."""
         changes = [{**self.incumbent, a: k} for a in self.agents
                    for k in range(self.action_sizes[a]) if k != self.incumbent[a]]
         if self.config.candidates and self.config.candidates < len(changes):
             picked = self.rng.choice(len(changes), self.config.candidates, replace=False)
             changes = [changes[i] for i in sorted(picked)]
-        return [dict(self.incumbent), *changes]
+        out = [dict(self.incumbent), *changes]
+        out += [dict(j) for j in self.jumps if j not in out]
+        return out
 
     def evaluate(self, candidate: Mapping[str, int]) -> float:
         """The score of playing ``candidate`` now, then the base policy, in a fork."""

@@ -72,3 +72,27 @@ def test_an_env_that_cannot_fork_is_refused_naming_the_fix():
 def test_bad_settings_name_the_setting(bad, message):
     with pytest.raises(AgentConfigError, match=message):
         make_controller("rollout", CooperativeFakeEnv(), seed=0, **bad)
+
+
+def test_jumps_are_candidates_at_every_decision_so_far_recipes_are_reached():
+    env = CooperativeFakeEnv(max_steps=4, noise=0.0)
+    best = {a: int(k) for a, k in env.best.items()}
+    # no one-component changes at all (a sample of 0 is "all": use 1), but the best as a jump
+    controller = make_controller("rollout", env, seed=0, score="return", candidates=1,
+                                 jumps=[best])
+    assert controller.neighbours()[-1] == best
+    actions = _Actions()
+    run_episode(env, controller, seed=0, callbacks=[actions])
+    assert actions.seen[0] == best  # one jump away from the first recipe, at the first decision
+
+
+def test_a_jump_equal_to_a_candidate_is_tried_once():
+    env = CooperativeFakeEnv(max_steps=2)
+    controller = make_controller("rollout", env, seed=0, jumps=[{}])  # {}: the all-zero recipe
+    candidates = controller.neighbours()
+    assert len(candidates) == len({tuple(sorted(c.items())) for c in candidates})
+
+
+def test_a_bad_jump_names_it():
+    with pytest.raises(AgentConfigError, match=r"jumps\[0\]"):
+        make_controller("rollout", CooperativeFakeEnv(), seed=0, jumps=[{"nope": 1}])
