@@ -47,6 +47,8 @@ class Task:
     """Decisions per episode (the controller's horizon)."""
     epochs_per_decision: int = 1
     """Epochs trained between two decisions."""
+    backbone: str = ""
+    """The classifier (``envs.engine.models``); empty: the env id's default (``small_cnn``)."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -56,6 +58,8 @@ class Task:
         if not isinstance(self.generator, DigitsConfig):
             raise ConfigError(f"Task.generator must be a DigitsConfig, got "
                               f"{type(self.generator).__name__}")
+        if not isinstance(self.backbone, str):
+            raise ConfigError(f"Task.backbone must be a backbone name (str), got {self.backbone!r}")
         for name, low, high in (("decisions", 1, 1000), ("epochs_per_decision", 1, 100)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -63,16 +67,17 @@ class Task:
 
     @classmethod
     def of(cls, source: str = "digits", *, decisions: int = 25, epochs_per_decision: int = 1,
-           **generator: Any) -> Task:
+           backbone: str = "", **generator: Any) -> Task:
         """A task from flat settings: ``generator`` holds ``DigitsConfig`` fields by name."""
         names = [f.name for f in dataclasses.fields(DigitsConfig)]
         unknown = sorted(set(generator) - set(names))
         if unknown:
             hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
             raise ConfigError(f"unknown task parameter(s) {hints} (name: close match); valid: "
-                              f"source, decisions, epochs_per_decision, {', '.join(names)}")
+                              f"source, decisions, epochs_per_decision, backbone, "
+                              f"{', '.join(names)}")
         return cls(source=source, generator=DigitsConfig(**generator), decisions=decisions,
-                   epochs_per_decision=epochs_per_decision)
+                   epochs_per_decision=epochs_per_decision, backbone=backbone)
 
     @property
     def env_id(self) -> str:
@@ -81,21 +86,28 @@ class Task:
 
     @property
     def name(self) -> str:
-        """A short, stable name: the main settings plus a hash of all of them."""
+        """A short, stable name: the main settings (the backbone when not the default) plus a
+        hash of all of them."""
         g = self.generator
-        # key_dict leaves out axes at their defaults: names from before they existed hold
+        # key_dict leaves out axes at their defaults, and the default backbone is left out:
+        # names from before they existed hold
         plain = self.as_dict() | {"generator": key_dict(self.generator)}
+        if not self.backbone:
+            del plain["backbone"]
         digest = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()
+        model = f"{self.backbone}-" if self.backbone else ""
         return (f"{self.source}-{g.image_size}px-{g.n_train}img-{self.decisions}x"
-                f"{self.epochs_per_decision}ep-{digest[:8]}")
+                f"{self.epochs_per_decision}ep-{model}{digest[:8]}")
 
     def overrides(self) -> dict[str, Any]:
         """The ``envs.make`` overrides of the task's env id that build this task."""
+        backbone = {"backbone": self.backbone} if self.backbone else {}
         return {"generator": self.generator, "image_size": self.generator.image_size,
-                "max_decisions": self.decisions, "epochs_per_decision": self.epochs_per_decision}
+                "max_decisions": self.decisions, "epochs_per_decision": self.epochs_per_decision,
+                **backbone}
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able), e.g. for logs and result tables."""
         return {"source": self.source, "decisions": self.decisions,
-                "epochs_per_decision": self.epochs_per_decision,
+                "epochs_per_decision": self.epochs_per_decision, "backbone": self.backbone,
                 "generator": dataclasses.asdict(self.generator)}

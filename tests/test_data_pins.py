@@ -56,6 +56,22 @@ PINNED_SHA256 = {
     "digits-24px-1200img-8x1ep-b6ec054b": "7a90d6f8cc8b5caaf22706a95f11d9168166b394d6e34a3fe2529cd59135dd2a",
     "shapes-24px-700img-14x1ep-06355842": "fc81c9937a3b4f39407771a2a52085d74ddfbb3ca2d7dd10488c8b4310602fff",
     "shapes-24px-1500img-7x1ep-d0f1f826": "1fe2ce3c47daba54d732e8789a2fd6e530114a88acc19af4bf59249a69c2eafe",
+    "digits-24px-400img-20x1ep-small_cnn_half-ca6556d7": "b9955cf2c3b70c7cd9e02f895c5f0c1032a8f3e66d2be5fd8dbaed99c6016411",
+    "shapes-24px-400img-20x1ep-small_cnn-55febe27": "e4ab0664c286e6043e7a8154088a676566dcc223ef75820d41caf77f0be77dac",
+    "digits-24px-1200img-8x1ep-small_cnn_half-4b0aea02": "b74ad68ff8073db1baf1fc5400d6283784baee80495afb41bac407b6d81e333f",
+    "shapes-24px-1000img-8x1ep-gn_resnet-e0f5bd82": "8c0e9b9f241e1b0f277d6e1c8f77a87256f52d5439c6d255fdc3f68b529f584c",
+    "digits-24px-1000img-8x1ep-small_cnn-d809ef4b": "8b1a39fe68699772f39c9b980174582e292f2a5dbf26f33ae7f962eeb4455b78",
+    "digits-24px-1200img-8x1ep-patch_mlp-4386e1f3": "620eb9232f82d649a99d4883da0da5ee69abb1640db9af0842fc754a72a5b6cc",
+    "digits-24px-2400img-3x1ep-small_cnn-1d2c715a": "20c5ddd8fbe1ed3d5e88dfdc77592551a34a6bbdbffe408b2826f45852777074",
+    "shapes-24px-2000img-3x1ep-gn_resnet-c1c8c963": "cd64b4e90eff763191b02d41fcf6f01b9e80e98cf8266adf65fcbb8ae7f80c29",
+    "digits-24px-1200img-8x1ep-patch_mlp-262cf7a2": "04f6de47a95799f9136a8194adbed9e74a110b592b54db233a2147151e2621a3",
+    "digits-24px-1000img-8x1ep-gn_resnet-d1a1807b": "c37cdb311002c9b6ae534b0ad57a64c86fa29e3b17d62a972441b0819733b971",
+    "shapes-24px-800img-12x1ep-patch_mlp-639b74b8": "be7c6cfa73573f8500090fcc4a84cdac75b39df3078b43d04cbd3feffb763ad4",
+    "shapes-24px-1600img-6x1ep-small_cnn_half-d70cfb93": "4dc88dca64fe7491866380efaa1f507aeccc261abfe41eb7edad821620373a27",
+    "digits-24px-600img-14x1ep-small_cnn_half-e519c30b": "0fa6795ee1ffc4e3306eca1f07d24a84fa67c03d8a30f363e862d20d40c7c075",
+    "shapes-24px-1000img-8x1ep-gn_resnet-83a8e8a9": "aeb51ad051bfc565d698c2b7801ba443189e47efd6b076b35d423bcee6cdb84e",
+    "digits-24px-1600img-4x1ep-patch_mlp-6c152712": "895cc25ff8979c4820fb169e1011cd7a3f95dc36f87548d865bc539616e91502",
+    "shapes-24px-500img-16x1ep-small_cnn-6562faf0": "eb0a0b704960f61339835aaa5aac8f410fc05f85e2c1453fea26f056489b9366",
 }
 """SHA-256 of train, val and test images and labels: each env id's default data, then every
 task of every task set, as ``benchmarks.data_fingerprints`` prints them (first 16 digits)."""

@@ -121,3 +121,25 @@ def test_weights_path_errors(tmp_path: Path) -> None:
     (tmp_path / "garbage.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError):
         build_model("small_cnn", 3, weights_path=str(tmp_path / "garbage.pt"))
+
+
+@pytest.mark.parametrize("size", [16, 24, 30])
+def test_digits_v1_backbones_train_on_any_size(size: int) -> None:
+    """The task set digits-v1's architectures: outputs of the right shape, gradients flow."""
+    for name in ("small_cnn_half", "gn_resnet", "patch_mlp"):
+        model = build_model(name, 5)
+        out = model(_images(2, size))
+        assert out.shape == (2, 5)
+        out.sum().backward()
+        assert all(p.grad is not None for p in model.parameters()), name
+
+
+def test_gn_resnet_has_no_batchnorm_and_patch_mlp_no_convolution() -> None:
+    gn = build_model("gn_resnet", 4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in gn.modules())
+    assert any(isinstance(m, torch.nn.GroupNorm) for m in gn.modules())
+    mlp = build_model("patch_mlp", 4)
+    assert not any(isinstance(m, (torch.nn.Conv1d, torch.nn.Conv2d)) for m in mlp.modules())
+    half = build_model("small_cnn_half", 4)
+    assert [c.out_channels for c in half.modules() if isinstance(c, torch.nn.Conv2d)] == \
+        [16, 32, 64, 128]

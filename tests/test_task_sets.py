@@ -12,12 +12,12 @@ from envs.errors import ConfigError, UnknownEnvError
 
 
 def test_registered_sets_and_their_latest_alias():
-    assert "digits-v0" in envs.list_task_sets()
-    assert envs.task_set("digits") is envs.task_set("digits-v0")
+    assert {"digits-v0", "digits-v1"} <= set(envs.list_task_sets())
+    assert envs.task_set("digits") is envs.task_set("digits-v1")
 
 
-@pytest.mark.parametrize("name, message", [("digits-v7", "Did you mean 'digits-v0'"),
-                                           ("cifar", "Registered task sets: digits-tiny-v0, digits-v0")])
+@pytest.mark.parametrize("name, message", [("digits-v7", "Did you mean 'digits-v"),
+                                           ("cifar", "Registered task sets: digits-tiny-v0, digits-v0, digits-v1")])
 def test_unknown_task_set_names_the_valid_ones(name, message):
     with pytest.raises(UnknownEnvError, match=message):
         envs.task_set(name)
@@ -85,3 +85,13 @@ def test_a_sample_of_each_split_passes_conformance(env_cache, name, split):
             runs.append([env.step({a: (t + i) % env.action_space(a).n
                                    for i, a in enumerate(env.agents)})[1] for t in range(3)])
         assert runs[0] == runs[1]
+
+
+def test_digits_v1_varies_the_backbone_and_builds_it():
+    tasks = envs.task_set("digits-v1").train
+    assert {t.backbone for t in tasks} >= {"small_cnn", "small_cnn_half", "gn_resnet", "patch_mlp"}
+    task = next(t for t in tasks if t.backbone == "patch_mlp")
+    assert task.overrides()["backbone"] == "patch_mlp" and "patch_mlp" in task.name
+    # a task without a backbone keeps its env id's default, and its old name
+    plain = envs.task_set("digits-v0").train[0]
+    assert "backbone" not in plain.overrides() and "small_cnn" not in plain.name

@@ -15,6 +15,15 @@ any input size (16 px and up):
                 strides 1, 2, 2, 2, global average pooling; ~2.8M parameters. Its
                 compute grows with the input area (no stride-2 stem), so prefer
                 ``tv:``/``timm:`` models for large images.
+``small_cnn_half`` ``small_cnn`` at half width (16-32-64-128); ~0.1M parameters.
+``gn_resnet``   a residual CNN with GroupNorm and no BatchNorm: a 3x3 stride-2 stem, three
+                stages of one BasicBlock-style residual block (widths 16-32-64, strides
+                1, 2, 2), GroupNorm(8) throughout, global average pooling; ~0.08M
+                parameters. Its statistics do not depend on the batch, unlike BatchNorm's.
+``patch_mlp``   no convolutions: 4x4 patches (cut by reshapes, zero-padded to a multiple of
+                8 px) embedded by one linear map, a residual MLP block per token, 2x2 patch
+                merging (concatenation and a linear map), a second block, mean over tokens
+                and a linear head; ~0.1M parameters.
 ``tv:<name>``   ``torchvision.models.get_model(<name>)`` (needs a torchvision build that
                 matches torch); listed in :data:`BACKBONES` when torchvision is installed.
 ``timm:<name>`` ``timm.create_model(<name>)`` (the ``vision`` extra); listed when installed.
@@ -36,7 +45,7 @@ from torch import Tensor, nn
 
 from envs.errors import CheckpointError, ConfigError
 
-__all__ = ["BACKBONES", "ResNet", "SmallCNN", "build_model"]
+__all__ = ["BACKBONES", "GNResNet", "PatchMLP", "ResNet", "SmallCNN", "build_model"]
 
 
 def _conv_bn_relu(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
@@ -107,6 +116,94 @@ class ResNet(nn.Module):
         return self.head(self.features(x))
 
 
+class GNResidualBlock(nn.Module):
+    """Two 3x3 Conv-GroupNorm layers with an identity (or 1x1 projection) shortcut."""
+
+    def __init__(self, c_in: int, c_out: int, stride: int, groups: int = 8) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.GroupNorm(groups, c_out),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.GroupNorm(groups, c_out))
+        self.shortcut: nn.Module = nn.Identity()
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False),
+                                          nn.GroupNorm(groups, c_out))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(self.body(x) + self.shortcut(x))
+
+
+class GNResNet(nn.Module):
+    """Residual CNN with GroupNorm: stride-2 stem, one residual block per stage, pooling."""
+
+    def __init__(self, num_classes: int, widths: tuple[int, ...] = (16, 32, 64),
+                 strides: tuple[int, ...] = (1, 2, 2)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, 2, 1, bias=False),
+                                   nn.GroupNorm(8, widths[0]), nn.ReLU(inplace=True)]
+        c_in = widths[0]
+        for width, stride in zip(widths, strides):
+            layers.append(GNResidualBlock(c_in, width, stride))
+            c_in = width
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(c_in, num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits [B, num_classes]."""
+        return self.head(self.features(x))
+
+
+class TokenBlock(nn.Module):
+    """A pre-norm residual MLP applied to every token alone: x + W2 gelu(W1 norm(x))."""
+
+    def __init__(self, dim: int, expansion: int = 2) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, expansion * dim), nn.GELU(),
+                                 nn.Linear(expansion * dim, dim))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.mlp(x)
+
+
+def _patches(x: Tensor, size: int) -> Tensor:
+    """``[B, C, H, W]`` (H, W multiples of ``size``) to ``[B, H/size, W/size, C*size*size]``."""
+    b, c, h, w = x.shape
+    x = x.reshape(b, c, h // size, size, w // size, size)
+    return x.permute(0, 2, 4, 1, 3, 5).reshape(b, h // size, w // size, c * size * size)
+
+
+class PatchMLP(nn.Module):
+    """No convolutions: patch embedding, token MLPs, one 2x2 patch merge, mean pooling."""
+
+    def __init__(self, num_classes: int, dims: tuple[int, int] = (64, 128), patch: int = 4) -> None:
+        super().__init__()
+        self.patch = patch
+        self.embed = nn.Linear(3 * patch * patch, dims[0])
+        self.block1 = TokenBlock(dims[0])
+        self.merge = nn.Sequential(nn.LayerNorm(4 * dims[0]), nn.Linear(4 * dims[0], dims[1]))
+        self.block2 = TokenBlock(dims[1])
+        self.norm = nn.LayerNorm(dims[1])
+        self.head = nn.Linear(dims[1], num_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits [B, num_classes]."""
+        step = 2 * self.patch
+        pad_h, pad_w = -x.shape[2] % step, -x.shape[3] % step
+        if pad_h or pad_w:
+            x = nn.functional.pad(x, (0, pad_w, 0, pad_h))
+        tokens = self.block1(self.embed(_patches(x, self.patch)))        # [B, h, w, d0]
+        b, h, w, d = tokens.shape
+        merged = tokens.reshape(b, h // 2, 2, w // 2, 2, d).permute(0, 1, 3, 2, 4, 5)
+        tokens = self.block2(self.merge(merged.reshape(b, h // 2, w // 2, 4 * d)))
+        return self.head(self.norm(tokens.mean(dim=(1, 2))))
+
+
+def _small_cnn_half(num_classes: int) -> SmallCNN:
+    return SmallCNN(num_classes, widths=(16, 32, 64, 128))
+
+
 # ------------------------------------------------------------------- optional libraries
 def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
     """A randomly initialised torchvision model with a ``num_classes`` head."""
@@ -137,7 +234,9 @@ def _timm_model(arch: str, num_classes: int) -> nn.Module:
         raise ConfigError(f"unknown timm model {arch!r}; see timm.list_models()") from exc
 
 
-_BUILTIN: dict[str, Callable[[int], nn.Module]] = {"small_cnn": SmallCNN, "resnet": ResNet}
+_BUILTIN: dict[str, Callable[[int], nn.Module]] = {
+    "small_cnn": SmallCNN, "resnet": ResNet, "small_cnn_half": _small_cnn_half,
+    "gn_resnet": GNResNet, "patch_mlp": PatchMLP}
 _PREFIXED: dict[str, tuple[str, Callable[[str, int], nn.Module]]] = {
     "tv:": ("torchvision", _torchvision_model),
     "timm:": ("timm", _timm_model),
@@ -152,7 +251,7 @@ BACKBONES: tuple[str, ...] = tuple(_BUILTIN) + tuple(
 # ---------------------------------------------------------------------------- weights
 def _head_prefix(model: nn.Module) -> str:
     """Name of the classifier module whose parameters a weights file does not supply."""
-    if isinstance(model, (SmallCNN, ResNet)):
+    if isinstance(model, (SmallCNN, ResNet, GNResNet, PatchMLP)):
         return "head"
     cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
     if isinstance(cfg, dict) and isinstance(cfg.get("classifier"), str):
@@ -208,7 +307,7 @@ def build_model(name: str, num_classes: int, *, weights_path: str | None = None)
     else:
         prefix = next((p for p in _PREFIXED if name.startswith(p)), None)
         if prefix is None or not name[len(prefix):]:
-            raise ConfigError(f"unknown backbone {name!r}; valid choices: small_cnn, resnet, "
+            raise ConfigError(f"unknown backbone {name!r}; valid choices: {', '.join(_BUILTIN)}, "
                               "tv:<name> (needs torchvision), timm:<name> (needs timm)")
         model = _PREFIXED[prefix][1](name[len(prefix):], num_classes)
     if weights_path is not None:
