@@ -24,10 +24,10 @@ from the real state at every decision.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pettingzoo import ParallelEnv
@@ -74,6 +74,50 @@ class RolloutConfig:
             raise AgentConfigError(f"rollout score {self.score!r} is not one of {SCORES}")
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """How a candidate's fork goes on after the candidate's own segment, and what it scores."""
+
+    horizon: int = 0
+    """Segments played after the candidate's own with the base policy: 0 to the budget's end."""
+    score: str = "val_mAP"
+    """``val_mAP``: the fork's last val mAP; ``return``: its rewards summed."""
+
+
+def play_candidate(fork: ParallelEnv, candidate: Mapping[str, int],
+                   continuation: Continuation) -> tuple[float, int]:
+    """Play ``candidate`` in ``fork`` (an env at the decision), hold it ("hold", the base
+    policy) to the end or for ``continuation.horizon`` more segments; returns the score and
+    the segments trained. ``fork`` is used up."""
+    limit = math.inf if continuation.horizon == 0 else 1 + continuation.horizon
+    played, total, last = 0, 0.0, -math.inf
+    while fork.agents and played < limit:
+        _, rewards, _, _, infos = fork.step({a: candidate[a] for a in fork.agents})
+        played += 1
+        total += float(np.mean(list(rewards.values())))
+        mAP = (next(iter(infos.values())).get("metrics") or {}).get("mAP")
+        last = -math.inf if mAP is None else float(mAP)
+    return (total if continuation.score == "return" else last), played
+
+
+class ForkScorer(Protocol):
+    """Scores candidates from one env state: each on a fork of ``env``, in candidate order.
+    ``training.workers``' pools are scorers (``InProcessPool`` here, ``RayPool`` on Ray
+    actors); run_marl's ``--workers N`` gives the controller one."""
+
+    def score(self, env: Any, candidates: Sequence[Mapping[str, int]],
+              continuation: Continuation) -> list[tuple[float, int]]:
+        ...
+
+
+class InProcessScorer:
+    """Plays every candidate's fork here, one after another."""
+
+    def score(self, env: Any, candidates: Sequence[Mapping[str, int]],
+              continuation: Continuation) -> list[tuple[float, int]]:
+        return [play_candidate(env.fork(), c, continuation) for c in candidates]
+
+
 class RolloutController(Controller):
     """Plays, at each decision, the candidate recipe whose forked continuation scores best."""
 
@@ -93,6 +137,10 @@ class RolloutController(Controller):
         """Segments trained in forks so far (the real episode's own are not counted)."""
         self.last_scores: dict[str, float] = {}
         """The last decision's candidates (``aug=..,opt=..``) and their scores."""
+        self.scorer: ForkScorer = InProcessScorer()
+        """Where the candidates' forks are played: here, or on Ray workers (set by
+        ``run_marl --workers N``, a ``training.workers`` pool). Either gives the same scores
+        when the workers run torch on the driver's thread count."""
 
     def _recipe(self, name: str, given: Mapping[str, int | str],
                 names: Mapping[str, Any] | None) -> dict[str, int]:
@@ -125,31 +173,23 @@ class RolloutController(Controller):
         out += [dict(j) for j in self.jumps if j not in out]
         return out
 
-    def evaluate(self, candidate: Mapping[str, int]) -> float:
-        """The score of playing ``candidate`` now, then the base policy, in a fork."""
-        fork = self.env.fork()
-        limit = math.inf if self.config.horizon == 0 else 1 + self.config.horizon
-        played, total, last = 0, 0.0, -math.inf
-        while fork.agents and played < limit:
-            _, rewards, _, _, infos = fork.step({a: candidate[a] for a in fork.agents})
-            played += 1
-            total += float(np.mean(list(rewards.values())))
-            mAP = (infos[self.agents[0]].get("metrics") or {}).get("mAP")
-            last = -math.inf if mAP is None else float(mAP)
-        self.segments += played
-        return total if self.config.score == "return" else last
+    @property
+    def continuation(self) -> Continuation:
+        """How every candidate's fork is played and scored."""
+        return Continuation(horizon=self.config.horizon, score=self.config.score)
 
     def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
         live = self.live(observations)
-        best, best_score = None, -math.inf
-        self.last_scores = {}
-        for candidate in self.neighbours():
-            score = self.evaluate(candidate)
-            self.last_scores[",".join(f"{a}={candidate[a]}" for a in self.agents)] = score
-            if best is None or score > best_score:  # strict: a tie keeps the incumbent (first)
+        candidates = self.neighbours()
+        results = self.scorer.score(self.env, candidates, self.continuation)
+        self.segments += sum(played for _, played in results)
+        self.last_scores = {",".join(f"{a}={c[a]}" for a in self.agents): score
+                            for c, (score, _) in zip(candidates, results)}
+        best, best_score = candidates[0], results[0][0]
+        for candidate, (score, _) in zip(candidates[1:], results[1:]):
+            if score > best_score:  # strict: a tie keeps the earlier one, the incumbent first
                 best, best_score = candidate, score
-        assert best is not None
-        self.incumbent = best
+        self.incumbent = dict(best)
         return {a: best[a] for a in live}
 
     def observe(self, transition: Transition) -> dict[str, float]:

@@ -183,8 +183,22 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         other.load_state_dict(copy.deepcopy(self.state_dict()))
         return other
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled (e.g. sent to a Ray worker), an env travels as what ``fork`` copies: its
+        settings, its data and its ``state_dict``; unpickled, it is a fork of the original."""
+        state = None if self._status is None else self.state_dict()
+        return _unpickle, (self.config, self.data, self.env_id, state)
+
     def close(self) -> None:
         self._trainer = None
+
+
+def _unpickle(config: EnvConfig, data: DatasetSplits, env_id: str,
+              state: dict[str, Any] | None) -> MLICTrainingEnv:
+    env = MLICTrainingEnv(config, data, env_id=env_id)
+    if state is not None:
+        env.load_state_dict(state)
+    return env
 
 
 def _public_metrics(evaluation: EvalResult) -> dict[str, Any]:

@@ -1,13 +1,19 @@
 """The ``rollout`` expert: a search on exact forks that never does worse than its base policy."""
 from __future__ import annotations
 
+import json
+
 import pytest
+from conftest import TINY
 
 import envs
 from agents import AgentConfigError, make_controller
 from envs.fakes import CooperativeFakeEnv
 from training.callbacks import Callback, Recorder, StepContext
+from training import run_marl
 from training.episode import run_episode
+
+TINY_FLAGS = TINY.flags()
 
 
 class _Actions(Callback):
@@ -96,3 +102,47 @@ def test_a_jump_equal_to_a_candidate_is_tried_once():
 def test_a_bad_jump_names_it():
     with pytest.raises(AgentConfigError, match=r"jumps\[0\]"):
         make_controller("rollout", CooperativeFakeEnv(), seed=0, jumps=[{"nope": 1}])
+
+
+def _run_rollout(tmp_path, name: str, *extra: str) -> dict:
+    out = tmp_path / name
+    code = run_marl.main(TINY_FLAGS + ["--algo", "rollout", "--options", '{"candidates": 3}',
+                                       "--seed", "2", "--out", str(out), "--no-progress",
+                                       *extra])
+    assert code == 0
+    return json.loads((out / "summary.json").read_text())
+
+
+def test_ray_workers_score_the_candidates_as_the_run_would(tmp_path):
+    """A local Ray pool plays the forks and gives the in-process run's result exactly."""
+    pytest.importorskip("ray")
+    here = _run_rollout(tmp_path, "here")
+    ray = _run_rollout(tmp_path, "ray", "--workers", "2")
+    assert (ray["test_mAP"], ray["final_val_mAP"]) == (here["test_mAP"], here["final_val_mAP"])
+
+
+def test_a_two_node_cluster_joined_through_address_plays_the_forks(tmp_path, monkeypatch):
+    """Two Ray nodes of one CPU each (one actor fits on each), on the loopback address only."""
+    pytest.importorskip("ray")
+    import ray._private.ray_constants as ray_constants
+    from ray.cluster_utils import Cluster
+    # Ray rewrites 127.0.0.1 in an address to the machine's own IP, where a head bound to
+    # the loopback does not answer, unless it is told that this is a one-machine cluster
+    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    loopback = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+    cluster = Cluster(initialize_head=True, head_node_args=loopback)
+    try:
+        cluster.add_node(**loopback)
+        cluster.wait_for_nodes()
+        assert len(cluster.list_all_nodes()) == 2
+        joined = _run_rollout(tmp_path, "cluster", "--workers", "2", "--address", cluster.address)
+    finally:
+        cluster.shutdown()
+    assert joined["final_val_mAP"] == _run_rollout(tmp_path, "here")["final_val_mAP"]
+
+
+def test_workers_are_refused_for_a_controller_that_does_not_search(tmp_path, capsys):
+    code = run_marl.main(TINY_FLAGS + ["--algo", "static", "--workers", "2",
+                                       "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "only rollout does" in capsys.readouterr().err

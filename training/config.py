@@ -84,6 +84,12 @@ class RunConfig:
     bandit); with --load-agents they override the saved ones. static's recipe is its
     "choices", by action name or index: '{"choices": {"opt": "sgd", "loss": "bce"}}' (agents
     left out keep the default recipe's)."""
+    workers: int = 1
+    """Ray workers that play a search controller's forks (``rollout``'s candidates) side by
+    side; 1 plays them in-process, without Ray."""
+    address: str | None = None
+    """A Ray cluster to join for --workers (``auto``, or HOST:PORT of its head); default: a
+    local Ray."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
     """``envs.EnvConfig`` fields to override (any of ``ENV_FLAGS``), validated by ``EnvConfig``."""
 
@@ -131,6 +137,11 @@ class RunConfig:
             raise ConfigError(f"--seed must be a non-negative integer, got {self.seed!r}")
         if not _is_int(self.episodes) or self.episodes < 1:
             raise ConfigError(f"--episodes must be a positive integer, got {self.episodes!r}")
+        if not _is_int(self.workers) or self.workers < 1:
+            raise ConfigError(f"--workers must be a positive integer (1 runs in-process, "
+                              f"without Ray), got {self.workers!r}")
+        if self.address is not None and (not isinstance(self.address, str) or not self.address):
+            raise ConfigError(f"--address must be 'auto' or HOST:PORT, got {self.address!r}")
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) \
                 or not math.isfinite(self.beta) or self.beta < 0:
             raise ConfigError(f"--beta must be a finite number >= 0, got {self.beta!r}")

@@ -9,8 +9,9 @@ request (SIGINT/SIGTERM in the CLI) is honoured between decisions, right after a
 """
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from agents import Controller, load_controller, make_controller
 from agents.errors import AgentConfigError
 from agents.registry import declared_options
 from agents.rewards import shape_rewards
+from agents.rollout import InProcessScorer
 from envs.errors import CheckpointError, ConfigError
 from training.callbacks import Checkpoint, ProgressBar, Recorder, StepContext, StepLog, StopOn
 from training.checkpoint import load_checkpoint, save_atomic
@@ -29,6 +31,7 @@ from training.config import RUN_CONFIG, RunConfig
 from training.episode import DriverState, run as run_episodes
 from training.logs import RunLogger, read_steps
 from training.report import write_report
+from training.workers import make_pool
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -52,6 +55,11 @@ class RunSession:
                                      penalty=self.env.config.reward)
         self.total_decisions = config.episodes * self.env.config.max_decisions
         self.controller = self._build_controller()
+        if (config.workers > 1 or config.address) and not hasattr(self.controller, "scorer"):
+            raise ConfigError(
+                f"--workers/--address play a search controller's forks on Ray workers, and "
+                f"{config.load_agents or config.algo} does not search (only rollout does): drop "
+                f"them (meta-training's workers are training.meta_train --workers)")
         if config.freeze and hasattr(self.stepper, "training"):
             self.stepper.training = False
         self.state = DriverState()
@@ -119,15 +127,31 @@ class RunSession:
         callbacks = [self.recorder, StepLog(logger), ProgressBar(bar, _postfix),
                      StopOn(lambda _ctx: should_stop()), Checkpoint(self.save_checkpoint)]
         try:
-            outcome = run_episodes(self.stepper, self.controller, episodes=self.config.episodes,
-                                   seed=self.config.seed, total_steps=self.total_decisions,
-                                   callbacks=callbacks, state=self.state)
+            with self._search_workers():
+                outcome = run_episodes(self.stepper, self.controller,
+                                       episodes=self.config.episodes, seed=self.config.seed,
+                                       total_steps=self.total_decisions, callbacks=callbacks,
+                                       state=self.state)
         finally:
             bar.close()
             logger.close()
         if outcome.stopped:
             return RunResult(self.summary(), interrupted=True)
         return RunResult(self.finish(), interrupted=False)
+
+    @contextlib.contextmanager
+    def _search_workers(self) -> Iterator[None]:
+        """With --workers N (or --address), a search controller plays its forks on a
+        ``training.workers`` pool for the run, and in-process again after it."""
+        if self.config.workers == 1 and self.config.address is None:
+            yield
+            return
+        with make_pool(self.config.workers, self.config.address) as pool:
+            self.controller.scorer = pool
+            try:
+                yield
+            finally:
+                self.controller.scorer = InProcessScorer()
 
     # --------------------------------------------------------------- outputs
     def summary(self) -> dict[str, Any]:
@@ -180,5 +204,7 @@ def prepare_out_dir(path: Path) -> Path:
 
 
 def _resumable(config: RunConfig) -> dict[str, Any]:
-    """The settings a resumed run must share with the checkpoint (not --resume/--progress)."""
-    return {k: v for k, v in config.as_dict().items() if k not in ("resume", "progress")}
+    """The settings a resumed run must share with the checkpoint (not --resume, --progress
+    or where the forks are played: --workers and --address leave the results as they are)."""
+    return {k: v for k, v in config.as_dict().items()
+            if k not in ("resume", "progress", "workers", "address")}

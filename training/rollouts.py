@@ -101,14 +101,19 @@ def play(job: EpisodeJob, spec: ControllerSpec, actor_state: Mapping[str, Any]) 
 
 
 @contextlib.contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """torch on one intra-op thread inside the block (results depend on the thread count)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def torch_threads(count: int) -> Iterator[None]:
+    """torch on ``count`` intra-op threads inside the block (results depend on the count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
     try:
         yield
     finally:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(before)
+
+
+def one_torch_thread() -> contextlib.AbstractContextManager[None]:
+    """torch on one intra-op thread inside the block."""
+    return torch_threads(1)
 
 
 def _play(job: EpisodeJob, spec: ControllerSpec, actor_state: Mapping[str, Any]) -> EpisodeRecord:

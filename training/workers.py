@@ -1,7 +1,9 @@
 """Rollout worker pools: play a round of episode jobs in-process or on Ray actors.
 
 Both pools take a list of :class:`training.rollouts.EpisodeJob` and return their records
-in job order, so the learner sees the same sequence whatever runs them::
+in job order, so the learner sees the same sequence whatever runs them. Both also score the
+``rollout`` expert's candidates (``score``: each candidate on a fork of the env, results in
+candidate order; ``agents.rollout.ForkScorer``)::
 
     with make_pool(workers=2, address=None) as pool:    # a local ray.init()
         records = pool.map(jobs, spec, learner.actor_state())
@@ -23,12 +25,15 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import torch
+
+from agents.rollout import Continuation, InProcessScorer, play_candidate
 from envs.errors import MLICError
 from training.ray_console import ray_console
-from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord, play
+from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord, play, torch_threads
 
 RAY_INSTALL = "pip install -c constraints.txt -e '.[ray]'"
 
@@ -45,6 +50,11 @@ class InProcessPool:
     def map(self, jobs: Sequence[EpisodeJob], spec: ControllerSpec,
             actor_state: Mapping[str, Any]) -> list[EpisodeRecord]:
         return [play(job, spec, actor_state) for job in jobs]
+
+    def score(self, env: Any, candidates: Sequence[Mapping[str, int]],
+              continuation: Continuation) -> list[tuple[float, int]]:
+        """The rollout controller's candidates, here (``agents.rollout.ForkScorer``)."""
+        return InProcessScorer().score(env, candidates, continuation)
 
     def pids(self) -> list[int]:
         return [os.getpid()]
@@ -83,31 +93,54 @@ class RayPool:
     def map(self, jobs: Sequence[EpisodeJob], spec: ControllerSpec,
             actor_state: Mapping[str, Any]) -> list[EpisodeRecord]:
         state_ref = self.ray.put(dict(actor_state))
-        pending = {i: self._submit(i, job, spec, state_ref) for i, job in enumerate(jobs)}
+        records, attempts = self._gather(
+            len(jobs), lambda actor, i: actor.play.remote(jobs[i], spec, state_ref),
+            lambda i: f"episode {jobs[i].task.name} (round {jobs[i].round}, worker "
+                      f"{jobs[i].worker})")
+        for record, count in zip(records, attempts):
+            record.attempts = count
+        return records
+
+    def score(self, env: Any, candidates: Sequence[Mapping[str, int]],
+              continuation: Continuation) -> list[tuple[float, int]]:
+        """The rollout controller's candidates, each on a fork of ``env`` played by an actor
+        (``agents.rollout.ForkScorer``). The env is pickled once (a pickled env is a fork,
+        ``MLICTrainingEnv.__reduce__``); the actors run torch on this process's thread
+        count, so the scores are those the forks would give here."""
+        env_ref = self.ray.put(env)
+        threads = torch.get_num_threads()
+        results, _ = self._gather(
+            len(candidates),
+            lambda actor, i: actor.score.remote(env_ref, dict(candidates[i]), continuation,
+                                                threads),
+            lambda i: f"rollout candidate {dict(candidates[i])}")
+        return results
+
+    def _gather(self, count: int, submit: Callable[[Any, int], Any],
+                describe: Callable[[int], str]) -> tuple[list[Any], list[int]]:
+        """Run calls ``0..count-1`` (call ``i`` on actor ``i % workers``) and return their
+        results in order, and how often each was started: a call whose actor died is played
+        again on a fresh actor, with the later calls queued on the dead one."""
+        pending = {i: submit(self.actors[i % self.workers], i) for i in range(count)}
         attempts = {i: 1 for i in pending}
-        records: dict[int, EpisodeRecord] = {}
-        for i, job in enumerate(jobs):
-            while i not in records:
+        results: dict[int, Any] = {}
+        for i in range(count):
+            while i not in results:
                 try:
-                    records[i] = self.ray.get(pending[i])
+                    results[i] = self.ray.get(pending[i])
                 except (self.ray.exceptions.RayActorError,
                         self.ray.exceptions.WorkerCrashedError) as error:
                     if attempts[i] >= self.max_attempts:
-                        raise WorkerPoolError(
-                            f"episode {job.task.name} (round {job.round}, worker {job.worker}) "
-                            f"lost its worker {attempts[i]} times; last: {error}") from error
+                        raise WorkerPoolError(f"{describe(i)} lost its worker {attempts[i]} "
+                                              f"times; last: {error}") from error
                     self._replace(i % self.workers)
                     attempts[i] += 1
-                    pending[i] = self._submit(i, job, spec, state_ref)
-                    # later jobs queued on the dead actor died with it: resubmit those too
-                    for k in range(i + 1, len(jobs)):
-                        if k % self.workers == i % self.workers and k not in records:
-                            pending[k] = self._submit(k, jobs[k], spec, state_ref)
-            records[i].attempts = attempts[i]
-        return [records[i] for i in range(len(jobs))]
-
-    def _submit(self, index: int, job: EpisodeJob, spec: ControllerSpec, state_ref: Any) -> Any:
-        return self.actors[index % self.workers].play.remote(job, spec, state_ref)
+                    pending[i] = submit(self.actors[i % self.workers], i)
+                    # later calls queued on the dead actor died with it: resubmit those too
+                    for k in range(i + 1, count):
+                        if k % self.workers == i % self.workers and k not in results:
+                            pending[k] = submit(self.actors[k % self.workers], k)
+        return [results[i] for i in range(count)], [attempts[i] for i in range(count)]
 
     def _replace(self, slot: int) -> None:
         self.restarts += 1
@@ -140,6 +173,11 @@ class _RolloutActor:
     def play(self, job: EpisodeJob, spec: ControllerSpec,
              actor_state: Mapping[str, Any]) -> EpisodeRecord:
         return play(job, spec, actor_state)
+
+    def score(self, env: Any, candidate: Mapping[str, int], continuation: Continuation,
+              threads: int) -> tuple[float, int]:
+        with torch_threads(threads):
+            return play_candidate(env, candidate, continuation)  # env: a fork, unpickled here
 
 
 def make_pool(workers: int, address: str | None = None) -> InProcessPool | RayPool:
