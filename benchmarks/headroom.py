@@ -1,0 +1,396 @@
+"""How much can control win? Each task's headroom: the rollout expert against static recipes.
+
+    python -m benchmarks.headroom [--task-set digits-v1] [--tasks train:1,heldout:3,mnist,default]
+                                  [--seeds 3] [--workers 2] [--candidates 4] [--horizon 0]
+                                  [--sbs RECIPE] [--methods ...] [--resume] [--quick]
+
+In algorithm-selection terms (ASlib), per task and seed, test mAP of:
+
+* ``default``: the env's static default recipe;
+* ``panel``: the 8 static recipes of ``benchmarks.static_recipes.RECIPES``, each held for the
+  whole budget. From them: the **SBS** (single best solver), the panel recipe with the best
+  mean test mAP over the run's train tasks (or ``--sbs``), and the **VBS-8** (virtual best
+  solver), each task's own best panel recipe in hindsight (best mean test mAP over seeds);
+* ``expert``: the ``rollout`` expert from the default recipe (``--candidates`` one-component
+  changes per decision besides the incumbent, each forked and held to the end, or
+  ``--horizon`` segments), never below the default on val at the same seed;
+* ``expert-sbs``: the expert from the SBS, with the default and ``--jump`` recipes as jumps;
+* ``vbs-c``: the best on val of a seeded random sample of whole-budget static recipes, as
+  many as the expert's compute in episodes (``benchmarks.search.random_search``): the
+  per-task best static recipe at the expert's compute;
+* ``tpe``: Optuna TPE with a median pruner over static recipes at the expert's compute;
+* ``pbt``: Ray Tune PBT, population = the expert's compute, each member the task's budget
+  (opt-in: ``--methods``, it needs the ``ray`` extra).
+
+**Headroom** = expert − VBS-C, paired per seed. Compute is counted in episodes of the task
+(segments trained, forks included, over the task's decisions). Every method selects on val
+and reports test. Runs go to ``<out dir>/runs/<out name>-<set>.jsonl`` as they finish, so an
+interrupted benchmark resumes with ``--resume``. Results: ``benchmarks/results/headroom.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+import envs
+from agents import make_controller
+from envs.engine.recipe import Recipe
+from benchmarks.common import markdown_table, mean_std, result_header, write_result
+from benchmarks.episodes import parse_recipe
+from benchmarks.plots import plot_bars
+from benchmarks.reporting import command_line, write_csv
+from benchmarks.run_store import RunStore, play_stored, run_sweep
+from benchmarks.search import SearchConfig, random_search, tpe_search
+from benchmarks.static_recipes import QUICK, RECIPES
+from benchmarks.task_sets import warm_up
+from benchmarks.zero_shot import targets
+from training.callbacks import Recorder
+from training.episode import run_episode
+
+RESULTS = Path(__file__).resolve().parent / "results" / "headroom.md"
+METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe", "pbt")
+DEFAULT_METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe")
+DEFAULT_RECIPE = next(iter(RECIPES))
+
+
+@dataclass(frozen=True)
+class HeadroomConfig:
+    """What the benchmark runs."""
+
+    task_set: str = "digits-v1"
+    tasks: tuple[str, ...] = ()
+    """Labels to run (``train:I``, ``heldout:I``, 1-based, ``mnist``, ``default``); empty:
+    every task of the set, mnist at task size and the full default task."""
+    seeds: int = 3
+    workers: int = 2
+    candidates: int = 4
+    """The expert's one-component changes per decision (0: all 19)."""
+    horizon: int = 0
+    """Segments a candidate's fork is held after its own (0: to the end)."""
+    jumps: tuple[str, ...] = ("crop+adamw+cosine+asl",)
+    """Recipes the expert from the SBS also tries at every decision (the default too)."""
+    sbs: str = ""
+    """The SBS recipe; empty: the panel recipe best over the run's train tasks."""
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    quick: bool = False
+    resume: bool = False
+    progress: bool = True
+    out: Path = RESULTS
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.methods) - set(METHODS))
+        if unknown or "panel" not in self.methods:
+            raise SystemExit(f"error: --methods {','.join(self.methods)}: the panel is needed "
+                             f"(default, SBS, VBS-8) and the methods are {', '.join(METHODS)}")
+        for name in (self.sbs, *self.jumps):
+            if name:
+                recipe_of(name)
+
+
+def recipe_of(name: str) -> Recipe:
+    """A panel recipe by its name (``RECIPES``), or any recipe as ``aug+opt+lrs+loss``."""
+    if name in RECIPES:
+        return RECIPES[name]
+    try:
+        return parse_recipe(name)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"error: {name!r} is neither a panel recipe ({', '.join(RECIPES)}) "
+                         f"nor aug+opt+lrs+loss: {error}") from None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One method on one task and seed; ``episodes``: the compute given to a search."""
+
+    label: str
+    target: envs.Task | str
+    method: str
+    seed: int
+    recipe: str = ""
+    episodes: int = 0
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Run:
+    """A finished job: the final model's val and test mAP, compute in episodes, choices."""
+
+    label: str
+    method: str
+    seed: int
+    val_mAP: float
+    test_mAP: float
+    episodes: float
+    choices: list[str] = field(default_factory=list)
+    detail: str = ""
+
+
+def _env_args(target: envs.Task | str) -> tuple[str, dict[str, Any], int]:
+    """Env id, ``envs.make`` overrides and decisions of a task or an env id."""
+    if isinstance(target, envs.Task):
+        return target.env_id, target.overrides(), target.decisions
+    return target, {}, envs.make_config(target).max_decisions
+
+
+def run_job(job: Job) -> Run:
+    """Play one job (in a worker process started by ``benchmarks.task_sets.warm_up``)."""
+    env_id, overrides, decisions = _env_args(job.target)
+    if job.method == "panel":
+        from benchmarks.episodes import run_recipe
+        episode = run_recipe(env_id, recipe_of(job.recipe), job.seed, overrides)
+        return Run(job.label, f"panel:{job.recipe}", job.seed, episode.final_val,
+                   episode.test["mAP"], 1.0, episode.choices)
+    if job.method.startswith("expert"):
+        return _expert(job, env_id, overrides)
+    search = SearchConfig(budget=job.episodes * decisions, trial_epochs=decisions)
+    if job.method == "pbt":
+        from benchmarks.pbt import PBTConfig, run_pbt
+        result = run_pbt(env_id, overrides, job.seed,
+                         PBTConfig(budget=job.episodes * decisions, population=job.episodes))
+    else:
+        result = (random_search if job.method == "vbs-c" else tpe_search)(
+            env_id, overrides, job.seed, search)
+    val = max(result.curve) if result.curve else math.nan
+    return Run(job.label, job.method, job.seed, val, result.test["mAP"],
+               len(result.curve) / decisions, detail=result.detail)
+
+
+def _expert(job: Job, env_id: str, overrides: Mapping[str, Any]) -> Run:
+    env = envs.make(env_id, **{**overrides, "agents": envs.COMPONENTS})
+    controller = make_controller("rollout", env, seed=job.seed, **job.options)
+    recorder = Recorder()
+    run_episode(env, controller, seed=job.seed, callbacks=[recorder])
+    episode = recorder.episodes[0]
+    own = len(episode.val_map) / env.config.max_decisions  # the real episode's own segments
+    return Run(job.label, job.method, job.seed, episode.final_val, episode.test["mAP"],
+               controller.episodes_of_compute + own, episode.choices)
+
+
+# ------------------------------------------------------------------ the sweep
+def parse_tasks(config: HeadroomConfig) -> dict[str, envs.Task | str]:
+    """``{label: task or env id}`` in the order of the result table."""
+    ts = envs.task_set(config.task_set)
+    shrink = envs.task_sets.shrink if config.quick else (lambda t: t)
+    every: dict[str, envs.Task | str] = {}
+    for split in ("train", "heldout"):
+        every.update({f"{split}:{i + 1}": shrink(t) for i, t in enumerate(ts.split(split))})
+    for label, target in targets(ts, ["mnist", "default"], quick=config.quick).items():
+        every["mnist" if "mnist" in label else "default"] = target
+    chosen = config.tasks or tuple(every)
+    unknown = [label for label in chosen if label not in every]
+    if unknown:
+        raise SystemExit(f"error: --tasks {','.join(unknown)}: not a task of {ts.name}; valid: "
+                         f"{', '.join(every)}")
+    return {label: every[label] for label in chosen}
+
+
+def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
+                    ) -> dict[str, Any]:
+    def actions(name: str) -> dict[str, str]:
+        return recipe_of(name).as_dict()
+    return {"choices": actions(start), "candidates": config.candidates,
+            "horizon": config.horizon, "jumps": tuple(actions(j) for j in jumps if j != start)}
+
+
+def sweep(config: HeadroomConfig) -> Path:
+    tasks = parse_tasks(config)
+    seeds = range(config.seeds)
+    recipes = list(QUICK) if config.quick else list(RECIPES)
+    store = RunStore(store_path(config),
+                     {"task_set": config.task_set, "quick": config.quick,
+                      "candidates": config.candidates, "horizon": config.horizon,
+                      "jumps": list(config.jumps)}, config.resume)
+
+    def key(job: Job) -> tuple[str, int]:
+        task = getattr(job.target, "name", job.target)  # the task's name pins its settings
+        return f"{job.label}|{task}|{job.method}|{job.recipe}|{job.episodes}", job.seed
+
+    def play(jobs: list[Job], what: str) -> list[Run]:
+        with tqdm(total=len(jobs), desc=what, unit="run", disable=not config.progress) as bar:
+            return play_stored(jobs, run_job, key, Run, store, config.workers, bar, warm_up)
+
+    # 1. the panel and the expert from the default
+    first = [Job(label, t, "panel", s, recipe=r) for label, t in tasks.items() for r in recipes
+             for s in seeds]
+    first += [Job(label, t, "expert", s, options=_expert_options(config, DEFAULT_RECIPE, ()))
+              for label, t in tasks.items() for s in seeds if "expert" in config.methods]
+    runs = play(first, "panel, expert")
+    sbs = config.sbs or single_best(runs, recipes)
+    # 2. at the expert's compute, and the expert from the SBS
+    compute = {(r.label, r.seed): max(1, round(r.episodes)) for r in runs if r.method == "expert"}
+    second = [Job(label, t, m, s, episodes=compute.get((label, s), len(recipes)))
+              for label, t in tasks.items() for s in seeds
+              for m in ("vbs-c", "tpe", "pbt") if m in config.methods]
+    second += [Job(label, t, "expert-sbs", s,
+                   options=_expert_options(config, sbs, (DEFAULT_RECIPE, *config.jumps)))
+               for label, t in tasks.items() for s in seeds if "expert-sbs" in config.methods]
+    runs += play(second, "at the expert's compute")
+    return report(config, tasks, runs, sbs, recipes)
+
+
+def single_best(runs: Sequence[Run], recipes: Sequence[str]) -> str:
+    """The panel recipe with the best mean test mAP over the train tasks run."""
+    train = [r for r in runs if r.label.startswith("train:") and r.method.startswith("panel:")]
+    if not train:
+        raise SystemExit("error: no train task in --tasks, so the SBS cannot be chosen: add "
+                         "train tasks or pass --sbs RECIPE (e.g. from the task set's "
+                         "calibration, benchmarks/results/task_sets*.md)")
+    return max(recipes, key=lambda r: statistics.fmean(
+        x.test_mAP for x in train if x.method == f"panel:{r}"))
+
+
+# ------------------------------------------------------------------ the report
+def _by(runs: Sequence[Run], label: str, method: str) -> dict[int, Run]:
+    return {r.seed: r for r in runs if r.label == label and r.method == method}
+
+
+def schedule(choices: Sequence[str]) -> str:
+    """``a x3 -> b x5``: a recipe sequence with its repeats folded."""
+    parts: list[list[Any]] = []
+    for choice in choices:
+        if parts and parts[-1][0] == choice:
+            parts[-1][1] += 1
+        else:
+            parts.append([choice, 1])
+    return " → ".join(f"{c} ×{n}" for c, n in parts)
+
+
+def task_rows(tasks: Mapping[str, Any], runs: Sequence[Run], sbs: str, recipes: Sequence[str]
+              ) -> list[dict[str, Any]]:
+    """Per task: each method's test mAPs by seed, the VBS-8 recipe, compute, headroom."""
+    rows = []
+    for label, target in tasks.items():
+        panel = {r: _by(runs, label, f"panel:{r}") for r in recipes}
+        vbs8 = max(recipes, key=lambda r: statistics.fmean(x.test_mAP for x in panel[r].values()))
+        methods = {"default": panel[DEFAULT_RECIPE], "SBS": panel[sbs], "VBS-8": panel[vbs8]}
+        for m in ("vbs-c", "tpe", "pbt", "expert", "expert-sbs"):
+            if _by(runs, label, m):
+                methods[m] = _by(runs, label, m)
+        row: dict[str, Any] = {"label": label, "task": getattr(target, "name", target),
+                               "vbs8": vbs8, "methods": methods}
+        if "expert" in methods and "vbs-c" in methods:
+            seeds = sorted(set(methods["expert"]) & set(methods["vbs-c"]))
+            row["headroom"] = [methods["expert"][s].test_mAP - methods["vbs-c"][s].test_mAP
+                               for s in seeds]
+        rows.append(row)
+    return rows
+
+
+def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run], sbs: str,
+           recipes: Sequence[str]) -> Path:
+    rows = task_rows(tasks, runs, sbs, recipes)
+    names = list(dict.fromkeys(m for row in rows for m in row["methods"]))
+    table = markdown_table(
+        ["task", *names, "expert compute (episodes)", "headroom: expert − VBS-C"],
+        [[f"{row['label']} `{row['task']}`",
+          *[mean_std([r.test_mAP for r in row["methods"][m].values()])
+            if m in row["methods"] else "" for m in names],
+          mean_std([r.episodes for r in row["methods"].get("expert", {}).values()] or [0.0]),
+          mean_std(row["headroom"]) if "headroom" in row else ""] for row in rows])
+    flat = [{"task": row["label"], "method": m, "seed": s, "val_mAP": r.val_mAP,
+             "test_mAP": r.test_mAP, "episodes": r.episodes, "schedule": schedule(r.choices),
+             "detail": r.detail}
+            for row in rows for m, by_seed in row["methods"].items() for s, r in by_seed.items()]
+    write_csv(config.out.with_suffix(".csv"), flat)
+    averages = {m: [statistics.fmean(r.test_mAP for r in row["methods"][m].values())
+                    for row in rows] for m in names if all(m in row["methods"] for row in rows)}
+    plot = plot_bars(config.out.with_name(config.out.stem + ".png"), averages,
+                     title=f"{config.task_set}: test mAP per method, mean over {len(rows)} tasks",
+                     ylabel="test mAP (task means)")
+    lines = [_summary_line(rows, averages)]
+    lines += [f"{row['label']}: expert (seed 0): {schedule(row['methods']['expert'][0].choices)}"
+              for row in rows if 0 in row["methods"].get("expert", {})]
+    lines += [f"{row['label']}: expert from the SBS (seed 0): "
+              f"{schedule(row['methods']['expert-sbs'][0].choices)}"
+              for row in rows if 0 in row["methods"].get("expert-sbs", {})]
+    details = [f"tasks: {', '.join(tasks)} of {config.task_set} (labels: split:index, 1-based; "
+               "mnist: mlic-mnist-v0 at task size; default: the full mlic-digits-v0 task)",
+               f"SBS: {sbs}" + ("" if config.sbs else " (best mean test mAP over the train tasks "
+                                                      "run)"),
+               f"expert: rollout, {config.candidates or 'all'} one-component candidates per "
+               f"decision besides the incumbent, continuation "
+               f"{'to the end' if config.horizon == 0 else f'{config.horizon} segments'}, "
+               f"hold; expert-sbs also jumps to {', '.join((DEFAULT_RECIPE, *config.jumps))}",
+               "VBS-8: the task's best panel recipe by mean test mAP (hindsight); VBS-C, TPE: "
+               "the best on val at the expert's compute of that seed; headroom is paired per "
+               "seed", f"{config.workers} worker processes, 1 torch thread each"]
+    text = (result_header(f"Headroom on {config.task_set}: the rollout expert against static "
+                          "recipes", command_line("benchmarks.headroom", config_argv(config)),
+                          seeds=config.seeds, details=details)
+            + "\nTest mAP, mean ± std over seeds.\n\n" + table + "\n\n"
+            + "\n".join(f"- {line}" for line in lines)
+            + f"\n\n![methods]({plot.name})\n\nEvery run: [{config.out.with_suffix('.csv').name}]"
+              f"({config.out.with_suffix('.csv').name}).\n")
+    return write_result(config.out, text)
+
+
+def _summary_line(rows: Sequence[dict[str, Any]], averages: Mapping[str, list[float]]) -> str:
+    means = ", ".join(f"{m} {statistics.fmean(v):.1f}" for m, v in averages.items())
+    rooms = [statistics.fmean(row["headroom"]) for row in rows if row.get("headroom")]
+    if not rooms:
+        return f"mean over tasks: {means}"
+    return (f"mean over tasks: {means}; headroom (expert − VBS-C) {statistics.fmean(rooms):+.1f} "
+            f"on average, >= 2 mAP on {sum(r >= 2 for r in rooms)}/{len(rooms)} tasks")
+
+
+def config_argv(config: HeadroomConfig) -> list[str]:
+    """The command line that reproduces ``config`` (for the result's header)."""
+    default = HeadroomConfig()
+    argv = []
+    for name in ("task_set", "seeds", "workers", "candidates", "horizon", "sbs"):
+        if getattr(config, name) != getattr(default, name):
+            argv += [f"--{name.replace('_', '-')}", str(getattr(config, name))]
+    for name in ("tasks", "methods", "jumps"):
+        if getattr(config, name) != getattr(default, name):
+            argv += [f"--{name}", ",".join(getattr(config, name))]
+    argv += ["--quick"] if config.quick else []
+    return argv
+
+
+def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.headroom",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--task-set", default="digits-v1")
+    p.add_argument("--tasks", default="", help="labels: train:I, heldout:I, mnist, default")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
+    p.add_argument("--candidates", type=int, default=4)
+    p.add_argument("--horizon", type=int, default=0)
+    p.add_argument("--jumps", default=",".join(HeadroomConfig.jumps))
+    p.add_argument("--sbs", default="")
+    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                   help=f"comma-separated, panel included: {', '.join(METHODS)}")
+    p.add_argument("--quick", action="store_true", help="tiny tasks, 2 recipes, for tests")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--no-progress", dest="progress", action="store_false")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    a = p.parse_args(argv)
+
+    def items(text: str) -> tuple[str, ...]:
+        return tuple(x for x in text.split(",") if x)
+    return HeadroomConfig(task_set=a.task_set, tasks=items(a.tasks), seeds=a.seeds,
+                          workers=a.workers, candidates=a.candidates, horizon=a.horizon,
+                          jumps=items(a.jumps), sbs=a.sbs, methods=items(a.methods),
+                          quick=a.quick, resume=a.resume, progress=a.progress, out=a.out)
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    config = parse_args(argv if argv is not None else sys.argv[1:])
+    return run_sweep(sweep, config, store_path(config))
+
+
+def store_path(config: HeadroomConfig) -> Path:
+    """Where the finished runs are kept: one file per result file and task set."""
+    return config.out.parent / "runs" / f"{config.out.stem}-{config.task_set}.jsonl"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""benchmarks.headroom on tiny tasks: every method runs, the table and headroom are written,
+an interrupted run resumes from its stored runs, and bad input is named."""
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+from benchmarks import headroom
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_quick_run_writes_the_table_and_resumes(tmp_path, monkeypatch):
+    out = tmp_path / "headroom.md"
+    argv = ["--quick", "--tasks", "train:1,heldout:1", "--seeds", "1", "--workers", "1",
+            "--candidates", "2", "--methods", "panel,expert,expert-sbs,vbs-c",
+            "--no-progress", "--out", str(out)]
+    headroom.main(argv)
+    text = out.read_text()
+    assert "| task | default | SBS | VBS-8 | vbs-c | expert | expert-sbs |" in text
+    assert "headroom (expert − VBS-C)" in text and (tmp_path / "headroom.png").is_file()
+    rows = list(csv.DictReader((tmp_path / "headroom.csv").open()))
+    expert = [r for r in rows if r["method"] == "expert"]
+    # 3 decisions, 1 + 2 candidates held to the end: 3 * (3 + 2 + 1) forked segments, plus
+    # the episode's own 3, is 7 episodes; VBS-C gets as many whole-budget recipes
+    assert {float(r["episodes"]) for r in expert} == {7.0}
+    assert {float(r["episodes"]) for r in rows if r["method"] == "vbs-c"} == {7.0}
+    # never below the static default on val at the same seed (the rollout guarantee)
+    for label in ("train:1", "heldout:1"):
+        by = {r["method"]: r for r in rows if r["task"] == label}
+        assert float(by["expert"]["val_mAP"]) >= float(by["default"]["val_mAP"])
+
+    def refuse(job):
+        raise AssertionError(f"{job} ran again instead of being reloaded")
+    monkeypatch.setattr(headroom, "run_job", refuse)
+    headroom.main(argv + ["--resume"])
+    assert out.read_text().split("\n", 3)[3] == text.split("\n", 3)[3]  # below the date
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tasks", "train:99"], "not a task of digits-v1; valid: train:1"),
+    (["--methods", "expert"], "the panel is needed"),
+    (["--sbs", "none+sgd+constant"], "neither a panel recipe"),
+    (["--tasks", "heldout:1"], "pass --sbs RECIPE"),
+])
+def test_bad_input_is_named(tmp_path, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        headroom.main(["--quick", "--seeds", "1", "--workers", "1", "--candidates", "1",
+                       "--methods", "panel", "--no-progress", "--out", str(tmp_path / "h.md"),
+                       *argv])
+    assert message in str(exit_info.value.code)
