@@ -137,6 +137,9 @@ class RolloutController(Controller):
         """Segments trained in forks so far (the real episode's own are not counted)."""
         self.last_scores: dict[str, float] = {}
         """The last decision's candidates (``aug=..,opt=..``) and their scores."""
+        self.last_gain = 0.0
+        """The last decision's best score minus the incumbent's: what its switch was expected
+        to gain (0 when it kept the incumbent)."""
         self.scorer: ForkScorer = InProcessScorer()
         """Where the candidates' forks are played: here, or on Ray workers (set by
         ``run_marl --workers N``, a ``training.workers`` pool). Either gives the same scores
@@ -189,6 +192,8 @@ class RolloutController(Controller):
         for candidate, (score, _) in zip(candidates[1:], results[1:]):
             if score > best_score:  # strict: a tie keeps the earlier one, the incumbent first
                 best, best_score = candidate, score
+        gain = best_score - results[0][0]
+        self.last_gain = gain if math.isfinite(gain) else 0.0
         self.incumbent = dict(best)
         return {a: best[a] for a in live}
 
@@ -196,7 +201,8 @@ class RolloutController(Controller):
         if transition.done:  # the next episode starts from the first recipe again
             self.incumbent = dict(self.start)
         return {"search/segments": float(self.segments),
-                "search/episodes_of_compute": self.episodes_of_compute}
+                "search/episodes_of_compute": self.episodes_of_compute,
+                "search/predicted_gain": self.last_gain}
 
     @property
     def episodes_of_compute(self) -> float:

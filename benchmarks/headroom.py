@@ -44,7 +44,7 @@ import envs
 from agents import make_controller
 from envs.engine.recipe import Recipe
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
-from benchmarks.episodes import parse_recipe
+from benchmarks.episodes import parse_recipe, recipe_name
 from benchmarks.plots import plot_bars
 from benchmarks.reporting import command_line, write_csv
 from benchmarks.run_store import RunStore, play_stored, run_sweep
@@ -53,7 +53,7 @@ from benchmarks.static_recipes import QUICK, RECIPES
 from benchmarks.task_sets import warm_up
 from benchmarks.zero_shot import targets
 from training.callbacks import Recorder
-from training.episode import run_episode
+from training.episode import Callback, StepContext, run_episode
 
 RESULTS = Path(__file__).resolve().parent / "results" / "headroom.md"
 METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe", "pbt")
@@ -131,6 +131,9 @@ class Run:
     episodes: float
     choices: list[str] = field(default_factory=list)
     detail: str = ""
+    gains: list[float] = field(default_factory=list)
+    """The expert's: per decision, its choice's score minus the incumbent's (val mAP its
+    switch was predicted to gain; 0 where it held)."""
 
 
 def _env_args(target: envs.Task | str) -> tuple[str, dict[str, Any], int]:
@@ -166,12 +169,23 @@ def run_job(job: Job) -> Run:
 def _expert(job: Job, env_id: str, overrides: Mapping[str, Any]) -> Run:
     env = envs.make(env_id, **{**overrides, "agents": envs.COMPONENTS})
     controller = make_controller("rollout", env, seed=job.seed, **job.options)
-    recorder = Recorder()
-    run_episode(env, controller, seed=job.seed, callbacks=[recorder])
+    recorder, gains = Recorder(), _Gains()
+    run_episode(env, controller, seed=job.seed, callbacks=[recorder, gains])
     episode = recorder.episodes[0]
     own = len(episode.val_map) / env.config.max_decisions  # the real episode's own segments
     return Run(job.label, job.method, job.seed, episode.final_val, episode.test["mAP"],
-               controller.episodes_of_compute + own, episode.choices)
+               controller.episodes_of_compute + own, episode.choices, gains=gains.seen)
+
+
+class _Gains(Callback):
+    """The rollout controller's ``search/predicted_gain`` at every decision."""
+
+    def __init__(self) -> None:
+        self.seen: list[float] = []
+
+    def on_step(self, ctx: StepContext) -> bool:
+        self.seen.append(float(ctx.logs.get("search/predicted_gain", 0.0)))
+        return True  # go on
 
 
 # ------------------------------------------------------------------ the sweep
@@ -305,7 +319,8 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
     plot = plot_bars(config.out.with_name(config.out.stem + ".png"), averages,
                      title=f"{config.task_set}: test mAP per method, mean over {len(rows)} tasks",
                      ylabel="test mAP (task means)")
-    lines = [_summary_line(rows, averages)]
+    lines = [_summary_line(rows, averages),
+             *expert_lines(rows, {"expert": DEFAULT_RECIPE, "expert-sbs": sbs})]
     lines += [f"{row['label']}: expert (seed 0): {schedule(row['methods']['expert'][0].choices)}"
               for row in rows if 0 in row["methods"].get("expert", {})]
     lines += [f"{row['label']}: expert from the SBS (seed 0): "
@@ -330,6 +345,45 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
             + f"\n\n![methods]({plot.name})\n\nEvery run: [{config.out.with_suffix('.csv').name}]"
               f"({config.out.with_suffix('.csv').name}).\n")
     return write_result(config.out, text)
+
+
+def expert_lines(rows: Sequence[dict[str, Any]], starts: Mapping[str, str]) -> list[str]:
+    """What each expert variant does over all its runs: how often it switches, mid-run
+    (after its first decision) or not, which components, and what the switches were predicted
+    to gain on val (the search's own scores) against what they gained on test over its start
+    recipe held throughout."""
+    lines = []
+    for method, start in starts.items():
+        runs = [(row, r) for row in rows for r in row["methods"].get(method, {}).values()]
+        if not runs:
+            continue
+        per_component = dict.fromkeys(envs.COMPONENTS, 0)
+        predicted = dict.fromkeys(envs.COMPONENTS, 0.0)
+        mid, test_gain = [], {True: [], False: []}
+        for row, run in runs:
+            seq = [recipe_name(recipe_of(start)), *run.choices]
+            switched_mid = False
+            for t, (a, b) in enumerate(zip(seq, seq[1:])):
+                changed = [c for c, x, y in zip(envs.COMPONENTS, a.split("+"), b.split("+"))
+                           if x != y]
+                switched_mid |= bool(changed) and t >= 1
+                for c in changed:
+                    per_component[c] += 1
+                    if t < len(run.gains):
+                        predicted[c] += run.gains[t] / len(changed)
+            mid.append(switched_mid)
+            held = row["methods"]["SBS" if method == "expert-sbs" else "default"].get(run.seed)
+            if held is not None:
+                test_gain[switched_mid].append(run.test_mAP - held.test_mAP)
+        counts = ", ".join(f"{c} {n}" for c, n in per_component.items())
+        gains = ", ".join(f"{c} {v:+.1f}" for c, v in predicted.items())
+        split = "; ".join(
+            f"{'with' if k else 'without'} a mid-run switch: {len(v)} run(s), test "
+            f"{statistics.fmean(v):+.1f} over {start} held" for k, v in test_gain.items() if v)
+        lines.append(f"{method}: {sum(mid)}/{len(runs)} runs switch after their first decision; "
+                     f"switches per component: {counts}; val gain its search predicted, summed "
+                     f"by component: {gains}; {split}")
+    return lines
 
 
 def _summary_line(rows: Sequence[dict[str, Any]], averages: Mapping[str, list[float]]) -> str:

@@ -50,6 +50,10 @@ META = ("python -m training.meta_train --algo mat-dqn --task-set digits-v0 --epi
 """The meta-training command; the README's ``meta_train ... --flag`` lines add to it."""
 
 
+ROLLOUT = "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}'"
+"""The rollout expert's command (the README's second one adds --workers 2)."""
+
+
 def readme_commands() -> list[str]:
     """The commands of the README's ```bash blocks: continuations joined, comments dropped."""
     commands = []
@@ -85,7 +89,9 @@ CASES: dict[str, Case] = {
     "python -m training.run_marl --algo static --options "
     "'{\"choices\": {\"aug\": \"crop\", \"lrs\": \"cosine\"}}'": Case("run"),
     "python -m training.run_marl --out runs/x --resume": Case("run"),
-    "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}'": Case("run"),
+    ROLLOUT: Case("run"),
+    "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}' --workers 2":
+        Case("run"),
     "python -m training.run_marl --env mlic-voc --load-agents runs/coco/agents --freeze": Case(
         "fails clearly", "needs Pascal VOC and an earlier run's agents in runs/coco",
         expect="--load-agents runs/coco/agents does not exist"),
@@ -180,8 +186,14 @@ def test_static_recipe_by_action_names(shell):
     assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
 
 
+def test_rollout_expert_on_two_ray_workers(shell):
+    pytest.importorskip("ray")
+    assert run_as_typed(command("--workers 2")) == 0
+    assert _summary("runs/mlic-digits-rollout-s0")["decisions"] == TINY.max_decisions
+
+
 def test_rollout_expert_counts_its_compute(shell):
-    assert run_as_typed(command("--algo rollout")) == 0
+    assert run_as_typed(ROLLOUT) == 0
     summary = _summary("runs/mlic-digits-rollout-s0")
     assert summary["algo"] == "rollout" and summary["decisions"] == TINY.max_decisions
     steps = [json.loads(line) for line in
