@@ -59,6 +59,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "headroom.md"
 METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe", "pbt")
 DEFAULT_METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe")
 DEFAULT_RECIPE = next(iter(RECIPES))
+EXPERTS = ("expert", "expert-sbs")
 
 
 @dataclass(frozen=True)
@@ -290,10 +291,10 @@ def task_rows(tasks: Mapping[str, Any], runs: Sequence[Run], sbs: str, recipes: 
                 methods[m] = _by(runs, label, m)
         row: dict[str, Any] = {"label": label, "task": getattr(target, "name", target),
                                "vbs8": vbs8, "methods": methods}
-        if "expert" in methods and "vbs-c" in methods:
-            seeds = sorted(set(methods["expert"]) & set(methods["vbs-c"]))
-            row["headroom"] = [methods["expert"][s].test_mAP - methods["vbs-c"][s].test_mAP
-                               for s in seeds]
+        row["headroom"] = {
+            m: [methods[m][s].test_mAP - methods["vbs-c"][s].test_mAP
+                for s in sorted(set(methods[m]) & set(methods["vbs-c"]))]
+            for m in EXPERTS if m in methods and "vbs-c" in methods}
         rows.append(row)
     return rows
 
@@ -302,13 +303,17 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
            recipes: Sequence[str]) -> Path:
     rows = task_rows(tasks, runs, sbs, recipes)
     names = list(dict.fromkeys(m for row in rows for m in row["methods"]))
+    experts = [m for m in EXPERTS if m in names]
     table = markdown_table(
-        ["task", *names, "expert compute (episodes)", "headroom: expert − VBS-C"],
+        ["task", *names, *[f"{m} compute (episodes)" for m in experts],
+         *[f"headroom: {m} − VBS-C" for m in experts]],
         [[f"{row['label']} `{row['task']}`",
           *[mean_std([r.test_mAP for r in row["methods"][m].values()])
             if m in row["methods"] else "" for m in names],
-          mean_std([r.episodes for r in row["methods"].get("expert", {}).values()] or [0.0]),
-          mean_std(row["headroom"]) if "headroom" in row else ""] for row in rows])
+          *[mean_std([r.episodes for r in row["methods"].get(m, {}).values()] or [0.0])
+            for m in experts],
+          *[mean_std(row["headroom"][m]) if row["headroom"].get(m) else "" for m in experts]]
+         for row in rows])
     flat = [{"task": row["label"], "method": m, "seed": s, "val_mAP": r.val_mAP,
              "test_mAP": r.test_mAP, "episodes": r.episodes, "schedule": schedule(r.choices),
              "detail": r.detail}
@@ -376,7 +381,8 @@ def expert_lines(rows: Sequence[dict[str, Any]], starts: Mapping[str, str]) -> l
             if held is not None:
                 test_gain[switched_mid].append(run.test_mAP - held.test_mAP)
         counts = ", ".join(f"{c} {n}" for c, n in per_component.items())
-        gains = ", ".join(f"{c} {v:+.1f}" for c, v in predicted.items())
+        gains = (", ".join(f"{c} {v:+.1f}" for c, v in predicted.items())
+                 if any(run.gains for _, run in runs) else "not recorded by these runs")
         split = "; ".join(
             f"{'with' if k else 'without'} a mid-run switch: {len(v)} run(s), test "
             f"{statistics.fmean(v):+.1f} over {start} held" for k, v in test_gain.items() if v)
@@ -388,11 +394,13 @@ def expert_lines(rows: Sequence[dict[str, Any]], starts: Mapping[str, str]) -> l
 
 def _summary_line(rows: Sequence[dict[str, Any]], averages: Mapping[str, list[float]]) -> str:
     means = ", ".join(f"{m} {statistics.fmean(v):.1f}" for m, v in averages.items())
-    rooms = [statistics.fmean(row["headroom"]) for row in rows if row.get("headroom")]
-    if not rooms:
-        return f"mean over tasks: {means}"
-    return (f"mean over tasks: {means}; headroom (expert − VBS-C) {statistics.fmean(rooms):+.1f} "
-            f"on average, >= 2 mAP on {sum(r >= 2 for r in rooms)}/{len(rooms)} tasks")
+    parts = [f"mean over tasks: {means}"]
+    for m in EXPERTS:
+        rooms = [statistics.fmean(row["headroom"][m]) for row in rows if row["headroom"].get(m)]
+        if rooms:
+            parts.append(f"headroom ({m} − VBS-C) {statistics.fmean(rooms):+.1f} on average, "
+                         f">= 2 mAP on {sum(r >= 2 for r in rooms)}/{len(rooms)} tasks")
+    return "; ".join(parts)
 
 
 def config_argv(config: HeadroomConfig) -> list[str]:

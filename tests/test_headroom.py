@@ -19,7 +19,7 @@ def test_quick_run_writes_the_table_and_resumes(tmp_path, monkeypatch):
     headroom.main(argv)
     text = out.read_text()
     assert "| task | default | SBS | VBS-8 | vbs-c | expert | expert-sbs |" in text
-    assert "headroom (expert − VBS-C)" in text and (tmp_path / "headroom.png").is_file()
+    assert "headroom (expert − VBS-C)" in text and "headroom: expert-sbs − VBS-C" in text and (tmp_path / "headroom.png").is_file()
     rows = list(csv.DictReader((tmp_path / "headroom.csv").open()))
     expert = [r for r in rows if r["method"] == "expert"]
     # 3 decisions, 1 + 2 candidates held to the end: 3 * (3 + 2 + 1) forked segments, plus

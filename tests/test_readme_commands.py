@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from agents import zoo
-from benchmarks import ablations, peers
+from benchmarks import ablations, headroom, peers
 from conftest import TINY
 from training import meta_train, publish, run_marl
 from training.loop import run
@@ -52,6 +52,13 @@ META = ("python -m training.meta_train --algo mat-dqn --task-set digits-v0 --epi
 
 ROLLOUT = "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}'"
 """The rollout expert's command (the README's second one adds --workers 2)."""
+
+
+HEADROOM = ("python -m benchmarks.headroom --tasks heldout:1,heldout:2,heldout:3,train:3,"
+            "train:7,train:8,train:12 --sbs none+sgd+constant+bce --seeds 3 --workers 2")
+HEADROOM_V0 = ("python -m benchmarks.headroom --task-set digits-v0 --tasks heldout:1,heldout:3,"
+               "heldout:4,mnist --sbs none+sgd+constant+bce --seeds 3 --workers 2 --out "
+               "benchmarks/results/headroom_digits_v0.md")
 
 
 def readme_commands() -> list[str]:
@@ -116,6 +123,10 @@ CASES: dict[str, Case] = {
     "python -m benchmarks.peers --env mlic-digits --budget-epochs 25 --seeds 5 --out "
     "benchmarks/results": Case("parses", "8 methods on 5 seeds for 25 epochs each (about 35 "
                                          "minutes), and would rewrite the committed results"),
+    HEADROOM: Case("parses", "the expert and the searches on 7 tasks x 3 seeds (about 40 "
+                             "minutes on 2 cores), and would rewrite the committed results"),
+    HEADROOM_V0: Case("parses", "the expert and the searches on 4 digits-v0 targets x 3 seeds "
+                                "(about an hour on 2 cores)"),
 }
 
 
@@ -271,3 +282,11 @@ def test_benchmark_sweeps_parse_to_what_they_say():
     sweep = peers.parse_args(argv_of(sweeps[1])[1])
     assert (sweep.env, sweep.budget, sweep.seeds, sweep.out) == ("mlic-digits", 25, 5,
                                                                  Path("benchmarks/results"))
+    room = headroom.parse_args(argv_of(HEADROOM)[1])
+    assert (room.task_set, len(room.tasks), room.sbs, room.seeds, room.candidates) == (
+        "digits-v1", 7, "none+sgd+constant+bce", 3, 4)
+    assert room.out == headroom.RESULTS and "expert-sbs" in room.methods
+    v0 = headroom.parse_args(argv_of(HEADROOM_V0)[1])
+    assert (v0.task_set, v0.tasks[-1], v0.out.name) == ("digits-v0", "mnist",
+                                                        "headroom_digits_v0.md")
+    assert list(headroom.parse_tasks(v0)) == ["heldout:1", "heldout:3", "heldout:4", "mnist"]
