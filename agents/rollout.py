@@ -9,12 +9,18 @@ plays the best candidate in the real env; a tie keeps the incumbent.
 Candidates: the incumbent recipe (always), plus every change of one component (19 recipes
 with today's catalogues, incumbent included) or a seeded sample of ``candidates`` of those
 changes, plus ``jumps``: whole recipes tried at every decision (e.g. a static panel, the
-single best solver), so that the search can reach recipes far from the incumbent. The first incumbent is ``choices`` (by name or index; ``run_marl`` offers the env's
-default recipe, so ``--options '{"choices": {...}}'`` starts it from another one, e.g. the SBS).
+single best solver), so that the search can reach recipes far from the incumbent. The first
+incumbent is ``choices`` (by name or index; ``run_marl`` offers the env's default recipe, so
+``--options '{"choices": {...}}'`` starts it from another one, e.g. the SBS).
+
+Where the forks are played is the ``scorer``'s business (:class:`ForkScorer`): here, one
+after another, by default; ``training.workers``' Ray pool plays them side by side
+(``run_marl --workers N``), with the same scores.
 
 It is a search method, not a 1x controller: every candidate trains segments of its own. The
 controller counts them (``segments``) and reports them as a multiple of one episode
-(``episodes_of_compute``; ``observe`` logs both as ``search/...``). With the defaults (first recipe the env's
+(``episodes_of_compute``; ``observe`` logs both as ``search/...``, with ``predicted_gain``,
+its choice's score over the incumbent's). With the defaults (first recipe the env's
 default, base policy "hold", continuation to the end) its final val mAP is never below that
 of ``static`` at the same seed: forks are exact and the incumbent, whose continuation is the
 static run's, is always scored (the cost-improvement property of rollout). It selects on val
