@@ -146,3 +146,21 @@ def test_workers_are_refused_for_a_controller_that_does_not_search(tmp_path, cap
                                        "--out", str(tmp_path / "x")])
     assert code == 2
     assert "only rollout does" in capsys.readouterr().err
+
+
+def test_it_logs_what_each_switch_was_predicted_to_gain():
+    env = CooperativeFakeEnv(max_steps=6, noise=0.1)
+    controller = make_controller("rollout", env, seed=0, score="return")
+    gains = []
+
+    class Gains(Callback):
+        def on_step(self, ctx: StepContext) -> bool:
+            gains.append(ctx.logs["search/predicted_gain"])
+            return True
+
+    actions = _Actions()
+    run_episode(env, controller, seed=0, callbacks=[actions, Gains()])
+    assert len(gains) == 6 and all(g >= 0 for g in gains)  # the incumbent is always scored
+    held = [x == y for x, y in zip(actions.seen, actions.seen[1:])]
+    assert all(g == 0 for g, same in zip(gains[1:], held) if same)  # no switch, no gain
+    assert gains[0] > 0  # the first recipe (all zeros) is not the best
