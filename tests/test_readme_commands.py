@@ -97,8 +97,7 @@ CASES: dict[str, Case] = {
     "'{\"choices\": {\"aug\": \"crop\", \"lrs\": \"cosine\"}}'": Case("run"),
     "python -m training.run_marl --out runs/x --resume": Case("run"),
     ROLLOUT: Case("run"),
-    "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}' --workers 2":
-        Case("run"),
+    ROLLOUT + " --workers 2": Case("run"),
     "python -m training.run_marl --env mlic-voc --load-agents runs/coco/agents --freeze": Case(
         "fails clearly", "needs Pascal VOC and an earlier run's agents in runs/coco",
         expect="--load-agents runs/coco/agents does not exist"),
@@ -199,7 +198,7 @@ def test_static_recipe_by_action_names(shell):
 
 def test_rollout_expert_on_two_ray_workers(shell):
     pytest.importorskip("ray")
-    assert run_as_typed(command("--workers 2")) == 0
+    assert run_as_typed(ROLLOUT + " --workers 2") == 0
     assert _summary("runs/mlic-digits-rollout-s0")["decisions"] == TINY.max_decisions
 
 
