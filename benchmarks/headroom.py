@@ -44,7 +44,8 @@ import envs
 from agents import make_controller
 from envs.engine.recipe import Recipe
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
-from benchmarks.episodes import parse_recipe, recipe_name
+from benchmarks.episodes import parse_recipe, recipe_name, run_recipe
+from benchmarks.pbt import PBTConfig, run_pbt
 from benchmarks.plots import plot_bars
 from benchmarks.reporting import command_line, write_csv
 from benchmarks.run_store import RunStore, play_stored, run_sweep
@@ -122,12 +123,13 @@ class Job:
 
 @dataclass
 class Run:
-    """A finished job: the final model's val and test mAP, compute in episodes, choices."""
+    """A finished job: val and test mAP, compute in episodes, the recipe of each decision."""
 
     label: str
     method: str
     seed: int
     val_mAP: float
+    """The final model's (a search's: the best val mAP any of its trials reached)."""
     test_mAP: float
     episodes: float
     choices: list[str] = field(default_factory=list)
@@ -148,7 +150,6 @@ def run_job(job: Job) -> Run:
     """Play one job (in a worker process started by ``benchmarks.task_sets.warm_up``)."""
     env_id, overrides, decisions = _env_args(job.target)
     if job.method == "panel":
-        from benchmarks.episodes import run_recipe
         episode = run_recipe(env_id, recipe_of(job.recipe), job.seed, overrides)
         return Run(job.label, f"panel:{job.recipe}", job.seed, episode.final_val,
                    episode.test["mAP"], 1.0, episode.choices)
@@ -156,7 +157,6 @@ def run_job(job: Job) -> Run:
         return _expert(job, env_id, overrides)
     search = SearchConfig(budget=job.episodes * decisions, trial_epochs=decisions)
     if job.method == "pbt":
-        from benchmarks.pbt import PBTConfig, run_pbt
         result = run_pbt(env_id, overrides, job.seed,
                          PBTConfig(budget=job.episodes * decisions, population=job.episodes))
     else:
