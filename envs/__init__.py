@@ -22,6 +22,7 @@ from envs.config import EnvConfig
 from envs.engine.data import (DataRequest, DatasetLoader, DatasetSplits, MLICDataset,
                               dataset_names, load_dataset, load_splits, register_dataset,
                               unregister_dataset)
+from envs.engine.drift import Drift
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.recipe import CATALOGUES, COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
@@ -50,7 +51,7 @@ def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointAct
 __all__ = [
     "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError", "ControlSpaces",
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
-    "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "EnvConfig", "EnvSpec",
+    "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "Drift", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
     "Recipe", "Task", "TaskSampler", "TaskSet", "HeldOutTaskError", "list_task_sets",
     "register_task_set", "task_set",

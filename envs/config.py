@@ -14,6 +14,7 @@ import torch
 
 from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.images import check_bad_image_policy
+from envs.engine.drift import Drift
 from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
 from envs.engine.trainer import TrainerConfig
 from envs.engine.checks import require_choice, require_positive_int
@@ -78,6 +79,9 @@ class EnvConfig:
     generator: DigitsConfig | None = None
     """The scene generator's settings, for the generated datasets (``digits``, ``mnist``);
     ``None`` uses its defaults at ``image_size``. Set by ``envs.Task``."""
+    drift: Drift | None = None
+    """Train labels that change partway through the budget (``envs.Drift``); ``None``: the
+    data stays as it is. Set by ``envs.Task``."""
 
     def __post_init__(self) -> None:
         for name in ("image_size", "max_train_images", "steps_per_decision"):
@@ -104,6 +108,8 @@ class EnvConfig:
         if self.generator is not None and not isinstance(self.generator, DigitsConfig):
             raise ConfigError(f"generator must be an envs.engine.data.DigitsConfig or None, "
                               f"got {type(self.generator).__name__}")
+        if self.drift is not None and not isinstance(self.drift, Drift):
+            raise ConfigError(f"drift must be an envs.Drift or None, got {type(self.drift).__name__}")
         check_device(self.device)
         self.trainer_config()  # validates amp, lr_scale, ... now rather than after loading data
 

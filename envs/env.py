@@ -74,7 +74,8 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
 
     def _new_trainer(self, seed: int) -> Trainer:
         return Trainer(self._trainer_config, self.data,
-                       total_steps=self.steps_per_decision * self.config.max_decisions, seed=seed)
+                       total_steps=self.steps_per_decision * self.config.max_decisions, seed=seed,
+                       drift=self.config.drift)
 
     def reset(self, seed: int | None = None, options: dict | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:

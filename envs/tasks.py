@@ -27,6 +27,7 @@ from typing import Any
 
 from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.digits_axes import key_dict
+from envs.engine.drift import Drift
 from envs.errors import ConfigError
 
 SOURCES: dict[str, str] = {"digits": "mlic-digits-v0", "mnist": "mlic-mnist-v0",
@@ -49,6 +50,8 @@ class Task:
     """Epochs trained between two decisions."""
     backbone: str = ""
     """The classifier (``envs.engine.models``); empty: the env id's default (``small_cnn``)."""
+    drift: Drift | None = None
+    """Train labels that change partway through the budget (``envs.Drift``); ``None``: none."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -60,6 +63,8 @@ class Task:
                               f"{type(self.generator).__name__}")
         if not isinstance(self.backbone, str):
             raise ConfigError(f"Task.backbone must be a backbone name (str), got {self.backbone!r}")
+        if self.drift is not None and not isinstance(self.drift, Drift):
+            raise ConfigError(f"Task.drift must be an envs.Drift or None, got {self.drift!r}")
         for name, low, high in (("decisions", 1, 1000), ("epochs_per_decision", 1, 100)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
@@ -67,17 +72,17 @@ class Task:
 
     @classmethod
     def of(cls, source: str = "digits", *, decisions: int = 25, epochs_per_decision: int = 1,
-           backbone: str = "", **generator: Any) -> Task:
+           backbone: str = "", drift: Drift | None = None, **generator: Any) -> Task:
         """A task from flat settings: ``generator`` holds ``DigitsConfig`` fields by name."""
         names = [f.name for f in dataclasses.fields(DigitsConfig)]
         unknown = sorted(set(generator) - set(names))
         if unknown:
             hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
             raise ConfigError(f"unknown task parameter(s) {hints} (name: close match); valid: "
-                              f"source, decisions, epochs_per_decision, backbone, "
+                              f"source, decisions, epochs_per_decision, backbone, drift, "
                               f"{', '.join(names)}")
         return cls(source=source, generator=DigitsConfig(**generator), decisions=decisions,
-                   epochs_per_decision=epochs_per_decision, backbone=backbone)
+                   epochs_per_decision=epochs_per_decision, backbone=backbone, drift=drift)
 
     @property
     def env_id(self) -> str:
@@ -86,28 +91,33 @@ class Task:
 
     @property
     def name(self) -> str:
-        """A short, stable name: the main settings (the backbone when not the default) plus a
-        hash of all of them."""
+        """A short, stable name: the main settings (the backbone when not the default, the
+        drift when there is one) plus a hash of all of them."""
         g = self.generator
         # key_dict leaves out axes at their defaults, and the default backbone is left out:
         # names from before they existed hold
         plain = self.as_dict() | {"generator": key_dict(self.generator)}
         if not self.backbone:
             del plain["backbone"]
+        if self.drift is None:
+            del plain["drift"]
         digest = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()
         model = f"{self.backbone}-" if self.backbone else ""
+        drift = f"drift{self.drift.label_noise:g}@{self.drift.at:g}-" if self.drift else ""
         return (f"{self.source}-{g.image_size}px-{g.n_train}img-{self.decisions}x"
-                f"{self.epochs_per_decision}ep-{model}{digest[:8]}")
+                f"{self.epochs_per_decision}ep-{model}{drift}{digest[:8]}")
 
     def overrides(self) -> dict[str, Any]:
         """The ``envs.make`` overrides of the task's env id that build this task."""
         backbone = {"backbone": self.backbone} if self.backbone else {}
+        drift = {"drift": self.drift} if self.drift else {}
         return {"generator": self.generator, "image_size": self.generator.image_size,
                 "max_decisions": self.decisions, "epochs_per_decision": self.epochs_per_decision,
-                **backbone}
+                **backbone, **drift}
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data (JSON-able), e.g. for logs and result tables."""
         return {"source": self.source, "decisions": self.decisions,
                 "epochs_per_decision": self.epochs_per_decision, "backbone": self.backbone,
+                "drift": None if self.drift is None else dataclasses.asdict(self.drift),
                 "generator": dataclasses.asdict(self.generator)}

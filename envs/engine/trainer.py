@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from envs.engine.data import DatasetSplits, MLICDataset
+from envs.engine.drift import Drift
 from envs.engine.init import init_weights
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.models import build_model, classifier_head
@@ -117,10 +118,11 @@ class Trainer:
         total_steps: the training budget in iterations; progress = step / total_steps
             drives the LR schedules.
         seed: seeds this trainer's own generator (weights init, shuffling, augmentation).
+        drift: train labels that change partway through the budget (``envs.engine.drift``).
     """
 
     def __init__(self, config: TrainerConfig, data: DatasetSplits, total_steps: int,
-                 seed: int) -> None:
+                 seed: int, drift: Drift | None = None) -> None:
         require_positive_int("total_steps", total_steps)
         self._config = config
         self.data = data
@@ -133,6 +135,10 @@ class Trainer:
         self.sampler = BatchSampler(len(train), min(config.batch_size, len(train)), self.generator)
         self._train_images = train.images.to(self.device)
         self._train_targets = train.labels.to(self.device, torch.float32)
+        self.drift = drift
+        self._drift_step = total_steps + 1 if drift is None else drift.start_step(total_steps)
+        self._drifted_targets = self._train_targets if drift is None else \
+            drift.labels(train.labels).to(self.device, torch.float32)
         self._train_mask = (~train.ignore).to(self.device)
         mean, std = channel_stats(train.images)
         self._mean = mean.view(1, 3, 1, 1).to(self.device)
@@ -226,7 +232,8 @@ class Trainer:
         runtime = self.runtime
         index = self.sampler.next_batch().to(self.device)
         images = self._train_images[index].float().div_(255.0)
-        images, targets, mask = runtime.augment(images, self._train_targets[index],
+        labels = self._train_targets if runtime.step < self._drift_step else self._drifted_targets
+        images, targets, mask = runtime.augment(images, labels[index],
                                                 self._train_mask[index])
         with runtime.autocast():
             logits = self.model(images)
