@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from envs.engine.drift import Drift
 from envs.errors import ConfigError, UnknownEnvError
 from envs.tasks import Task
 
@@ -131,10 +132,10 @@ _DIGITS_V0 = TaskSet(
 
 
 def _task_v1(source: str = "digits", *, backbone: str, n_train: int = 1200, decisions: int = 8,
-             **generator: Any) -> Task:
+             drift: Drift | None = None, **generator: Any) -> Task:
     """A ``digits-v1`` task: 24 px, 1,000 val and 1,000 test images (a seed std near 1 mAP, so
     that a search selecting on val does not chase noise), a named backbone."""
-    return Task.of(source, decisions=decisions, backbone=backbone, image_size=24,
+    return Task.of(source, decisions=decisions, backbone=backbone, drift=drift, image_size=24,
                    n_train=n_train, n_val=1000, n_test=1000, **generator)
 
 
@@ -175,6 +176,28 @@ _DIGITS_V1 = TaskSet(
 )
 
 
+_DIGITS_DRIFT_V0 = TaskSet(
+    name="digits-drift-v0",
+    train=(
+        _task_v1(backbone="small_cnn", n_train=1000, decisions=10,
+                 drift=Drift(at=0.5, label_noise=0.3)),
+        _task_v1("shapes", backbone="small_cnn_half", n_train=800, decisions=12,
+                 drift=Drift(at=0.6, label_noise=0.25)),
+    ),
+    heldout=(
+        _task_v1(backbone="small_cnn", seed=1, n_train=1200, decisions=10,
+                 drift=Drift(at=0.5, label_noise=0.3)),
+        _task_v1("shapes", backbone="small_cnn", seed=1, n_train=1000, decisions=10,
+                 drift=Drift(at=0.4, label_noise=0.35)),
+        _task_v1(backbone="gn_resnet", seed=2, n_train=600, decisions=16, n_classes=8,
+                 drift=Drift(at=0.6, label_noise=0.4)),
+    ),
+    description="digits-v1-sized tasks whose train labels turn noisy partway through the "
+                "budget (envs.Drift): the data changes mid-run, so a static recipe cannot be "
+                "right throughout; a probe of whether a dynamic schedule has headroom there",
+)
+
+
 def shrink(task: Task) -> Task:
     """``task``'s axes at a size that trains an episode in well under a second (16 px, 96
     train, 32 val and 40 test images, 3 decisions): for smoke tests, not for results."""
@@ -190,7 +213,8 @@ _DIGITS_TINY_V0 = TaskSet(
                 "pipeline in seconds; its recipe signal is too weak to learn from",
 )
 
-_REGISTRY: dict[str, TaskSet] = {ts.name: ts for ts in (_DIGITS_V0, _DIGITS_V1, _DIGITS_TINY_V0)}
+_REGISTRY: dict[str, TaskSet] = {ts.name: ts for ts in (_DIGITS_V0, _DIGITS_V1, _DIGITS_DRIFT_V0,
+                                                         _DIGITS_TINY_V0)}
 
 
 def register_task_set(task_set: TaskSet) -> None:

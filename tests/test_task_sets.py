@@ -17,7 +17,7 @@ def test_registered_sets_and_their_latest_alias():
 
 
 @pytest.mark.parametrize("name, message", [("digits-v7", "Did you mean 'digits-v"),
-                                           ("cifar", "Registered task sets: digits-tiny-v0, digits-v0, digits-v1")])
+                                           ("cifar", "Registered task sets: digits-drift-v0, digits-tiny-v0, digits-v0, digits-v1")])
 def test_unknown_task_set_names_the_valid_ones(name, message):
     with pytest.raises(UnknownEnvError, match=message):
         envs.task_set(name)
@@ -30,7 +30,7 @@ def test_the_tiny_set_is_digits_v0_shrunk():
     assert {t.generator.image_size for t in tiny.train} == {16}
 
 
-@pytest.mark.parametrize("name", [n for n in envs.list_task_sets() if "tiny" not in n])
+@pytest.mark.parametrize("name", ["digits-v0", "digits-v1"])  # the sets to meta-train on
 def test_splits_are_disjoint_varied_and_never_hold_mnist(name):
     ts = envs.task_set(name)
     assert not set(ts.train) & set(ts.heldout)
@@ -42,6 +42,14 @@ def test_splits_are_disjoint_varied_and_never_hold_mnist(name):
                         "digits_per_image", "background")}
     assert all(len(values) > 1 for values in varied.values()), varied
     assert len({t.decisions for t in ts.train}) > 1
+
+
+def test_the_drift_set_changes_its_data_mid_run_in_every_task():
+    ts = envs.task_set("digits-drift-v0")
+    tasks = ts.train + ts.heldout
+    assert all(t.drift is not None and 0 < t.drift.at < 1 for t in tasks)
+    assert not set(ts.train) & set(ts.heldout) and all(t.source != "mnist" for t in tasks)
+    assert envs.task_set("digits") is envs.task_set("digits-v1")  # not a version of digits
 
 
 def test_sampler_is_seeded_resumable_and_draws_only_its_split():
