@@ -5,7 +5,7 @@
 # is pinned (PIP_VERSION). The torchrl extra (examples/torchrl_ippo.py, run by
 # tests/test_examples.py) adds ~5 s and no CUDA package. Its wheel ships a stray top-level
 # `benchmarks/` folder; the compat editable install puts this checkout on sys.path, so
-# `import benchmarks` finds ours from any directory. The lightning extra (training.lightning,
+# `import benchmarks` finds ours from any directory. The lightning extra (training.user_loop.lightning,
 # examples/user_loop_lightning.py) pulls no CUDA package either.
 PYTHON      ?= python3
 VENV        := .venv

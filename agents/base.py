@@ -6,7 +6,7 @@ learns from the joint transitions it is shown. It sees the env only through
 its randomness comes from generators built from the ``seed`` given at construction, never
 from the global ``numpy`` / ``torch`` generators.
 
-The life of a controller, as ``training.episode`` drives it (SB3's ``learn(total_timesteps)``
+The life of a controller, as ``training.core.episode`` drives it (SB3's ``learn(total_timesteps)``
 is the model: the run length belongs to the run, not to the controller's config)::
 
     controller = make_controller("mat-dqn", env, seed=0)
@@ -120,7 +120,7 @@ class Controller(ABC):
         if self.total_steps is None:
             raise BeginNeededError(
                 f"{self.name!r} schedules over the run: call controller.begin(total_steps=N) "
-                "with the run's number of env steps before it learns (training.episode.run "
+                "with the run's number of env steps before it learns (training.core.episode.run "
                 "does this for you)")
         return self.total_steps
 

@@ -14,7 +14,7 @@ incumbent is ``choices`` (by name or index; ``run_marl`` offers the env's defaul
 ``--options '{"choices": {...}}'`` starts it from another one, e.g. the SBS).
 
 Where the forks are played is the ``scorer``'s business (:class:`ForkScorer`): here, one
-after another, by default; ``training.workers``' Ray pool plays them side by side
+after another, by default; ``training.meta.workers``' Ray pool plays them side by side
 (``run_marl --workers N``), with the same scores.
 
 It is a search method, not a 1x controller: every candidate trains segments of its own. The
@@ -108,7 +108,7 @@ def play_candidate(fork: ParallelEnv, candidate: Mapping[str, int],
 
 class ForkScorer(Protocol):
     """Scores candidates from one env state: each on a fork of ``env``, in candidate order.
-    ``training.workers``' pools are scorers (``InProcessPool`` here, ``RayPool`` on Ray
+    ``training.meta.workers``' pools are scorers (``InProcessPool`` here, ``RayPool`` on Ray
     actors); run_marl's ``--workers N`` gives the controller one."""
 
     def score(self, env: Any, candidates: Sequence[Mapping[str, int]],
@@ -148,7 +148,7 @@ class RolloutController(Controller):
         to gain (0 when it kept the incumbent)."""
         self.scorer: ForkScorer = InProcessScorer()
         """Where the candidates' forks are played: here, or on Ray workers (set by
-        ``run_marl --workers N``, a ``training.workers`` pool). Either gives the same scores
+        ``run_marl --workers N``, a ``training.meta.workers`` pool). Either gives the same scores
         when the workers run torch on the driver's thread count."""
 
     def _recipe(self, name: str, given: Mapping[str, int | str],

@@ -49,7 +49,7 @@ from typing import Any
 import envs
 from benchmarks.common import markdown_table, mean_std, result_header
 from benchmarks.episodes import ControllerSpec, EpisodeResult, run_controller
-from training.callbacks import ProgressBar
+from training.core.callbacks import ProgressBar
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import (add_env_flags, command_line, env_overrides, progress_bar,
                                   reach_epoch, shortfalls, write_csv)

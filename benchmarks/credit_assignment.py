@@ -28,9 +28,9 @@ from agents import make_controller
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from envs.fakes import InteractionGameEnv
 from envs.fakes.interaction import OPTIMUM
-from training.callbacks import StopOn
-from training.episode import Callback, StepContext
-from training.episode import run as run_episodes
+from training.core.callbacks import StopOn
+from training.core.episode import Callback, StepContext
+from training.core.episode import run as run_episodes
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "credit_assignment.md"

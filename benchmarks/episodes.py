@@ -1,7 +1,7 @@
 """One training episode per benchmark run, driven by a fixed recipe or by a learning controller.
 
-Both go through the one episode driver (``training.episode.run``) with a
-``training.callbacks.Recorder``, so a sweep's runs are played exactly as
+Both go through the one episode driver (``training.core.episode.run``) with a
+``training.core.callbacks.Recorder``, so a sweep's runs are played exactly as
 ``python -m training.run_marl`` plays them; the sweeps add their own callbacks (a
 progress bar over the whole sweep, an Optuna pruner). A decision is one budget unit: one
 epoch unless ``steps_per_decision`` is overridden.
@@ -10,7 +10,7 @@ epoch unless ``steps_per_decision`` is overridden.
 the ``static`` controller; ``run_controller`` builds a controller with
 ``agents.make_controller`` on the env, wrapped by ``agents.rewards.shape_rewards``
 (individual rewards for the "w/o coordination" ablation, curiosity) exactly as
-``training.loop`` wraps it, and lets it act and learn online in one episode.
+``training.run.loop`` wraps it, and lets it act and learn online in one episode.
 """
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ from agents import load_controller, make_controller
 from agents.registry import declared_options
 from agents.rewards import shape_rewards
 from envs.engine.recipe import Recipe
-from training.callbacks import EpisodeResult, Recorder
-from training.config import env_make_kwargs
-from training.meta import controller_env_settings
-from training.fields import flat_settings
-from training.episode import Callback, run_episode
+from training.core.callbacks import EpisodeResult, Recorder
+from training.core.config import env_make_kwargs
+from training.meta.rounds import controller_env_settings
+from training.core.fields import flat_settings
+from training.core.episode import Callback, run_episode
 
 __all__ = ["ControllerSpec", "EpisodeResult", "describe_choices", "parse_recipe", "recipe_name",
            "run_controller", "run_frozen", "run_recipe", "running_best"]

@@ -53,8 +53,8 @@ from benchmarks.search import SearchConfig, random_search, tpe_search
 from benchmarks.static_recipes import QUICK, RECIPES
 from benchmarks.task_sets import warm_up
 from benchmarks.zero_shot import targets
-from training.callbacks import Recorder
-from training.episode import Callback, StepContext, run_episode
+from training.core.callbacks import Recorder
+from training.core.episode import Callback, StepContext, run_episode
 
 RESULTS = Path(__file__).resolve().parent / "results" / "headroom.md"
 METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe", "pbt")

@@ -18,9 +18,9 @@ from typing import Any
 from agents.rewards import CURIOSITY_CHOICES
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import add_env_flags, command_line, env_overrides
-from training.config import RunConfig
-from training.logs import read_steps
-from training.loop import run
+from training.core.config import RunConfig
+from training.core.logs import read_steps
+from training.run.loop import run
 
 RESULTS = Path(__file__).resolve().parent / "results" / "overhead.md"
 

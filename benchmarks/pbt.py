@@ -5,7 +5,7 @@ Each member of a population of ``population`` is one env (one model) trained for
 hyperparameters are the four components (``aug``, ``opt``, ``lrs``, ``loss``, by name);
 the env applies them at every decision, so a member's recipe can change between segments.
 Every epoch the member reports its val mAP; its checkpoint is its env's ``state_dict()``
-(weights, EMA, optimizer, RNGs, training status, via ``training.checkpoint``). Every
+(weights, EMA, optimizer, RNGs, training status, via ``training.core.checkpoint``). Every
 ``interval`` epochs of a member the scheduler lets it, if it is in the bottom quantile,
 *exploit* a top member (restart from that member's latest checkpoint, with its recipe) and
 then *explore*: each component is resampled or moved to a neighbouring catalogue entry.
@@ -36,7 +36,7 @@ from typing import Any
 
 from benchmarks.episodes import running_best
 from benchmarks.search import MethodResult, draw_recipes
-from training.ray_console import ray_console
+from training.core.ray_console import ray_console
 import envs
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 
@@ -116,12 +116,12 @@ def member_class() -> type:
             return metrics
 
         def save_checkpoint(self, checkpoint_dir: str) -> None:
-            from training.checkpoint import save_atomic
+            from training.core.checkpoint import save_atomic
             save_atomic({"env": self.env.state_dict(), "last": self.last},
                         Path(checkpoint_dir) / STATE_FILE)
 
         def load_checkpoint(self, checkpoint_dir: str) -> None:
-            from training.checkpoint import load_checkpoint
+            from training.core.checkpoint import load_checkpoint
             state = load_checkpoint(Path(checkpoint_dir) / STATE_FILE)
             self.env.load_state_dict(state["env"])
             self.last = state["last"]

@@ -11,7 +11,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-import training.fields
+import training.core.fields
 
 
 def command_line(module: str, argv: Sequence[str]) -> str:
@@ -111,7 +111,7 @@ so a nested setting such as ``run_marl``'s ``--reward-kind`` would need translat
 
 def add_env_flags(parser: Any) -> None:
     """``--image-size`` etc.: env overrides given on the command line (they win over --quick)."""
-    training.fields.add_env_flags(parser, SWEEP_ENV_FLAGS)
+    training.core.fields.add_env_flags(parser, SWEEP_ENV_FLAGS)
 
 
 def env_overrides(args: Any, quick: bool) -> dict[str, Any]:

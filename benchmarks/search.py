@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.episodes import EpisodeResult, recipe_name, run_recipe, running_best
-from training.callbacks import ProgressBar, StopOn
-from training.episode import Callback, StepContext
+from training.core.callbacks import ProgressBar, StopOn
+from training.core.episode import Callback, StepContext
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
 
 

@@ -46,7 +46,7 @@ from envs.engine.recipe import COMPONENTS, Recipe
 from envs.engine.schedules import schedule_factor
 from envs.engine.trainer import Trainer
 from envs.engine.weights import channel_stats
-from training.episode import Callback, StepContext, run_episode
+from training.core.episode import Callback, StepContext, run_episode
 
 RESULTS = Path(__file__).resolve().parent / "results" / "throughput.md"
 

@@ -6,7 +6,7 @@ A plain PyTorch loop (``DataLoader``, a user-written residual CNN with GroupNorm
 zoo controller was trained with: they were meta-trained on the engine's ``small_cnn``)
 trains on ``mlic-mnist-v0`` at the task set's size (real MNIST digits composited into
 multi-label scenes, the zero-shot benchmark's cross-dataset target) through
-``training.user_loop.DynamicRecipe``. The same loop, seed for seed (same initial weights,
+``training.user_loop.dynamic.DynamicRecipe``. The same loop, seed for seed (same initial weights,
 same batch order), runs with:
 
 * each zoo controller, frozen, and the ``best/`` controller of each meta-training run given
@@ -44,7 +44,7 @@ from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, add_controlle
                                   chosen_controllers, panel_best, targets)
 from envs.engine.init import init_weights
 from envs.engine.weights import channel_stats
-from training.user_loop import DynamicRecipe, split_loader
+from training.user_loop.dynamic import DynamicRecipe, split_loader
 
 RESULTS = Path(__file__).resolve().parent / "results" / "user_loop.md"
 BATCH_SIZE = 64

@@ -6,7 +6,7 @@ features, in order, are listed in :func:`feature_names` and described in
 below contains every observation. The space is built here, beside the code that
 builds the vector, so the two cannot drift apart. So are the status transitions
 (``initial_status``, ``next_status``) and the data profile, which the env and the user-loop
-API (``training.user_loop``) share.
+API (``training.user_loop.dynamic``) share.
 
 Three modes (``EnvConfig.observation``, one of ``OBSERVATION_MODES``) give vectors of the
 same length, order and space:

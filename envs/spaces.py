@@ -5,7 +5,7 @@ inherit it, so the two cannot differ.
 
 What a controller needs to be built or loaded (``agents.make_controller``,
 ``agents.load_controller``, ``zoo:<name>``) where there is no env to give it: the user-loop
-API (``training.user_loop``) trains the user's own model on the user's own batches, and
+API (``training.user_loop.dynamic``) trains the user's own model on the user's own batches, and
 only the controller's interface has to match the env the controller was trained on. The
 spaces are the ones ``MLICTrainingEnv`` has for the same ``EnvConfig``; ``state()`` is the
 last observation handed over with :meth:`set_state`.

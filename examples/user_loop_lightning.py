@@ -1,6 +1,6 @@
 """Your own LightningModule, trained by ``pl.Trainer``, with the recipe picked by a controller.
 
-``training.lightning.DynamicRecipeCallback`` builds a ``DynamicRecipe`` on the module when
+``training.user_loop.lightning.DynamicRecipeCallback`` builds a ``DynamicRecipe`` on the module when
 training starts (one decision every ``epochs_per_decision`` epochs, ``max_epochs`` in all)
 and attaches it as ``module.dynamic_recipe``; the module's ``training_step`` is the plain
 loop's body (``augment``, ``loss``, ``step``: Lightning's manual optimization) and its
@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 
 import envs
 from agents import Controller
-from training.lightning import DynamicRecipeCallback
+from training.user_loop.lightning import DynamicRecipeCallback
 from training.user_loop import DynamicRecipe, channel_stats, split_loader
 
 DATA_ENV = "mlic-mnist-v0"

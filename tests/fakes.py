@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from pettingzoo import ParallelEnv
 
-from training.callbacks import StopOn
-from training.episode import Callback, DriverState, StepContext, run
+from training.core.callbacks import StopOn
+from training.core.episode import Callback, DriverState, StepContext, run
 
 
 def rollout(controller: Any, env: ParallelEnv, steps: int, state: DriverState | None = None,

@@ -16,7 +16,7 @@ from agents import (ALGORITHMS, AgentConfigError, BeginNeededError, Controller,
 from agents.rewards.curiosity import CURIOSITY, make_curiosity
 from envs.fakes import CooperativeFakeEnv
 from fakes import assert_same, rollout, torch_round_trip
-from training.episode import Callback, StepContext, run_episode
+from training.core.episode import Callback, StepContext, run_episode
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]

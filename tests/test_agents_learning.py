@@ -15,8 +15,8 @@ import pytest
 
 from agents import make_controller
 from envs.fakes import CooperativeFakeEnv
-from training.callbacks import Evaluate
-from training.episode import Callback, EpisodeEnd, StepContext, run
+from training.core.callbacks import Evaluate
+from training.core.episode import Callback, EpisodeEnd, StepContext, run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 EPISODE = 25

@@ -13,7 +13,7 @@ from agents.ma2ml import MA2MLController
 from agents.ma2ml.nets import JointCritic
 from envs.fakes import CooperativeFakeEnv
 from fakes import rollout
-from training.episode import Callback, StepContext, run_episode
+from training.core.episode import Callback, StepContext, run_episode
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SMALL = {"hidden": (16,)}

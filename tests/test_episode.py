@@ -8,8 +8,8 @@ import pytest
 from agents import make_controller
 from envs.errors import ConfigError
 from envs.fakes import CooperativeFakeEnv
-from training.callbacks import Checkpoint, Evaluate, StopOn
-from training.episode import (Callback, CallbackList, EpisodeEnd, RunStart, StepContext, run,
+from training.core.callbacks import Checkpoint, Evaluate, StopOn
+from training.core.episode import (Callback, CallbackList, EpisodeEnd, RunStart, StepContext, run,
                               run_episode)
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -22,9 +22,9 @@ import torch
 import envs
 from benchmarks import badinputs as bi
 from envs.errors import CheckpointError
-from training import checkpoint as checkpoint_mod
-from training.checkpoint import load_checkpoint, save_atomic
-from training.logs import read_steps
+from training.core import checkpoint as checkpoint_mod
+from training.core.checkpoint import load_checkpoint, save_atomic
+from training.core.logs import read_steps
 from training.run_marl import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,7 +235,7 @@ WRITER = """
 import sys
 from pathlib import Path
 import torch
-from training.checkpoint import save_atomic
+from training.core.checkpoint import save_atomic
 target = Path(sys.argv[1])
 i = 0
 while True:
@@ -339,7 +339,7 @@ def test_failed_checkpoint_write_keeps_previous(tmp_path: Path, monkeypatch) -> 
 
 def test_io_error_during_run_is_reported_without_traceback(tmp_path: Path, monkeypatch,
                                                             capsys) -> None:
-    from training import logs
+    from training.core import logs
     out = tmp_path / "run"
     real_write = logs.RunLogger.write
     calls = {"n": 0}

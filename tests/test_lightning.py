@@ -1,4 +1,4 @@
-"""``training.lightning.DynamicRecipeCallback``: a Lightning ``Trainer.fit`` driven by a
+"""``training.user_loop.lightning.DynamicRecipeCallback``: a Lightning ``Trainer.fit`` driven by a
 ``DynamicRecipe`` plays the controller's recipes on the decision budget ``max_epochs /
 epochs_per_decision``, refuses settings it cannot honour, and resumes from a Lightning
 checkpoint exactly. Skipped, saying why, without the ``lightning`` extra (CI installs it)."""
@@ -18,11 +18,11 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import envs
-from training.user_loop import UserLoopError
+from training.user_loop.dynamic import UserLoopError
 
 pl = pytest.importorskip("pytorch_lightning", reason="the lightning extra is missing: `make test` "
                          "installs it, or pip install -c constraints.txt -e '.[lightning]'")
-from training.lightning import DynamicRecipeCallback  # noqa: E402  (after the skip)
+from training.user_loop.lightning import DynamicRecipeCallback  # noqa: E402  (after the skip)
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"),
               pytest.mark.filterwarnings("ignore:.*configure_optimizers.* returned `None`",
@@ -179,15 +179,15 @@ def test_a_lightning_checkpoint_resumes_the_recipe_exactly(tmp_path):
 
 def test_a_missing_lightning_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pytorch_lightning", None)
-    monkeypatch.delitem(sys.modules, "training.lightning")
+    monkeypatch.delitem(sys.modules, "training.user_loop.lightning")
     with pytest.raises(ImportError, match=r'pip install -c constraints.txt "\.\[lightning\]"'):
-        importlib.import_module("training.lightning")
+        importlib.import_module("training.user_loop.lightning")
 
 
 def test_training_never_imports_lightning_but_here():
     import ast
     root = Path(__file__).resolve().parents[1] / "training"
-    importers = {p.name for p in root.glob("*.py")
+    importers = {p.name for p in root.rglob("*.py")
                  if any(isinstance(node, (ast.Import, ast.ImportFrom)) and "pytorch_lightning" in
                         ast.unparse(node) for node in ast.walk(ast.parse(p.read_text())))}
     assert importers == {"lightning.py"}

@@ -1,4 +1,4 @@
-"""Meta-training (training.meta, training.workers, training.meta_train) on digits-tiny-v0.
+"""Meta-training (training.meta.rounds, training.meta.workers, training.meta_train) on digits-tiny-v0.
 
 In-process and on 2 Ray workers, exact resume, a real worker killed mid-episode, and the
 errors a user meets first. Every episode is a tiny task (16 px, 96 images, 3 decisions).
@@ -18,10 +18,10 @@ from envs.engine.data.digits import GENERATOR_VERSION
 from agents import load_controller
 from envs.errors import ConfigError
 from training import meta_train
-from training.episode import run_episode
-from training.meta import CHECKPOINT, MetaConfig, MetaTrainer
-from training.rollouts import ControllerSpec, EpisodeJob
-from training.workers import InProcessPool, RayPool, WorkerPoolError, make_pool
+from training.core.episode import run_episode
+from training.meta.rounds import CHECKPOINT, MetaConfig, MetaTrainer
+from training.meta.rollouts import ControllerSpec, EpisodeJob
+from training.meta.workers import InProcessPool, RayPool, WorkerPoolError, make_pool
 
 TINY_SET = "digits-tiny-v0"
 

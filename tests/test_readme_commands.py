@@ -33,8 +33,8 @@ from agents import zoo
 from benchmarks import ablations, headroom, peers
 from conftest import TINY
 from training import meta_train, publish, run_marl
-from training.loop import run
-from training.meta import MetaConfig
+from training.run.loop import run
+from training.meta.rounds import MetaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -9,9 +9,9 @@ from conftest import TINY
 import envs
 from agents import AgentConfigError, make_controller
 from envs.fakes import CooperativeFakeEnv
-from training.callbacks import Callback, Recorder, StepContext
+from training.core.callbacks import Callback, Recorder, StepContext
 from training import run_marl
-from training.episode import run_episode
+from training.core.episode import run_episode
 
 TINY_FLAGS = TINY.flags()
 

@@ -9,9 +9,9 @@ import pytest
 import agents
 from conftest import TINY
 from envs.errors import ConfigError
-from training.config import RunConfig
-from training.logs import read_steps
-from training.loop import run
+from training.core.config import RunConfig
+from training.core.logs import read_steps
+from training.run.loop import run
 from training.run_marl import main, parse_config
 
 TINY_FLAGS = TINY.flags()
@@ -190,7 +190,7 @@ def test_unknown_agent_name_in_flags(capsys):
 
 
 def test_a_checkpoint_from_before_the_episode_driver_is_refused_clearly(tmp_path, capsys):
-    from training.checkpoint import save_atomic
+    from training.core.checkpoint import save_atomic
     out = tmp_path / "run"
     save_atomic({"config": {}, "env": {}, "controller": {}, "progress": {"decisions": 1}},
                 out / "checkpoint.pt")
@@ -242,8 +242,8 @@ def test_a_run_marl_runs_agents_bring_that_runs_settings(tmp_path, capsys):
 def test_the_loaders_env_check_names_flags_in_the_cli(tmp_path, capsys, monkeypatch):
     """Were the card's settings not applied, the loader's check would fire: the CLI words
     its fixes as flags, where the library names ``envs.make`` keywords."""
-    import training.meta
-    monkeypatch.setattr(training.meta, "controller_env_settings", lambda source: {})
+    import training.meta.rounds
+    monkeypatch.setattr(training.meta.rounds, "controller_env_settings", lambda source: {})
     code = main(TINY_FLAGS + ["--load-agents", ZOO_ENTRY, "--freeze", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"error: {ZOO_ENTRY} does not fit this env")

@@ -14,7 +14,7 @@ from envs.errors import ConfigError
 from envs.observation import FEATURES, OBSERVATION_MODES, RELATIVE_FEATURES
 from envs.registry import make_config
 from envs.reward import REWARD_KINDS, RewardConfig, compute_reward
-from training.logs import read_steps
+from training.core.logs import read_steps
 from training.run_marl import main, parse_config
 
 ACTIONS = ({"aug": 1, "opt": 1, "lrs": 1, "loss": 1}, {"aug": 2, "opt": 1, "lrs": 0, "loss": 3},

@@ -1,4 +1,4 @@
-"""The user-loop API (``training.user_loop.DynamicRecipe``): equivalence with the env, exact
+"""The user-loop API (``training.user_loop.dynamic.DynamicRecipe``): equivalence with the env, exact
 resume, controllers of every kind, and the errors that name what to fix."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from envs.engine.models import build_model
 from envs.engine.sampler import BatchSampler
 from envs.engine.weights import channel_stats
 from conftest import TINY
-from training.user_loop import DynamicRecipe, UserLoopError
+from training.user_loop.dynamic import DynamicRecipe, UserLoopError
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -17,9 +17,9 @@ from agents.base import MANIFEST
 from agents.errors import (AgentsError, ControllerCheckpointError, EnvSettingsError,
                            UnknownZooControllerError)
 from conftest import TINY
-from training.config import env_make_kwargs
-from training.episode import run_episode
-from training.fields import flat_settings
+from training.core.config import env_make_kwargs
+from training.core.episode import run_episode
+from training.core.fields import flat_settings
 from training.publish import PublishError, main as publish_main, publish, read_summary
 from training.run_marl import main as run_marl_main
 

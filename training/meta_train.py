@@ -10,7 +10,7 @@
 (TensorBoard), ``best/`` (the controller with the best held-out val mAP so far, loadable
 with ``--load-agents`` or ``agents.load_controller``) and ``summary.json``. Ctrl-C stops
 after the current round and prints the command that resumes it. How the rounds work is
-in :mod:`training.meta`.
+in :mod:`training.meta.rounds`.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ import dataclasses
 import sys
 
 from envs.errors import MLICError
-from training.fields import add_env_flags, add_field_flag, field_default, field_docs
-from training.meta import MetaConfig
-from training.signals import StopFlag
+from training.core.fields import add_env_flags, add_field_flag, field_default, field_docs
+from training.meta.rounds import MetaConfig
+from training.core.signals import StopFlag
 
 META_ENV_FLAGS = ("observation", "reward_kind", "device")
 """``EnvConfig`` fields a meta-training run may set for every task."""
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = StopFlag(unit="round")
     try:
         config, resume = parse_args(argv)
-        from training.meta import MetaTrainer  # heavy imports once the arguments are valid
+        from training.meta.rounds import MetaTrainer  # heavy imports once the arguments are valid
         trainer = MetaTrainer(config, resume=resume)
         stop.install()
         print(f"meta-train: algo={config.algo} task_set={config.task_set} "

@@ -9,7 +9,7 @@ Writes ``summary.json``, ``steps.jsonl``, TensorBoard events (``tb/``), ``report
 the trained agents (``agents/``) and ``checkpoint.pt`` into ``--out``. SIGINT/SIGTERM
 stop after the current decision, with a checkpoint; ``--resume`` continues from it.
 A controller loaded with ``--load-agents`` brings the env settings it was trained with
-(``training.config.controller_settings``); errors name flags, never ``envs.make`` keywords.
+(``training.core.config.controller_settings``); errors name flags, never ``envs.make`` keywords.
 """
 from __future__ import annotations
 
@@ -28,15 +28,15 @@ from agents import zoo
 from agents.base import MANIFEST
 from agents.errors import EnvSettingsError
 from envs.errors import ConfigError, MLICError
-from training.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
+from training.core.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
                              parse_agents, read_yaml)
-from training.fields import (add_env_flags, add_field_flag, field_default, field_docs, flag,
+from training.core.fields import (add_env_flags, add_field_flag, field_default, field_docs, flag,
                              flag_value, flat_settings)
-from training.signals import StopFlag
+from training.core.signals import StopFlag
 
 EXIT_USAGE = 2
 EXIT_IO = 1
-CHECKPOINT_FILE = "checkpoint.pt"  # training.loop.CHECKPOINT, without importing the loop
+CHECKPOINT_FILE = "checkpoint.pt"  # training.run.loop.CHECKPOINT, without importing the loop
 
 
 RUN_FLAG_HELP = {
@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         envs.spec(config.env)
         agents.spec(config.algo)
         check_load_agents(config)
-        from training.loop import run  # heavy imports only once the arguments are valid
+        from training.run.loop import run  # heavy imports only once the arguments are valid
         stop.install()
         algo = f"(loaded from {config.load_agents})" if config.load_agents else config.algo
         options = f" options={json.dumps(dict(config.options))}" if config.options else ""

@@ -2,7 +2,7 @@
 
 This is the part of the engine that does not care where batches come from. The env's
 :class:`envs.engine.trainer.Trainer` feeds it batches from its own sampler; the user-loop
-API (``training.user_loop``) feeds it the batches of the user's ``DataLoader``. Both run
+API (``training.user_loop.dynamic``) feeds it the batches of the user's ``DataLoader``. Both run
 exactly this code for:
 
 * the catalogues: augmentation (:func:`augment`), loss (:func:`loss`) and optimizer

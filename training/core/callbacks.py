@@ -1,6 +1,6 @@
 """The episode driver's callbacks: record, log, checkpoint, show progress, stop, evaluate.
 
-Each is a ``training.episode.Callback``; a run composes the ones it needs::
+Each is a ``training.core.episode.Callback``; a run composes the ones it needs::
 
     recorder = Recorder()
     run(env, controller, episodes=1, seed=0, total_steps=25,
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from training.episode import Callback, EpisodeEnd, RunStart, StepContext, run
-from training.logs import RunLogger
+from training.core.episode import Callback, EpisodeEnd, RunStart, StepContext, run
+from training.core.logs import RunLogger
 
 
 # ---------------------------------------------------------------- recording

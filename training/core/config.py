@@ -4,12 +4,12 @@ A run's own settings (algorithm, curiosity, episodes, seed, output, ...) are the
 ``RunConfig``. The env settings a run may override are *not* restated here: they are the
 ``envs.EnvConfig`` fields named in ``ENV_FLAGS``, kept in ``RunConfig.env_overrides`` and
 validated by ``EnvConfig`` itself. One is a field of a config nested in ``EnvConfig``
-(``reward_kind`` is ``EnvConfig.reward.kind``, ``training.fields.NESTED_ENV_FLAGS``); it
+(``reward_kind`` is ``EnvConfig.reward.kind``, ``training.core.fields.NESTED_ENV_FLAGS``); it
 stays flat in ``env_overrides`` and becomes that config in ``envs.make``'s keywords
 (:func:`env_make_kwargs`). Choice lists come from the modules that own them.
 
 Flags and file keys share names (``max_decisions`` in YAML is ``--max-decisions`` on the
-command line); a flag's help is its field's docstring (``training.fields``). Flags given on
+command line); a flag's help is its field's docstring (``training.core.fields``). Flags given on
 the command line win over the file. An unknown key in the file is an error that names it
 and lists the valid keys.
 """
@@ -29,7 +29,7 @@ from agents.ma2ml.policy_team import SETTINGS
 from agents.rewards import CURIOSITY_CHOICES, REWARDS, check_choice
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
-from training.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_value, flat_settings
+from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_value, flat_settings
 
 ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
              "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
@@ -215,7 +215,7 @@ def controller_settings(env_id: str, load_agents: str | PathLike | None) -> dict
     no flag sets are left to the loader's check (``agents.zoo.check_env_settings``)."""
     if load_agents is None:
         return {}
-    from training.meta import controller_env_settings  # training.meta imports this module
+    from training.meta.rounds import controller_env_settings  # training.meta.rounds imports this module
 
     needed = flat_settings(controller_env_settings(load_agents))
     settable = {k: v for k, v in needed.items() if k in ENV_FLAGS}

@@ -2,7 +2,7 @@
 
 Every caller that plays episodes goes through here: ``python -m training.run_marl``, the
 benchmark sweeps, the learning tests and evaluation. What differs between them is done by
-callbacks (``training.callbacks``: logging, checkpoints, a progress bar, stopping on a
+callbacks (``training.core.callbacks``: logging, checkpoints, a progress bar, stopping on a
 signal or a pruner, frozen evaluation), composed in the style of SB3's ``BaseCallback`` /
 ``CallbackList``. A callback gets a typed context (``StepContext``, ``EpisodeEnd``), never
 ``locals()``.

@@ -11,7 +11,7 @@ episode driver and sends back every transition, for the central learner to learn
     learner.observe_many(record.transitions)
 
 The same function runs in-process (``--workers 1``) and inside Ray actors
-(``training.workers``), so both paths play identical episodes: a job's seeds and the
+(``training.meta.workers``), so both paths play identical episodes: a job's seeds and the
 actor state fix its record. ``explore=False`` plays greedily: a frozen evaluation.
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ import torch
 import envs
 from agents import make_controller
 from agents.base import Transition
-from training.callbacks import EpisodeResult, Recorder
-from training.config import env_make_kwargs
-from training.episode import Callback, StepContext, run_episode
+from training.core.callbacks import EpisodeResult, Recorder
+from training.core.config import env_make_kwargs
+from training.core.episode import Callback, StepContext, run_episode
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class ControllerSpec:
     """Hyperparameters passed to ``make_controller`` (those the learner was built with)."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
     """Flat env settings beyond the task's own (``observation``, ``reward_kind``, ...: the
-    names of ``training.config.ENV_FLAGS``)."""
+    names of ``training.core.config.ENV_FLAGS``)."""
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A run is a sequence of synchronous *rounds*. In each round every rollout worker plays one
 episode on a task drawn from the task set's train split, acting with the learner's
-current policy and its own exploration seed (``training.rollouts``); then the central
+current policy and its own exploration seed (``training.meta.rollouts``); then the central
 learner learns from all of them, worker by worker (``Controller.observe_many``)::
 
     config = MetaConfig(algo="mat-dqn", task_set="digits-v0", episodes=200, workers=2,
@@ -44,12 +44,12 @@ from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
-from training.checkpoint import load_checkpoint, save_atomic
-from training.config import CONTROLLER_ENV_SETTINGS, RUN_CONFIG, env_make_kwargs
-from training.fields import dotted_settings, flag
-from training.logs import truncate_lines
-from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
-from training.workers import InProcessPool, RayPool, make_pool
+from training.core.checkpoint import load_checkpoint, save_atomic
+from training.core.config import CONTROLLER_ENV_SETTINGS, RUN_CONFIG, env_make_kwargs
+from training.core.fields import dotted_settings, flag
+from training.core.logs import truncate_lines
+from training.meta.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
+from training.meta.workers import InProcessPool, RayPool, make_pool
 
 CHECKPOINT = "checkpoint.pt"
 SUMMARY = "summary.json"

@@ -1,6 +1,6 @@
 """Rollout worker pools: play a round of episode jobs in-process or on Ray actors.
 
-Both pools take a list of :class:`training.rollouts.EpisodeJob` and return their records
+Both pools take a list of :class:`training.meta.rollouts.EpisodeJob` and return their records
 in job order, so the learner sees the same sequence whatever runs them. Both also score the
 ``rollout`` expert's candidates (``score``: each candidate on a fork of the env, results in
 candidate order; ``agents.rollout.ForkScorer``)::
@@ -32,8 +32,8 @@ import torch
 
 from agents.rollout import Continuation, InProcessScorer, play_candidate
 from envs.errors import MLICError
-from training.ray_console import ray_console
-from training.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord, play, torch_threads
+from training.core.ray_console import ray_console
+from training.meta.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord, play, torch_threads
 
 RAY_INSTALL = "pip install -c constraints.txt -e '.[ray]'"
 

@@ -1,5 +1,5 @@
 """One ``run_marl`` run: build the env and the controller, play them through the episode
-driver (``training.episode``) with the run's callbacks, then write the summary and report.
+driver (``training.core.episode``) with the run's callbacks, then write the summary and report.
 
 After every decision the whole run state is checkpointed atomically: the env's training
 state and RNGs, the curiosity model, the controller (networks, replay buffers, epsilon,
@@ -25,13 +25,13 @@ from agents.registry import declared_options
 from agents.rewards import shape_rewards
 from agents.rollout import InProcessScorer
 from envs.errors import CheckpointError, ConfigError
-from training.callbacks import Checkpoint, ProgressBar, Recorder, StepContext, StepLog, StopOn
-from training.checkpoint import load_checkpoint, save_atomic
-from training.config import RUN_CONFIG, RunConfig
-from training.episode import DriverState, run as run_episodes
-from training.logs import RunLogger, read_steps
-from training.report import write_report
-from training.workers import make_pool
+from training.core.callbacks import Checkpoint, ProgressBar, Recorder, StepContext, StepLog, StopOn
+from training.core.checkpoint import load_checkpoint, save_atomic
+from training.core.config import RUN_CONFIG, RunConfig
+from training.core.episode import DriverState, run as run_episodes
+from training.core.logs import RunLogger, read_steps
+from training.run.report import write_report
+from training.meta.workers import make_pool
 
 CHECKPOINT = "checkpoint.pt"
 
@@ -142,7 +142,7 @@ class RunSession:
     @contextlib.contextmanager
     def _search_workers(self) -> Iterator[None]:
         """With --workers N (or --address), a search controller plays its forks on a
-        ``training.workers`` pool for the run, and in-process again after it."""
+        ``training.meta.workers`` pool for the run, and in-process again after it."""
         if self.config.workers == 1 and self.config.address is None:
             yield
             return

@@ -55,9 +55,9 @@ from envs.observation import (TrainingStatus, build_observation, data_profile, i
                               next_status, status_from_state, status_state)
 from envs.reward import decision_reward
 from envs.spaces import ControlSpaces
-from training.config import config_kwargs
-from training.fields import flat_settings
-from training.meta import controller_env_settings
+from training.core.config import config_kwargs
+from training.core.fields import flat_settings
+from training.meta.rounds import controller_env_settings
 
 __all__ = ["Decision", "DynamicRecipe", "UserLoopError", "channel_stats", "split_loader"]
 

@@ -1,6 +1,6 @@
 """Dynamic recipes in PyTorch Lightning: ``DynamicRecipeCallback``.
 
-The callback runs a ``training.user_loop.DynamicRecipe`` inside ``Trainer.fit``: the
+The callback runs a ``training.user_loop.dynamic.DynamicRecipe`` inside ``Trainer.fit``: the
 controller picks the augmentation, optimizer, LR schedule and loss at every decision, and a
 decision spans ``epochs_per_decision`` epochs (the budget is ``max_epochs``)::
 
@@ -57,13 +57,13 @@ try:
     import pytorch_lightning as pl
 except ImportError as error:  # pragma: no cover - exercised by tests/test_lightning.py
     raise ImportError(
-        "training.lightning needs PyTorch Lightning, which is an optional extra: "
+        "training.user_loop.lightning needs PyTorch Lightning, which is an optional extra: "
         'pip install -c constraints.txt ".[lightning]" (the constraints keep the CPU torch)'
     ) from error
 from torch.utils.data import DataLoader
 
 from agents import Controller
-from training.user_loop import DynamicRecipe, UserLoopError
+from training.user_loop.dynamic import DynamicRecipe, UserLoopError
 
 __all__ = ["DynamicRecipeCallback"]
 

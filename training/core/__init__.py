@@ -1,0 +1,2 @@
+"""What every product of ``training`` shares: the episode driver and its callbacks, the run's
+config and flags, logs, checkpoints and stop signals."""
