@@ -143,6 +143,9 @@ class RolloutController(Controller):
         """Segments trained in forks so far (the real episode's own are not counted)."""
         self.last_scores: dict[str, float] = {}
         """The last decision's candidates (``aug=..,opt=..``) and their scores."""
+        self.last_candidates: list[tuple[dict[str, int], float]] = []
+        """The last decision's candidates (joint actions, the incumbent first) and their
+        scores: what a learner imitating the expert is taught (``training.imitation``)."""
         self.last_gain = 0.0
         """The last decision's best score minus the incumbent's: what its switch was expected
         to gain (0 when it kept the incumbent)."""
@@ -192,8 +195,9 @@ class RolloutController(Controller):
         candidates = self.neighbours()
         results = self.scorer.score(self.env, candidates, self.continuation)
         self.segments += sum(played for _, played in results)
+        self.last_candidates = [(dict(c), score) for c, (score, _) in zip(candidates, results)]
         self.last_scores = {",".join(f"{a}={c[a]}" for a in self.agents): score
-                            for c, (score, _) in zip(candidates, results)}
+                            for c, score in self.last_candidates}
         best, best_score = candidates[0], results[0][0]
         for candidate, (score, _) in zip(candidates[1:], results[1:]):
             if score > best_score:  # strict: a tie keeps the earlier one, the incumbent first

@@ -53,7 +53,7 @@ from training.core.callbacks import ProgressBar
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import (add_env_flags, command_line, env_overrides, progress_bar,
                                   reach_epoch, shortfalls, write_csv)
-from benchmarks.run_store import RunStore, reloaded_note, run_sweep
+from training.core.run_store import RunStore, reloaded_note, run_sweep
 
 ALGO = "mat-dqn"
 STATIC = "static"

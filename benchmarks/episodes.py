@@ -36,12 +36,13 @@ __all__ = ["ControllerSpec", "EpisodeResult", "describe_choices", "parse_recipe"
 
 
 def recipe_name(recipe: Recipe) -> str:
-    return "+".join(recipe.as_dict().values())
+    """``aug+opt+lrs+loss`` (``Recipe.name``)."""
+    return recipe.name
 
 
 def parse_recipe(name: str) -> Recipe:
-    """The inverse of ``recipe_name``."""
-    return Recipe(**dict(zip(envs.COMPONENTS, name.split("+"), strict=True)))
+    """The inverse of ``recipe_name`` (``Recipe.parse``)."""
+    return Recipe.parse(name)
 
 
 def describe_choices(choices: list[str]) -> str:

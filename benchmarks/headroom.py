@@ -48,7 +48,7 @@ from benchmarks.episodes import parse_recipe, recipe_name, run_recipe
 from benchmarks.pbt import PBTConfig, run_pbt
 from benchmarks.plots import plot_bars
 from benchmarks.reporting import command_line, write_csv
-from benchmarks.run_store import RunStore, play_stored, run_sweep
+from training.core.run_store import RunStore, play_stored, run_sweep
 from benchmarks.search import SearchConfig, random_search, tpe_search
 from benchmarks.static_recipes import QUICK, RECIPES
 from benchmarks.task_sets import warm_up

@@ -51,7 +51,7 @@ from benchmarks import pbt
 from benchmarks.episodes import ControllerSpec, describe_choices, parse_recipe, run_controller
 from benchmarks.peers_report import SweepResult, write_outputs
 from benchmarks.reporting import add_env_flags, command_line, env_overrides, progress_bar
-from benchmarks.run_store import RunStore, run_sweep
+from training.core.run_store import RunStore, run_sweep
 from benchmarks.search import (MethodResult, SearchConfig, from_episode, progress, random_search,
                                static_recipe, tpe_search)
 

@@ -24,7 +24,7 @@ from benchmarks.common import markdown_table, mean_std, result_header
 from benchmarks.episodes import describe_choices
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import shortfalls, winner_sentence, write_csv
-from benchmarks.run_store import reloaded_note
+from training.core.run_store import reloaded_note
 from benchmarks.search import MethodResult
 
 if TYPE_CHECKING:

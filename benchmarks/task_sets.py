@@ -32,7 +32,7 @@ import envs
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.episodes import run_recipe
 from benchmarks.reporting import command_line, write_csv
-from benchmarks.run_store import RunStore, play_stored
+from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import QUICK, RECIPES
 
 RESULTS = Path(__file__).resolve().parent / "results" / "task_sets.md"

@@ -38,7 +38,7 @@ from tqdm import tqdm
 import envs
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import command_line
-from benchmarks.run_store import RunStore, play_stored
+from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import RECIPES
 from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, add_controller_flags,
                                   chosen_controllers, panel_best, targets)

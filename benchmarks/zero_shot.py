@@ -45,7 +45,7 @@ from benchmarks.common import markdown_table, mean_std, result_header, write_res
 from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
                                  run_recipe)
 from benchmarks.reporting import command_line
-from benchmarks.run_store import RunStore, play_stored
+from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import RECIPES
 from benchmarks.task_sets import warm_up
 

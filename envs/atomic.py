@@ -9,7 +9,7 @@ checkpoint raises :class:`envs.errors.CheckpointError`). A writer killed outrigh
 (``kill -9``) cannot clean up: :func:`remove_stale_temps` deletes what it left behind.
 
 One helper serves the dataset cache (``envs.engine.data.cache``), run checkpoints
-(``training.core.checkpoint``) and benchmark run stores (``benchmarks.run_store``); it lives
+(``training.core.checkpoint``) and benchmark run stores (``training.core.run_store``); it lives
 in ``envs``, the bottom layer, so that every layer can import it.
 """
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Interrupted benchmark sweeps resume from their stored runs (``benchmarks.run_store``)."""
+"""Interrupted benchmark sweeps resume from their stored runs (``training.core.run_store``)."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from benchmarks import ablations, episodes, peers
-from benchmarks.run_store import RunStore, SweepResumeError, run_sweep
+from training.core.run_store import RunStore, SweepResumeError, run_sweep
 
 
 @dataclass

@@ -52,6 +52,22 @@ class Recipe:
     def as_dict(self) -> dict[str, str]:
         return {c: getattr(self, c) for c in COMPONENTS}
 
+    @property
+    def name(self) -> str:
+        """``aug+opt+lrs+loss``, e.g. ``none+sgd+constant+bce`` (``Recipe.parse`` reads it)."""
+        return "+".join(getattr(self, c) for c in COMPONENTS)
 
+    @classmethod
+    def parse(cls, text: str) -> "Recipe":
+        """The recipe named ``aug+opt+lrs+loss`` (the inverse of :attr:`name`)."""
+        parts = str(text).split("+")
+        if len(parts) != len(COMPONENTS):
+            raise ConfigError(f"recipe {text!r} is not aug+opt+lrs+loss (four names joined by "
+                              f"'+', e.g. {DEFAULT_NAME!r})")
+        return cls(**dict(zip(COMPONENTS, parts)))
+
+
+DEFAULT_NAME = "flip_crop+adamw+one_cycle+asl"
+"""The default recipe's name (an example in error messages)."""
 DEFAULT_RECIPE = Recipe()
 """The static default: AdamW + one-cycle + ASL + flip/crop (the ASL paper's recipe)."""

@@ -1,2 +1,2 @@
 """What every product of ``training`` shares: the episode driver and its callbacks, the run's
-config and flags, logs, checkpoints and stop signals."""
+config and flags, logs, checkpoints, stop signals and the run store that sweeps resume from."""

@@ -39,7 +39,7 @@ import envs
 from agents import make_controller, zoo
 from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
-from agents.base import Controller, Transition
+from agents.base import MANIFEST, Controller, Transition, read_manifest
 from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError, UnknownEnvError
@@ -93,6 +93,10 @@ class MetaConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     """Hyperparameters of the controller by name, as ``make_controller`` takes them (a JSON
     object on the command line, e.g. '{"gamma": 0.9}')."""
+    init: str = ""
+    """Start the learner from these weights: a saved controller of the same algorithm (a
+    folder written by ``Controller.save``, e.g. an imitation learner's ``OUT/best``) or
+    ``zoo:<name>``; empty: a fresh initialisation."""
     env_overrides: Mapping[str, Any] = field(default_factory=dict)
     """``envs.make`` settings for every task (e.g. ``observation``), beyond the task's own."""
     progress: bool = True
@@ -159,6 +163,9 @@ class MetaTrainer:
         self.spec = ControllerSpec(config.algo, options, dict(config.env_overrides))
         self.controller: Controller = make_controller(config.algo, probe, seed=config.seed,
                                                       **options)
+        if config.init:
+            _load_weights(self.controller, config.init, config.algo, probe)
+            _require_same_settings(config.init, controller_settings_of(config.env_overrides))
         self.curiosity = (make_curiosity(config.curiosity, probe, seed=config.seed)
                           if config.curiosity != "none" else None)
         probe.close()
@@ -255,25 +262,11 @@ class MetaTrainer:
     def _evaluate(self, pool: Any, logger: _TensorBoard) -> None:
         """Greedy episodes on every held-out task; keeps the best controller so far."""
         state, c = self.state, self.config
-        jobs = [EpisodeJob(state.round, i % c.workers, task, EVAL_SEED + s, c.seed,
-                           explore=False, split="heldout")
-                for i, (task, s) in enumerate((t, s) for t in self.task_set.heldout
-                                              for s in range(c.eval_seeds))]
-        records = pool.map(jobs, self.spec, self.controller.actor_state())
-        state.rollout_s += sum(r.wall_s for r in records)
-        per_task: dict[str, dict[str, list[float]]] = {}
-        for r in records:
-            entry = per_task.setdefault(r.job.task.name, {"val": [], "test": []})
-            entry["val"].append(r.result.final_val)
-            entry["test"].append(r.result.test.get("mAP", float("nan")))
-        evaluation = {
-            "round": state.round, "episodes": len(state.episodes),
-            "heldout_val_mAP": statistics.fmean(statistics.fmean(e["val"])
-                                                for e in per_task.values()),
-            "heldout_mAP": statistics.fmean(statistics.fmean(e["test"])
-                                            for e in per_task.values()),
-            "per_task": {k: statistics.fmean(e["test"]) for k, e in per_task.items()},
-            "choices": {r.job.task.name: r.result.choices for r in records}}
+        evaluation, wall_s = evaluate_heldout(
+            pool, self.task_set, self.spec, self.controller.actor_state(),
+            eval_seeds=c.eval_seeds, workers=c.workers, seed=c.seed, round_index=state.round,
+            episodes=len(state.episodes))
+        state.rollout_s += wall_s
         state.evaluations.append(evaluation)
         logger.evaluation(len(state.episodes), evaluation)
         trained = evaluation["episodes"] > 0  # the evaluation before round 1 is the baseline
@@ -326,7 +319,7 @@ class MetaTrainer:
             "cpu_hours": (state.rollout_s + state.learner_s) / 3600,
             "learner_share": state.learner_s / state.wall_s if state.wall_s else 0.0,
             "episodes_per_hour": len(state.episodes) / state.wall_s * 3600 if state.wall_s else 0.0,
-            "restarts": state.restarts, "commit": _commit(),
+            "restarts": state.restarts, "commit": git_commit(),
             "generator_version": GENERATOR_VERSION,
             "curiosity": c.curiosity, "reward_norm": c.reward_norm, "env": self.task_set.train[0].env_id, "env_settings": controller_settings_of(c.env_overrides), "options": _jsonable(self.spec.options),
             "return_test_spearman": _spearman(returns, tests),
@@ -342,6 +335,58 @@ class MetaTrainer:
 
 
 # ------------------------------------------------------------------ helpers
+def _load_weights(controller: Controller, source: str, algo: str, env: Any) -> None:
+    """Load the saved weights at ``source`` (a folder or ``zoo:<name>``) into ``controller``."""
+    directory = zoo.zoo_dir(source) if zoo.is_zoo_name(source) else Path(source)
+    if not (directory / MANIFEST).is_file():
+        raise ConfigError(f"--init {source}: {directory} holds no saved controller (no "
+                          f"{MANIFEST}); give a folder written by Controller.save, e.g. "
+                          "runs/imitate-q/best, or zoo:<name>")
+    saved = read_manifest(directory, env, label=source)["algo"]
+    if saved != algo:
+        raise ConfigError(f"--init {source} holds a {saved!r} controller, not {algo!r}: pass "
+                          f"--algo {saved}")
+    controller.load_artifacts(directory)
+
+
+def _require_same_settings(source: str, given: Mapping[str, Any]) -> None:
+    """Refuse to fine-tune a controller trained with other env settings (e.g. observation)."""
+    saved = controller_env_settings(source)
+    differ = {k: (saved.get(k), given.get(k)) for k in set(saved) | set(given)
+              if saved.get(k) != given.get(k)}
+    if differ:
+        fix = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in saved.items())
+        raise ConfigError(f"--init {source} was trained with env settings {saved}, this run "
+                          f"has {dict(given)} (differing: {differ}, as (saved, given)); pass "
+                          f"{fix or 'no env flags'}")
+
+
+def evaluate_heldout(pool: Any, task_set: TaskSet, spec: ControllerSpec,
+                     actor_state: Mapping[str, Any], *, eval_seeds: int, workers: int, seed: int,
+                     round_index: int, episodes: int) -> tuple[dict[str, Any], float]:
+    """Greedy episodes of the controller ``actor_state`` describes on every held-out task
+    (reset seeds ``EVAL_SEED + i``), played by ``pool``: the evaluation (round, episodes,
+    mean val and test mAP, per task, choices) and the seconds the episodes took."""
+    jobs = [EpisodeJob(round_index, i % workers, task, EVAL_SEED + s, seed, explore=False,
+                       split="heldout")
+            for i, (task, s) in enumerate((t, s) for t in task_set.heldout
+                                          for s in range(eval_seeds))]
+    records = pool.map(jobs, spec, actor_state)
+    per_task: dict[str, dict[str, list[float]]] = {}
+    for r in records:
+        entry = per_task.setdefault(r.job.task.name, {"val": [], "test": []})
+        entry["val"].append(r.result.final_val)
+        entry["test"].append(r.result.test.get("mAP", float("nan")))
+    evaluation = {
+        "round": round_index, "episodes": episodes,
+        "heldout_val_mAP": statistics.fmean(statistics.fmean(e["val"])
+                                            for e in per_task.values()),
+        "heldout_mAP": statistics.fmean(statistics.fmean(e["test"]) for e in per_task.values()),
+        "per_task": {k: statistics.fmean(e["test"]) for k, e in per_task.items()},
+        "choices": {r.job.task.name: r.result.choices for r in records}}
+    return evaluation, sum(r.wall_s for r in records)
+
+
 def _seeds(seed: int, round_index: int, worker: int) -> tuple[int, int]:
     """(reset seed, exploration seed) of one training episode: a pure function of its place."""
     a, b = np.random.SeedSequence([seed, round_index, worker]).generate_state(2)
@@ -404,13 +449,15 @@ def _command(c: MetaConfig) -> str:
         parts.append(f"--curiosity {c.curiosity}")
     if c.reward_norm != "none":
         parts.append(f"--reward-norm {c.reward_norm}")
+    if c.init:
+        parts.append(f"--init {c.init}")
     parts += [f"--{k.replace('_', '-')} {v}" for k, v in c.env_overrides.items()]
     if c.options:
         parts.append(f"--options '{json.dumps(_jsonable(c.options))}'")
     return " ".join(parts)
 
 
-def _commit() -> str:
+def git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True, timeout=5, cwd=Path(__file__).parent).stdout.strip()

@@ -1,4 +1,5 @@
-"""Finished runs of a benchmark sweep, kept on disk so that an interrupted sweep can resume.
+"""Finished runs of a sweep (a benchmark's, the expert's demonstrations), kept on disk so that
+an interrupted sweep can resume.
 
 A sweep writes one JSON line per finished run (a method or variant on one seed) to
 ``DIR/runs/<sweep>.jsonl``, flushed and fsynced as soon as the run ends. The first line
@@ -75,13 +76,7 @@ class RunStore:
         self._write_line({"name": name, "seed": seed, "result": record})
 
     def _load(self) -> None:
-        lines = self.path.read_text(encoding="utf-8").splitlines()
-        try:
-            stored = json.loads(lines[0])["settings"] if lines else None
-        except (json.JSONDecodeError, KeyError, TypeError) as error:
-            raise SweepResumeError(
-                f"{self.path} does not start with a sweep's settings line ({error}); "
-                "delete it or run without --resume") from error
+        stored, self._runs = _parse(self.path)
         if stored != self.settings:
             differ = sorted(k for k in set(stored or {}) | set(self.settings)
                             if (stored or {}).get(k) != self.settings.get(k))
@@ -91,12 +86,6 @@ class RunStore:
                 f"cannot resume from {self.path}: it was written with other settings "
                 f"({details}). Rerun with the same settings, choose another --out, or drop "
                 "--resume to start afresh.")
-        for line in lines[1:]:
-            try:
-                entry = json.loads(line)
-                self._runs[(entry["name"], int(entry["seed"]))] = entry["result"]
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue  # a line cut short by a crash: that run is redone
         # Rewrite without any damaged line, so that new runs are appended to a clean file.
         entries = [{"settings": self.settings}] + [
             {"name": name, "seed": seed, "result": record}
@@ -108,6 +97,32 @@ class RunStore:
             f.write(json.dumps(entry) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def _parse(path: Path) -> tuple[dict[str, Any] | None, dict[tuple[str, int], dict[str, Any]]]:
+    """A store file's settings and its runs by ``(name, seed)``; damaged lines are skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        settings = json.loads(lines[0])["settings"] if lines else None
+    except (json.JSONDecodeError, KeyError, TypeError) as error:
+        raise SweepResumeError(
+            f"{path} does not start with a sweep's settings line ({error}); "
+            "delete it or run without --resume") from error
+    runs: dict[tuple[str, int], dict[str, Any]] = {}
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line)
+            runs[(entry["name"], int(entry["seed"]))] = entry["result"]
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue  # a line cut short by a crash: that run is redone
+    return settings, runs
+
+
+def read_store(path: Path, kind: type[T]) -> tuple[dict[str, Any], list[T]]:
+    """A store's settings and every run in it, rebuilt as ``kind``, without writing to it
+    (for whoever consumes a finished sweep, e.g. learners reading demonstrations)."""
+    settings, runs = _parse(path)
+    return settings or {}, [kind(**record) for record in runs.values()]
 
 
 def reloaded_note(count: int, path: Path) -> str:

@@ -1,0 +1,141 @@
+"""Learning from the rollout expert: demonstrations, the learners' targets and fits, the run
+they write (publishable, and fine-tunable by ``meta_train --init``)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+import envs
+from agents import load_controller, make_controller, zoo
+from envs.errors import ConfigError
+from training import imitate, meta_train
+from training.imitation import demonstrations, learners
+from training.imitation.demonstrations import DemoConfig, DemoEpisode
+from training.publish import publish
+
+SIZES = {"aug": 8, "opt": 4, "lrs": 5, "loss": 5}
+
+
+@pytest.fixture(scope="module")
+def demos(tmp_path_factory):
+    """One expert episode on the first tiny train task: 2 sampled changes and the SBS jump."""
+    out = tmp_path_factory.mktemp("demos")
+    config = DemoConfig(task_set="digits-tiny-v0", seeds=1, max_tasks=1, candidates=2,
+                        jumps=("none+sgd+constant+bce",), out=str(out), progress=False)
+    return config, demonstrations.record(config)
+
+
+def test_demonstrations_hold_every_candidate_score_and_the_experts_choice(demos):
+    config, (episode,) = demos
+    task = envs.task_set("digits-tiny-v0").train[0]
+    assert episode.task == task.name and episode.seed == 0 and episode.decisions == task.decisions
+    for candidates, scores, chosen, obs in zip(episode.candidates, episode.scores, episode.chosen,
+                                               episode.observations):
+        assert len(candidates) == len(scores) == 4 and len(obs) > 0  # incumbent, 2, the jump
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))  # a tie keeps the first
+        assert chosen == candidates[best]
+    assert episode.candidates[0][0] == envs.recipe_actions(envs.make(task), envs.DEFAULT_RECIPE)
+    assert episode.episodes_of_compute > 1 and episode.segments > 0
+    settings, stored = demonstrations.load(config.out)
+    assert stored == [episode] and settings["observation"] == "relative"
+
+
+def test_a_resumed_recording_plays_nothing_it_has(demos, monkeypatch):
+    config, episodes = demos
+    monkeypatch.setattr(demonstrations, "record_episode",
+                        lambda *a, **k: pytest.fail("replayed a stored episode"))
+    resumed = DemoConfig(**{**config.__dict__, "resume": True})
+    assert demonstrations.record(resumed) == episodes
+
+
+def _episode(candidates, scores, chosen):
+    return DemoEpisode("t", 0, [[0.0, 1.0]] * len(chosen), candidates, scores, chosen, 0.0,
+                       0.0, 0, 1.0, 0.0, list(SIZES))
+
+
+def test_q_targets_are_one_component_gains_over_the_incumbent():
+    inc = {"aug": 1, "opt": 2, "lrs": 3, "loss": 4}
+    candidates = [[inc, {**inc, "opt": 0}, {**inc, "loss": 1},
+                   {"aug": 0, "opt": 0, "lrs": 0, "loss": 0}]]  # the last is a jump
+    episode = _episode(candidates, [[40.0, 45.0, 37.5, 50.0]], [{**inc, "opt": 0}])
+    t = learners.q_targets([episode], SIZES, score_scale=5.0)
+    assert t["opt"].values[0, 0] == 1.0 and t["loss"].values[0, 1] == -0.5
+    assert [int(t[a].mask.sum()) for a in SIZES] == [1, 2, 1, 2]  # incumbents + the changes
+    assert all(t[a].values[0, inc[a]] == 0.0 and t[a].mask[0, inc[a]] for a in SIZES)
+    assert not t["aug"].mask[0, 0]  # the jump teaches no single head
+
+
+def test_bc_fits_the_experts_choices_and_q_its_gains(demos):
+    _, episodes = demos
+    env = envs.make(envs.task_set("digits-tiny-v0").train[0], observation="relative")
+    x = learners.observations(episodes)
+    chosen = {a: t.values for a, t in learners.bc_targets(episodes, list(SIZES)).items()}
+    bc = make_controller("mat-dqn", env, seed=0)
+    learners.fit(bc, "bc", x, learners.targets("bc", episodes, SIZES), epochs=300)
+    assert learners.agreement(bc, x, chosen) == 1.0  # three decisions: it memorises them
+    q = make_controller("mat-dqn", env, seed=0)
+    targets = learners.targets("q", episodes, SIZES)
+    losses = learners.fit(q, "q", x, targets, epochs=400, learning_rate=3e-3)
+    assert max(losses.values()) < 1e-3
+    with torch.no_grad():
+        for a in SIZES:
+            fitted = q.models[a].q_net(x)[targets[a].mask]
+            assert torch.allclose(fitted, targets[a].values[targets[a].mask], atol=0.05)
+
+
+def test_a_fitted_learner_is_a_run_that_publishes_and_fine_tunes(demos, tmp_path, capsys):
+    config, _ = demos
+    out = tmp_path / "fit"
+    assert imitate.main(["fit", "--learner", "q", "--demos", config.out, "--epochs", "20",
+                         "--eval-every", "10", "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert [p["epochs"] for p in summary["curve"]] == [0, 10, 20]
+    assert summary["demonstrations"]["decisions"] == 3 and summary["learner"] == "q"
+    assert summary["env_settings"] == {"observation": "relative"}
+    entry = publish(out, "tiny-q", root=tmp_path / "zoo", date="2026-12-04")
+    assert (entry / "card.json").is_file()
+    env = envs.make(envs.task_set("digits-tiny-v0").heldout[0], observation="relative")
+    loaded = load_controller(out / "best", env, seed=0, training=False)
+    assert loaded.name == "mat-dqn"
+    # RL fine-tuning starts from the weights: its first (untrained) evaluation is theirs
+    ft = tmp_path / "ft"
+    assert meta_train.main(["--algo", "mat-dqn", "--task-set", "digits-tiny-v0",
+                            "--episodes", "1", "--observation", "relative", "--init",
+                            str(out / "best"), "--out", str(ft), "--no-progress"]) == 0
+    first = json.loads((ft / "summary.json").read_text())["curve"][0]
+    assert first["heldout_mAP"] == pytest.approx(summary["best"]["heldout_mAP"])
+    assert zoo.is_zoo_name("zoo:tiny-q")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--algo", "bandit"], "holds a 'mat-dqn' controller, not 'bandit': pass --algo mat-dqn"),
+    (["--algo", "mat-dqn"], "pass --observation relative"),
+])
+def test_fine_tuning_refuses_other_algorithms_and_settings(demos, tmp_path, capsys, argv,
+                                                           message):
+    config, _ = demos
+    out = tmp_path / "fit"
+    imitate.main(["fit", "--learner", "bc", "--demos", config.out, "--epochs", "1",
+                  "--eval-every", "1", "--out", str(out), "--no-progress"])
+    assert meta_train.main([*argv, "--task-set", "digits-tiny-v0", "--episodes", "1",
+                            "--init", str(out / "best"), "--out", str(tmp_path / "ft"),
+                            "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["fit", "--learner", "dagger"], "--learner 'dagger' is not one of bc, q"),
+    (["fit", "--demos", "/nonexistent"], "no demonstrations at /nonexistent"),
+    (["demos", "--jumps", "none+sgd"], "is not aug+opt+lrs+loss"),
+    (["demos", "--task-set", "digits-v9"], "unknown task set"),
+])
+def test_bad_imitation_input_names_the_problem(argv, message, capsys):
+    assert imitate.main([*argv, "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unknown_learner_in_code_says_which_exist():
+    with pytest.raises(ConfigError, match="the learners are bc, q"):
+        learners.targets("dagger", [], SIZES)

@@ -1,0 +1,204 @@
+"""Demonstrations: every decision of the rollout expert on a task set's train tasks.
+
+At each state it visits, the expert (``agents.rollout``) scores every candidate it tries: the
+candidate's segment, then the fixed continuation to the end, all from the same state,
+batches and seed. Each score is a Monte-Carlo estimate of Q(s, a) for that candidate. One
+:class:`DemoEpisode` keeps, for each decision of one (task, seed) episode:
+
+* the observation a controller would have seen (``observation``: ``relative`` by default,
+  the mode that transfers across tasks);
+* every candidate's joint action and score, the incumbent first;
+* the action the expert chose;
+
+and the episode's task, seed, final val and test mAP and its compute (segments trained in
+forks, and as a multiple of one episode)::
+
+    python -m training.imitate demos --task-set digits-v1 --seeds 2 --workers 2 --out runs/demos
+
+Episodes are stored one JSON line each in the run store (``training.core.run_store``) the
+moment they end, so an interrupted recording resumes with ``--resume``. The expert's
+candidates are scored on Ray workers with ``--workers N`` (``training.meta.workers``), on
+the driver's torch thread count, so a recording gives the same demonstrations with any
+number of workers.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import envs
+from agents import make_controller
+from agents.rollout import RolloutController
+from envs.engine.recipe import DEFAULT_RECIPE, Recipe
+from envs.errors import ConfigError
+from training.core.callbacks import Recorder
+from training.core.episode import Callback, StepContext, run_episode
+from training.core.run_store import RunStore, read_store
+from training.meta.workers import make_pool
+
+STORE = "demonstrations.jsonl"
+"""The run store's file name inside ``--out``."""
+DEFAULT_JUMPS = ("none+sgd+constant+bce", "crop+adamw+cosine+asl")
+"""Whole recipes the expert also tries at every decision: the single best static recipe of
+``digits-v1``'s calibration (its train tasks) and the best of the panel's adaptive ones."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What to record: the expert's settings, the tasks and seeds."""
+
+    task_set: str = "digits-v1"
+    """Task set whose train tasks the expert plays (never its held-out ones)."""
+    seeds: int = 2
+    """Episodes per train task (reset seeds 0..seeds-1)."""
+    max_tasks: int = 0
+    """Only the first N train tasks (0: all of them)."""
+    candidates: int = 4
+    """The expert's sampled one-component changes per decision (0: all 19)."""
+    horizon: int = 0
+    """Segments a candidate's fork is held after its own (0: to the end)."""
+    jumps: tuple[str, ...] = DEFAULT_JUMPS
+    """Recipes (``aug+opt+lrs+loss``, comma-separated on the command line) tried at every
+    decision besides the changes."""
+    start: str = DEFAULT_RECIPE.name
+    """The first recipe (``aug+opt+lrs+loss``)."""
+    observation: str = "relative"
+    """The observation mode recorded (``envs.EnvConfig.observation``)."""
+    workers: int = 1
+    """Ray workers that score the candidates (1: in-process)."""
+    address: str | None = None
+    """Join this Ray cluster instead of starting a local one."""
+    out: str = "runs/demos"
+    """Output folder: the run store ``demonstrations.jsonl``."""
+    resume: bool = False
+    """Keep the episodes already in ``--out`` and record only the rest."""
+    progress: bool = True
+    """Show a progress bar (episodes, compute so far)."""
+
+    def __post_init__(self) -> None:
+        for name in (self.start, *self.jumps):
+            Recipe.parse(name)  # a clear error now, not after the first episode
+        envs.task_set(self.task_set)
+
+    def settings(self) -> dict[str, Any]:
+        """What changes a demonstration (the run store refuses to mix other settings)."""
+        return {"task_set": self.task_set, "candidates": self.candidates,
+                "horizon": self.horizon, "jumps": list(self.jumps), "start": self.start,
+                "observation": self.observation}
+
+
+@dataclass
+class DemoEpisode:
+    """The expert's episode on one train task and seed."""
+
+    task: str
+    """The task's name (``envs.Task.name``)."""
+    seed: int
+    observations: list[list[float]]
+    """Per decision: the shared observation the agents saw."""
+    candidates: list[list[dict[str, int]]]
+    """Per decision: the candidates' joint actions, the incumbent first."""
+    scores: list[list[float]]
+    """Per decision: each candidate's score (its fork's final val mAP)."""
+    chosen: list[dict[str, int]]
+    """Per decision: the joint action the expert played."""
+    final_val: float
+    test_mAP: float
+    segments: int
+    """Segments trained in the candidates' forks."""
+    episodes_of_compute: float
+    """``segments`` over the episode's length, plus the episode itself."""
+    wall_s: float
+    agents: list[str] = field(default_factory=list)
+
+    @property
+    def decisions(self) -> int:
+        return len(self.chosen)
+
+
+class _Demonstrate(Callback):
+    """Copies the expert's candidates and scores at each decision."""
+
+    def __init__(self, expert: RolloutController) -> None:
+        self.expert = expert
+        self.rows: list[tuple[list[float], list[dict[str, int]], list[float], dict[str, int]]] = []
+
+    def on_step(self, ctx: StepContext) -> bool:
+        t = ctx.transition
+        observation = next(iter(t.observations.values()))
+        candidates = [c for c, _ in self.expert.last_candidates]
+        scores = [s if math.isfinite(s) else -1.0 for _, s in self.expert.last_candidates]
+        self.rows.append(([float(x) for x in observation], candidates, scores, dict(t.actions)))
+        return True
+
+
+def expert_options(config: DemoConfig) -> dict[str, Any]:
+    """``make_controller("rollout", ...)`` options of the recording's expert."""
+    def actions(name: str) -> dict[str, str]:
+        return Recipe.parse(name).as_dict()
+    return {"choices": actions(config.start), "candidates": config.candidates,
+            "horizon": config.horizon,
+            "jumps": tuple(actions(j) for j in config.jumps if j != config.start)}
+
+
+def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None
+                   ) -> DemoEpisode:
+    """The expert's episode on ``task`` from ``reset(seed)``; ``scorer``: where its candidates
+    are played (a ``training.meta.workers`` pool; None: here, one after another)."""
+    start = time.perf_counter()
+    env = envs.make(task, observation=config.observation)
+    expert = make_controller("rollout", env, seed=seed, **expert_options(config))
+    if scorer is not None:
+        expert.scorer = scorer
+    recorder, demo = Recorder(), _Demonstrate(expert)
+    run_episode(env, expert, seed=seed, callbacks=[recorder, demo], learn=False)
+    result = recorder.episodes[0]
+    observations, candidates, scores, chosen = (list(x) for x in zip(*demo.rows))
+    return DemoEpisode(task.name, seed, observations, candidates, scores, chosen,
+                       result.final_val, result.test.get("mAP", math.nan), expert.segments,
+                       1.0 + expert.episodes_of_compute, time.perf_counter() - start,
+                       list(expert.agents))
+
+
+def record(config: DemoConfig) -> list[DemoEpisode]:
+    """Every (train task, seed) episode of the expert: from the store, or played and stored."""
+    from tqdm import tqdm
+    tasks = envs.task_set(config.task_set).train[:config.max_tasks or None]
+    store = RunStore(Path(config.out) / STORE, config.settings(), config.resume)
+    jobs = [(task, seed) for task in tasks for seed in range(config.seeds)]
+    out: list[DemoEpisode] = []
+    with make_pool(config.workers, config.address) as scorer, tqdm(total=len(jobs), desc="demonstrations", unit="episode",
+                                       disable=not config.progress) as bar:
+        for task, seed in jobs:
+            out.append(store.fetch(task.name, seed, DemoEpisode,
+                                   lambda: record_episode(task, seed, config, scorer)))
+            bar.update(1)
+            bar.set_postfix(compute=f"{sum(e.episodes_of_compute for e in out):.0f} ep")
+    return out
+
+
+def load(path: Path | str) -> tuple[dict[str, Any], list[DemoEpisode]]:
+    """The settings and episodes of the demonstrations in ``path`` (a recording's ``--out``
+    folder or its store file)."""
+    path = Path(path)
+    path = path / STORE if path.is_dir() else path
+    if not path.is_file():
+        raise ConfigError(f"no demonstrations at {path}: record them with "
+                          "python -m training.imitate demos --out DIR")
+    try:
+        return read_store(path, DemoEpisode)
+    except TypeError as error:
+        raise ConfigError(f"{path} does not hold demonstrations ({error})") from None
+
+
+def summary(episodes: Sequence[DemoEpisode]) -> dict[str, Any]:
+    """Counts and compute of a recording, for logs and cards."""
+    return {"episodes": len(episodes), "decisions": sum(e.decisions for e in episodes),
+            "candidates_scored": sum(len(c) for e in episodes for c in e.candidates),
+            "tasks": len({e.task for e in episodes}),
+            "episodes_of_compute": round(sum(e.episodes_of_compute for e in episodes), 1),
+            "wall_s": round(sum(e.wall_s for e in episodes), 1)}
