@@ -146,6 +146,8 @@ class RolloutController(Controller):
         self.last_candidates: list[tuple[dict[str, int], float]] = []
         """The last decision's candidates (joint actions, the incumbent first) and their
         scores: what a learner imitating the expert is taught (``training.imitation``)."""
+        self.last_choice: dict[str, int] = {}
+        """The last decision's best candidate: the joint action the expert chose."""
         self.last_gain = 0.0
         """The last decision's best score minus the incumbent's: what its switch was expected
         to gain (0 when it kept the incumbent)."""
@@ -204,6 +206,7 @@ class RolloutController(Controller):
                 best, best_score = candidate, score
         gain = best_score - results[0][0]
         self.last_gain = gain if math.isfinite(gain) else 0.0
+        self.last_choice = dict(best)
         self.incumbent = dict(best)
         return {a: best[a] for a in live}
 

@@ -13,6 +13,7 @@ from envs.errors import ConfigError
 from training import imitate, meta_train
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig, DemoEpisode
+from training.core.run_store import read_store
 from training.publish import publish
 
 SIZES = {"aug": 8, "opt": 4, "lrs": 5, "loss": 5}
@@ -36,6 +37,7 @@ def test_demonstrations_hold_every_candidate_score_and_the_experts_choice(demos)
         assert len(candidates) == len(scores) == 4 and len(obs) > 0  # incumbent, 2, the jump
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))  # a tie keeps the first
         assert chosen == candidates[best]
+    assert episode.played == episode.chosen  # the expert plays its own choices
     assert episode.candidates[0][0] == envs.recipe_actions(envs.make(task), envs.DEFAULT_RECIPE)
     assert episode.episodes_of_compute > 1 and episode.segments > 0
     settings, stored = demonstrations.load(config.out)
@@ -139,3 +141,21 @@ def test_bad_imitation_input_names_the_problem(argv, message, capsys):
 def test_unknown_learner_in_code_says_which_exist():
     with pytest.raises(ConfigError, match="the learners are bc, q"):
         learners.targets("dagger", [], SIZES)
+
+
+def test_dagger_labels_the_states_the_learner_reaches_and_refits(demos, tmp_path):
+    config, _ = demos
+    out = tmp_path / "dagger"
+    assert imitate.main(["fit", "--learner", "bc", "--demos", config.out, "--epochs", "5",
+                         "--eval-every", "5", "--dagger-rounds", "1", "--dagger-episodes", "1",
+                         "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dagger"]["episodes"] == 1
+    assert [p["dagger_episodes"] for p in summary["curve"]] == [0, 0, 1]
+    _, (labelled,) = read_store(out / "dagger.jsonl", DemoEpisode)
+    for candidates, scores, label in zip(labelled.candidates, labelled.scores, labelled.chosen):
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        assert label == candidates[best]  # the expert's label, whatever the learner played
+    # the expert searched around the recipe the learner played, not its own choice
+    incumbents = [c[0] for c in labelled.candidates]
+    assert incumbents[1:] == labelled.played[:-1]

@@ -114,6 +114,9 @@ class DemoEpisode:
     """``segments`` over the episode's length, plus the episode itself."""
     wall_s: float
     agents: list[str] = field(default_factory=list)
+    played: list[dict[str, int]] = field(default_factory=list)
+    """Per decision: the joint action played (the expert's choice, or in a DAgger episode the
+    learner's; the next decision's incumbent)."""
 
     @property
     def decisions(self) -> int:
@@ -121,19 +124,40 @@ class DemoEpisode:
 
 
 class _Demonstrate(Callback):
-    """Copies the expert's candidates and scores at each decision."""
+    """Copies the expert's candidates, scores and choice at each decision."""
 
     def __init__(self, expert: RolloutController) -> None:
         self.expert = expert
-        self.rows: list[tuple[list[float], list[dict[str, int]], list[float], dict[str, int]]] = []
+        self.rows: list[tuple[list[float], list[dict[str, int]], list[float], dict[str, int],
+                              dict[str, int]]] = []
 
     def on_step(self, ctx: StepContext) -> bool:
         t = ctx.transition
         observation = next(iter(t.observations.values()))
         candidates = [c for c, _ in self.expert.last_candidates]
         scores = [s if math.isfinite(s) else -1.0 for _, s in self.expert.last_candidates]
-        self.rows.append(([float(x) for x in observation], candidates, scores, dict(t.actions)))
+        self.rows.append(([float(x) for x in observation], candidates, scores,
+                          dict(self.expert.last_choice), dict(t.actions)))
         return True
+
+
+class _LearnerPlays:
+    """DAgger's player (its mixing weight beta = 0): the learner's action is played, and the
+    expert labels the state it reaches, scoring candidates around the recipe in effect."""
+
+    def __init__(self, expert: RolloutController, learner: Any) -> None:
+        self.expert, self.learner = expert, learner
+
+    def attach(self, env: Any) -> None:
+        self.expert.attach(env)
+        self.learner.attach(env)
+
+    def act(self, observations: Any, training: bool = False) -> dict[str, int]:
+        self.expert.act(observations)  # the label: scores and choice, kept for the recorder
+        played = self.learner.act(observations, training=False)
+        self.expert.incumbent = {a: played.get(a, self.expert.incumbent[a])
+                                 for a in self.expert.agents}
+        return played
 
 
 def expert_options(config: DemoConfig) -> dict[str, Any]:
@@ -145,23 +169,27 @@ def expert_options(config: DemoConfig) -> dict[str, Any]:
             "jumps": tuple(actions(j) for j in config.jumps if j != config.start)}
 
 
-def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None
-                   ) -> DemoEpisode:
+def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None,
+                   player: Any = None) -> DemoEpisode:
     """The expert's episode on ``task`` from ``reset(seed)``; ``scorer``: where its candidates
-    are played (a ``training.meta.workers`` pool; None: here, one after another)."""
+    are played (a ``training.meta.workers`` pool; None: here, one after another).
+
+    ``player``: a controller whose actions are played instead of the expert's, the expert
+    only labelling the states it reaches (DAgger); its ``chosen`` are the expert's labels."""
     start = time.perf_counter()
     env = envs.make(task, observation=config.observation)
     expert = make_controller("rollout", env, seed=seed, **expert_options(config))
     if scorer is not None:
         expert.scorer = scorer
     recorder, demo = Recorder(), _Demonstrate(expert)
-    run_episode(env, expert, seed=seed, callbacks=[recorder, demo], learn=False)
+    acting = expert if player is None else _LearnerPlays(expert, player)
+    run_episode(env, acting, seed=seed, callbacks=[recorder, demo], learn=False)
     result = recorder.episodes[0]
-    observations, candidates, scores, chosen = (list(x) for x in zip(*demo.rows))
+    observations, candidates, scores, chosen, played = (list(x) for x in zip(*demo.rows))
     return DemoEpisode(task.name, seed, observations, candidates, scores, chosen,
                        result.final_val, result.test.get("mAP", math.nan), expert.segments,
                        1.0 + expert.episodes_of_compute, time.perf_counter() - start,
-                       list(expert.agents))
+                       list(expert.agents), played)
 
 
 def record(config: DemoConfig) -> list[DemoEpisode]:

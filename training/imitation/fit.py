@@ -25,13 +25,17 @@ from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError
 from training.core.config import env_make_kwargs
+from training.core.run_store import RunStore
 from training.imitation import demonstrations, learners
+from training.imitation.demonstrations import DemoConfig
 from training.meta.rollouts import ControllerSpec
 from training.meta.rounds import SUMMARY, evaluate_heldout, git_commit
 from training.meta.workers import make_pool
 
 ALGO = "mat-dqn"
 """The controller the learners fit (its Q-networks)."""
+DAGGER_STORE = "dagger.jsonl"
+"""The run store of the DAgger rounds' labelled episodes, inside ``--out`` (resumed)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,12 @@ class FitConfig:
     weight_decay: float = 1e-4
     score_scale: float = 5.0
     """``q``: val mAP points per unit of Q target."""
+    dagger_rounds: int = 0
+    """DAgger rounds after the first fit: the learner plays ``dagger_episodes`` train
+    episodes, the expert labels every state it reaches, and the learner is fitted afresh on
+    all the data so far."""
+    dagger_episodes: int = 12
+    """Train episodes per DAgger round (tasks drawn by a seeded sampler)."""
     seed: int = 0
     """Seeds the Q-networks' initialisation."""
     workers: int = 1
@@ -67,81 +77,152 @@ class FitConfig:
         if self.learner not in learners.LEARNERS:
             raise ConfigError(f"--learner {self.learner!r} is not one of "
                               f"{', '.join(learners.LEARNERS)}")
-        for name in ("epochs", "eval_every", "eval_seeds", "workers"):
+        if isinstance(self.dagger_rounds, bool) or not isinstance(self.dagger_rounds, int) \
+                or self.dagger_rounds < 0:
+            raise ConfigError(f"FitConfig.dagger_rounds must be an int >= 0, got "
+                              f"{self.dagger_rounds!r}")
+        for name in ("epochs", "eval_every", "eval_seeds", "workers", "dagger_episodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"FitConfig.{name} must be a positive integer, got {value!r}")
 
 
 def run_fit(config: FitConfig) -> dict[str, Any]:
-    """Fit, evaluate, select and save; returns the summary written to ``OUT/summary.json``."""
+    """Fit, evaluate, select and save (then DAgger rounds); returns the summary written to
+    ``OUT/summary.json``."""
     from tqdm import tqdm
-    start = time.perf_counter()
-    settings, episodes = demonstrations.load(config.demos)
-    task_set = envs.task_set(settings["task_set"])
-    env_overrides = {"observation": settings["observation"]}
-    first = task_set.train[0]
-    probe = envs.make(first, **env_make_kwargs(first.env_id, env_overrides))
-    controller = make_controller(ALGO, probe, seed=config.seed, **dict(config.options))
-    assert isinstance(controller, MatDQNController)
-    probe.close()
-    spec = ControllerSpec(ALGO, dict(config.options), env_overrides)
-    x = learners.observations(episodes)
-    per_agent = learners.targets(config.learner, episodes, controller.action_sizes,
-                                 config.score_scale)
-    chosen = {a: t.values for a, t in learners.bc_targets(episodes, controller.agents).items()}
-    out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
-    curve: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
-    learner_s = rollout_s = 0.0
+    fitter = _Fitter(config)
     chunks = -(-config.epochs // config.eval_every)
-    with make_pool(config.workers, config.address) as pool, tqdm(total=chunks, desc=f"fit {config.learner}", unit="eval",
-                                     disable=not config.progress) as bar:
-        for chunk in range(chunks + 1):
-            if chunk:
-                started = time.perf_counter()
-                epochs = min(config.eval_every, config.epochs - (chunk - 1) * config.eval_every)
-                losses = learners.fit(controller, config.learner, x, per_agent, epochs=epochs,
-                                      learning_rate=config.learning_rate,
-                                      weight_decay=config.weight_decay)
-                learner_s += time.perf_counter() - started
-            else:
-                losses = {}
-            evaluation, wall_s = evaluate_heldout(
-                pool, task_set, spec, controller.actor_state(), eval_seeds=config.eval_seeds,
-                workers=config.workers, seed=config.seed, round_index=chunk, episodes=0)
-            rollout_s += wall_s
-            evaluation.update(epochs=min(config.epochs, chunk * config.eval_every),
-                              agreement=learners.agreement(controller, x, chosen),
-                              loss={a: round(v, 5) for a, v in losses.items()})
-            curve.append(evaluation)
-            if chunk and (best is None or evaluation["heldout_val_mAP"] > best["heldout_val_mAP"]):
-                best = {k: v for k, v in evaluation.items() if k != "choices"}
-                controller.save(out / "best")
-            if chunk:
-                bar.update(1)
-            bar.set_postfix(heldout=f"{evaluation['heldout_mAP']:.1f}",
-                            agree=f"{evaluation['agreement']:.2f}")
-    controller.save(out / "final")
-    wall_s = time.perf_counter() - start
-    summary = {
-        "command": command(config), "algo": ALGO, "learner": config.learner,
-        "task_set": task_set.name, "episodes": 0, "epochs": config.epochs,
-        "workers": config.workers, "seed": config.seed,
-        "cpu_hours": (learner_s + rollout_s) / 3600, "wall_s": wall_s, "learner_s": learner_s,
-        "commit": git_commit(), "generator_version": GENERATOR_VERSION, "env": first.env_id,
-        "env_settings": env_overrides, "options": dict(config.options),
-        "demonstrations": {**demonstrations.summary(episodes), "path": str(config.demos),
-                           "expert": {k: settings.get(k) for k in
-                                      ("candidates", "horizon", "jumps", "start")}},
-        "architectures": sorted({t.backbone or "small_cnn" for t in task_set.train}),
-        "best": best, "final": {k: v for k, v in curve[-1].items() if k != "choices"},
-        "curve": [{k: e[k] for k in ("round", "episodes", "epochs", "heldout_mAP",
-                                     "heldout_val_mAP", "agreement")} for e in curve],
-        "choices": curve[-1]["choices"]}
-    write_text_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
-    return summary
+    with make_pool(config.workers, config.address) as pool, \
+            tqdm(total=chunks + config.dagger_rounds, desc=f"fit {config.learner}", unit="eval",
+                 disable=not config.progress) as bar:
+        fitter.evaluate(pool, epochs=0)  # the untrained network
+        for chunk in range(1, chunks + 1):
+            epochs = min(config.eval_every, config.epochs - (chunk - 1) * config.eval_every)
+            fitter.fit(epochs)
+            fitter.evaluate(pool, epochs=min(config.epochs, chunk * config.eval_every))
+            bar.update(1)
+            bar.set_postfix(fitter.postfix())
+        for dagger_round in range(1, config.dagger_rounds + 1):
+            fitter.dagger(dagger_round, pool)
+            fitter.evaluate(pool, epochs=config.epochs)
+            bar.update(1)
+            bar.set_postfix(fitter.postfix())
+    return fitter.finish()
+
+
+class _Fitter:
+    """A learner's state through a fit: its data, network, curve and best evaluation."""
+
+    def __init__(self, config: FitConfig) -> None:
+        self.config = config
+        self.start = time.perf_counter()
+        self.settings, self.episodes = demonstrations.load(config.demos)
+        self.task_set = envs.task_set(self.settings["task_set"])
+        self.env_overrides = {"observation": self.settings["observation"]}
+        self.spec = ControllerSpec(ALGO, dict(config.options), self.env_overrides)
+        self.controller = self._fresh()
+        self.dagger_episodes: list[demonstrations.DemoEpisode] = []
+        self.out = Path(config.out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.curve: list[dict[str, Any]] = []
+        self.best: dict[str, Any] | None = None
+        self.learner_s = self.rollout_s = 0.0
+        self.losses: dict[str, float] = {}
+        self._data()
+
+    def _fresh(self) -> MatDQNController:
+        first = self.task_set.train[0]
+        probe = envs.make(first, **env_make_kwargs(first.env_id, self.env_overrides))
+        controller = make_controller(ALGO, probe, seed=self.config.seed,
+                                     **dict(self.config.options))
+        probe.close()
+        assert isinstance(controller, MatDQNController)
+        return controller
+
+    def _data(self) -> None:
+        data = self.episodes + self.dagger_episodes
+        self.x = learners.observations(data)
+        self.targets = learners.targets(self.config.learner, data,
+                                        self.controller.action_sizes, self.config.score_scale)
+        self.chosen = {a: t.values for a, t in
+                       learners.bc_targets(data, self.controller.agents).items()}
+
+    def fit(self, epochs: int) -> None:
+        c, started = self.config, time.perf_counter()
+        self.losses = learners.fit(self.controller, c.learner, self.x, self.targets,
+                                   epochs=epochs, learning_rate=c.learning_rate,
+                                   weight_decay=c.weight_decay)
+        self.learner_s += time.perf_counter() - started
+
+    def evaluate(self, pool: Any, *, epochs: int) -> None:
+        """Held-out greedy episodes; the best by val so far is saved to ``OUT/best``."""
+        c = self.config
+        evaluation, wall_s = evaluate_heldout(
+            pool, self.task_set, self.spec, self.controller.actor_state(),
+            eval_seeds=c.eval_seeds, workers=c.workers, seed=c.seed,
+            round_index=len(self.curve), episodes=0)
+        self.rollout_s += wall_s
+        evaluation.update(epochs=epochs, dagger_episodes=len(self.dagger_episodes),
+                          agreement=learners.agreement(self.controller, self.x, self.chosen),
+                          loss={a: round(v, 5) for a, v in self.losses.items()})
+        self.curve.append(evaluation)
+        if epochs and (self.best is None
+                       or evaluation["heldout_val_mAP"] > self.best["heldout_val_mAP"]):
+            self.best = {k: v for k, v in evaluation.items() if k != "choices"}
+            self.controller.save(self.out / "best")
+
+    def dagger(self, dagger_round: int, pool: Any) -> None:
+        """One DAgger round: the learner plays, the expert labels, the learner is refitted."""
+        c = self.config
+        expert = DemoConfig(**{k: self.settings[k] for k in
+                               ("task_set", "candidates", "horizon", "start", "observation")},
+                            jumps=tuple(self.settings["jumps"]))
+        store = RunStore(self.out / DAGGER_STORE, {**expert.settings(), "learner": c.learner,
+                                                   "seed": c.seed, "epochs": c.epochs,
+                                                   "demos": str(c.demos)}, resume=True)
+        sampler = self.task_set.sampler(seed=c.seed * 1000 + dagger_round)
+        for i in range(c.dagger_episodes):
+            task = self.task_set.require_train(sampler.sample())
+            seed = 10_000 * dagger_round + i
+            self.dagger_episodes.append(store.fetch(
+                f"round{dagger_round}|{task.name}", seed, demonstrations.DemoEpisode,
+                lambda: demonstrations.record_episode(task, seed, expert, pool,
+                                                      player=self.controller)))
+        self.controller = self._fresh()
+        self._data()
+        self.fit(c.epochs)
+
+    def postfix(self) -> dict[str, str]:
+        last = self.curve[-1]
+        return {"heldout": f"{last['heldout_mAP']:.1f}", "agree": f"{last['agreement']:.2f}"}
+
+    def finish(self) -> dict[str, Any]:
+        c, first = self.config, self.task_set.train[0]
+        self.controller.save(self.out / "final")
+        dagger = demonstrations.summary(self.dagger_episodes) if self.dagger_episodes else None
+        summary = {
+            "command": command(c), "algo": ALGO, "learner": c.learner,
+            "task_set": self.task_set.name, "episodes": 0, "epochs": c.epochs,
+            "dagger_rounds": c.dagger_rounds, "workers": c.workers, "seed": c.seed,
+            "cpu_hours": (self.learner_s + self.rollout_s) / 3600,
+            "wall_s": time.perf_counter() - self.start, "learner_s": self.learner_s,
+            "commit": git_commit(), "generator_version": GENERATOR_VERSION,
+            "env": first.env_id, "env_settings": self.env_overrides,
+            "options": dict(c.options),
+            "demonstrations": {**demonstrations.summary(self.episodes), "path": str(c.demos),
+                               "expert": {k: self.settings.get(k) for k in
+                                          ("candidates", "horizon", "jumps", "start")}},
+            "dagger": dagger,
+            "architectures": sorted({t.backbone or "small_cnn" for t in self.task_set.train}),
+            "best": self.best,
+            "final": {k: v for k, v in self.curve[-1].items() if k != "choices"},
+            "curve": [{k: e[k] for k in ("round", "episodes", "epochs", "dagger_episodes",
+                                         "heldout_mAP", "heldout_val_mAP", "agreement")}
+                      for e in self.curve],
+            "choices": self.curve[-1]["choices"]}
+        write_text_atomic(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+        return summary
 
 
 def command(config: FitConfig) -> str:
