@@ -90,7 +90,8 @@ def test_card_holds_every_field_and_reads_well(tmp_path, zoo_root, env):
     run_dir, _ = make_run(tmp_path, env, env_settings={"history": 4})
     publish(run_dir, "tiny", root=zoo_root, date="2025-01-02")
     card = zoo.read_card("zoo:tiny", root=zoo_root)
-    assert tuple(card) == zoo.CARD_FIELDS
+    assert tuple(card)[:len(zoo.CARD_FIELDS)] == zoo.CARD_FIELDS
+    assert set(tuple(card)[len(zoo.CARD_FIELDS):]) <= set(zoo.OPTIONAL_CARD_FIELDS)
     given = summary()
     for key in ("task_set", "episodes", "workers", "seed", "cpu_hours", "wall_s", "commit"):
         assert card[key] == given[key], key
@@ -283,7 +284,9 @@ def test_shipped_zoo_is_well_formed_and_ships_with_the_package():
         assert all((entry / f).is_file() for f in zoo.ENTRY_FILES), name
         assert not [p for p in entry.iterdir() if p.is_dir()], f"{name}: nested folders do not ship"
         assert zoo.weights_bytes(entry) <= zoo.MAX_WEIGHTS_BYTES, name
-        assert tuple(zoo.read_card(name)) == zoo.CARD_FIELDS, name
+        keys = tuple(zoo.read_card(name))
+        assert keys[:len(zoo.CARD_FIELDS)] == zoo.CARD_FIELDS, name
+        assert set(keys[len(zoo.CARD_FIELDS):]) <= set(zoo.OPTIONAL_CARD_FIELDS), name
 
 
 def _tiny_overrides(card: dict) -> dict:
@@ -307,3 +310,21 @@ def test_every_shipped_controller_loads_frozen_and_plays(name, tiny_env):
     outcome = run_episode(env, controller, seed=0, learn=False)
     assert outcome.state.step == env.config.max_decisions
     assert np.isfinite(outcome.state.episode_return)
+
+
+def test_recommended_names_one_entry_is_listed_first_and_moves(tmp_path, zoo_root, env):
+    run_dir, _ = make_run(tmp_path, env)
+    with pytest.raises(UnknownZooControllerError, match="--recommended"):
+        zoo.zoo_dir("zoo:recommended", root=zoo_root)  # none marked yet
+    publish(run_dir, "a", root=zoo_root, date="2026-12-04", recommended=True)
+    publish(run_dir, "b", root=zoo_root, date="2026-12-04")
+    assert zoo.zoo_dir("zoo:recommended", root=zoo_root) == zoo_root / "a"
+    assert "`zoo:recommended` loads this entry" in (zoo_root / "a" / zoo.CARD_MD).read_text()
+    with pytest.raises(UnknownZooControllerError,
+                       match=r"Available: zoo:recommended \(= zoo:a\), zoo:a, zoo:b"):
+        zoo.zoo_dir("zoo:c", root=zoo_root)
+    assert publish_main([str(run_dir), "--name", "b", "--zoo", str(zoo_root), "--replace",
+                         "--recommended"]) == 0
+    assert zoo.recommended(zoo_root) == "b"
+    assert "recommended" not in zoo.read_card("a", root=zoo_root)
+    assert "zoo:recommended" not in (zoo_root / "a" / zoo.CARD_MD).read_text()

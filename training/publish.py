@@ -52,13 +52,14 @@ class PublishError(MLICError, ValueError):
 
 def publish(run_dir: Path, name: str, *, controller: str = "best", root: Path | None = None,
             env: str | None = None, replace: bool = False,
-            date: str | None = None) -> Path:
+            date: str | None = None, recommended: bool = False) -> Path:
     """Copy ``run_dir/controller`` into the zoo at ``root`` (default ``agents/zoo``) as
     ``name``, with its model card; returns the entry's folder.
 
     ``env``: the env id the card names (default: the summary's ``env``, else the first train
     task of its task set). ``replace`` overwrites an existing entry. ``date``: ISO date on
-    the card (default today, UTC).
+    the card (default today, UTC). ``recommended`` marks the entry the one
+    ``zoo:recommended`` loads, and takes the mark from any other.
     """
     run_dir, root = Path(run_dir), Path(root) if root is not None else zoo.ZOO_ROOT
     bare = _checked_name(name)
@@ -81,8 +82,23 @@ def publish(run_dir: Path, name: str, *, controller: str = "best", root: Path | 
                       env=env or summary.get("env") or _task_set_env(summary["task_set"]),
                       date=date or datetime.datetime.now(datetime.timezone.utc).date().isoformat(),
                       controller=controller, run_dir=run_dir)
+    if recommended:
+        card["recommended"] = True
+        _unmark_others(root, bare)
     _write_entry(source, target, card)
     return target
+
+
+def _unmark_others(root: Path, keep: str) -> None:
+    """Take the ``recommended`` mark from every entry but ``keep`` (card.json and CARD.md)."""
+    for other in zoo.list_zoo(root):
+        path = root / other / zoo.CARD_JSON
+        if other == keep or not path.is_file():
+            continue
+        card = json.loads(path.read_text())
+        if card.pop("recommended", None) is not None:
+            path.write_text(json.dumps(card, indent=2) + "\n")
+            (root / other / zoo.CARD_MD).write_text(render_card(card))
 
 
 def _checked_name(name: str) -> str:
@@ -161,8 +177,10 @@ def build_card(summary: Mapping[str, Any], *, name: str, manifest: Mapping[str, 
         "heldout": {"round": best["round"], "mAP": best["heldout_mAP"],
                     "per_task": dict(best["per_task"])},
         "curve": [dict(point) for point in summary["curve"]],
+        **{k: summary[k] for k in zoo.OPTIONAL_CARD_FIELDS if summary.get(k) is not None},
     }
-    return {key: card[key] for key in zoo.CARD_FIELDS}  # the documented order
+    keys = zoo.CARD_FIELDS + tuple(k for k in zoo.OPTIONAL_CARD_FIELDS if k in card)
+    return {key: card[key] for key in keys}  # the documented order
 
 
 def render_card(card: Mapping[str, Any]) -> str:
@@ -190,6 +208,20 @@ def render_card(card: Mapping[str, Any]) -> str:
         f"| published | {card['date']} |",
         f"| data | generated datasets of generator version {card['generator_version']} |", "",
     ]
+    if card.get("learner"):
+        demos = card.get("demonstrations") or {}
+        dagger = card.get("dagger") or {}
+        lines += ["## Learned from the rollout expert", "", "| | |", "|---|---|",
+                  f"| learner | `{card['learner']}` (fitted into `{card['algo']}`'s Q-networks) |",
+                  f"| demonstrations | {demos.get('episodes')} episodes, "
+                  f"{demos.get('decisions')} decisions, {demos.get('candidates_scored')} "
+                  f"candidates scored, {demos.get('episodes_of_compute')} episodes of compute |",
+                  f"| the expert | {json.dumps(demos.get('expert'))} |",
+                  f"| DAgger | {dagger.get('episodes', 0)} labelled episodes, "
+                  f"{dagger.get('episodes_of_compute', 0)} episodes of compute |",
+                  f"| trained on backbones | {', '.join(card.get('architectures') or [])} |", ""]
+    if card.get("recommended"):
+        lines += ["**Recommended**: `zoo:recommended` loads this entry.", ""]
     heldout = card["heldout"]
     per_task = heldout["per_task"]
     lines += [f"## Held-out results (frozen, the controller of round {heldout['round']})", "",
@@ -231,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default=None, help="env id on the card (default: from the task set)")
     p.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: agents/zoo)")
     p.add_argument("--replace", action="store_true", help="overwrite an existing entry")
+    p.add_argument("--recommended", action="store_true",
+                   help="mark this entry recommended (zoo:recommended loads it); the mark "
+                        "leaves any other entry")
     return p
 
 
@@ -239,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         target = publish(args.run_dir, args.name, controller=args.controller, root=args.zoo,
-                         env=args.env, replace=args.replace)
+                         env=args.env, replace=args.replace, recommended=args.recommended)
     except MLICError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -56,6 +56,12 @@ CARD_FIELDS = ("name", "algo", "agents", "env", "command", "task_set", "episodes
                "env_settings", "heldout", "curve")
 """Keys of ``card.json``. ``env`` is an env id the controller plays (the conformance test
 builds a tiny one); ``heldout`` is ``{"round", "mAP", "per_task": {task: mAP}}``."""
+OPTIONAL_CARD_FIELDS = ("learner", "demonstrations", "dagger", "architectures", "recommended")
+"""Keys a card may add after ``CARD_FIELDS``, in this order: an imitation learner's (its
+name, the expert's demonstrations and DAgger labels with their compute, the backbones it
+was trained on), and ``recommended: true`` on the one entry ``zoo:recommended`` names."""
+RECOMMENDED = "recommended"
+"""``zoo:recommended`` resolves to the entry whose card says ``"recommended": true``."""
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
 
 
@@ -90,9 +96,35 @@ def zoo_dir(name: str, root: Path | None = None) -> Path:
     root = Path(root) if root is not None else ZOO_ROOT
     bare = name[len(PREFIX):] if is_zoo_name(name) else name
     available = list_zoo(root)
+    if bare == RECOMMENDED and bare not in available:
+        marked = recommended(root)
+        if marked is None:
+            raise UnknownZooControllerError(
+                f"no entry of the zoo ({root}) is marked recommended; publish one with python "
+                "-m training.publish RUN_DIR --name NAME --recommended. Available: "
+                + (", ".join(PREFIX + n for n in available) or "none"))
+        bare = marked
     if bare not in available:
         raise UnknownZooControllerError(_unknown_message(str(bare), available, root))
     return root / bare
+
+
+def recommended(root: Path | None = None) -> str | None:
+    """The entry whose card is marked ``recommended`` (None if none is)."""
+    root = Path(root) if root is not None else ZOO_ROOT
+    marked = [n for n in list_zoo(root) if _card_of(root / n).get(RECOMMENDED) is True]
+    if len(marked) > 1:
+        raise ControllerCheckpointError(f"several zoo entries are marked recommended ({marked}); "
+                                        "republish one with --recommended to keep one mark")
+    return marked[0] if marked else None
+
+
+def _card_of(directory: Path) -> dict[str, Any]:
+    try:
+        value = json.loads((directory / CARD_JSON).read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _unknown_message(name: str, available: list[str], root: Path) -> str:
@@ -102,8 +134,10 @@ def _unknown_message(name: str, available: list[str], root: Path) -> str:
                 "by Controller.save")
     close = difflib.get_close_matches(name, available, n=1)
     hint = f" Did you mean {PREFIX}{close[0]}?" if close else ""
+    marked = recommended(root)
+    first = [f"{PREFIX}{RECOMMENDED} (= {PREFIX}{marked})"] if marked else []
     return (f"no controller {PREFIX}{name} in the zoo ({root}).{hint} Available: "
-            + ", ".join(PREFIX + n for n in available))
+            + ", ".join(first + [PREFIX + n for n in available]))
 
 
 def read_card(name: str, root: Path | None = None) -> dict[str, Any]:
