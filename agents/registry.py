@@ -45,6 +45,7 @@ _SPECS: dict[str, AlgorithmSpec] = {s.name: s for s in (
     AlgorithmSpec("random", "agents.baselines:RandomController"),
     AlgorithmSpec("static", "agents.baselines:StaticController"),
     AlgorithmSpec("rollout", "agents.rollout:RolloutController"),
+    AlgorithmSpec("selector", "agents.selector:SelectorController"),
 )}
 ALGORITHMS: tuple[str, ...] = tuple(_SPECS)
 

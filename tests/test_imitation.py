@@ -13,6 +13,7 @@ from envs.errors import ConfigError
 from training import imitate, meta_train
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig, DemoEpisode
+from training.imitation.selector import selector_memory
 from training.core.run_store import read_store
 from training.publish import publish
 
@@ -159,3 +160,41 @@ def test_dagger_labels_the_states_the_learner_reaches_and_refits(demos, tmp_path
     # the expert searched around the recipe the learner played, not its own choice
     incumbents = [c[0] for c in labelled.candidates]
     assert incumbents[1:] == labelled.played[:-1]
+
+
+def test_the_selector_picks_the_recipe_the_nearest_episodes_scored_best():
+    inc, sgd, adam = ({"aug": 1, "opt": 2, "lrs": 3, "loss": 4}, {"aug": 0, "opt": 0, "lrs": 0,
+                      "loss": 0}, {"aug": 0, "opt": 1, "lrs": 0, "loss": 0})
+
+    def first_decision(obs, scores, rare=None):
+        candidates = [inc, sgd, adam] + ([rare] if rare else [])
+        e = _episode([candidates], [scores], [inc])
+        e.observations = [obs]
+        return e
+    episodes = [first_decision([0.0, 0.0], [30.0, 35.0, 31.0]),
+                first_decision([0.0, 0.1], [30.0, 34.0, 30.0]),
+                first_decision([0.0, 5.0], [30.0, 20.0, 33.0],
+                               rare={"aug": 2, "opt": 0, "lrs": 0, "loss": 0})]
+    recipes, memory = selector_memory(episodes, min_share=0.5)
+    assert recipes == [inc, sgd, adam]  # the start first; the rare one (1 of 3) left out
+    assert memory[0].scores == {0: 0.0, 1: 5.0, 2: 1.0}
+    env = envs.make(envs.task_set("digits-tiny-v0").train[0], observation="relative")
+    selector = make_controller("selector", env, seed=0, recipes=recipes, neighbours=1)
+    selector.remember(memory)
+    assert selector.choose([0.0, 0.05]) == 1 and selector.choose([0.0, 4.0]) == 2
+    obs = {a: [0.0, 4.0] for a in env.possible_agents}
+    assert selector.act(obs) == adam
+    assert selector.act({a: [0.5, 0.0] for a in obs}) == adam  # held within the episode
+    assert selector.act({a: [0.0, 0.0] for a in obs}) == sgd   # progress 0: a new episode
+
+
+def test_select_writes_a_run_that_loads_and_plays(demos, tmp_path):
+    config, _ = demos
+    out = tmp_path / "selector"
+    assert imitate.main(["select", "--demos", config.out, "--out", str(out),
+                         "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["algo"] == "selector" and len(summary["curve"]) == 1
+    env = envs.make(envs.task_set("digits-tiny-v0").heldout[0], observation="relative")
+    loaded = load_controller(out / "best", env, seed=0, training=False)
+    assert loaded.memory and len(loaded.recipes) == len(summary["options"]["recipes"])

@@ -2,13 +2,15 @@
 
     python -m training.imitate demos --task-set digits-v1 --seeds 2 --workers 2 --out runs/demos
     python -m training.imitate fit --learner q --demos runs/demos --out runs/imitate-q
+    python -m training.imitate select --demos runs/demos --out runs/selector  # the baseline
     python -m training.publish runs/imitate-q --name digits-v1-q        # into the zoo
     python -m training.meta_train --algo mat-dqn --init runs/imitate-q/best ...  # RL fine-tuning
 
 ``demos`` records the expert's every decision on the train tasks (resumable with
 ``--resume``; :mod:`training.imitation.demonstrations`); ``fit`` trains a learner on them and
 selects it on the held-out tasks (:mod:`training.imitation.fit`, the learners in
-:mod:`training.imitation.learners`).
+:mod:`training.imitation.learners`); ``select`` fits the per-task selector of one static
+recipe, the algorithm-selection baseline (:mod:`training.imitation.selector`).
 """
 from __future__ import annotations
 
@@ -21,11 +23,12 @@ from envs.errors import MLICError
 from training.core.fields import add_field_flag, field_default, field_docs
 from training.imitation.demonstrations import DemoConfig
 from training.imitation.fit import FitConfig
+from training.imitation.selector import SelectConfig
 
-COMMANDS = {"demos": DemoConfig, "fit": FitConfig}
+COMMANDS = {"demos": DemoConfig, "fit": FitConfig, "select": SelectConfig}
 
 
-def parse_args(argv: list[str] | None = None) -> DemoConfig | FitConfig:
+def parse_args(argv: list[str] | None = None) -> DemoConfig | FitConfig | SelectConfig:
     parser = argparse.ArgumentParser(prog="python -m training.imitate",
                                      description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -48,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(config, DemoConfig):
             from training.imitation.demonstrations import record, summary
             print(f"demonstrations: {summary(record(config))} in {config.out}", flush=True)
+        elif isinstance(config, SelectConfig):
+            from training.imitation.selector import run_select
+            result = run_select(config)
+            print(f"done: selector over {len(result['options']['recipes'])} recipes; held-out "
+                  f"mAP {result['best']['heldout_mAP']:.2f} in {config.out}/best", flush=True)
         else:
             from training.imitation.fit import run_fit
             result = run_fit(config)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,13 @@ def load(path: Path | str) -> tuple[dict[str, Any], list[DemoEpisode]]:
         return read_store(path, DemoEpisode)
     except TypeError as error:
         raise ConfigError(f"{path} does not hold demonstrations ({error})") from None
+
+
+def card(settings: Mapping[str, Any], episodes: Sequence[DemoEpisode], path: str | Path
+         ) -> dict[str, Any]:
+    """What a learner's summary and model card say of its demonstrations."""
+    return {**summary(episodes), "path": str(path),
+            "expert": {k: settings.get(k) for k in ("candidates", "horizon", "jumps", "start")}}
 
 
 def summary(episodes: Sequence[DemoEpisode]) -> dict[str, Any]:

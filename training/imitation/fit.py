@@ -210,11 +210,9 @@ class _Fitter:
             "commit": git_commit(), "generator_version": GENERATOR_VERSION,
             "env": first.env_id, "env_settings": self.env_overrides,
             "options": dict(c.options),
-            "demonstrations": {**demonstrations.summary(self.episodes), "path": str(c.demos),
-                               "expert": {k: self.settings.get(k) for k in
-                                          ("candidates", "horizon", "jumps", "start")}},
+            "demonstrations": demonstrations.card(self.settings, self.episodes, c.demos),
             "dagger": dagger,
-            "architectures": sorted({t.backbone or "small_cnn" for t in self.task_set.train}),
+            "architectures": architectures(self.task_set),
             "best": self.best,
             "final": {k: v for k, v in self.curve[-1].items() if k != "choices"},
             "curve": [{k: e[k] for k in ("round", "episodes", "epochs", "dagger_episodes",
@@ -223,6 +221,11 @@ class _Fitter:
             "choices": self.curve[-1]["choices"]}
         write_text_atomic(self.out / SUMMARY, json.dumps(summary, indent=2) + "\n")
         return summary
+
+
+def architectures(task_set: envs.TaskSet) -> list[str]:
+    """The backbones of a task set's train tasks (what a learner was trained on)."""
+    return sorted({t.backbone or "small_cnn" for t in task_set.train})
 
 
 def command(config: FitConfig) -> str:

@@ -1,0 +1,118 @@
+"""Fit the ``selector`` baseline on demonstrations: which static recipe, from the first
+observation?
+
+    python -m training.imitate select --demos runs/demos --out runs/selector
+
+At an episode's first decision the expert scored each candidate held from the start to the
+end: a static run of that recipe. The recipes scored there in at least half of the
+episodes (the start, the expert's jumps, and changes the sampler drew often) become the
+selector's choices, and each episode's first observation with those scores, relative to
+the start's, its memory (``agents.selector``). The output folder is laid out as a learner's
+(``training.imitation.fit``): ``best/``, ``summary.json`` with one held-out evaluation.
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import envs
+from agents import make_controller
+from agents.selector import Episode
+from envs.atomic import write_text_atomic
+from envs.engine.data.digits import GENERATOR_VERSION
+from envs.errors import ConfigError
+from training.imitation import demonstrations
+from training.imitation.demonstrations import DemoEpisode
+from training.imitation.fit import architectures
+from training.meta.rollouts import ControllerSpec
+from training.meta.rounds import SUMMARY, evaluate_heldout, git_commit
+from training.meta.workers import make_pool
+
+ALGO = "selector"
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    """The selector fitted on one recording of demonstrations."""
+
+    demos: str = "runs/demos"
+    """The demonstrations' folder (``training.imitate demos --out``)."""
+    neighbours: int = 3
+    """Nearest episodes that vote."""
+    min_share: float = 0.5
+    """A recipe is a choice if the expert scored it at the first decision of at least this
+    share of the episodes."""
+    eval_seeds: int = 1
+    """Greedy episodes per held-out task in the evaluation."""
+    workers: int = 1
+    address: str | None = None
+    out: str = "runs/selector"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.min_share <= 1.0:
+            raise ConfigError(f"--min-share must be in (0, 1], got {self.min_share!r}")
+
+
+def selector_memory(episodes: Sequence[DemoEpisode], min_share: float = 0.5
+                    ) -> tuple[list[dict[str, int]], list[Episode]]:
+    """The recipes a selector picks from (the start first) and its memory."""
+    if not episodes:
+        raise ConfigError("the demonstrations hold no episode: record some first")
+    key = lambda actions: tuple(sorted(actions.items()))  # noqa: E731 - a dict as a key
+    start = key(episodes[0].candidates[0][0])
+    counts = Counter(key(c) for e in episodes for c in {key(c): c for c in e.candidates[0]}.values())
+    kept = [start] + sorted((k for k, n in counts.items()
+                             if k != start and n >= min_share * len(episodes)),
+                            key=lambda k: (-counts[k], k))
+    index = {k: i for i, k in enumerate(kept)}
+    memory = []
+    for e in episodes:
+        base = e.scores[0][0]
+        scores = {index[key(c)]: s - base for c, s in zip(e.candidates[0], e.scores[0])
+                  if key(c) in index}
+        memory.append(Episode(list(e.observations[0]), scores))
+    return [dict(k) for k in kept], memory
+
+
+def run_select(config: SelectConfig) -> dict[str, Any]:
+    """Fit, evaluate on the held-out tasks, save; returns the summary."""
+    start = time.perf_counter()
+    settings, episodes = demonstrations.load(config.demos)
+    task_set = envs.task_set(settings["task_set"])
+    env_overrides = {"observation": settings["observation"]}
+    recipes, memory = selector_memory(episodes, config.min_share)
+    options = {"recipes": recipes, "neighbours": config.neighbours}
+    first = task_set.train[0]
+    probe = envs.make(first, observation=settings["observation"])
+    selector = make_controller(ALGO, probe, seed=0, **options)
+    selector.remember(memory)
+    probe.close()
+    with make_pool(config.workers, config.address) as pool:
+        evaluation, rollout_s = evaluate_heldout(
+            pool, task_set, ControllerSpec(ALGO, options, env_overrides), selector.actor_state(),
+            eval_seeds=config.eval_seeds, workers=config.workers, seed=0, round_index=1,
+            episodes=0)
+    out = Path(config.out)
+    selector.save(out / "best")
+    best = {k: v for k, v in evaluation.items() if k != "choices"}
+    summary = {
+        "command": f"python -m training.imitate select --demos {config.demos} --neighbours "
+                   f"{config.neighbours} --min-share {config.min_share} --out {config.out}",
+        "algo": ALGO, "learner": ALGO, "task_set": task_set.name, "episodes": 0,
+        "workers": config.workers, "seed": 0, "cpu_hours": rollout_s / 3600,
+        "wall_s": time.perf_counter() - start, "commit": git_commit(),
+        "generator_version": GENERATOR_VERSION, "env": first.env_id,
+        "env_settings": env_overrides, "options": options,
+        "demonstrations": demonstrations.card(settings, episodes, config.demos),
+        "architectures": architectures(task_set), "best": best, "final": best,
+        "curve": [{k: evaluation[k] for k in ("round", "episodes", "heldout_mAP",
+                                              "heldout_val_mAP")}],
+        "choices": evaluation["choices"]}
+    write_text_atomic(out / SUMMARY, json.dumps(summary, indent=2) + "\n")
+    return summary
