@@ -414,6 +414,10 @@ def config_argv(config: HeadroomConfig) -> list[str]:
         if getattr(config, name) != getattr(default, name):
             argv += [f"--{name}", ",".join(getattr(config, name))]
     argv += ["--quick"] if config.quick else []
+    if Path(config.out).resolve() != RESULTS:
+        out = Path(config.out).resolve()
+        root = RESULTS.parents[2]
+        argv += ["--out", str(out.relative_to(root) if out.is_relative_to(root) else out)]
     return argv
 
 

@@ -59,6 +59,9 @@ HEADROOM = ("python -m benchmarks.headroom --tasks heldout:1,heldout:2,heldout:3
 HEADROOM_V0 = ("python -m benchmarks.headroom --task-set digits-v0 --tasks heldout:1,heldout:3,"
                "heldout:4,mnist --sbs none+sgd+constant+bce --seeds 3 --workers 2 --out "
                "benchmarks/results/headroom_digits_v0.md")
+HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
+                  "heldout:2,heldout:3 --sbs none+sgd+constant+bce --seeds 3 --workers 2 "
+                  "--methods panel,expert,vbs-c --out benchmarks/results/headroom_drift.md")
 
 
 def readme_commands() -> list[str]:
@@ -126,6 +129,8 @@ CASES: dict[str, Case] = {
                              "minutes on 2 cores), and would rewrite the committed results"),
     HEADROOM_V0: Case("parses", "the expert and the searches on 4 digits-v0 targets x 3 seeds "
                                 "(about an hour on 2 cores)"),
+    HEADROOM_DRIFT: Case("parses", "the expert and the VBS-C on 3 drift tasks x 3 seeds (about "
+                                   "40 minutes on 2 cores)"),
 }
 
 
@@ -289,3 +294,7 @@ def test_benchmark_sweeps_parse_to_what_they_say():
     assert (v0.task_set, v0.tasks[-1], v0.out.name) == ("digits-v0", "mnist",
                                                         "headroom_digits_v0.md")
     assert list(headroom.parse_tasks(v0)) == ["heldout:1", "heldout:3", "heldout:4", "mnist"]
+    drift = headroom.parse_args(argv_of(HEADROOM_DRIFT)[1])
+    assert (drift.task_set, drift.methods, drift.out.name) == (
+        "digits-drift-v0", ("panel", "expert", "vbs-c"), "headroom_drift.md")
+    assert all(t.drift is not None for t in headroom.parse_tasks(drift).values())

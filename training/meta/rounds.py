@@ -350,15 +350,15 @@ def _load_weights(controller: Controller, source: str, algo: str, env: Any) -> N
 
 
 def _require_same_settings(source: str, given: Mapping[str, Any]) -> None:
-    """Refuse to fine-tune a controller trained with other env settings (e.g. observation)."""
+    """Refuse to fine-tune a controller in envs without the settings it needs (its card's or
+    run's ``env_settings``, e.g. the observation); settings it does not name (a reward kind,
+    for an imitation learner trained without reward) may be chosen freely."""
     saved = controller_env_settings(source)
-    differ = {k: (saved.get(k), given.get(k)) for k in set(saved) | set(given)
-              if saved.get(k) != given.get(k)}
+    differ = {k: (v, given.get(k)) for k, v in saved.items() if given.get(k) != v}
     if differ:
         fix = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in saved.items())
-        raise ConfigError(f"--init {source} was trained with env settings {saved}, this run "
-                          f"has {dict(given)} (differing: {differ}, as (saved, given)); pass "
-                          f"{fix or 'no env flags'}")
+        raise ConfigError(f"--init {source} needs env settings {saved}; this run has "
+                          f"{dict(given)} (differing: {differ}, as (needed, given)); pass {fix}")
 
 
 def evaluate_heldout(pool: Any, task_set: TaskSet, spec: ControllerSpec,
