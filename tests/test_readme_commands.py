@@ -32,7 +32,7 @@ import pytest
 from agents import zoo
 from benchmarks import ablations, headroom, peers
 from conftest import TINY
-from training import meta_train, publish, run_marl
+from training import imitate, meta_train, publish, run_marl
 from training.run.loop import run
 from training.meta.rounds import MetaConfig
 
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MAIN: dict[str, Callable[[list[str]], int]] = {
     "training.run_marl": run_marl.main, "training.meta_train": meta_train.main,
-    "training.publish": publish.main}
+    "training.publish": publish.main, "training.imitate": imitate.main}
 """The entry point behind each ``python -m`` module the README runs."""
 NOT_PYTHON = {"make run": "its recipe is the first run_marl command below, checked here",
               "make test": "it runs this test suite"}
@@ -129,6 +129,18 @@ CASES: dict[str, Case] = {
                              "minutes on 2 cores), and would rewrite the committed results"),
     HEADROOM_V0: Case("parses", "the expert and the searches on 4 digits-v0 targets x 3 seeds "
                                 "(about an hour on 2 cores)"),
+    "python -m training.imitate demos --task-set digits-v1 --seeds 2 --workers 2 --out runs/demos":
+        Case("parses", "the expert on 12 tasks x 2 seeds (about 30 minutes on 2 cores)"),
+    "python -m training.imitate fit --learner q --demos runs/demos --out runs/imitate-q": Case(
+        "fails clearly", "needs the demonstrations the command before records",
+        expect="no demonstrations at runs/demos"),
+    "python -m training.imitate select --demos runs/demos --out runs/selector": Case(
+        "fails clearly", "needs the demonstrations the demos command records",
+        expect="no demonstrations at runs/demos"),
+    "python -m training.meta_train --algo mat-dqn --task-set digits-v1 --observation relative "
+    "--init runs/imitate-q/best --out runs/finetune-q": Case(
+        "fails clearly", "needs the learner the fit command trains",
+        expect="--init runs/imitate-q/best: runs/imitate-q/best holds no saved controller"),
     HEADROOM_DRIFT: Case("parses", "the expert and the VBS-C on 3 drift tasks x 3 seeds (about "
                                    "40 minutes on 2 cores)"),
 }
@@ -298,3 +310,10 @@ def test_benchmark_sweeps_parse_to_what_they_say():
     assert (drift.task_set, drift.methods, drift.out.name) == (
         "digits-drift-v0", ("panel", "expert", "vbs-c"), "headroom_drift.md")
     assert all(t.drift is not None for t in headroom.parse_tasks(drift).values())
+
+
+def test_the_demonstrations_command_parses_to_what_it_says():
+    config = imitate.parse_args(argv_of(command("imitate demos"))[1])
+    assert config == imitate.DemoConfig(task_set="digits-v1", seeds=2, workers=2,
+                                        out="runs/demos")
+    assert config.jumps == ("none+sgd+constant+bce", "crop+adamw+cosine+asl")
