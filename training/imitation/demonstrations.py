@@ -38,6 +38,7 @@ from envs.errors import ConfigError
 from training.core.callbacks import Recorder
 from training.core.episode import Callback, StepContext, run_episode
 from training.core.run_store import RunStore, read_store
+from training.meta.rollouts import torch_threads
 from training.meta.workers import make_pool
 
 STORE = "demonstrations.jsonl"
@@ -70,6 +71,9 @@ class DemoConfig:
     """The observation mode recorded (``envs.EnvConfig.observation``)."""
     workers: int = 1
     """Ray workers that score the candidates (1: in-process)."""
+    threads: int = 1
+    """torch threads of every fork, here and in each worker (the scores depend on it; one
+    per worker keeps 2 workers from oversubscribing 2 cores)."""
     address: str | None = None
     """Join this Ray cluster instead of starting a local one."""
     out: str = "runs/demos"
@@ -88,7 +92,7 @@ class DemoConfig:
         """What changes a demonstration (the run store refuses to mix other settings)."""
         return {"task_set": self.task_set, "candidates": self.candidates,
                 "horizon": self.horizon, "jumps": list(self.jumps), "start": self.start,
-                "observation": self.observation}
+                "observation": self.observation, "threads": self.threads}
 
 
 @dataclass
@@ -197,10 +201,12 @@ def record(config: DemoConfig) -> list[DemoEpisode]:
     from tqdm import tqdm
     tasks = envs.task_set(config.task_set).train[:config.max_tasks or None]
     store = RunStore(Path(config.out) / STORE, config.settings(), config.resume)
-    jobs = [(task, seed) for task in tasks for seed in range(config.seeds)]
+    # seed-major: a recording stopped early still covers every task
+    jobs = [(task, seed) for seed in range(config.seeds) for task in tasks]
     out: list[DemoEpisode] = []
-    with make_pool(config.workers, config.address) as scorer, tqdm(total=len(jobs), desc="demonstrations", unit="episode",
-                                       disable=not config.progress) as bar:
+    with torch_threads(config.threads), make_pool(config.workers, config.address) as scorer, \
+            tqdm(total=len(jobs), desc="demonstrations", unit="episode",
+                 disable=not config.progress) as bar:
         for task, seed in jobs:
             out.append(store.fetch(task.name, seed, DemoEpisode,
                                    lambda: record_episode(task, seed, config, scorer)))

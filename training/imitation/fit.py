@@ -28,7 +28,7 @@ from training.core.config import env_make_kwargs
 from training.core.run_store import RunStore
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig
-from training.meta.rollouts import ControllerSpec
+from training.meta.rollouts import ControllerSpec, torch_threads
 from training.meta.rounds import SUMMARY, evaluate_heldout, git_commit
 from training.meta.workers import make_pool
 
@@ -177,18 +177,20 @@ class _Fitter:
         c = self.config
         expert = DemoConfig(**{k: self.settings[k] for k in
                                ("task_set", "candidates", "horizon", "start", "observation")},
-                            jumps=tuple(self.settings["jumps"]))
+                            jumps=tuple(self.settings["jumps"]),
+                            threads=int(self.settings.get("threads", 1)))
         store = RunStore(self.out / DAGGER_STORE, {**expert.settings(), "learner": c.learner,
                                                    "seed": c.seed, "epochs": c.epochs,
                                                    "demos": str(c.demos)}, resume=True)
         sampler = self.task_set.sampler(seed=c.seed * 1000 + dagger_round)
-        for i in range(c.dagger_episodes):
-            task = self.task_set.require_train(sampler.sample())
-            seed = 10_000 * dagger_round + i
-            self.dagger_episodes.append(store.fetch(
-                f"round{dagger_round}|{task.name}", seed, demonstrations.DemoEpisode,
-                lambda: demonstrations.record_episode(task, seed, expert, pool,
-                                                      player=self.controller)))
+        with torch_threads(expert.threads):
+            for i in range(c.dagger_episodes):
+                task = self.task_set.require_train(sampler.sample())
+                seed = 10_000 * dagger_round + i
+                self.dagger_episodes.append(store.fetch(
+                    f"round{dagger_round}|{task.name}", seed, demonstrations.DemoEpisode,
+                    lambda: demonstrations.record_episode(task, seed, expert, pool,
+                                                          player=self.controller)))
         self.controller = self._fresh()
         self._data()
         self.fit(c.epochs)
