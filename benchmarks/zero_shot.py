@@ -208,6 +208,22 @@ def _play_pbt(chosen: dict[str, str | envs.Task], seeds: int, store: RunStore,
     return out
 
 
+def training_line(card: dict[str, Any]) -> str:
+    """How a controller was made, from its card or run summary: meta-training episodes, or
+    a learner fitted on the rollout expert's demonstrations (and their compute)."""
+    if card.get("learner"):
+        demos, dagger = card.get("demonstrations") or {}, card.get("dagger") or {}
+        labelled = (f" and {dagger['episodes']} DAgger episodes "
+                    f"({dagger['episodes_of_compute']} episodes of compute)" if dagger else "")
+        return (f"{card['algo']} fitted by learner `{card['learner']}` on {card['task_set']}'s "
+                f"expert demonstrations ({demos.get('episodes')} episodes, "
+                f"{demos.get('decisions')} decisions, {demos.get('episodes_of_compute')} "
+                f"episodes of compute){labelled}; fit and selection {card['cpu_hours']:.2f} "
+                "CPU-hours")
+    return (f"{card['algo']} meta-trained on {card['task_set']} for {card['episodes']} "
+            f"episodes, {card['cpu_hours']:.2f} CPU-hours")
+
+
 def report(runs: list[Run], methods: list[str], controllers: list[str], best: str,
            args: Any, argv: list[str] | None) -> str:
     labels = list(dict.fromkeys(r.target for r in runs))
@@ -250,9 +266,8 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
     for c in controllers:
         card = (json.loads((Path(c.removeprefix(RUN_PREFIX)) / "summary.json").read_text())
                 if c.startswith(RUN_PREFIX) else zoo.read_card(c))
-        cards.append(f"- `{c}`: {card['algo']} meta-trained on {card['task_set']} for "
-                     f"{card['episodes']} episodes, {card['cpu_hours']:.2f} CPU-hours "
-                     f"(`{card['command']}`, commit {card['commit']})")
+        cards.append(f"- `{c}`: {training_line(card)} (`{card['command']}`, commit "
+                     f"{card['commit']})")
     details = [f"panel-best recipe: {best} (best mean test mAP over the calibration's train "
                "tasks; choosing it cost the panel: every train task x 8 recipes x 3 seeds)",
                f"{args.workers} runs side by side, 1 torch thread each; one run per method, "

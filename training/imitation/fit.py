@@ -231,11 +231,15 @@ def architectures(task_set: envs.TaskSet) -> list[str]:
 
 
 def command(config: FitConfig) -> str:
-    """The shell command that reruns ``config``."""
+    """The shell command that reruns ``config`` (every setting not at its default)."""
+    default = FitConfig()
     parts = ["python -m training.imitate fit", f"--learner {config.learner}",
-             f"--demos {config.demos}", f"--epochs {config.epochs}",
-             f"--eval-every {config.eval_every}", f"--seed {config.seed}",
-             f"--out {config.out}"]
+             f"--demos {config.demos}"]
+    for name in ("epochs", "eval_every", "eval_seeds", "learning_rate", "weight_decay",
+                 "score_scale", "dagger_rounds", "dagger_episodes", "seed", "workers"):
+        if getattr(config, name) != getattr(default, name):
+            parts.append(f"--{name.replace('_', '-')} {getattr(config, name)}")
+    parts.append(f"--out {config.out}")
     if config.options:
         parts.append(f"--options '{json.dumps(dict(config.options))}'")
     return " ".join(parts)

@@ -103,7 +103,8 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     best = {k: v for k, v in evaluation.items() if k != "choices"}
     summary = {
         "command": f"python -m training.imitate select --demos {config.demos} --neighbours "
-                   f"{config.neighbours} --min-share {config.min_share} --out {config.out}",
+                   f"{config.neighbours} --min-share {config.min_share} --eval-seeds "
+                   f"{config.eval_seeds} --workers {config.workers} --out {config.out}",
         "algo": ALGO, "learner": ALGO, "task_set": task_set.name, "episodes": 0,
         "workers": config.workers, "seed": 0, "cpu_hours": rollout_s / 3600,
         "wall_s": time.perf_counter() - start, "commit": git_commit(),

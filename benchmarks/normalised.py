@@ -1,0 +1,100 @@
+"""How much of the SBS-to-expert gap does a 1x controller close? ASlib's normalised score.
+
+    python -m benchmarks.normalised --headroom benchmarks/results/runs/headroom-digits-v1.jsonl \\
+        --zero-shot benchmarks/results/runs/zero_shot_digits_v1.jsonl
+
+For each held-out task that both stores ran, and on the seeds both ran, the score of a
+controller is ``(controller - SBS) / (expert - SBS)`` on mean test mAP: 0 is the single best
+static recipe, 1 the rollout expert (at its k x compute). The expert and the SBS come from
+the ``benchmarks.headroom`` store, the controllers from the ``benchmarks.zero_shot`` store;
+the SBS runs of both are the same runs (same task, recipe and seed), which is checked.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.common import markdown_table, result_header, write_result
+from benchmarks.reporting import command_line
+
+RESULTS = Path(__file__).resolve().parent / "results" / "normalised_digits_v1.md"
+SBS = "panel:none+sgd+constant+bce"
+"""The headroom store's method name of the SBS."""
+ZERO_SHOT_SBS = "static panel-best"
+
+
+def _runs(path: Path) -> dict[tuple[str, str, int], float]:
+    """``(task label, method, seed) -> test mAP`` of a store (headroom or zero-shot)."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    out = {}
+    for line in lines:
+        result = json.loads(line)["result"]
+        label = result.get("label") or result["target"].split(":")[0].replace(" ", ":")
+        out[(label, result["method"], int(result["seed"]))] = float(result["test_mAP"])
+    return out
+
+
+def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, list[float]]]:
+    """Table rows (task, seeds, SBS, expert, then each controller's mean and score) and the
+    scores per controller."""
+    h, z = _runs(headroom), _runs(zero_shot)
+    tasks = sorted({k[0] for k in h if k[0].startswith("heldout:") and k[1] == "expert"})
+    controllers = sorted({k[1] for k in z if k[1].startswith(("run:", "zoo:"))})
+    rows, per_controller = [], {c: [] for c in controllers}
+    for task in tasks:
+        seeds = sorted(s for (t, m, s) in h if t == task and m == "expert"
+                       and (task, SBS, s) in h and (task, ZERO_SHOT_SBS, s) in z)
+        if not seeds:
+            continue
+        sbs = [h[(task, SBS, s)] for s in seeds]
+        if sbs != [z[(task, ZERO_SHOT_SBS, s)] for s in seeds]:
+            raise SystemExit(f"error: the SBS runs of {task} differ between the stores: they "
+                             "were not made with the same task set and data")
+        expert = statistics.fmean(h[(task, "expert", s)] for s in seeds)
+        gap = expert - statistics.fmean(sbs)
+        row = [task, str(len(seeds)), f"{statistics.fmean(sbs):.1f}", f"{expert:.1f}"]
+        for c in controllers:
+            mean = statistics.fmean(z[(task, c, s)] for s in seeds)
+            score = (mean - statistics.fmean(sbs)) / gap if gap else float("nan")
+            per_controller[c].append(score)
+            row.append(f"{mean:.1f} ({score:+.2f})")
+        rows.append(row)
+    return rows, per_controller
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.normalised",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("--headroom", type=Path, required=True, help="a benchmarks.headroom store")
+    p.add_argument("--zero-shot", type=Path, required=True, help="a benchmarks.zero_shot store")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    for path in (args.headroom, args.zero_shot):
+        if not path.is_file():
+            raise SystemExit(f"error: {path} is missing: run the benchmark that writes it first")
+    rows, per_controller = scores(args.headroom, args.zero_shot)
+    if not rows:
+        raise SystemExit("error: no held-out task with the expert and the SBS in both stores")
+    controllers = list(per_controller)
+    rows.append(["**mean score**", "", "", "",
+                 *[f"**{statistics.fmean(v):+.2f}**" for v in per_controller.values()]])
+    table = markdown_table(["task", "seeds", "SBS", "expert", *[f"{c}: mAP (score)"
+                                                              for c in controllers]], rows)
+    command = command_line("benchmarks.normalised", argv if argv is not None else sys.argv[1:])
+    text = (result_header("Normalised score: the share of the SBS-to-expert gap closed", command,
+                          seeds=None, details=[
+                              "score = (controller - SBS) / (expert - SBS), mean test mAP on "
+                              "the seeds both stores ran; the expert at its k x compute, the "
+                              "controllers frozen at 1x",
+                              f"stores: {args.headroom} (expert, SBS), {args.zero_shot} "
+                              "(controllers)"])
+            + "\n" + table + "\n")
+    return write_result(args.out, text)
+
+
+if __name__ == "__main__":
+    main()

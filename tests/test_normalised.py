@@ -1,0 +1,42 @@
+"""``benchmarks.normalised``: the share of the SBS-to-expert gap, from two benchmark stores."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks import normalised
+
+
+def _store(path, rows):
+    lines = [json.dumps({"settings": {}})] + [json.dumps({"name": "x", "seed": s, "result": r})
+                                              for s, r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_scores_are_the_gap_closed_on_the_shared_seeds(tmp_path):
+    headroom = _store(tmp_path / "h.jsonl", [
+        (s, {"label": "heldout:1", "method": m, "seed": s, "test_mAP": v})
+        for s in (0, 1) for m, v in ((normalised.SBS, 30.0 + s), ("expert", 34.0 + s))])
+    zero_shot = _store(tmp_path / "z.jsonl", [
+        (s, {"target": "heldout 1: task", "method": m, "seed": s, "test_mAP": v})
+        for s in (0, 1, 2) for m, v in ((normalised.ZERO_SHOT_SBS, 30.0 + s),
+                                        ("run:runs/bc", 33.0 + s))])
+    rows, per = normalised.scores(headroom, zero_shot)
+    assert per == {"run:runs/bc": [pytest.approx(0.75)]}  # (33.5 - 30.5) / (34.5 - 30.5)
+    assert rows[0][:2] == ["heldout:1", "2"]  # seed 2 ran in one store only
+    out = normalised.main(["--headroom", str(headroom), "--zero-shot", str(zero_shot),
+                           "--out", str(tmp_path / "n.md")])
+    assert "**+0.75**" in out.read_text()
+
+
+def test_sbs_runs_that_differ_between_the_stores_are_refused(tmp_path):
+    headroom = _store(tmp_path / "h.jsonl", [
+        (0, {"label": "heldout:1", "method": m, "seed": 0, "test_mAP": v})
+        for m, v in ((normalised.SBS, 30.0), ("expert", 34.0))])
+    zero_shot = _store(tmp_path / "z.jsonl", [
+        (0, {"target": "heldout 1: task", "method": normalised.ZERO_SHOT_SBS, "seed": 0,
+             "test_mAP": 31.0})])
+    with pytest.raises(SystemExit, match="SBS runs of heldout:1 differ"):
+        normalised.scores(headroom, zero_shot)
