@@ -62,6 +62,11 @@ HEADROOM_V0 = ("python -m benchmarks.headroom --task-set digits-v0 --tasks heldo
 HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
                   "heldout:2,heldout:3 --sbs none+sgd+constant+bce --seeds 3 --workers 2 "
                   "--methods panel,expert,vbs-c --out benchmarks/results/headroom_drift.md")
+ZERO_SHOT_V1 = ("python -m benchmarks.zero_shot --task-set digits-v1 --seeds 5 --workers 2 "
+                "--targets heldout,mnist --zoo mat-dqn-rnd-digits-v0,mat-dqn-digits-v0,"
+                "bandit-digits-v0 --runs runs/imitate-bc,runs/imitate-q,runs/imitate-bc-dagger,"
+                "runs/selector --calibration benchmarks/results/task_sets_digits_v1.csv --no-pbt "
+                "--out benchmarks/results/zero_shot_digits_v1.md")
 
 
 def readme_commands() -> list[str]:
@@ -141,6 +146,8 @@ CASES: dict[str, Case] = {
     "--init runs/imitate-q/best --out runs/finetune-q": Case(
         "fails clearly", "needs the learner the fit command trains",
         expect="--init runs/imitate-q/best: runs/imitate-q/best holds no saved controller"),
+    ZERO_SHOT_V1: Case("parses", "11 methods on 5 targets x 5 seeds (about 10 minutes), with "
+                                 "the learners' runs/ that the imitate commands make"),
     HEADROOM_DRIFT: Case("parses", "the expert and the VBS-C on 3 drift tasks x 3 seeds (about "
                                    "40 minutes on 2 cores)"),
 }
@@ -310,6 +317,14 @@ def test_benchmark_sweeps_parse_to_what_they_say():
     assert (drift.task_set, drift.methods, drift.out.name) == (
         "digits-drift-v0", ("panel", "expert", "vbs-c"), "headroom_drift.md")
     assert all(t.drift is not None for t in headroom.parse_tasks(drift).values())
+
+
+def test_the_zero_shot_command_names_the_learners_and_the_v1_calibration():
+    _, args = argv_of(ZERO_SHOT_V1)
+    assert args[args.index("--runs") + 1].split(",") == [
+        "runs/imitate-bc", "runs/imitate-q", "runs/imitate-bc-dagger", "runs/selector"]
+    assert (ROOT / args[args.index("--calibration") + 1]).is_file()
+    assert (ROOT / args[args.index("--out") + 1]).is_file()  # the result it made
 
 
 def test_the_demonstrations_command_parses_to_what_it_says():

@@ -189,7 +189,9 @@ def render_card(card: Mapping[str, Any]) -> str:
     lines = [
         f"# zoo:{card['name']}", "",
         f"A pretrained `{card['algo']}` controller for agents {', '.join(card['agents'])}, "
-        f"meta-trained on task set `{card['task_set']}`.", "",
+        + (f"fitted by learner `{card['learner']}` on the rollout expert's demonstrations on "
+           f"task set `{card['task_set']}`." if card.get("learner") else
+           f"meta-trained on task set `{card['task_set']}`."), "",
         "## Use", "", "```python",
         f'controller = agents.make_controller("zoo:{card["name"]}", env, seed=0)  # frozen',
         "```", "", "```bash",
@@ -229,9 +231,10 @@ def render_card(card: Mapping[str, Any]) -> str:
               *[f"| {task} | {value:.2f} |" for task, value in sorted(per_task.items())],
               f"| **mean** | **{heldout['mAP']:.2f}** |", ""]
     if card["curve"]:
-        lines += ["## Learning curve", "", "| round | episodes | held-out mAP |",
+        unit = "epochs" if card.get("learner") else "episodes"  # a learner's: fit epochs
+        lines += ["## Learning curve", "", f"| round | {unit} | held-out mAP |",
                   "|---:|---:|---:|",
-                  *[f"| {p['round']} | {p['episodes']} | {p['heldout_mAP']:.2f} |"
+                  *[f"| {p['round']} | {p.get(unit, p['episodes'])} | {p['heldout_mAP']:.2f} |"
                     for p in card["curve"]], ""]
     return "\n".join(lines)
 
