@@ -149,7 +149,8 @@ def test_cli_runs_and_prints_how_to_resume_when_stopped(tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "0"], "workers must be a positive integer"),
-    (["--task-set", "digits-v9"], "Registered task sets: digits-tiny-v0, digits-v0"),
+    (["--task-set", "digits-v9"],
+     "Registered task sets: digits-drift-v0, digits-tiny-v0, digits-v0"),
     (["--algo", "dqn"], "dqn"),
     (["--curiosity", "rdn"], "Did you mean 'rnd'"),
 ])

@@ -28,7 +28,7 @@ CHEAP = {"rollout": ["--options", '{"candidates": 2}']}
 
 def test_every_registered_algorithm_is_run_below():
     assert set(agents.ALGORITHMS) == {"mat-dqn", "ma2ml", "ma2ml-lite", "bandit", "random",
-                                     "static", "rollout"}
+                                     "static", "rollout", "selector"}
 
 
 @pytest.mark.parametrize("algo", agents.ALGORITHMS)
