@@ -33,7 +33,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from pettingzoo import ParallelEnv
@@ -41,6 +41,9 @@ from pettingzoo import ParallelEnv
 from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
 from agents.common import generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError
+
+if TYPE_CHECKING:
+    from envs import Recipe
 
 BASE_POLICIES = ("hold",)
 """Continuations after a candidate's first segment: ``hold`` keeps the candidate's recipe."""
@@ -106,6 +109,14 @@ def play_candidate(fork: ParallelEnv, candidate: Mapping[str, int],
     return (total if continuation.score == "return" else last), played
 
 
+def rollout_options(start: Recipe, *, candidates: int, horizon: int,
+                    jumps: Sequence[Recipe] = ()) -> dict[str, Any]:
+    """``make_controller("rollout", ...)`` options: start from ``start``, try ``candidates``
+    one-component changes held for ``horizon`` segments, and jump to ``jumps`` (but ``start``)."""
+    return {"choices": start.as_dict(), "candidates": candidates, "horizon": horizon,
+            "jumps": tuple(j.as_dict() for j in jumps if j != start)}
+
+
 class ForkScorer(Protocol):
     """Scores candidates from one env state: each on a fork of ``env``, in candidate order.
     ``training.meta.workers``' pools are scorers (``InProcessPool`` here, ``RayPool`` on Ray
@@ -141,8 +152,6 @@ class RolloutController(Controller):
         self.rng = spawn_generators(seed, 1)[0]
         self.segments = 0
         """Segments trained in forks so far (the real episode's own are not counted)."""
-        self.last_scores: dict[str, float] = {}
-        """The last decision's candidates (``aug=..,opt=..``) and their scores."""
         self.last_candidates: list[tuple[dict[str, int], float]] = []
         """The last decision's candidates (joint actions, the incumbent first) and their
         scores: what a learner imitating the expert is taught (``training.imitation``)."""
@@ -188,6 +197,12 @@ class RolloutController(Controller):
         return out
 
     @property
+    def last_scores(self) -> dict[str, float]:
+        """The last decision's candidates (``aug=..,opt=..``) and their scores."""
+        return {",".join(f"{a}={c[a]}" for a in self.agents): score
+                for c, score in self.last_candidates}
+
+    @property
     def continuation(self) -> Continuation:
         """How every candidate's fork is played and scored."""
         return Continuation(horizon=self.config.horizon, score=self.config.score)
@@ -198,8 +213,6 @@ class RolloutController(Controller):
         results = self.scorer.score(self.env, candidates, self.continuation)
         self.segments += sum(played for _, played in results)
         self.last_candidates = [(dict(c), score) for c, (score, _) in zip(candidates, results)]
-        self.last_scores = {",".join(f"{a}={c[a]}" for a in self.agents): score
-                            for c, score in self.last_candidates}
         best, best_score = candidates[0], results[0][0]
         for candidate, (score, _) in zip(candidates[1:], results[1:]):
             if score > best_score:  # strict: a tie keeps the earlier one, the incumbent first

@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 import envs
 from agents import make_controller
+from agents.rollout import rollout_options
 from envs.engine.recipe import Recipe
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.episodes import parse_recipe, recipe_name, run_recipe
@@ -209,10 +210,8 @@ def parse_tasks(config: HeadroomConfig) -> dict[str, envs.Task | str]:
 
 def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
                     ) -> dict[str, Any]:
-    def actions(name: str) -> dict[str, str]:
-        return recipe_of(name).as_dict()
-    return {"choices": actions(start), "candidates": config.candidates,
-            "horizon": config.horizon, "jumps": tuple(actions(j) for j in jumps if j != start)}
+    return rollout_options(recipe_of(start), candidates=config.candidates,
+                           horizon=config.horizon, jumps=[recipe_of(j) for j in jumps])
 
 
 def sweep(config: HeadroomConfig) -> Path:

@@ -135,7 +135,6 @@ class Trainer:
         self.sampler = BatchSampler(len(train), min(config.batch_size, len(train)), self.generator)
         self._train_images = train.images.to(self.device)
         self._train_targets = train.labels.to(self.device, torch.float32)
-        self.drift = drift
         self._drift_step = total_steps + 1 if drift is None else drift.start_step(total_steps)
         self._drifted_targets = self._train_targets if drift is None else \
             drift.labels(train.labels).to(self.device, torch.float32)

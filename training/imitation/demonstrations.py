@@ -17,9 +17,9 @@ forks, and as a multiple of one episode)::
 
 Episodes are stored one JSON line each in the run store (``training.core.run_store``) the
 moment they end, so an interrupted recording resumes with ``--resume``. The expert's
-candidates are scored on Ray workers with ``--workers N`` (``training.meta.workers``), on
-the driver's torch thread count, so a recording gives the same demonstrations with any
-number of workers.
+candidates are scored on Ray workers with ``--workers N`` (``training.meta.workers``), every
+fork on ``--threads`` torch threads (1 by default), so a recording gives the same
+demonstrations with any number of workers.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from typing import Any
 
 import envs
 from agents import make_controller
-from agents.rollout import RolloutController
+from agents.rollout import RolloutController, rollout_options
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 from envs.errors import ConfigError
 from training.core.callbacks import Recorder
@@ -166,11 +166,8 @@ class _LearnerPlays:
 
 def expert_options(config: DemoConfig) -> dict[str, Any]:
     """``make_controller("rollout", ...)`` options of the recording's expert."""
-    def actions(name: str) -> dict[str, str]:
-        return Recipe.parse(name).as_dict()
-    return {"choices": actions(config.start), "candidates": config.candidates,
-            "horizon": config.horizon,
-            "jumps": tuple(actions(j) for j in config.jumps if j != config.start)}
+    return rollout_options(Recipe.parse(config.start), candidates=config.candidates,
+                           horizon=config.horizon, jumps=[Recipe.parse(j) for j in config.jumps])
 
 
 def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None,
