@@ -1,9 +1,11 @@
 """Does a zoo controller help inside a user's own training loop, on a model it never saw?
 
-    python -m benchmarks.user_loop [--seeds 5] [--workers 2] [--zoo NAME,...] [--resume]
+    python -m benchmarks.user_loop [--seeds 5] [--workers 2] [--zoo NAME,...]
+                                   [--model resnet|convmixer] [--resume]
 
-A plain PyTorch loop (``DataLoader``, a user-written residual CNN with GroupNorm, which no
-zoo controller was trained with: they were meta-trained on the engine's ``small_cnn``)
+A plain PyTorch loop (``DataLoader`` and a user-written model that no task set has: a
+residual CNN with GroupNorm, ``--model resnet``, or a ConvMixer with BatchNorm and depthwise
+convolutions, ``--model convmixer``; the zoo was meta-trained on the engine's backbones)
 trains on ``mlic-mnist-v0`` at the task set's size (real MNIST digits composited into
 multi-label scenes, the zero-shot benchmark's cross-dataset target) through
 ``training.user_loop.dynamic.DynamicRecipe``. The same loop, seed for seed (same initial weights,
@@ -80,6 +82,45 @@ class UserResNet(nn.Module):
         return self.head(self.features(x))
 
 
+class UserConvMixer(nn.Module):
+    """A second "user's" model: a ConvMixer (patch embedding, then depthwise-spatial and
+    pointwise mixing blocks with BatchNorm and GELU), unlike any backbone of the task sets."""
+
+    def __init__(self, num_classes: int, width: int = 48, depth: int = 4, patch: int = 3) -> None:
+        super().__init__()
+
+        def mixer() -> nn.Module:
+            spatial = nn.Sequential(nn.Conv2d(width, width, 5, padding=2, groups=width),
+                                    nn.GELU(), nn.BatchNorm2d(width))
+            return nn.Sequential(_Residual(spatial), nn.Conv2d(width, width, 1), nn.GELU(),
+                                 nn.BatchNorm2d(width))
+
+        self.features = nn.Sequential(
+            nn.Conv2d(3, width, patch, patch), nn.GELU(), nn.BatchNorm2d(width),
+            *[mixer() for _ in range(depth)], nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class _Residual(nn.Module):
+    def __init__(self, body: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + x
+
+
+MODELS: dict[str, tuple[type[nn.Module], str]] = {
+    "resnet": (UserResNet, "UserResNet (3 residual blocks, GroupNorm)"),
+    "convmixer": (UserConvMixer, "UserConvMixer (3x3 patches, 4 depthwise/pointwise mixing "
+                                 "blocks, BatchNorm)"),
+}
+"""The user-written models, by ``--model`` name: neither is a backbone of any task set."""
+
+
 @dataclass
 class Run:
     method: str
@@ -103,12 +144,12 @@ def _controller(method: str, best: str) -> str | Path | envs.Recipe:
     return method
 
 
-def run_one(job: tuple[str, envs.Task, int, str]) -> Run:
+def run_one(job: tuple[str, envs.Task, int, str, str]) -> Run:
     """The user's loop on one method and seed (in a worker process, one torch thread)."""
-    method, task, seed, best = job
+    method, task, seed, best, model_name = job
     data = envs.make(task).data
     generator = torch.Generator().manual_seed(seed)
-    model = UserResNet(data.train.num_classes)
+    model = MODELS[model_name][0](data.train.num_classes)
     init_weights(model, generator)  # the same initial weights for every method at a seed
     train = split_loader(data.train, BATCH_SIZE, seed, drop_last=True)
     val, test = split_loader(data.val, 512), split_loader(data.test, 512)
@@ -141,6 +182,8 @@ def main(argv: list[str] | None = None) -> Path:
                              "the panel-best recipe")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
+    parser.add_argument("--model", choices=sorted(MODELS), default="resnet",
+                        help="the user's model (default: resnet)")
     add_controller_flags(parser)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
@@ -155,8 +198,8 @@ def main(argv: list[str] | None = None) -> Path:
     methods = [*controllers, DEFAULT, PANEL_BEST]
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task": task.name, "panel_best": best, "batch_size": BATCH_SIZE,
-                      "model": "UserResNet"}, args.resume)
-    jobs = [(m, task, s, best) for m in methods for s in range(args.seeds)]
+                      "model": MODELS[args.model][0].__name__}, args.resume)
+    jobs = [(m, task, s, best, args.model) for m in methods for s in range(args.seeds)]
     with tqdm(total=len(jobs), unit="run", desc="user loop", disable=not args.progress) as bar:
         runs = play_stored(jobs, run_one, lambda j: (j[0], j[2]), Run, store, args.workers, bar,
                            _warm_up)
@@ -191,8 +234,8 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
                             [[c, " → ".join(by[(c, 0)].recipes)] for c in controllers])
     details = [f"target: {label} ({task.name}, {task.decisions} decisions of "
                f"{task.epochs_per_decision} epoch(s))",
-               "model: UserResNet (3 residual blocks, GroupNorm; not the engine's small_cnn "
-               "the zoo was meta-trained with), batch 64, one torch thread per run, "
+               f"model: {MODELS[args.model][1]}; no task set has it, batch 64, one torch "
+               "thread per run, "
                f"{args.workers} runs side by side",
                f"panel-best recipe: {best} (best mean over the calibration's train tasks; "
                "choosing it cost the panel's compute)",

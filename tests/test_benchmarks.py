@@ -99,6 +99,17 @@ def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path)
     assert (tmp_path / "runs" / "ul.jsonl").is_file()
 
 
+def test_user_loop_takes_a_second_user_written_model(tmp_path):
+    from benchmarks import user_loop
+    out = user_loop.main(["--quick", "--seeds", "1", "--workers", "1", "--no-progress",
+                          "--model", "convmixer", "--zoo", "bc-digits-v1",
+                          "--out", str(tmp_path / "ul.md")])
+    text = out.read_text()
+    assert "model: UserConvMixer" in text and "| zoo:bc-digits-v1 |" in text
+    with pytest.raises(SystemExit):
+        user_loop.main(["--quick", "--model", "vit", "--out", str(tmp_path / "x.md")])
+
+
 def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
     """A run's best/ must not be played in an env without the settings it was trained with
     (the relative observation has the standard one's shape, so no shape check would notice)."""
