@@ -124,3 +124,24 @@ def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
     assert controller_env_settings(tmp_path / "run" / "best") == settings
     assert controller_env_settings(f"zoo:{name}") == zoo.read_card(name)["env_settings"]
     assert controller_env_settings(tmp_path) == {}
+
+
+def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path):
+    import json
+    from benchmarks import learner_curves
+    for name, curve in (("bc", [30.0, 33.5, 32.0]), ("rl", [33.0, 31.0])):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "summary.json").write_text(json.dumps({
+            "algo": "mat-dqn", "learner": name if name == "bc" else None, "command": f"make {name}",
+            "cpu_hours": 0.5, "curve": [{"round": i, "epochs": 100 * i, "heldout_mAP": v}
+                                        for i, v in enumerate(curve)]}))
+    out = learner_curves.main([str(tmp_path / "bc"), str(tmp_path / "rl"),
+                               "--out", str(tmp_path / "curves.md")])
+    text = out.read_text()
+    assert "30.0 → 33.5 → 32.0" in text and "33.5 at 100 epochs" in text and "+2.0" in text
+    assert "| rl (mat-dqn) |" in text and "-2.0" in text
+    assert (tmp_path / "curves.png").is_file()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="summary.json is missing"):
+        learner_curves.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.md")])

@@ -1,0 +1,79 @@
+"""Each learner's held-out curve, from its run's ``summary.json``: does more fitting help?
+
+    python -m benchmarks.learner_curves RUN [RUN ...] [--out benchmarks/results/learner_curves_digits_v1.md]
+
+A run is a ``training.imitate`` fit or selector, or a ``training.meta_train`` run (RL, or RL
+fine-tuning from imitation weights with ``--init``). Each records a curve of held-out test
+mAP at its evaluations: per fitting epoch block for the imitation learners (round 0 is
+the untrained network), per round of episodes for meta-training. The table gives every
+point; the plot puts them on one axis, the evaluation's index.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmarks.common import markdown_table, result_header, write_result
+from benchmarks.plots import plot_curves
+from benchmarks.reporting import command_line
+
+RESULTS = Path(__file__).resolve().parent / "results" / "learner_curves_digits_v1.md"
+
+
+def read_curve(run: Path) -> tuple[dict, list[dict]]:
+    """The run's summary and its curve (a clear error if it has none)."""
+    path = run / "summary.json"
+    if not path.is_file():
+        raise SystemExit(f"error: {path} is missing: give a training.imitate or "
+                         "training.meta_train output folder")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    curve = summary.get("curve") or []
+    if not curve:
+        raise SystemExit(f"error: {path} has no held-out curve")
+    return summary, curve
+
+
+def _x(point: dict) -> str:
+    """Where on its run a point lies: fitting epochs, DAgger and RL episodes."""
+    parts = [f"{point[k]} {k.replace('_', ' ')}" for k in ("epochs", "dagger_episodes", "episodes")
+             if point.get(k)]
+    return ", ".join(parts) or "start"
+
+
+def main(argv: Sequence[str] | None = None) -> Path:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.learner_curves",
+                                description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    rows, curves = [], {}
+    for run in args.runs:
+        summary, curve = read_curve(run)
+        name = f"{run.name} ({summary.get('learner') or summary['algo']})"
+        values = [float(point["heldout_mAP"]) for point in curve]
+        curves[name] = [values]
+        best = max(range(len(values)), key=values.__getitem__)
+        rows.append([name, summary.get("command", ""), " → ".join(f"{v:.1f}" for v in values),
+                     f"{values[best]:.1f} at {_x(curve[best])}", f"{values[-1] - values[0]:+.1f}",
+                     f"{summary.get('cpu_hours', 0.0):.2f}"])
+    plot = plot_curves(args.out.with_suffix(".png"), curves,
+                       title="Held-out test mAP along each learner's run",
+                       xlabel="evaluation (1 = before fitting or at the initial weights)",
+                       ylabel="held-out test mAP")
+    command = command_line("benchmarks.learner_curves", argv if argv is not None else sys.argv[1:])
+    text = (result_header("Learners' held-out curves", command, seeds=None, details=[
+                "held-out test mAP: the mean over the task set's held-out tasks and each run's "
+                "evaluation seeds (its --eval-seeds), greedy, frozen",
+                "curve: one point per evaluation, the first before any fitting (imitation: a "
+                "fresh network; --init: the initial weights)"])
+            + "\n" + markdown_table(["run (learner)", "command", "held-out test mAP per "
+                                     "evaluation", "best", "last − first", "CPU-hours"], rows)
+            + f"\n\n![curves]({plot.name})\n")
+    return write_result(args.out, text)
+
+
+if __name__ == "__main__":
+    main()
