@@ -4,12 +4,20 @@
 ``load_controller(directory, env, seed=0)`` rebuilds one that ``save`` wrote (the
 ``--load-agents DIR`` path of ``training.run_marl``), whatever its algorithm. Both also take
 ``"zoo:<name>"``, a pretrained controller shipped in ``agents/zoo`` (loaded frozen).
+
+Besides the registered names, ``algo`` may be ``"module.path:ClassName"``: an
+``agents.base.Controller`` subclass written outside the package (e.g.
+``examples.protocol_controller:MyController``), imported when named; everything that takes
+an algorithm (``make_controller``, ``declared_options``, ``benchmarks.episodes``,
+``training.meta_train --algo``) then builds it as it builds a registered one.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
 import importlib
+import inspect
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +58,49 @@ _SPECS: dict[str, AlgorithmSpec] = {s.name: s for s in (
 ALGORITHMS: tuple[str, ...] = tuple(_SPECS)
 
 
+_OUTSIDE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+"""``module.path:ClassName``: a controller class outside the registry."""
+
+
 def spec(algo: str) -> AlgorithmSpec:
-    """The registered spec of ``algo``, or an ``UnknownAlgorithmError`` naming close matches."""
-    if algo not in _SPECS:
-        close = difflib.get_close_matches(str(algo), ALGORITHMS, n=3, cutoff=0.4)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise UnknownAlgorithmError(f"unknown algorithm {algo!r}{hint} Known: {', '.join(ALGORITHMS)}")
-    return _SPECS[algo]
+    """The spec of ``algo``: a registered name, or ``module.path:ClassName`` naming an
+    ``agents.base.Controller`` subclass (imported and checked here); otherwise an
+    ``UnknownAlgorithmError`` that names close matches or what is wrong with the class."""
+    if algo in _SPECS:
+        return _SPECS[algo]
+    if isinstance(algo, str) and not zoo.is_zoo_name(algo) and _OUTSIDE.fullmatch(algo):
+        _outside_class(algo)
+        return AlgorithmSpec(algo, algo)
+    close = difflib.get_close_matches(str(algo), ALGORITHMS, n=3, cutoff=0.4)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise UnknownAlgorithmError(f"unknown algorithm {algo!r}{hint} Known: {', '.join(ALGORITHMS)}"
+                                "; or module.path:ClassName, a Controller subclass of your own")
+
+
+def _outside_class(algo: str) -> type[Controller]:
+    """The class ``module.path:ClassName`` names, if it is a concrete ``Controller``."""
+    module, _, name = algo.partition(":")
+    try:
+        imported = importlib.import_module(module)
+    except ImportError as error:
+        raise UnknownAlgorithmError(
+            f"algorithm {algo!r}: cannot import {module!r} ({error}); run from the folder that "
+            "holds it (the repository root for examples/) or put that folder on PYTHONPATH"
+        ) from None
+    cls = getattr(imported, name, None)
+    if cls is None:
+        raise UnknownAlgorithmError(f"algorithm {algo!r}: module {module!r} has no {name!r}; "
+                                    "name a class it defines")
+    if not (isinstance(cls, type) and issubclass(cls, Controller)):
+        raise UnknownAlgorithmError(
+            f"algorithm {algo!r}: {module}.{name} is not an agents.base.Controller subclass; "
+            "subclass it (or a controller such as agents.StaticController) as "
+            "examples/protocol_controller.py does")
+    if inspect.isabstract(cls):
+        raise UnknownAlgorithmError(
+            f"algorithm {algo!r}: {name} does not implement "
+            f"{', '.join(sorted(cls.__abstractmethods__))} (abstract in agents.base.Controller)")
+    return cls
 
 
 def declared_options(algo: str, options: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,7 +121,8 @@ def check_options(algo: str, options: Mapping[str, Any]) -> None:
 
 
 def make_controller(algo: str, env: ParallelEnv, *, seed: int, **hyperparameters: Any) -> Controller:
-    """Build the controller ``algo`` for ``env``'s agents; hyperparameters go to its config.
+    """Build the controller ``algo`` (a registered name or ``module.path:ClassName``) for
+    ``env``'s agents; hyperparameters go to its config.
 
     ``algo="zoo:<name>"`` loads that pretrained controller, frozen (``agents.zoo.load``);
     ``hyperparameters`` then override its saved ones.

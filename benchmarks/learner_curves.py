@@ -1,6 +1,7 @@
 """Each learner's held-out curve, from its run's ``summary.json``: does more fitting help?
 
-    python -m benchmarks.learner_curves RUN [RUN ...] [--out benchmarks/results/learner_curves_digits_v1.md]
+    python -m benchmarks.learner_curves RUN [RUN ...]
+        [--out benchmarks/results/learner_curves_digits_v1.md]
 
 A run is a ``training.imitate`` fit or selector, or a ``training.meta_train`` run (RL, or RL
 fine-tuning from imitation weights with ``--init``). Each records a curve of held-out test

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 from collections.abc import Sequence
@@ -27,13 +28,21 @@ SBS = "panel:none+sgd+constant+bce"
 ZERO_SHOT_SBS = "static panel-best"
 
 
-def _runs(path: Path) -> dict[tuple[str, str, int], float]:
-    """``(task label, method, seed) -> test mAP`` of a store (headroom or zero-shot)."""
+def read_runs(path: Path) -> dict[tuple[str, str, int], float]:
+    """The test mAP of every run in a benchmark run store, by ``(task label, method, seed)``.
+
+    Reads the stores of ``benchmarks.headroom`` (whose results carry ``label``, e.g.
+    ``heldout:1``) and of ``benchmarks.zero_shot`` / ``benchmarks.protocol`` (whose results
+    carry ``target``, e.g. ``heldout 1: <task>``, read as ``heldout:1``; the mnist and default
+    targets keep their whole label): one JSON line of settings, then one run per line. A run
+    stored twice keeps its last line.
+    """
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     out = {}
     for line in lines:
         result = json.loads(line)["result"]
-        label = result.get("label") or result["target"].split(":")[0].replace(" ", ":")
+        label = result.get("label") or re.sub(r"^heldout (\d+):.*", r"heldout:\1",
+                                              result["target"])
         out[(label, result["method"], int(result["seed"]))] = float(result["test_mAP"])
     return out
 
@@ -41,7 +50,7 @@ def _runs(path: Path) -> dict[tuple[str, str, int], float]:
 def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, list[float]]]:
     """Table rows (task, seeds, SBS, expert, then each controller's mean and score) and the
     scores per controller."""
-    h, z = _runs(headroom), _runs(zero_shot)
+    h, z = read_runs(headroom), read_runs(zero_shot)
     tasks = sorted({k[0] for k in h if k[0].startswith("heldout:") and k[1] == "expert"})
     controllers = sorted({k[1] for k in z if k[1].startswith(("run:", "zoo:"))})
     rows, per_controller = [], {c: [] for c in controllers}

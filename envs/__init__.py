@@ -6,6 +6,7 @@ Public API::
     envs.list_envs()                      # versioned ids: mlic-digits-v0, ...
     env = envs.make("mlic-digits", max_decisions=3)      # latest version; PettingZoo ParallelEnv
     joint = envs.make_joint("mlic-digits", flatten=True)  # Gymnasium env, one agent
+    fast = envs.make("mlic-surrogate-v0")  # same spaces, dynamics fitted on real transitions
     ds = envs.load_dataset("voc", split="trainval", data_root=..., image_size=64)
     envs.register_dataset("mine", loader)  # your data: loader(request) -> DatasetSplits
     envs.register(envs.EnvSpec("mine-v0", envs.EnvConfig(dataset="mine"), "my data"))
@@ -36,6 +37,7 @@ from envs.task_sets import (HeldOutTaskError, TaskSampler, TaskSet, list_task_se
 from envs.tasks import Task
 from envs.registry import EnvSpec, list_envs, make, make_config, register, spec, unregister
 from envs.reward import RewardConfig
+from envs.surrogate import SurrogateEnv
 from envs.spaces import ControlSpaces
 
 
@@ -55,7 +57,7 @@ __all__ = [
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",
     "Recipe", "Task", "TaskSampler", "TaskSet", "HeldOutTaskError", "list_task_sets",
     "register_task_set", "task_set",
-    "ResetNeededError", "RewardConfig", "TrainerConfig", "UnknownEnvError", "dataset_names",
+    "ResetNeededError", "RewardConfig", "SurrogateEnv", "TrainerConfig", "UnknownEnvError", "dataset_names",
     "list_envs", "load_dataset", "load_splits", "make", "make_config", "make_joint",
     "multilabel_metrics", "recipe_actions", "register", "register_dataset", "spec", "unregister",
     "unregister_dataset",

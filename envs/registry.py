@@ -80,6 +80,9 @@ _BUILTIN = (
             "Your own data: a folder of images plus labels.csv rows 'filename,label1|label2'."),
 )
 _REGISTRY: dict[str, EnvSpec] = {spec.id: spec for spec in _BUILTIN}
+SURROGATE_ID = "mlic-surrogate-v0"
+"""Not a training env, so not in the registry: ``make`` builds ``envs.surrogate.SurrogateEnv``
+(keyword arguments: ``weights``, ``split``)."""
 
 
 def register(spec: EnvSpec) -> None:
@@ -210,7 +213,11 @@ def make(env_id: str | Task, **overrides: Any) -> MLICTrainingEnv:
     settings as overrides (``overrides`` may add others, e.g. ``device``, but not restate
     the task's). The env's ``env_id`` is the id as given, so an unversioned alias stays
     unversioned in whatever records it; ``spec(env.env_id).id`` is the version it resolved to.
+    ``"mlic-surrogate-v0"`` builds the surrogate env instead (``envs.surrogate``).
     """
+    if isinstance(env_id, str) and env_id in (SURROGATE_ID, SURROGATE_ID.rsplit("-v", 1)[0]):
+        from envs.surrogate import make_surrogate  # its dynamics are a fitted model, no data
+        return make_surrogate(**overrides)
     if isinstance(env_id, Task):
         clash = sorted(set(overrides) & set(env_id.overrides()))
         if clash:

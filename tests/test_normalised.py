@@ -40,3 +40,14 @@ def test_sbs_runs_that_differ_between_the_stores_are_refused(tmp_path):
              "test_mAP": 31.0})])
     with pytest.raises(SystemExit, match="SBS runs of heldout:1 differ"):
         normalised.scores(headroom, zero_shot)
+
+
+def test_read_runs_keys_every_store_by_task_label_method_and_seed(tmp_path):
+    store = _store(tmp_path / "z.jsonl", [
+        (0, {"target": "heldout 2: digits-24px", "method": "m", "seed": 0, "test_mAP": 30.0}),
+        (0, {"target": "mlic-digits-v0 (full default)", "method": "m", "seed": 0,
+             "test_mAP": 50.0}),
+        (1, {"label": "heldout:1", "method": "expert", "seed": 1, "test_mAP": 40.0})])
+    assert normalised.read_runs(store) == {("heldout:2", "m", 0): 30.0,
+                                           ("mlic-digits-v0 (full default)", "m", 0): 50.0,
+                                           ("heldout:1", "expert", 1): 40.0}

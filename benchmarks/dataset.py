@@ -1,0 +1,244 @@
+"""Real training-control transitions, collected and exported as a Minari dataset.
+
+    python -m benchmarks.dataset collect --task-set digits-v1 [--splits train,heldout]
+        [--seeds 1] [--behaviours ...] [--workers 2] [--store PATH] [--resume]
+    python -m benchmarks.dataset export [--store PATH] [--dataset-id mlic/digits-v1-mixed-v0]
+        [--root DIR]
+
+``collect`` plays behaviour policies on every task of the chosen splits, each episode
+recorded in full by ``training.core.transitions.TransitionRecorder`` (observation, joint
+action, reward, flags, val mAP after each decision, final test mAP) into a run store
+(``--resume`` reuses the episodes it holds). The observation is ``relative`` (scale-free
+across tasks, what the recommended zoo controller sees). The default behaviours mix
+exploration and competence, so that the data covers what the leaderboard's methods do:
+
+* ``static:<recipe>``: each of the 8 panel recipes held fixed (the default and the SBS among
+  them);
+* ``random``, ``bandit``, ``mat-dqn``: built-in controllers learning online in the episode;
+* ``zoo:bc-digits-v1``: the recommended zoo controller, frozen.
+
+``export`` writes every stored episode as a Minari dataset of the joint Gymnasium view
+(``envs.make_joint``: a ``MultiDiscrete`` action, one catalogue index per agent in the order
+``aug, opt, lrs, loss``), with per-step infos ``val_mAP`` and ``task`` (an index into the
+dataset's task list) and per-episode ``test_mAP``; the description holds the task list, the
+behaviours, the generator version and the commands. ``minari.load_dataset(ID)`` loads it
+(``MINARI_DATASETS_PATH`` or ``--root`` says where). It needs the ``minari`` extra.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+import envs
+from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
+from benchmarks.reporting import command_line
+from benchmarks.static_recipes import RECIPES
+from benchmarks.task_sets import warm_up
+from envs.engine.data.digits import GENERATOR_VERSION
+from training.core.run_store import RunStore, play_stored
+from training.core.transitions import EpisodeTransitions, TransitionRecorder
+
+STORE = Path(__file__).resolve().parent / "results" / "runs" / "transitions-digits-v1.jsonl"
+DATASET_ID = "mlic/digits-v1-mixed-v0"
+OBSERVATION = "relative"
+ONLINE = ("random", "bandit", "mat-dqn")
+BEHAVIOURS: tuple[str, ...] = (*(f"static:{name}" for name in RECIPES), *ONLINE,
+                               "zoo:bc-digits-v1")
+SPLITS = ("train", "heldout")
+
+
+@dataclass
+class Episode(EpisodeTransitions):
+    """A stored episode: where and how it was played, then its transitions."""
+
+    task: str = ""
+    label: str = ""
+    """``split:index`` (1-based) in the task set."""
+    behaviour: str = ""
+    seed: int = 0
+
+
+def check_behaviour(name: str) -> str:
+    """``name`` if it is a behaviour ``collect`` can play, else a ValueError naming the forms."""
+    kind, _, rest = name.partition(":")
+    if name in ONLINE or (kind == "static" and rest in RECIPES) or (kind == "zoo" and rest) \
+            or (kind == "run" and Path(rest, "best").is_dir()):
+        return name
+    raise ValueError(f"unknown behaviour {name!r}: use static:<panel recipe> "
+                     f"({', '.join(RECIPES)}), one of {', '.join(ONLINE)}, zoo:<name>, or "
+                     "run:<dir> (a meta-training or imitation run with a best/ controller)")
+
+
+def play(job: tuple[str, str, envs.Task, str, int]) -> Episode:
+    """One recorded episode (in a worker process, one torch thread)."""
+    label, split, task, behaviour, seed = job
+    recorder, overrides = TransitionRecorder(), {"observation": OBSERVATION}
+    kind, _, rest = behaviour.partition(":")
+    if kind == "static":
+        run_recipe(task, RECIPES[rest], seed, overrides, callbacks=[recorder])
+    elif behaviour in ONLINE:
+        run_controller(task, ControllerSpec(behaviour), seed, overrides, callbacks=[recorder])
+    else:  # a saved controller brings its own env settings; they must match the dataset's
+        source = behaviour if kind == "zoo" else Path(rest) / "best"
+        run_frozen(task, source, seed, callbacks=[recorder])
+    return Episode(**asdict(recorder.episodes[0]), task=task.name, label=label,
+                   behaviour=behaviour, seed=seed)
+
+
+def tasks_of(task_set: envs.TaskSet, splits: Sequence[str]) -> list[tuple[str, str, envs.Task]]:
+    """``(label, split, task)`` for every task of the splits, labels ``split:index`` (1-based)."""
+    return [(f"{split}:{i}", split, task) for split in splits
+            for i, task in enumerate(getattr(task_set, split), 1)]
+
+
+def open_store(path: Path, task_set: str, resume: bool) -> RunStore:
+    return RunStore(path, {"task_set": task_set, "observation": OBSERVATION}, resume)
+
+
+def collect(task_set: str, splits: Sequence[str], behaviours: Sequence[str], seeds: int,
+            workers: int, store_path: Path, resume: bool, progress: bool = True) -> list[Episode]:
+    """Play and store every (task, behaviour, seed) episode; returns them in job order."""
+    ts = envs.task_set(task_set)
+    store = open_store(store_path, ts.name, resume)
+    jobs = [(label, split, task, b, s) for label, split, task in tasks_of(ts, splits)
+            for b in behaviours for s in range(seeds)]
+    with tqdm(total=len(jobs), unit="episode", desc="collect", disable=not progress) as bar:
+        return play_stored(jobs, play, lambda j: (f"{j[0]}|{j[3]}", j[4]), Episode, store,
+                           workers, bar, warm_up)
+
+
+def stored_episodes(store_path: Path) -> tuple[dict[str, Any], list[Episode]]:
+    """A ``collect`` store's settings (its task set, ...) and every episode, in the order
+    stored."""
+    if not store_path.is_file():
+        raise FileNotFoundError(f"{store_path} is missing: run python -m benchmarks.dataset "
+                                "collect first")
+    header, *lines = store_path.read_text(encoding="utf-8").splitlines()
+    names = {f.name for f in fields(Episode)}
+    return json.loads(header)["settings"], [
+        Episode(**{k: v for k, v in json.loads(line)["result"].items() if k in names})
+        for line in lines if line.strip()]
+
+
+def _minari() -> Any:
+    try:
+        import minari
+    except ImportError as error:  # pragma: no cover - the extra is part of make setup
+        raise SystemExit("error: the Minari export needs the minari extra: "
+                         "pip install -c constraints.txt -e '.[minari]'") from error
+    return minari
+
+
+def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command: str = "") -> Any:
+    """A Minari dataset of ``episodes`` (see the module docstring); an existing dataset of the
+    same id is replaced."""
+    minari = _minari()
+    from gymnasium import spaces
+    from minari.data_collector.episode_buffer import EpisodeBuffer
+    if not episodes:
+        raise ValueError("no episodes to export: collect some first")
+    tasks = sorted({e.task for e in episodes})
+    nvec = np.array([len(envs.CATALOGUES[a]) for a in episodes[0].agents], dtype=np.int64)
+    dim = len(episodes[0].observations[0])
+    buffers = []
+    for i, e in enumerate(episodes):
+        # per-step infos as (T + 1, 1) columns: Minari's arrow storage cannot read scalars back
+        index = np.full((e.steps + 1, 1), tasks.index(e.task), dtype=np.int64)
+        test = np.full((e.steps + 1, 1), np.nan if e.test_mAP is None else e.test_mAP)
+        buffers.append(EpisodeBuffer(
+            id=i, seed=e.seed,
+            observations=[np.asarray(o, dtype=np.float32) for o in e.observations],
+            actions=[np.asarray(a, dtype=np.int64) for a in e.actions], rewards=list(e.rewards),
+            terminations=list(e.terminations), truncations=list(e.truncations),
+            infos={"val_mAP": np.asarray(e.val_mAP, dtype=np.float64)[:, None], "task": index,
+                   "test_mAP": test}))
+    description = json.dumps({
+        "what": "real transitions of MLIC training control (the joint view of envs.make_joint, "
+                "relative observation); infos: val_mAP (at the reset, then after each "
+                "decision), task (index into tasks), test_mAP (the episode's final)",
+        "task_set": task_set, "tasks": tasks,
+        "splits": {e.task: e.label.split(":")[0] for e in episodes},
+        "behaviours": sorted({e.behaviour for e in episodes}),
+        "agents": episodes[0].agents, "generator_version": GENERATOR_VERSION,
+        "command": command})
+    if dataset_id in minari.list_local_datasets():
+        minari.delete_dataset(dataset_id)
+    with warnings.catch_warnings():  # no Gymnasium env id, e-mail or URL to give: say nothing
+        warnings.filterwarnings("ignore", category=UserWarning,
+                                message=".*(author_email|eval_env|env_spec|code_permalink)`? is")
+        return minari.create_dataset_from_buffers(
+            dataset_id, buffers, observation_space=spaces.Box(-1.0, 1.0, (dim,), np.float32),
+            action_space=spaces.MultiDiscrete(nvec), algorithm_name="mixed behaviours: "
+            + ", ".join(sorted({e.behaviour for e in episodes})), author="mlic-marl",
+            description=description, data_format="arrow")
+
+
+def dataset_size(dataset: Any) -> tuple[int, int, int]:
+    """(episodes, transitions, bytes on disk) of a Minari dataset."""
+    root = Path(dataset.spec.data_path)
+    size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    return dataset.total_episodes, dataset.total_steps, size
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.dataset",
+                                description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="play behaviours on the task set and store every step")
+    c.add_argument("--task-set", default="digits-v1")
+    c.add_argument("--splits", default="train,heldout", help=f"comma-separated of {SPLITS}")
+    c.add_argument("--behaviours", default=",".join(BEHAVIOURS))
+    c.add_argument("--seeds", type=int, default=1)
+    c.add_argument("--workers", type=int, default=2, help="episodes side by side, 1 thread each")
+    c.add_argument("--store", type=Path, default=STORE)
+    c.add_argument("--resume", action="store_true")
+    c.add_argument("--no-progress", dest="progress", action="store_false")
+    e = sub.add_parser("export", help="write the stored episodes as a Minari dataset")
+    e.add_argument("--store", type=Path, default=STORE)
+    e.add_argument("--dataset-id", default=DATASET_ID)
+    e.add_argument("--root", type=Path, default=None,
+                   help="where Minari keeps datasets (default: MINARI_DATASETS_PATH or ~/.minari)")
+    args = p.parse_args(argv)
+    argv_list = list(argv) if argv is not None else sys.argv[1:]
+    if args.command == "collect":
+        splits = [s for s in args.splits.split(",") if s]
+        if not splits or set(splits) - set(SPLITS):
+            p.error(f"--splits {args.splits!r}: use a comma-separated subset of {SPLITS}")
+        if args.seeds < 1 or args.workers < 1:
+            p.error("--seeds and --workers must be at least 1")
+        try:
+            behaviours = [check_behaviour(b) for b in args.behaviours.split(",") if b]
+            envs.task_set(args.task_set)
+        except (ValueError, envs.MLICError) as error:
+            p.error(str(error))
+        episodes = collect(args.task_set, splits, behaviours, args.seeds, args.workers,
+                           args.store, args.resume, args.progress)
+        steps = sum(ep.steps for ep in episodes)
+        print(f"collected {len(episodes)} episodes, {steps} transitions -> {args.store}")
+        return episodes
+    if args.root is not None:
+        os.environ["MINARI_DATASETS_PATH"] = str(args.root.resolve())
+    try:
+        settings, episodes = stored_episodes(args.store)
+    except FileNotFoundError as error:
+        raise SystemExit(f"error: {error}") from None
+    dataset = export(episodes, args.dataset_id, settings["task_set"],
+                     command_line("benchmarks.dataset", argv_list))
+    n_episodes, n_steps, size = dataset_size(dataset)
+    print(f"wrote Minari dataset {args.dataset_id}: {n_episodes} episodes, {n_steps} "
+          f"transitions, {size / 2**20:.2f} MiB at {dataset.spec.data_path}")
+    return dataset
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,463 @@
+"""Fit ``mlic-surrogate-v0`` on the real transitions, measure its fidelity, train on it.
+
+    python -m benchmarks.surrogate fit [--dataset-id mlic/digits-v1-mixed-v0] [--out PATH]
+    python -m benchmarks.surrogate fidelity --methods M,... [--real STORE ...] [--out RESULT]
+    python -m benchmarks.surrogate train --algo mat-dqn --episodes N --out DIR
+
+``fit`` trains the ensemble (``envs.surrogate.model``: 5 MLPs, Gaussian heads, each on a
+bootstrap resample) on the dataset's *train* tasks only, and writes the weights with a task
+table (every task's decisions and its recorded initial observations; held-out tasks are
+there to be started, never fitted on).
+
+``fidelity`` writes ``benchmarks/results/surrogate.md``:
+
+* the per-step prediction error on the held-out tasks' real transitions (the ensemble's
+  mean against what happened): val-mAP change in points and reward, beside a no-change
+  baseline;
+* speed: surrogate steps per second against the real env's, measured side by side here;
+* ranking: every method is played on the surrogate's held-out tasks (``--episodes`` per
+  task), scored by its final surrogate val mAP, and ranked against its real held-out test
+  mAP from run stores of ``benchmarks.zero_shot`` / ``benchmarks.protocol`` (``--real``);
+  the Spearman correlation of the two rankings, and where they disagree.
+
+``train`` meta-trains a built-in algorithm on the surrogate's train tasks (fast), saves
+``DIR/best`` with a ``summary.json`` that ``benchmarks.protocol --algo run:DIR`` and
+``benchmarks.zero_shot --runs DIR`` read, then (``--evaluate``, the default) runs the
+protocol on the real env with it: one command from surrogate training to a real row.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import envs
+from agents import load_controller, make_controller
+from benchmarks.common import markdown_table, result_header, write_result
+from benchmarks.dataset import DATASET_ID, _minari
+from benchmarks.reporting import command_line
+from benchmarks.static_recipes import RECIPES
+from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
+from envs.surrogate.model import DYNAMIC, SCALARS, model_inputs, model_targets, task_features
+from training.core.episode import Callback, StepContext, run, run_episode
+from training.meta.rounds import controller_env_settings
+
+RESULTS = Path(__file__).resolve().parent / "results" / "surrogate.md"
+_VAL = DYNAMIC.index("val_map")
+
+
+# ------------------------------------------------------------------ the data
+@dataclass
+class Transitions:
+    """Flat arrays of one split's real transitions (rows aligned)."""
+
+    observations: np.ndarray
+    actions: np.ndarray
+    next_observations: np.ndarray
+    rewards: np.ndarray
+    start_val: np.ndarray
+    """The episode's val mAP at reset, per row (to turn relative shares into points)."""
+    features: np.ndarray
+    """The task's features (``envs.surrogate.model.task_features``), per row."""
+
+    def inputs(self) -> np.ndarray:
+        return model_inputs(self.observations, self.actions, self.features)
+
+
+def load_dataset(dataset_id: str) -> tuple[Any, dict[str, Any]]:
+    """The Minari dataset and its description (tasks, splits, ...)."""
+    minari = _minari()
+    try:
+        dataset = minari.load_dataset(dataset_id)
+    except Exception as error:  # minari raises several kinds for a missing dataset
+        raise SystemExit(f"error: cannot load Minari dataset {dataset_id!r} ({error}): make it "
+                         "with python -m benchmarks.dataset collect, then export") from None
+    return dataset, json.loads(dataset.storage.metadata["description"])
+
+
+def dataset_tasks(info: dict[str, Any]) -> dict[str, envs.Task]:
+    """The dataset's tasks by name, from its task set."""
+    ts = envs.task_set(info["task_set"])
+    by_name = {t.name: t for t in (*ts.train, *ts.heldout)}
+    missing = sorted(set(info["tasks"]) - set(by_name))
+    if missing:
+        raise SystemExit(f"error: tasks {missing} of the dataset are not in task set "
+                         f"{info['task_set']}: was it collected with another version?")
+    return by_name
+
+
+def split_transitions(dataset: Any, info: dict[str, Any], split: str) -> Transitions:
+    """Every transition of the dataset's ``split`` tasks."""
+    tasks = dataset_tasks(info)
+    obs, act, nxt, rew, start, feat = [], [], [], [], [], []
+    for episode in dataset.iterate_episodes():
+        task = info["tasks"][int(episode.infos["task"][0, 0])]
+        if info["splits"][task] != split:
+            continue
+        obs.append(episode.observations[:-1])
+        nxt.append(episode.observations[1:])
+        act.append(episode.actions)
+        rew.append(episode.rewards)
+        start.append(np.full(len(episode.actions), episode.infos["val_mAP"][0, 0]))
+        feat.append(np.tile(task_features(tasks[task]), (len(episode.actions), 1)))
+    if not obs:
+        raise SystemExit(f"error: the dataset has no {split} transitions: collect with "
+                         f"--splits train,heldout")
+    return Transitions(np.concatenate(obs), np.concatenate(act), np.concatenate(nxt),
+                       np.concatenate(rew), np.concatenate(start), np.concatenate(feat))
+
+
+def task_table(dataset: Any, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Per task: its split, decisions, features, and every distinct recorded initial
+    observation."""
+    tasks = dataset_tasks(info)
+    table: dict[str, dict[str, Any]] = {}
+    for episode in dataset.iterate_episodes():
+        task = info["tasks"][int(episode.infos["task"][0, 0])]
+        entry = table.setdefault(task, {"split": info["splits"][task],
+                                        "decisions": int(len(episode.actions)),
+                                        "features": task_features(tasks[task]),
+                                        "starts": [], "start_val": []})
+        first = [round(float(x), 6) for x in episode.observations[0]]
+        if first not in entry["starts"]:
+            entry["starts"].append(first)
+            entry["start_val"].append(float(episode.infos["val_mAP"][0, 0]))
+    return table
+
+
+# ------------------------------------------------------------------ fitting
+@dataclass(frozen=True)
+class FitConfig:
+    members: int = 5
+    """Ensemble members, each on its own bootstrap resample."""
+    hidden: int = 96
+    """Units in each of the two hidden layers."""
+    epochs: int = 300
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+
+
+def fit(data: Transitions, config: FitConfig, meta: dict[str, Any]) -> Ensemble:
+    """The ensemble, each member fitted by Gaussian negative log-likelihood."""
+    x = data.inputs()
+    y = model_targets(data.observations, data.next_observations, data.rewards)
+    x_mean, x_std = x.mean(0), x.std(0) + 1e-3
+    y_mean, y_std = y.mean(0), y.std(0) + 1e-3
+    xn = torch.from_numpy((x - x_mean) / x_std)
+    yn = torch.from_numpy((y - y_mean) / y_std)
+    generator = torch.Generator().manual_seed(config.seed)
+    members = []
+    for _ in range(config.members):
+        torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+        net = nn.Sequential(nn.Linear(x.shape[1], config.hidden), nn.SiLU(),
+                            nn.Linear(config.hidden, config.hidden), nn.SiLU(),
+                            nn.Linear(config.hidden, 2 * y.shape[1]))
+        rows = torch.randint(len(xn), (len(xn),), generator=generator)  # the bootstrap
+        optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr,
+                                      weight_decay=config.weight_decay)
+        for _ in range(config.epochs):
+            order = rows[torch.randperm(len(rows), generator=generator)]
+            for start in range(0, len(order), config.batch_size):
+                batch = order[start:start + config.batch_size]
+                out = net(xn[batch])
+                mean, log_var = out[:, :y.shape[1]], out[:, y.shape[1]:].clamp(-10, 4)
+                loss = (0.5 * (log_var + (yn[batch] - mean) ** 2 / log_var.exp())).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        members.append([(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy())
+                        for m in net if isinstance(m, nn.Linear)])
+    return Ensemble(members, x_mean, x_std, y_mean, y_std, meta)
+
+
+def prediction_error(model: Ensemble, data: Transitions) -> dict[str, float]:
+    """Per-step mean absolute errors of the ensemble's mean on real transitions: the val-mAP
+    change in points, and the reward; each beside a no-change / mean-reward baseline."""
+    x = data.inputs()
+    y = model_targets(data.observations, data.next_observations, data.rewards)
+    mean = model.forward_all(x)[0].mean(axis=0)
+    scale = np.maximum(1.0, 100.0 - data.start_val)  # a relative share -> mAP points
+    val_true, val_pred = y[:, _VAL] * scale, mean[:, _VAL] * scale
+    return {"transitions": float(len(y)),
+            "val_mAP_change_mae": float(np.abs(val_pred - val_true).mean()),
+            "val_mAP_change_mae_no_change": float(np.abs(val_true).mean()),
+            "reward_mae": float(np.abs(mean[:, -1] - y[:, -1]).mean()),
+            "reward_mae_mean": float(np.abs(y[:, -1] - y[:, -1].mean()).mean())}
+
+
+# ------------------------------------------------------------------ playing methods
+class _FinalVal(Callback):
+    def __init__(self) -> None:
+        self.values: list[float] = []
+
+    def on_step(self, ctx: StepContext) -> bool:
+        if ctx.done:
+            self.values.append(float(ctx.info["val_mAP"]))
+        return True
+
+
+def surrogate_controller(method: str, env: SurrogateEnv, seed: int, best: str) -> Any:
+    """A leaderboard method as a controller on the surrogate (the names of
+    ``benchmarks.zero_shot``: ``static default``, ``static panel-best``, ``<algo> online``,
+    ``zoo:NAME``, ``run:DIR``)."""
+    if method in ("static default", "static panel-best"):
+        recipe = envs.DEFAULT_RECIPE if method == "static default" else RECIPES[best]
+        return make_controller("static", env, seed=seed, choices=envs.recipe_actions(env, recipe))
+    if method.endswith(" online"):
+        return make_controller(method.removesuffix(" online"), env, seed=seed)
+    source: str | Path = method if method.startswith("zoo:") else \
+        Path(method.removeprefix("run:")) / "best"
+    return load_controller(source, frozen_view(env, source), seed=seed, training=False)
+
+
+def frozen_view(env: SurrogateEnv, source: str | Path) -> SurrogateEnv:
+    """``env`` as a frozen controller from ``source`` needs it: it must see the relative
+    observation (the surrogate's); a reward setting it was trained with is taken on, since a
+    frozen controller never learns from the reward (the surrogate's stays the data's)."""
+    settings = controller_env_settings(source)
+    if settings.get("observation", "standard") != "relative":
+        raise SystemExit(f"error: {source} sees the {settings.get('observation', 'standard')} "
+                         "observation; the surrogate gives the relative one")
+    reward = {k.split(".", 1)[1]: v for k, v in settings.items() if k.startswith("reward.")}
+    if reward:
+        env.config = replace(env.config, reward=replace(env.config.reward, **reward))
+    return env
+
+
+def play_on_surrogate(method: str, env: SurrogateEnv, tasks: Sequence[str], episodes: int,
+                      best: str) -> dict[str, float]:
+    """Mean final surrogate val mAP per task over ``episodes`` seeds (each its own episode)."""
+    out = {}
+    for task in tasks:
+        final, pinned = _FinalVal(), env.pinned(task)
+        for seed in range(episodes):
+            controller = surrogate_controller(method, pinned, seed, best)
+            run_episode(pinned, controller, seed=seed, callbacks=[final],
+                        learn=controller.training)
+        out[task] = statistics.fmean(final.values)
+    return out
+
+
+def real_scores(stores: Sequence[Path], tasks: dict[str, str],
+                seeds: Sequence[int] | None = None) -> dict[str, dict[str, float]]:
+    """``method -> {task name: mean test mAP}`` from zero-shot/protocol stores, for the
+    stores' targets whose task is in ``tasks`` (label -> name), on ``seeds`` (default: all)."""
+    runs: dict[tuple[str, str], list[float]] = {}
+    for path in stores:
+        if not path.is_file():
+            raise SystemExit(f"error: {path} is missing: run benchmarks.zero_shot or "
+                             "benchmarks.protocol first")
+        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+            result = json.loads(line)["result"]
+            label = result["target"].split(":")[0].replace(" ", ":")
+            if label in tasks and (seeds is None or int(result["seed"]) in seeds):
+                runs.setdefault((result["method"], tasks[label]), []).append(result["test_mAP"])
+    out: dict[str, dict[str, float]] = {}
+    for (method, task), values in runs.items():
+        out.setdefault(method, {})[task] = statistics.fmean(values)
+    return out
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> float:
+    from scipy.stats import spearmanr
+    return float(spearmanr(a, b).statistic)
+
+
+# ------------------------------------------------------------------ speed
+def speed(env: SurrogateEnv, task: envs.Task, steps: int = 2000) -> tuple[float, float]:
+    """(surrogate steps/s, real env steps/s) measured side by side, one thread."""
+    torch.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    env.reset(seed=0)
+    start, done = time.perf_counter(), 0
+    while done < steps:
+        if not env.agents:
+            env.reset()
+        env.step({a: int(rng.integers(env.action_space(a).n)) for a in env.agents})
+        done += 1
+    surrogate = done / (time.perf_counter() - start)
+    real = envs.make(task, observation="relative")
+    real.reset(seed=0)
+    start, done = time.perf_counter(), 0
+    while real.agents:
+        real.step({a: int(rng.integers(real.action_space(a).n)) for a in real.agents})
+        done += 1
+    return surrogate, done / (time.perf_counter() - start)
+
+
+# ------------------------------------------------------------------ commands
+def _fit_command(args: argparse.Namespace, argv: list[str]) -> Path:
+    torch.set_num_threads(args.threads)
+    dataset, info = load_dataset(args.dataset_id)
+    train = split_transitions(dataset, info, "train")
+    config = FitConfig(members=args.members, epochs=args.epochs, seed=args.seed)
+    start = time.perf_counter()
+    meta = {"dataset_id": args.dataset_id, "tasks": task_table(dataset, info),
+            "history": dataset.observation_space.shape[0] - len(SCALARS)
+            - sum(len(envs.CATALOGUES[c]) for c in envs.COMPONENTS),
+            "train_transitions": int(len(train.rewards)), "fit": asdict(config),
+            "command": command_line("benchmarks.surrogate", argv)}
+    model = fit(train, config, meta)
+    model.meta["fit_s"] = round(time.perf_counter() - start, 1)
+    path = model.save(args.out)
+    print(f"fitted {config.members} members on {len(train.rewards)} train transitions in "
+          f"{model.meta['fit_s']} s -> {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    return path
+
+
+def _train_command(args: argparse.Namespace, argv: list[str]) -> Path:
+    """Meta-train on the surrogate's train tasks, save ``OUT/best`` and ``summary.json``."""
+    torch.set_num_threads(args.threads)
+    env = SurrogateEnv(args.weights, split="train")
+    controller = make_controller(args.algo, env, seed=args.seed)
+    start = time.perf_counter()
+    total = sum(int(t["decisions"]) for t in env.tasks.values() if t["split"] == "train")
+    steps = args.episodes * total // sum(1 for t in env.tasks.values() if t["split"] == "train")
+    run(env, controller, episodes=args.episodes, seed=args.seed, total_steps=steps)
+    wall = time.perf_counter() - start
+    args.out.mkdir(parents=True, exist_ok=True)
+    controller.training = False
+    controller.save(args.out / "best")
+    summary = {"algo": args.algo, "task_set": "digits-v1 (surrogate mlic-surrogate-v0)",
+               "episodes": args.episodes, "workers": 1, "seed": args.seed,
+               "cpu_hours": wall * args.threads / 3600, "wall_s": wall,
+               "env_settings": {"observation": "relative"},
+               "command": command_line("benchmarks.surrogate", argv)}
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"trained {args.algo} on the surrogate for {args.episodes} episodes in {wall:.1f} s "
+          f"-> {args.out}/best")
+    if args.evaluate:
+        from benchmarks import protocol
+        protocol.main(["--algo", f"run:{args.out}", "--task-set", "digits-v1",
+                       "--seeds", str(args.eval_seeds), "--targets", "heldout",
+                       "--workers", str(args.workers), "--resume"])
+    return args.out
+
+
+def _fidelity_command(args: argparse.Namespace, argv: list[str]) -> Path:
+    from benchmarks.zero_shot import panel_best
+    torch.set_num_threads(1)
+    model = Ensemble.load(args.weights)
+    env = SurrogateEnv(ensemble=model, split="heldout")
+    dataset, info = load_dataset(model.meta["dataset_id"])
+    errors = prediction_error(model, split_transitions(dataset, info, "heldout"))
+    ts = envs.task_set("digits-v1")
+    labels = {f"heldout:{i}": t.name for i, t in enumerate(ts.heldout, 1)}
+    tasks = [n for n in labels.values() if n in env.tasks]
+    real = real_scores(args.real, labels)
+    best = panel_best(args.calibration)
+    methods = [m for m in args.methods.split(",") if m]
+    missing = [m for m in methods if not all(t in real.get(m, {}) for t in tasks)]
+    if missing:
+        raise SystemExit(f"error: the --real stores lack held-out runs of {missing}")
+    rows, real_means, surrogate_means = [], [], []
+    for method in methods:
+        on_surrogate = play_on_surrogate(method, env, tasks, args.episodes, best)
+        real_means.append(statistics.fmean(real[method][t] for t in tasks))
+        surrogate_means.append(statistics.fmean(on_surrogate.values()))
+        rows.append([method, f"{real_means[-1]:.2f}", f"{surrogate_means[-1]:.2f}"])
+    real_rank = _ranks(real_means)
+    surrogate_rank = _ranks(surrogate_means)
+    for row, r, s in zip(rows, real_rank, surrogate_rank):
+        row += [str(r), str(s), f"{s - r:+d}"]
+    rho = spearman(real_means, surrogate_means)
+    halves = [real_scores(args.real, labels, seeds) for seeds in ((0, 2, 4), (1, 3))]
+    split_half = spearman(*[[statistics.fmean(h[m][t] for t in tasks) for m in methods]
+                            for h in halves])
+    fast, slow = speed(SurrogateEnv(ensemble=model), ts.heldout[0])
+    card = {"spearman": rho, "real_split_half_spearman": split_half, "methods": len(methods),
+            "speedup": fast / slow,
+            "surrogate_steps_per_s": fast, "real_steps_per_s": slow, **errors}
+    table = markdown_table(["method", "real held-out test mAP", "surrogate held-out val mAP",
+                            "real rank", "surrogate rank", "shift"], rows)
+    error_table = markdown_table(
+        ["per step, held-out tasks", "surrogate (ensemble mean)", "baseline"],
+        [["val mAP change, MAE in points", f"{errors['val_mAP_change_mae']:.2f}",
+          f"{errors['val_mAP_change_mae_no_change']:.2f} (no change)"],
+         ["reward, MAE", f"{errors['reward_mae']:.3f}",
+          f"{errors['reward_mae_mean']:.3f} (the mean reward)"]])
+    details = [f"surrogate: {args.weights} (fitted on {model.meta['train_transitions']} train "
+               f"transitions of {model.meta['dataset_id']}; {model.members} members)",
+               f"held-out tasks: {len(tasks)} of digits-v1, {int(errors['transitions'])} real "
+               "transitions for the prediction error",
+               f"surrogate play: {args.episodes} episodes per task and method (seeds 0 to "
+               f"{args.episodes - 1}), scored by the final surrogate val mAP",
+               "real: " + ", ".join(str(p) for p in args.real) + " (mean held-out test mAP)",
+               f"speed: {fast:,.0f} surrogate steps/s against {slow:.2f} real steps/s on "
+               f"{ts.heldout[0].name}, one thread, side by side: {fast / slow:,.0f}x"]
+    text = (result_header("The surrogate env mlic-surrogate-v0: fidelity and speed",
+                          command_line("benchmarks.surrogate", argv), seeds=None, details=details)
+            + f"\nSpearman correlation of the rankings: **{rho:.2f}** over {len(methods)} "
+            f"methods. The real ranking's own reproducibility (Spearman between its means on "
+            f"seeds 0, 2, 4 and on seeds 1, 3): {split_half:.2f}.\n\n" + table
+            + "\n\nPer-step prediction error on the held-out tasks' "
+            "real transitions:\n\n" + error_table + "\n")
+    args.weights.with_suffix(".json").write_text(json.dumps(
+        {**{k: model.meta[k] for k in ("dataset_id", "train_transitions", "command")},
+         "fidelity": card, "fidelity_command": command_line("benchmarks.surrogate", argv)},
+        indent=2) + "\n")
+    return write_result(args.out, text)
+
+
+def _ranks(values: Sequence[float]) -> list[int]:
+    """1 for the highest value."""
+    order = sorted(range(len(values)), key=lambda i: -values[i])
+    ranks = [0] * len(values)
+    for rank, i in enumerate(order, 1):
+        ranks[i] = rank
+    return ranks
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    from benchmarks.zero_shot import CALIBRATION
+    p = argparse.ArgumentParser(prog="python -m benchmarks.surrogate",
+                                description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("fit", help="fit the ensemble on the dataset's train tasks")
+    f.add_argument("--dataset-id", default=DATASET_ID)
+    f.add_argument("--out", type=Path, default=WEIGHTS)
+    f.add_argument("--members", type=int, default=FitConfig.members)
+    f.add_argument("--epochs", type=int, default=FitConfig.epochs)
+    f.add_argument("--seed", type=int, default=0)
+    f.add_argument("--threads", type=int, default=2)
+    d = sub.add_parser("fidelity", help="prediction error, speed and ranking fidelity")
+    d.add_argument("--weights", type=Path, default=WEIGHTS)
+    d.add_argument("--methods", required=True,
+                   help="comma-separated zero-shot method names (static default, static "
+                        "panel-best, bandit online, zoo:NAME, run:DIR, ...)")
+    d.add_argument("--real", type=Path, nargs="+", required=True,
+                   help="zero-shot or protocol run stores with the methods' real runs")
+    d.add_argument("--episodes", type=int, default=20, help="surrogate episodes per task")
+    d.add_argument("--calibration", type=Path, default=CALIBRATION.with_name(
+        "task_sets_digits_v1.csv"))
+    d.add_argument("--out", type=Path, default=RESULTS)
+    t = sub.add_parser("train", help="meta-train on the surrogate, then the real protocol")
+    t.add_argument("--algo", default="mat-dqn")
+    t.add_argument("--episodes", type=int, default=2000)
+    t.add_argument("--weights", type=Path, default=WEIGHTS)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--out", type=Path, required=True)
+    t.add_argument("--no-evaluate", dest="evaluate", action="store_false")
+    t.add_argument("--eval-seeds", type=int, default=5)
+    t.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    argv_list = list(argv) if argv is not None else sys.argv[1:]
+    command = {"fit": _fit_command, "fidelity": _fidelity_command, "train": _train_command}
+    return command[args.command](args, argv_list)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""``SurrogateEnv`` (``mlic-surrogate-v0``): the MLIC env's interface, a fitted model's dynamics.
+
+Same agents, spaces and episode shape as ``envs.make(task, observation="relative")``: four
+agents choose a component each per decision, and the episode is truncated when the task's
+budget is spent. The next observation and the reward come from an ``Ensemble`` fitted on
+real transitions (``benchmarks.surrogate fit`` on the Minari dataset of
+``benchmarks.dataset``), sampled, so that the same state and action can lead to different
+outcomes, as in real training. A step takes microseconds instead of a training segment.
+
+``reset(seed=..., options={"task": NAME})`` (or ``SurrogateEnv(task=NAME)``) starts one of
+the fitted task table's tasks, from one of the real initial observations recorded for it;
+without a task it draws one of the ``split`` (``train`` by default; ``heldout`` tasks were
+only evaluated, never fitted on). The model sees each task's features (its source, backbone,
+size, budget, label noise and imbalance), so it can be asked about a task it was not fitted
+on.
+Infos give the surrogate's ``val_mAP`` (from the predicted relative val-mAP feature and the
+task's recorded start), the ``task``, and ``uncertainty``: the ensemble members'
+disagreement on the val-mAP change.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pettingzoo import ParallelEnv
+
+from envs.actions import validate_actions
+from envs.config import EnvConfig
+from envs.engine.recipe import COMPONENTS
+from envs.errors import ConfigError, ResetNeededError
+from envs.registry import SURROGATE_ID
+from envs.spaces import AgentSpaces
+from envs.surrogate.model import (ACTION_SIZES, DYNAMIC, SCALARS, Ensemble, model_inputs,
+                                  next_observation)
+
+WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits-v1.npz"
+"""The bundled fit (its card, ``digits-v1.json`` beside it, says how it was made)."""
+SPLITS = ("train", "heldout")
+_VAL = DYNAMIC.index("val_map")
+ONE_HOT_SIZE = sum(ACTION_SIZES)
+
+
+class SurrogateEnv(AgentSpaces, ParallelEnv):
+    """A PettingZoo ParallelEnv whose transitions are sampled from a fitted ensemble."""
+
+    metadata = {"name": "mlic_surrogate_v0", "render_modes": [], "is_parallelizable": True}
+
+    def __init__(self, weights: str | Path | None = None, split: str = "train",
+                 ensemble: Ensemble | None = None, task: str | None = None) -> None:
+        self.model = ensemble if ensemble is not None else Ensemble.load(Path(weights or WEIGHTS))
+        if split not in SPLITS:
+            raise ConfigError(f"split {split!r} is not one of {SPLITS}")
+        self.tasks: dict[str, dict[str, Any]] = self.model.meta["tasks"]
+        self.split = split
+        if task is not None and task not in self.tasks:
+            raise ConfigError(f"task {task!r} is not in the surrogate's task table: use one of "
+                              f"{sorted(self.tasks)}")
+        self.fixed_task = task
+        """Every reset starts this task (unless its options name another)."""
+        if not any(t["split"] == split for t in self.tasks.values()):
+            raise ConfigError(f"the surrogate's task table has no {split} task; its tasks: "
+                              f"{sorted(self.tasks)}")
+        history = int(self.model.meta["history"])
+        self._init_spaces(EnvConfig(observation="relative", history=history,
+                                    agents=tuple(COMPONENTS)))
+        self.render_mode: str | None = None
+        self.agents: list[str] = []
+        self.task: str | None = None
+        self._obs: np.ndarray | None = None
+        self._start_val = 0.0
+        self._decisions = 0
+        self._rng = np.random.default_rng()
+
+    # ------------------------------------------------------------- episode
+    def reset(self, seed: int | None = None, options: dict | None = None
+              ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        if seed is not None:
+            self._rng = np.random.default_rng(seed)
+        name = (options or {}).get("task", self.fixed_task)
+        if name is None:
+            names = sorted(n for n, t in self.tasks.items() if t["split"] == self.split)
+            name = names[int(self._rng.integers(len(names)))]
+        elif name not in self.tasks:
+            raise ConfigError(f"task {name!r} is not in the surrogate's task table: use one of "
+                              f"{sorted(self.tasks)}")
+        task = self.tasks[name]
+        start = int(self._rng.integers(len(task["starts"])))
+        self.task, self._decisions = name, 0
+        self._obs = np.asarray(task["starts"][start], dtype=np.float32)
+        self._start_val = float(task["start_val"][start])
+        self.config = dataclasses.replace(self.config, max_decisions=int(task["decisions"]))
+        self.agents = list(self.possible_agents)
+        return self._observations(), self._infos(None)
+
+    def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        if self._obs is None:
+            raise ResetNeededError("step() before the first reset(): call reset() first")
+        if not self.agents:
+            raise ResetNeededError("the episode is over: call reset() before step()")
+        checked = validate_actions(actions, self.agents, self._action_spaces)
+        joint = np.array([[checked[a] for a in self.possible_agents]])
+        x = model_inputs(self._obs[None], joint, self.tasks[self.task]["features"])
+        prediction, disagreement = self.model.sample(x, self._rng)
+        task = self.tasks[self.task]
+        self._obs = next_observation(self._obs, joint, prediction, 1.0 / task["decisions"],
+                                     self.config.history,
+                                     one_hot=x[0, len(self._obs):len(self._obs) + ONE_HOT_SIZE])
+        self._decisions += 1
+        truncated = self._decisions >= int(task["decisions"])
+        agents, observations = self.agents, self._observations()
+        infos = self._infos(disagreement[_VAL])
+        if truncated:
+            self.agents = []
+        reward = float(prediction[-1])
+        return (observations, {a: reward for a in agents}, {a: False for a in agents},
+                {a: truncated for a in agents}, {a: infos[a] for a in agents})
+
+    def pinned(self, task: str) -> SurrogateEnv:
+        """A surrogate on the same model whose every reset starts ``task``."""
+        return SurrogateEnv(split=self.split, ensemble=self.model, task=task)
+
+    # ------------------------------------------------------------- views
+    def val_map(self) -> float:
+        """The surrogate's val mAP (0..100): the relative val-mAP feature in the task's points."""
+        if self._obs is None:
+            raise ResetNeededError("val_map() before the first reset(): call reset() first")
+        share = float(self._obs[SCALARS.index("val_map")])
+        return self._start_val + share * max(1.0, 100.0 - self._start_val)
+
+    def state(self) -> np.ndarray:
+        if self._obs is None:
+            raise ResetNeededError("state() before the first reset(): call reset() first")
+        return self._obs.copy()
+
+    def _observations(self) -> dict[str, np.ndarray]:
+        return {a: self._obs.copy() for a in self.agents}
+
+    def _infos(self, uncertainty: float | None) -> dict[str, dict]:
+        info = {"val_mAP": self.val_map(), "task": self.task, "decision": self._decisions,
+                "uncertainty": None if uncertainty is None else float(uncertainty)}
+        return {a: dict(info) for a in self.possible_agents}
+
+    def render(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def make_surrogate(weights: str | Path | None = None, split: str = "train") -> SurrogateEnv:
+    """``mlic-surrogate-v0``: the bundled fit, or the ``weights`` of another."""
+    return SurrogateEnv(weights, split)
+
+
+__all__ = ["SURROGATE_ID", "SurrogateEnv", "WEIGHTS", "make_surrogate"]
