@@ -130,7 +130,7 @@ def stored_episodes(store_path: Path) -> tuple[dict[str, Any], list[Episode]]:
         for line in lines if line.strip()]
 
 
-def _minari() -> Any:
+def require_minari() -> Any:
     try:
         import minari
     except ImportError as error:  # pragma: no cover - the extra is part of make setup
@@ -142,7 +142,7 @@ def _minari() -> Any:
 def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command: str = "") -> Any:
     """A Minari dataset of ``episodes`` (see the module docstring); an existing dataset of the
     same id is replaced."""
-    minari = _minari()
+    minari = require_minari()
     from gymnasium import spaces
     from minari.data_collector.episode_buffer import EpisodeBuffer
     if not episodes:
@@ -190,7 +190,8 @@ def dataset_size(dataset: Any) -> tuple[int, int, int]:
     return dataset.total_episodes, dataset.total_steps, size
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
+def parser() -> argparse.ArgumentParser:
+    """The command line: ``collect`` and ``export``."""
     p = argparse.ArgumentParser(prog="python -m benchmarks.dataset",
                                 description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -208,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> Any:
     e.add_argument("--dataset-id", default=DATASET_ID)
     e.add_argument("--root", type=Path, default=None,
                    help="where Minari keeps datasets (default: MINARI_DATASETS_PATH or ~/.minari)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    p = parser()
     args = p.parse_args(argv)
     argv_list = list(argv) if argv is not None else sys.argv[1:]
     if args.command == "collect":

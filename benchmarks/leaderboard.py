@@ -3,16 +3,18 @@
 Every row is a method's test mAP per target and seed, from run stores in the zero-shot
 format (``benchmarks.zero_shot.Run``: the protocol store, and any zero-shot store, which
 may have been made on another machine and may cover some targets only, e.g. the full
-default task), plus anchor rows read from the ``benchmarks.headroom`` store (the rollout
-expert, TPE, the VBS-C, Ray Tune PBT), which only that benchmark measures. The leaderboard
-lists every store it read with the machine that made it (the ``machine`` line of the store's
-result file). Per target and seed:
+default task), plus anchor rows read from the ``benchmarks.headroom`` store or the result
+csv it writes (the rollout expert, TPE, the VBS-C, Ray Tune PBT), which only that benchmark
+measures: the committed csv (``benchmarks/results/headroom.csv``) holds every number the
+leaderboard takes from it, so a fresh clone, without the gitignored store, ranks too. The
+leaderboard lists every store it read with the machine that made it (the ``machine`` line of
+the store's result file). Per target and seed:
 
 * raw test mAP (the held-out, mnist and default-task means are columns of the table);
 * the normalised score ``(method_s - SBS_s) / (expert - mean SBS)``: 0 is the single best
   static recipe (``static panel-best``, the same target and seed ``s``, from the same store
   where it holds them: the same machine), 1 the rollout
-  expert (its mean test mAP on the target, from the headroom store, at its k x compute).
+  expert (its mean test mAP on the target, from the headroom runs, at its k x compute).
   The gap is the target's, over the seeds used, so one noisy SBS seed cannot flip its
   sign, and a method's mean score over seeds is exactly ``benchmarks.normalised``'s.
   Targets without an expert measurement (mnist, the full default task, held-out tasks
@@ -195,10 +197,18 @@ def read_stores(stores: Sequence[Path]) -> Stores:
 
 
 def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Scores], Scores]:
-    """From a headroom store: the expert's mean test mAP per held-out target, each anchor's
-    held-out scores, and the store's own SBS runs (method ``panel:<sbs>``)."""
+    """From a headroom store or result csv (``benchmarks.normalised.read_results``): the
+    expert's mean test mAP per held-out target, each anchor's held-out scores, and the
+    benchmark's own SBS runs (method ``panel:<sbs>``)."""
     by_method: dict[str, Scores] = {}
-    for (label, method, seed), value in normalised_score.read_runs(path).items():
+    runs = normalised_score.read_runs(path)
+    if path.suffix == ".csv" and not any(m == f"panel:{sbs}" for _, m, _ in runs):
+        held = sorted({m.removeprefix("panel:") for _, m, _ in runs if m.startswith("panel:")})
+        raise SystemExit(f"error: the headroom csv {path} holds the runs of the static recipes "
+                         f"{', '.join(held) or 'none'} only, not of the runs' SBS {sbs}: pass "
+                         "the headroom store (--headroom benchmarks/results/runs/"
+                         "headroom-<task set>.jsonl), which holds every panel recipe")
+    for (label, method, seed), value in runs.items():
         if label.startswith("heldout:"):
             by_method.setdefault(method, {}).setdefault(short_target(label), {})[seed] = value
     experts = {t: statistics.fmean(s.values()) for t, s in by_method.get("expert", {}).items()}
@@ -207,13 +217,12 @@ def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Sco
 
 
 def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
-    """Kind and compute of each anchor row: its mean compute in episodes of the target."""
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    """Kind and compute of each anchor row (from a headroom store or result csv): its mean
+    compute in episodes of the target."""
     episodes: dict[str, list[float]] = {}
-    for line in lines:
-        result = json.loads(line)["result"]
-        if result["method"] in ANCHORS and str(result.get("label", "")).startswith("heldout:"):
-            episodes.setdefault(result["method"], []).append(float(result.get("episodes", 1.0)))
+    for (label, method, _), result in normalised_score.read_results(path).items():
+        if method in ANCHORS and label.startswith("heldout:"):
+            episodes.setdefault(method, []).append(float(result.get("episodes", 1.0)))
     infos = {}
     for method, values in episodes.items():
         k = f"{statistics.fmean(values):.1f}x"
@@ -428,9 +437,12 @@ def tables(scores: Mapping[str, Scores], infos: Mapping[str, MethodInfo],
 def result_field(store: Path, task_set: str, field: str) -> str | None:
     """The ``- <field>: ...`` line (``command``, ``machine``) of the header of the result file
     that made a store (``DIR/runs/NAME.jsonl``, zero-shot's, or ``DIR/runs/NAME-<task
-    set>.jsonl``, headroom's -> ``DIR/NAME.md``; ``benchmarks.common.result_header``)."""
-    for stem in (store.stem, store.stem.removesuffix(f"-{task_set}")):
-        result = store.parent.parent / f"{stem}.md"
+    set>.jsonl``, headroom's -> ``DIR/NAME.md``; a result csv ``DIR/NAME.csv`` ->
+    ``DIR/NAME.md``; ``benchmarks.common.result_header``)."""
+    results = [store.with_suffix(".md")] if store.suffix == ".csv" else [
+        store.parent.parent / f"{stem}.md"
+        for stem in (store.stem, store.stem.removesuffix(f"-{task_set}"))]
+    for result in results:
         if result.is_file():
             match = re.search(rf"^- {field}: (.*)$", result.read_text(encoding="utf-8"), re.M)
             if match:
@@ -514,13 +526,15 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
         raise SystemExit(f"error: no {PANEL_BEST!r} runs to score against: run python -m "
                          "benchmarks.protocol --algo sbs first (it plays them)")
     if not headroom.is_file():
-        raise SystemExit(f"error: the headroom store {headroom} is missing: run python -m "
+        raise SystemExit(f"error: the headroom runs {headroom} are missing: run python -m "
                          "benchmarks.headroom first (its rollout expert is the normalised "
-                         "score's 1), or pass --headroom STORE")
-    ran = json.loads(headroom.read_text(encoding="utf-8").splitlines()[0])["settings"]
+                         "score's 1), or pass --headroom FILE (its store, .jsonl, or its result "
+                         "csv, .csv)")
+    ran = normalised_score.read_settings(headroom)
     if ran.get("task_set", settings.get("task_set")) != settings.get("task_set"):
-        raise SystemExit(f"error: the headroom store {headroom} ran {ran['task_set']}, the runs "
-                         f"{settings.get('task_set')}: pass the headroom store of that task set")
+        raise SystemExit(f"error: the headroom runs {headroom} ran {ran['task_set']}, the runs "
+                         f"{settings.get('task_set')}: pass the headroom store or result csv of "
+                         "that task set")
     sbs_recipe = str(settings.get("panel_best", ""))
     experts, anchors, anchor_sbs = read_headroom(headroom, sbs_recipe)
     anchor_command = result_command(headroom, str(settings.get("task_set", ""))) \

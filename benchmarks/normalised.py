@@ -6,18 +6,22 @@
 For each held-out task that both stores ran, and on the seeds both ran, the score of a
 controller is ``(controller - SBS) / (expert - SBS)`` on mean test mAP: 0 is the single best
 static recipe, 1 the rollout expert (at its k x compute). The expert and the SBS come from
-the ``benchmarks.headroom`` store, the controllers from the ``benchmarks.zero_shot`` store;
-the SBS runs of both are the same runs (same task, recipe and seed), which is checked.
+the ``benchmarks.headroom`` store (or the result csv it writes beside its report, e.g. the
+committed ``benchmarks/results/headroom.csv``), the controllers from the
+``benchmarks.zero_shot`` store; the SBS runs of both are the same runs (same task, recipe and
+seed), which is checked.
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import statistics
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.reporting import command_line
@@ -28,23 +32,85 @@ SBS = "panel:none+sgd+constant+bce"
 ZERO_SHOT_SBS = "static panel-best"
 
 
-def read_runs(path: Path) -> dict[tuple[str, str, int], float]:
-    """The test mAP of every run in a benchmark run store, by ``(task label, method, seed)``.
+CSV_COLUMNS = ("task", "method", "seed", "test_mAP", "episodes", "schedule")
+"""The columns of a ``benchmarks.headroom`` result csv that its runs are read from."""
+
+
+def read_results(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """Every run's result in a benchmark run store or a headroom result csv, by ``(task label,
+    method, seed)``.
 
     Reads the stores of ``benchmarks.headroom`` (whose results carry ``label``, e.g.
     ``heldout:1``) and of ``benchmarks.zero_shot`` / ``benchmarks.protocol`` (whose results
     carry ``target``, e.g. ``heldout 1: <task>``, read as ``heldout:1``; the mnist and default
     targets keep their whole label): one JSON line of settings, then one run per line. A run
-    stored twice keeps its last line.
+    stored twice keeps its last line. A ``.csv`` is read as a headroom result csv
+    (``read_headroom_csv``), under the store's method names.
     """
+    if path.suffix == ".csv":
+        return read_headroom_csv(path)
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
     out = {}
     for line in lines:
         result = json.loads(line)["result"]
         label = result.get("label") or re.sub(r"^heldout (\d+):.*", r"heldout:\1",
                                               result["target"])
-        out[(label, result["method"], int(result["seed"]))] = float(result["test_mAP"])
+        out[(label, result["method"], int(result["seed"]))] = result
     return out
+
+
+def read_runs(path: Path) -> dict[tuple[str, str, int], float]:
+    """The test mAP of every run in a benchmark run store or headroom result csv, by ``(task
+    label, method, seed)`` (``read_results``)."""
+    return {key: float(result["test_mAP"]) for key, result in read_results(path).items()}
+
+
+def read_headroom_csv(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+    """The runs of a ``benchmarks.headroom`` result csv (``headroom.csv``: one row per task,
+    method and seed) under the method names of the headroom store: ``SBS`` is
+    ``panel:<its recipe>`` (the recipe its schedule holds throughout), ``default``
+    ``panel:default (ASL paper)``; ``VBS-8`` (a copy of each task's best panel recipe's runs)
+    is left out; ``expert``, ``expert-sbs``, ``tpe``, ``vbs-c`` and ``pbt`` keep their names."""
+    from benchmarks.static_recipes import RECIPES
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise SystemExit(f"error: {path} is not a benchmarks.headroom result csv (it lacks "
+                             f"the column(s) {', '.join(missing)}): give a headroom run store "
+                             "(.jsonl) or the csv the headroom benchmark writes")
+        rows = list(reader)
+    default, names = next(iter(RECIPES)), {r.name: name for name, r in RECIPES.items()}
+    sbs = {re.sub(r" ×\d+$", "", r["schedule"]) for r in rows if r["method"] == "SBS"}
+    if len(sbs) > 1 or any(" → " in s for s in sbs):
+        raise SystemExit(f"error: the SBS runs of {path} do not hold one recipe throughout "
+                         f"({', '.join(sorted(sbs))}): not a headroom result csv")
+    methods = {"default": f"panel:{default}", "VBS-8": None,
+               **{"SBS": f"panel:{names.get(s, s)}" for s in sbs}}
+    out = {}
+    for row in rows:
+        method = methods.get(row["method"], row["method"])
+        if method is None:
+            continue
+        seed = int(row["seed"])
+        out[(row["task"], method, seed)] = {
+            "label": row["task"], "method": method, "seed": seed,
+            "test_mAP": float(row["test_mAP"]), "episodes": float(row["episodes"] or 1.0)}
+    return out
+
+
+def read_settings(path: Path) -> dict[str, Any]:
+    """A run store's settings (its first line); for a headroom result csv, its task set, from
+    the ``tasks: ... of <task set>`` line of the report beside it (``headroom.md`` for
+    ``headroom.csv``; none when there is no report)."""
+    if path.suffix != ".csv":
+        return json.loads(path.read_text(encoding="utf-8").splitlines()[0])["settings"]
+    report = path.with_suffix(".md")
+    if not report.is_file():
+        return {}
+    match = re.search(r"^- tasks: .* of (\S+) \(labels", report.read_text(encoding="utf-8"),
+                      re.M)
+    return {"task_set": match.group(1)} if match else {}
 
 
 def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, list[float]]]:
@@ -78,7 +144,8 @@ def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, 
 def main(argv: Sequence[str] | None = None) -> Path:
     p = argparse.ArgumentParser(prog="python -m benchmarks.normalised",
                                 description=__doc__.split("\n\n")[0])
-    p.add_argument("--headroom", type=Path, required=True, help="a benchmarks.headroom store")
+    p.add_argument("--headroom", type=Path, required=True,
+                   help="a benchmarks.headroom store (.jsonl) or result csv (.csv)")
     p.add_argument("--zero-shot", type=Path, required=True, help="a benchmarks.zero_shot store")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)

@@ -24,6 +24,13 @@ once: every method shares them. Runs go to one store per task set,
 runs live under ``runs/protocol/`` and continue from their checkpoint. Each method's kind,
 compute and command go beside the store (``protocol-<task set>.methods.json``). Then the
 leaderboard (``benchmarks.leaderboard``) is written again from the store.
+
+The normalised score's 1 (the rollout expert) and the anchor rows come from
+``benchmarks.headroom``: ``--headroom`` takes its run store (``runs/headroom-*.jsonl``) or
+the result csv it writes beside its report; the default is the committed csv of the task set
+(``benchmarks/results/headroom.csv`` for digits-v1, ``headroom_digits_v0.csv`` for
+digits-v0, ``headroom_<task set>.csv`` otherwise), so a fresh clone, without the gitignored
+stores, needs no hour of headroom runs first.
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ import agents
 import envs
 from agents import ALGORITHMS, UnknownAlgorithmError, zoo
 from agents.errors import AgentsError
-from benchmarks import leaderboard, sb3_joint
+from benchmarks import leaderboard, normalised, sb3_joint
 from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
 from benchmarks.leaderboard import ONE_RUN, MethodInfo
 from benchmarks.common import machine_description
@@ -60,6 +67,11 @@ from training.core.run_store import RunStore, SweepResumeError, play_stored
 RESULTS = Path(__file__).resolve().parent / "results"
 CALIBRATIONS = {"digits-v0": RESULTS / "task_sets.csv",
                 "digits-v1": RESULTS / "task_sets_digits_v1.csv"}
+HEADROOMS = {"digits-v0": RESULTS / "headroom_digits_v0.csv",
+             "digits-v1": RESULTS / "headroom.csv"}
+"""The committed ``benchmarks.headroom`` result csv of each task set (``--headroom``'s
+default; ``headroom_<task set>.csv`` for the others)."""
+HEADROOM_SUFFIXES = (".jsonl", ".csv")
 
 
 @dataclass(frozen=True)
@@ -86,8 +98,9 @@ class ProtocolConfig:
     """Folder of the meta-training (and SB3) runs."""
     calibration: Path = CALIBRATIONS["digits-v1"]
     """The task set's calibration csv (``benchmarks.task_sets``): the SBS comes from it."""
-    headroom: Path = RESULTS / "runs" / "headroom-digits-v1.jsonl"
-    """The ``benchmarks.headroom`` store: the expert (the normalised score's 1), anchors."""
+    headroom: Path = HEADROOMS["digits-v1"]
+    """The ``benchmarks.headroom`` store (.jsonl) or result csv (.csv): the expert (the
+    normalised score's 1), anchors."""
     out: Path = RESULTS / "leaderboard.md"
     """The leaderboard (its performance profile beside it)."""
     store: Path = RESULTS / "runs" / "protocol-digits-v1.jsonl"
@@ -116,7 +129,8 @@ class ProtocolConfig:
             meta_episodes=args.meta_episodes, meta_workers=args.meta_workers,
             meta_out=args.meta_out, calibration=args.calibration or CALIBRATIONS.get(
                 args.task_set, RESULTS / f"task_sets_{slug}.csv"),
-            headroom=args.headroom or RESULTS / "runs" / f"headroom-{args.task_set}.jsonl",
+            headroom=args.headroom or HEADROOMS.get(args.task_set,
+                                                    RESULTS / f"headroom_{slug}.csv"),
             out=out, store=args.store or out.parent / "runs" / (
                 f"protocol-{args.task_set}{'-quick' if args.quick else ''}.jsonl"),
             extra=tuple(args.extra), reps=args.reps or (200 if args.quick else 5000),
@@ -367,7 +381,9 @@ def parser() -> argparse.ArgumentParser:
     add("--calibration", type=Path, help="the task set's calibration csv (default: "
         "benchmarks/results/task_sets.csv for digits-v0, task_sets_digits_v1.csv for v1)")
     add("--headroom", type=Path,
-        help="the headroom store (default: benchmarks/results/runs/headroom-<task set>.jsonl)")
+        help="the benchmarks.headroom run store (.jsonl) or result csv (.csv) (default: the "
+             "committed csv, benchmarks/results/headroom.csv for digits-v1, "
+             "headroom_digits_v0.csv for digits-v0, headroom_<task set>.csv otherwise)")
     add("--out", type=Path,
         help="the leaderboard (default: benchmarks/results/leaderboard.md for digits-v1)")
     add("--store", type=Path, help="the run store (default: <out dir>/runs/protocol-<task "
@@ -394,10 +410,18 @@ def main(argv: list[str] | None = None) -> Path:
             or config.meta_episodes < 0:
         p.error("--seeds, --workers, --meta-workers and --reps must be positive, "
                 "--meta-episodes at least 0")
+    if config.headroom.suffix not in HEADROOM_SUFFIXES:
+        p.error(f"--headroom {config.headroom}: give a benchmarks.headroom run store (.jsonl) "
+                "or the result csv it writes (.csv, e.g. benchmarks/results/headroom.csv)")
     if not config.headroom.is_file():
         p.error(f"--headroom {config.headroom} is missing: run python -m benchmarks.headroom "
                 f"--task-set {config.task_set} first (its rollout expert is the normalised "
-                "score's 1), or pass --headroom STORE")
+                "score's 1), or pass --headroom FILE (its run store, .jsonl, or its result "
+                "csv, .csv)")
+    ran = normalised.read_settings(config.headroom).get("task_set", config.task_set)
+    if ran != config.task_set:
+        p.error(f"--headroom {config.headroom} ran {ran}, not --task-set {config.task_set}: "
+                "pass the headroom store or result csv of that task set")
     if args.leaderboard:
         stores = ([config.store] if config.store.is_file() else []) + list(config.extra)
         if not stores:

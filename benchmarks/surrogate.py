@@ -43,8 +43,9 @@ from torch import nn
 
 import envs
 from agents import load_controller, make_controller
+from agents.registry import declared_options
 from benchmarks.common import markdown_table, result_header, write_result
-from benchmarks.dataset import DATASET_ID, _minari
+from benchmarks.dataset import DATASET_ID, require_minari
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
@@ -76,7 +77,7 @@ class Transitions:
 
 def load_dataset(dataset_id: str) -> tuple[Any, dict[str, Any]]:
     """The Minari dataset and its description (tasks, splits, ...)."""
-    minari = _minari()
+    minari = require_minari()
     try:
         dataset = minari.load_dataset(dataset_id)
     except Exception as error:  # minari raises several kinds for a missing dataset
@@ -210,13 +211,16 @@ class _FinalVal(Callback):
 
 def surrogate_controller(method: str, env: SurrogateEnv, seed: int, best: str) -> Any:
     """A leaderboard method as a controller on the surrogate (the names of
-    ``benchmarks.zero_shot``: ``static default``, ``static panel-best``, ``<algo> online``,
-    ``zoo:NAME``, ``run:DIR``)."""
+    ``benchmarks.zero_shot`` and ``benchmarks.protocol``: ``static default``, ``static
+    panel-best``, ``<algo> online``, ``module.path:Class``, ``zoo:NAME``, ``run:DIR``), built as
+    those build it (online ones are offered the default recipe as ``choices``)."""
     if method in ("static default", "static panel-best"):
         recipe = envs.DEFAULT_RECIPE if method == "static default" else RECIPES[best]
         return make_controller("static", env, seed=seed, choices=envs.recipe_actions(env, recipe))
-    if method.endswith(" online"):
-        return make_controller(method.removesuffix(" online"), env, seed=seed)
+    if method.endswith(" online") or (":" in method and not method.startswith(("zoo:", "run:"))):
+        algo = method.removesuffix(" online")  # a registered algorithm, or module.path:Class
+        offered = {"choices": envs.recipe_actions(env, envs.DEFAULT_RECIPE)}
+        return make_controller(algo, env, seed=seed, **declared_options(algo, offered))
     source: str | Path = method if method.startswith("zoo:") else \
         Path(method.removeprefix("run:")) / "best"
     return load_controller(source, frozen_view(env, source), seed=seed, training=False)
@@ -420,7 +424,8 @@ def _ranks(values: Sequence[float]) -> list[int]:
     return ranks
 
 
-def main(argv: Sequence[str] | None = None) -> Any:
+def parser() -> argparse.ArgumentParser:
+    """The command line: ``fit``, ``fidelity`` and ``train``."""
     from benchmarks.zero_shot import CALIBRATION
     p = argparse.ArgumentParser(prog="python -m benchmarks.surrogate",
                                 description=__doc__.split("\n\n")[0])
@@ -453,7 +458,11 @@ def main(argv: Sequence[str] | None = None) -> Any:
     t.add_argument("--no-evaluate", dest="evaluate", action="store_false")
     t.add_argument("--eval-seeds", type=int, default=5)
     t.add_argument("--workers", type=int, default=2)
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> Any:
+    args = parser().parse_args(argv)
     argv_list = list(argv) if argv is not None else sys.argv[1:]
     command = {"fit": _fit_command, "fidelity": _fidelity_command, "train": _train_command}
     return command[args.command](args, argv_list)

@@ -51,3 +51,42 @@ def test_read_runs_keys_every_store_by_task_label_method_and_seed(tmp_path):
     assert normalised.read_runs(store) == {("heldout:2", "m", 0): 30.0,
                                            ("mlic-digits-v0 (full default)", "m", 0): 50.0,
                                            ("heldout:1", "expert", 1): 40.0}
+
+
+def test_a_headroom_result_csv_reads_as_its_store(tmp_path):
+    """``benchmarks.headroom``'s csv (method names ``SBS``, ``default``, ``VBS-8``, ...)
+    reads under its store's names, and scores as the store does."""
+    values = {(s, m): v for s in (0, 1)
+              for m, v in (("SBS", 30.0 + s), ("default", 29.0), ("VBS-8", 31.0),
+                           ("expert", 34.0 + s), ("tpe", 32.5))}
+    schedules = {"SBS": "none+sgd+constant+bce ×6", "default": "flip_crop+adamw+one_cycle+asl ×6",
+                 "VBS-8": "crop+adamw+cosine+asl ×6", "expert": "a ×3 → b ×3", "tpe": ""}
+    table = tmp_path / "headroom.csv"
+    table.write_text("task,method,seed,val_mAP,test_mAP,episodes,schedule,detail\n" + "".join(
+        f"heldout:1,{m},{s},0.0,{v!r},{20.0 if m in ('expert', 'tpe') else 1.0},"
+        f"{schedules[m]},\n" for (s, m), v in values.items()))
+    names = {"SBS": normalised.SBS, "default": "panel:default (ASL paper)", "expert": "expert",
+             "tpe": "tpe"}
+    assert normalised.read_runs(table) == {("heldout:1", names[m], s): v
+                                           for (s, m), v in values.items() if m != "VBS-8"}
+    assert normalised.read_results(table)[("heldout:1", "tpe", 1)]["episodes"] == 20.0
+    assert normalised.read_settings(table) == {}  # no report beside it: no task set to check
+    (tmp_path / "headroom.md").write_text(
+        "# Headroom\n\n- tasks: heldout:1 of digits-v1 (labels: split:index, 1-based)\n")
+    assert normalised.read_settings(table) == {"task_set": "digits-v1"}
+    store = _store(tmp_path / "h.jsonl", [
+        (s, {"label": "heldout:1", "method": names[m], "seed": s, "test_mAP": v})
+        for (s, m), v in values.items() if m != "VBS-8"])
+    zero_shot = _store(tmp_path / "z.jsonl", [
+        (s, {"target": "heldout 1: task", "method": m, "seed": s, "test_mAP": v})
+        for s in (0, 1) for m, v in ((normalised.ZERO_SHOT_SBS, 30.0 + s),
+                                     ("run:runs/bc", 33.0 + s))])
+    assert normalised.scores(table, zero_shot) == normalised.scores(store, zero_shot)
+    assert normalised.scores(table, zero_shot)[1] == {"run:runs/bc": [pytest.approx(0.75)]}
+
+
+def test_a_csv_that_is_not_a_headroom_result_is_refused(tmp_path):
+    table = tmp_path / "peers.csv"
+    table.write_text("method,seed,test_mAP\nx,0,1.0\n")
+    with pytest.raises(SystemExit, match="not a benchmarks.headroom result csv"):
+        normalised.read_runs(table)

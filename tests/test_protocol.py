@@ -1,8 +1,10 @@
 """``benchmarks.protocol`` and ``benchmarks.leaderboard``: normalised scores and rliable
-aggregates on hand-made stores, tiny end-to-end runs (static, sbs, an outside controller,
-SB3 PPO) that each put a row on the leaderboard, and clear errors for bad input."""
+aggregates on hand-made stores, the headroom result csv scoring as its store, tiny end-to-end
+runs (static, sbs, an outside controller, SB3 PPO) that each put a row on the leaderboard,
+and clear errors for bad input."""
 from __future__ import annotations
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.stats import trim_mean
 
-from benchmarks import leaderboard, protocol
+from benchmarks import leaderboard, normalised, protocol
 
 SBS = "none+sgd+constant+bce"
 
@@ -34,6 +36,32 @@ def _headroom(path: Path, experts: dict[int, float]) -> Path:
         for k, expert in experts.items() for s, d in ((0, -1.0), (1, 1.0))
         for method, below, episodes in (("expert", 0, 20.0), ("tpe", 2, 20.0),
                                         (f"panel:{SBS}", 5, 1.0))])
+
+
+def _headroom_csv(path: Path, experts: dict[int, float], *, task_set: str = "digits-v1",
+                  sbs: str = SBS) -> Path:
+    """The runs of ``_headroom`` as the result csv ``benchmarks.headroom`` writes (its method
+    names: ``SBS`` for ``panel:<sbs>``, plus ``default`` and ``VBS-8`` and a train task, which
+    the leaderboard does not use), with the report beside it that names its task set."""
+    rows = [(f"heldout:{k}", method, s, expert - below + d, episodes, schedule)
+            for k, expert in experts.items() for s, d in ((0, -1.0), (1, 1.0))
+            for method, below, episodes, schedule in (
+                ("default", 6, 1.0, "flip_crop+adamw+one_cycle+asl ×4"),
+                ("SBS", 5, 1.0, f"{sbs} ×4"), ("VBS-8", 4, 1.0, "crop+adamw+cosine+asl ×4"),
+                ("expert", 0, 20.0, "a ×2 → b ×2"), ("tpe", 2, 20.0, ""))]
+    rows += [("train:1", "expert", 0, 99.0, 20.0, "a ×4")]
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.writer(file)
+        writer.writerow(["task", "method", "seed", "val_mAP", "test_mAP", "episodes",
+                         "schedule", "detail"])
+        writer.writerows([t, m, s, v - 1, v, e, sch, ""] for t, m, s, v, e, sch in rows)
+    path.with_suffix(".md").write_text(
+        f"# Headroom on {task_set}: the rollout expert against static recipes\n\n"
+        "- command: `python -m benchmarks.headroom --tasks heldout:1,heldout:2`\n"
+        "- machine: a test machine\n"
+        f"- tasks: heldout:1, heldout:2 of {task_set} (labels: split:index, 1-based)\n"
+        f"- SBS: {sbs}\n")
+    return path
 
 
 def _run(target: str, method: str, seed: int, value: float) -> dict:
@@ -83,6 +111,76 @@ def test_normalised_scores_and_rliable_aggregates_on_a_hand_made_store(tmp_path)
     assert "raw test mAP only (left out of the normalised aggregates): mnist" in text
     assert (tmp_path / "lb_profile.png").stat().st_size > 1000
     assert "## How to add a row" in text
+
+
+def test_a_headroom_csv_scores_as_its_store(tmp_path):
+    experts = {1: 35.0, 2: 30.0}
+    store = _headroom(tmp_path / "runs" / "headroom-digits-v1.jsonl", experts)
+    table = _headroom_csv(tmp_path / "headroom.csv", experts)  # the same runs; the same report
+    assert leaderboard.read_headroom(table, SBS) == leaderboard.read_headroom(store, SBS)
+    assert leaderboard.anchor_infos(table, "cmd") == leaderboard.anchor_infos(store, "cmd")
+    assert leaderboard.anchor_infos(table, "cmd")["expert (headroom)"].deployment.startswith(
+        "20.0x")
+    for path in (store, table):
+        assert leaderboard.result_command(path, "digits-v1") == (
+            "python -m benchmarks.headroom --tasks heldout:1,heldout:2")
+    runs = [_run(t, m, s, v + s) for t, v in (("heldout 1: a", 30.0), ("heldout 2: b", 25.0),
+                                              ("mlic-mnist-v0 (task size)", 28.0))
+            for m in ("static panel-best", "mine") for s in range(3)]
+    stores = leaderboard.read_stores([_store(tmp_path / "p" / "runs" / "p.jsonl",
+                                             {"task_set": "digits-v1", "panel_best": SBS}, runs)])
+    texts = [leaderboard.write(tmp_path / name / "lb.md", stores, {}, path, command="cmd",
+                               reps=50).read_text() for name, path in (("a", store), ("b", table))]
+    assert texts[0].replace(str(store), str(table)) == texts[1]
+    assert f"`{table}` (the expert, anchors): a test machine" in texts[1]
+    assert _row(texts[1], "expert (headroom)")[-1] == (
+        "`python -m benchmarks.headroom --tasks heldout:1,heldout:2` |")
+
+
+def test_the_committed_headroom_csvs_are_the_defaults(tmp_path):
+    for task_set, table in protocol.HEADROOMS.items():
+        assert table.is_file(), f"{table} is committed: the protocol's default for {task_set}"
+        assert normalised.read_settings(table) == {"task_set": task_set}
+        experts, anchors, sbs = leaderboard.read_headroom(
+            table, protocol.panel_best(protocol.CALIBRATIONS[task_set]))
+        assert experts and sbs and set(anchors) >= {"expert (headroom)", "VBS-C (headroom)"}
+    # a fresh clone: no run store of headroom, the leaderboard ranks from the committed csv
+    runs = [_run(f"heldout {k}: t{k}", m, s, 30.0 + s + (m == "mine"))
+            for k in (1, 2, 3) for m in ("static panel-best", "mine") for s in range(2)]
+    store = _store(tmp_path / "runs" / "p.jsonl", {"task_set": "digits-v1", "panel_best": SBS},
+                   runs)
+    text = protocol.main(["--leaderboard", "--store", str(store), "--out",
+                          str(tmp_path / "lb.md"), "--reps", "50"]).read_text()
+    assert re.search(r"`[^`]*headroom\.csv` \(the expert, anchors\): AMD EPYC", text)
+    assert _row(text, "expert (headroom)")[3].startswith("+")
+    assert _row(text, "mine")[3] != "—"  # normalised by the csv's expert
+
+
+HEADROOM_STORES = {"digits-v1": "headroom-digits-v1.jsonl",
+                   "digits-v0": "headroom_digits_v0-digits-v0.jsonl"}
+
+
+@pytest.mark.parametrize("task_set", HEADROOM_STORES)
+def test_the_committed_headroom_csv_scores_as_the_local_store(task_set):
+    store = protocol.RESULTS / "runs" / HEADROOM_STORES[task_set]
+    if not store.is_file():
+        pytest.skip(f"{store} is not here (run stores are gitignored: only the csv is committed)")
+    table, sbs = protocol.HEADROOMS[task_set], protocol.panel_best(protocol.CALIBRATIONS[task_set])
+    from_csv, from_store = (leaderboard.read_headroom(path, sbs) for path in (table, store))
+    assert from_csv == from_store  # exactly: the csv keeps every digit
+    experts, anchors, anchor_sbs = from_csv
+    assert experts and anchor_sbs and len(anchors) >= 4
+    for name, runs in anchors.items():  # the anchors' normalised scores, from either
+        matrix, targets = leaderboard.normalised_matrix(runs, anchor_sbs, experts)
+        again, same = leaderboard.normalised_matrix(from_store[1][name], from_store[2],
+                                                    from_store[0])
+        assert targets == same and np.array_equal(matrix, again)
+    infos = leaderboard.anchor_infos(table, "cmd")
+    assert infos == leaderboard.anchor_infos(store, "cmd") and set(infos) == set(anchors)
+    assert normalised.read_settings(table)["task_set"] == normalised.read_settings(store)[
+        "task_set"] == task_set
+    assert leaderboard.result_command(table, task_set) == leaderboard.result_command(store,
+                                                                                     task_set)
 
 
 def test_probability_of_improvement_is_rliables():
@@ -200,6 +298,8 @@ def test_a_default_task_store_from_another_machine_joins_with_its_own_sbs(quick,
     (["--algo", "sb3:PPO"], "--meta-episodes N"),
     (["--algo", "zoo:nothing-here"], "zoo:nothing-here"),
     (["--algo", "static", "--headroom", "missing.jsonl"], "run python -m benchmarks.headroom"),
+    (["--algo", "static", "--headroom", "missing.csv"], "or its result csv, .csv"),
+    (["--algo", "static", "--headroom", "headroom.md"], "run store (.jsonl) or the result csv"),
 ])
 def test_bad_input_is_refused_with_the_fix(tmp_path, capsys, flags, message):
     headroom = _headroom(tmp_path / "h.jsonl", {1: 60.0})
@@ -208,4 +308,28 @@ def test_bad_input_is_refused_with_the_fix(tmp_path, capsys, flags, message):
                        *flags])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "lb.md").exists()
+
+
+def test_a_headroom_csv_of_another_task_set_or_sbs_is_refused(tmp_path, capsys):
+    runs = [_run("heldout 1: a", "static panel-best", 0, 30.0)]
+    stores = leaderboard.read_stores([_store(tmp_path / "p" / "runs" / "p.jsonl",
+                                             {"task_set": "digits-v1", "panel_best": SBS}, runs)])
+    (tmp_path / "v0").mkdir()
+    v0 = _headroom_csv(tmp_path / "v0" / "headroom.csv", {1: 35.0}, task_set="digits-v0")
+    with pytest.raises(SystemExit, match="ran digits-v0, the runs digits-v1"):
+        leaderboard.write(tmp_path / "lb.md", stores, {}, v0, command="cmd", reps=50)
+    with pytest.raises(SystemExit) as exit_info:
+        protocol.main(["--leaderboard", "--headroom", str(v0), "--store",
+                       str(stores.paths[0]), "--out", str(tmp_path / "lb.md")])
+    assert exit_info.value.code == 2
+    assert "ran digits-v0, not --task-set digits-v1" in capsys.readouterr().err
+    other = _headroom_csv(tmp_path / "headroom.csv", {1: 35.0}, sbs="crop+adamw+cosine+asl")
+    with pytest.raises(SystemExit, match="not of the runs' SBS none.sgd.constant.bce: pass the "
+                                         "headroom store"):
+        leaderboard.write(tmp_path / "lb.md", stores, {}, other, command="cmd", reps=50)
+    (tmp_path / "peers.csv").write_text("method,seed,test_mAP\nx,0,1.0\n")
+    with pytest.raises(SystemExit, match="not a benchmarks.headroom result csv .*schedule"):
+        leaderboard.write(tmp_path / "lb.md", stores, {}, tmp_path / "peers.csv",
+                          command="cmd", reps=50)
     assert not (tmp_path / "lb.md").exists()
