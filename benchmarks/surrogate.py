@@ -345,7 +345,7 @@ def _train_command(args: argparse.Namespace, argv: list[str]) -> Path:
     if args.evaluate:
         from benchmarks import protocol
         protocol.main(["--algo", f"run:{args.out}", "--task-set", "digits-v1",
-                       "--seeds", str(args.eval_seeds), "--targets", "heldout",
+                       "--seeds", str(args.eval_seeds), "--targets", "heldout,mnist",
                        "--workers", str(args.workers), "--resume"])
     return args.out
 
@@ -444,7 +444,8 @@ def parser() -> argparse.ArgumentParser:
                         "panel-best, bandit online, zoo:NAME, run:DIR, ...)")
     d.add_argument("--real", type=Path, nargs="+", required=True,
                    help="zero-shot or protocol run stores with the methods' real runs")
-    d.add_argument("--episodes", type=int, default=20, help="surrogate episodes per task")
+    d.add_argument("--episodes", type=int, default=60,
+                   help="surrogate episodes per task and method (their mean is the score)")
     d.add_argument("--calibration", type=Path, default=CALIBRATION.with_name(
         "task_sets_digits_v1.csv"))
     d.add_argument("--out", type=Path, default=RESULTS)

@@ -43,7 +43,9 @@ MAIN: dict[str, Callable[[list[str]], int]] = {
     "training.publish": publish.main, "training.imitate": imitate.main}
 """The entry point behind each ``python -m`` module the README runs."""
 NOT_PYTHON = {"make run": "its recipe is the first run_marl command below, checked here",
-              "make test": "it runs this test suite"}
+              "make test": "it runs this test suite",
+              "python examples/offline_dqn.py --out runs/offline-dqn":
+                  "tests/test_surrogate.py runs its main() on a tiny Minari dataset"}
 """Commands in the bash blocks that are not ``python -m`` lines, and where they are checked."""
 META = ("python -m training.meta_train --algo mat-dqn --task-set digits-v0 --episodes 200 "
         "--workers 2 --seed 0 --observation relative --reward-kind best_gain --out runs/meta")
@@ -67,6 +69,26 @@ ZERO_SHOT_V1 = ("python -m benchmarks.zero_shot --task-set digits-v1 --seeds 5 -
                 "bandit-digits-v0 --runs runs/imitate-bc,runs/imitate-q,runs/imitate-bc-dagger,"
                 "runs/selector --calibration benchmarks/results/task_sets_digits_v1.csv --no-pbt "
                 "--out benchmarks/results/zero_shot_digits_v1.md")
+
+
+PROTOCOL_MINE = ("python -m benchmarks.protocol --algo examples.protocol_controller:MyController "
+                 "--targets heldout,mnist")
+PROTOCOL_SB3 = ("python -m benchmarks.protocol --algo sb3:PPO --meta-episodes 100 "
+                "--targets heldout,mnist")
+PROTOCOL_OFFLINE = ("python -m benchmarks.protocol --algo run:runs/offline-dqn "
+                    "--targets heldout,mnist")
+COLLECT = "python -m benchmarks.dataset collect --task-set digits-v1 --seeds 3 --workers 2"
+EXPORT = "python -m benchmarks.dataset export"
+SURROGATE_FIT = "python -m benchmarks.surrogate fit"
+SURROGATE_FIDELITY = (
+    "python -m benchmarks.surrogate fidelity "
+    "--real benchmarks/results/runs/protocol-digits-v1.jsonl "
+    "--methods 'static default,static panel-best,random online,bandit online,mat-dqn online,"
+    "ma2ml online,ma2ml-lite online,examples.protocol_controller:MyController,zoo:bc-digits-v1,"
+    "zoo:mat-dqn-rnd-digits-v0,zoo:mat-dqn-digits-v0,zoo:bandit-digits-v0,run:runs/imitate-q,"
+    "run:runs/selector,run:runs/finetune-bc,run:runs/offline-dqn,run:runs/surrogate-mat-dqn'")
+SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
+                   "--out runs/surrogate-mat-dqn")
 
 
 def readme_commands() -> list[str]:
@@ -150,6 +172,19 @@ CASES: dict[str, Case] = {
                                  "the learners' runs/ that the imitate commands make"),
     HEADROOM_DRIFT: Case("parses", "the expert and the VBS-C on 3 drift tasks x 3 seeds (about "
                                    "40 minutes on 2 cores)"),
+    PROTOCOL_MINE: Case("parses", "25 runs on 5 targets (about 2 minutes), and would rewrite the "
+                                  "committed leaderboard; tests/test_protocol.py runs it tiny"),
+    PROTOCOL_SB3: Case("parses", "100 PPO training episodes, then 25 runs (about 7 minutes)"),
+    PROTOCOL_OFFLINE: Case("parses", "needs the offline example's run, and 25 runs"),
+    COLLECT: Case("parses", "576 real episodes (about 20 minutes on 2 cores)"),
+    EXPORT: Case("parses", "needs the episodes collect stores; tests/test_surrogate.py exports "
+                           "a tiny store"),
+    SURROGATE_FIT: Case("parses", "needs the exported dataset, and would overwrite the shipped "
+                                  "fit; tests/test_surrogate.py fits a tiny one"),
+    SURROGATE_FIDELITY: Case("parses", "needs the dataset and the zero-shot and protocol stores "
+                                       "of the leaderboard's runs"),
+    SURROGATE_TRAIN: Case("parses", "2000 surrogate episodes, then the protocol's 20 real runs "
+                                    "(about 4 minutes); tests/test_surrogate.py trains 4"),
 }
 
 
@@ -332,3 +367,29 @@ def test_the_demonstrations_command_parses_to_what_it_says():
     assert config == imitate.DemoConfig(task_set="digits-v1", seeds=2, workers=2,
                                         out="runs/demos")
     assert config.jumps == ("none+sgd+constant+bce", "crop+adamw+cosine+asl")
+
+
+def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
+    from benchmarks import dataset, protocol, surrogate
+    mine = protocol.ProtocolConfig.from_args(protocol.parser().parse_args(
+        argv_of(PROTOCOL_MINE)[1]), PROTOCOL_MINE)
+    assert (mine.algo, mine.targets, mine.seeds, mine.meta_episodes) == (
+        "examples.protocol_controller:MyController", ("heldout", "mnist"), 5, 0)
+    assert mine.headroom.is_file() and mine.calibration.is_file()  # committed: a clone runs it
+    sb3 = protocol.parser().parse_args(argv_of(PROTOCOL_SB3)[1])
+    assert (sb3.algo, sb3.meta_episodes) == ("sb3:PPO", 100)
+    offline = protocol.parser().parse_args(argv_of(PROTOCOL_OFFLINE)[1])
+    assert offline.algo == "run:runs/offline-dqn"
+    collect = dataset.parser().parse_args(argv_of(COLLECT)[1])
+    assert (collect.command, collect.task_set, collect.seeds, collect.workers,
+            collect.behaviours.split(",")) == ("collect", "digits-v1", 3, 2,
+                                               list(dataset.BEHAVIOURS))
+    export = dataset.parser().parse_args(argv_of(EXPORT)[1])
+    assert (export.store, export.dataset_id) == (collect.store, dataset.DATASET_ID)
+    fit = surrogate.parser().parse_args(argv_of(SURROGATE_FIT)[1])
+    assert (fit.dataset_id, fit.out) == (dataset.DATASET_ID, surrogate.WEIGHTS)
+    fidelity = surrogate.parser().parse_args(argv_of(SURROGATE_FIDELITY)[1])
+    assert fidelity.weights == surrogate.WEIGHTS and fidelity.real
+    assert f"command: `{SURROGATE_FIDELITY}`" in surrogate.RESULTS.read_text()  # made by it
+    train = surrogate.parser().parse_args(argv_of(SURROGATE_TRAIN)[1])
+    assert (train.algo, train.episodes, train.evaluate) == ("mat-dqn", 2000, True)

@@ -175,3 +175,18 @@ def test_training_on_the_surrogate_gives_a_controller_the_real_env_takes(pipelin
     task = envs.task_set("digits-tiny-v0").heldout[0]
     result = run_frozen(task, out / "best", seed=0)  # the real env, with the run's settings
     assert len(result.choices) == task.decisions and result.test["mAP"] > 0
+
+
+def test_the_offline_example_learns_from_the_dataset_alone(pipeline, monkeypatch, tmp_path):
+    import importlib.util
+    from benchmarks.episodes import run_frozen
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(pipeline["root"] / "minari"))
+    spec = importlib.util.spec_from_file_location(
+        "offline_dqn", ds.Path(__file__).resolve().parents[1] / "examples" / "offline_dqn.py")
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = example.main("mlic/tiny-v0", str(tmp_path / "offline"), passes=1)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["offline"]["episodes"] == 2 * len(envs.task_set("digits-tiny-v0").train)
+    task = envs.task_set("digits-tiny-v0").heldout[0]
+    assert run_frozen(task, out / "best", seed=0).test["mAP"] > 0
