@@ -46,6 +46,7 @@ from agents import load_controller, make_controller
 from agents.registry import declared_options
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.dataset import DATASET_ID, require_minari
+from benchmarks.leaderboard import shown
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
@@ -392,7 +393,7 @@ def _fidelity_command(args: argparse.Namespace, argv: list[str]) -> Path:
           f"{errors['val_mAP_change_mae_no_change']:.2f} (no change)"],
          ["reward, MAE", f"{errors['reward_mae']:.3f}",
           f"{errors['reward_mae_mean']:.3f} (the mean reward)"]])
-    details = [f"surrogate: {args.weights} (fitted on {model.meta['train_transitions']} train "
+    details = [f"surrogate: {shown(args.weights)} (fitted on {model.meta['train_transitions']} train "
                f"transitions of {model.meta['dataset_id']}; {model.members} members)",
                f"held-out tasks: {len(tasks)} of digits-v1, {int(errors['transitions'])} real "
                "transitions for the prediction error",

@@ -209,8 +209,14 @@ def _play_pbt(chosen: dict[str, str | envs.Task], seeds: int, store: RunStore,
 
 
 def training_line(card: dict[str, Any]) -> str:
-    """How a controller was made, from its card or run summary: meta-training episodes, or
-    a learner fitted on the rollout expert's demonstrations (and their compute)."""
+    """How a controller was made, from its card or run summary: meta-training episodes, a
+    learner fitted on the rollout expert's demonstrations (and their compute), or offline
+    RL on a Minari dataset."""
+    if card.get("offline"):
+        offline = card["offline"]
+        return (f"{card['algo']} trained offline on the Minari dataset {offline['dataset']} "
+                f"({offline['episodes']} train-task episodes, {offline['passes']} passes, no env "
+                f"step), {card['cpu_hours']:.2f} CPU-hours")
     if card.get("learner"):
         demos, dagger = card.get("demonstrations") or {}, card.get("dagger") or {}
         labelled = (f" and {dagger['episodes']} DAgger episodes "

@@ -44,7 +44,7 @@ def main(dataset_id: str = "mlic/digits-v1-mixed-v0", out: str = "runs/offline-d
     controller.training = False
     Path(out).mkdir(parents=True, exist_ok=True)
     controller.save(Path(out) / "best")
-    summary = {"algo": "mat-dqn", "learner": "offline-dqn", "task_set": info["task_set"],
+    summary = {"algo": "mat-dqn", "task_set": info["task_set"],
                "episodes": 0, "cpu_hours": (time.perf_counter() - start) / 3600,
                "env_settings": {"observation": "relative"},
                "command": f"python examples/offline_dqn.py --out {out} --passes {passes}",
