@@ -15,6 +15,7 @@ from pettingzoo.test import parallel_api_test, parallel_seed_test
 import envs
 from benchmarks import dataset as ds
 from benchmarks import surrogate as sg
+from benchmarks import surrogate_fit
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
 from envs.surrogate.model import ACTION_SIZES, SCALARS
 
@@ -147,9 +148,9 @@ def test_dataset_cli_names_bad_input(tmp_path):
 
 def test_prediction_error_is_measured_against_a_baseline(pipeline, monkeypatch):
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(pipeline["root"] / "minari"))
-    dataset, info = sg.load_dataset("mlic/tiny-v0")
-    errors = sg.prediction_error(Ensemble.load(pipeline["weights"]),
-                                 sg.split_transitions(dataset, info, "heldout"))
+    dataset, info = surrogate_fit.load_dataset("mlic/tiny-v0")
+    errors = surrogate_fit.prediction_error(Ensemble.load(pipeline["weights"]),
+                                 surrogate_fit.split_transitions(dataset, info, "heldout"))
     assert errors["transitions"] == 3 * 2 * len(envs.task_set("digits-tiny-v0").heldout)
     assert errors["val_mAP_change_mae"] >= 0 and errors["val_mAP_change_mae_no_change"] >= 0
 
