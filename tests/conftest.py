@@ -26,6 +26,9 @@ from benchmarks import tiny_datasets
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Two xdist workers may each start a Ray head at once on 2 loaded cores; its GCS then took
+    # longer than Ray's default 30 s to bind its port once (a CI run, 2026-12-04). Give it 120.
+    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:  # in an xdist worker: its share of the cores
         from threadpoolctl import threadpool_limits
