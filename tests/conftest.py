@@ -26,9 +26,11 @@ from benchmarks import tiny_datasets
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Two xdist workers may each start a Ray head at once on 2 loaded cores; its GCS then took
-    # longer than Ray's default 30 s to bind its port once (a CI run, 2026-12-04). Give it 120.
-    os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
+    # Ray 2.60 turns token authentication on for a new local cluster and sets RAY_AUTH_MODE in
+    # the process; the README tests then move HOME, where the token (~/.ray/auth_token) is not,
+    # and the next head's GCS dies at start ("Ray couldn't find an authentication token",
+    # two CI runs on 2026-12-04). The tests' clusters are bound to 127.0.0.1: no tokens.
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:  # in an xdist worker: its share of the cores
         from threadpoolctl import threadpool_limits
