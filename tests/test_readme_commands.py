@@ -176,7 +176,7 @@ CASES: dict[str, Case] = {
                                   "committed leaderboard; tests/test_protocol.py runs it tiny"),
     PROTOCOL_SB3: Case("parses", "100 PPO training episodes, then 25 runs (about 7 minutes)"),
     PROTOCOL_OFFLINE: Case("parses", "needs the offline example's run, and 25 runs"),
-    COLLECT: Case("parses", "576 real episodes (about 30 minutes on 2 cores)"),
+    COLLECT: Case("parses", "576 real episodes (about 20 minutes on 2 cores)"),
     EXPORT: Case("parses", "needs the episodes collect stores; tests/test_surrogate.py exports "
                            "a tiny store"),
     SURROGATE_FIT: Case("parses", "needs the exported dataset, and would overwrite the shipped "

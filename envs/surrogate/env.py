@@ -55,10 +55,7 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
             raise ConfigError(f"split {split!r} is not one of {SPLITS}")
         self.tasks: dict[str, dict[str, Any]] = self.model.meta["tasks"]
         self.split = split
-        if task is not None and task not in self.tasks:
-            raise ConfigError(f"task {task!r} is not in the surrogate's task table: use one of "
-                              f"{sorted(self.tasks)}")
-        self.fixed_task = task
+        self.fixed_task = task if task is None else self._known(task)
         """Every reset starts this task (unless its options name another)."""
         if not any(t["split"] == split for t in self.tasks.values()):
             raise ConfigError(f"the surrogate's task table has no {split} task; its tasks: "
@@ -83,10 +80,7 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
         if name is None:
             names = sorted(n for n, t in self.tasks.items() if t["split"] == self.split)
             name = names[int(self._rng.integers(len(names)))]
-        elif name not in self.tasks:
-            raise ConfigError(f"task {name!r} is not in the surrogate's task table: use one of "
-                              f"{sorted(self.tasks)}")
-        task = self.tasks[name]
+        task = self.tasks[self._known(name)]
         start = int(self._rng.integers(len(task["starts"])))
         self.task, self._decisions = name, 0
         self._obs = np.asarray(task["starts"][start], dtype=np.float32)
@@ -102,9 +96,9 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
             raise ResetNeededError("the episode is over: call reset() before step()")
         checked = validate_actions(actions, self.agents, self._action_spaces)
         joint = np.array([[checked[a] for a in self.possible_agents]])
-        x = model_inputs(self._obs[None], joint, self.tasks[self.task]["features"])
-        prediction, disagreement = self.model.sample(x, self._rng)
         task = self.tasks[self.task]
+        x = model_inputs(self._obs[None], joint, task["features"])
+        prediction, disagreement = self.model.sample(x, self._rng)
         self._obs = next_observation(self._obs, joint, prediction, 1.0 / task["decisions"],
                                      self.config.history,
                                      one_hot=x[0, len(self._obs):len(self._obs) + ONE_HOT_SIZE])
@@ -117,6 +111,12 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
         reward = float(prediction[-1])
         return (observations, {a: reward for a in agents}, {a: False for a in agents},
                 {a: truncated for a in agents}, {a: infos[a] for a in agents})
+
+    def _known(self, task: str) -> str:
+        if task not in self.tasks:
+            raise ConfigError(f"task {task!r} is not in the surrogate's task table: use one of "
+                              f"{sorted(self.tasks)}")
+        return task
 
     def pinned(self, task: str) -> SurrogateEnv:
         """A surrogate on the same model whose every reset starts ``task``."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import envs
 from training.core.episode import Callback, RunStart, StepContext
 
 
@@ -77,16 +78,12 @@ class TransitionRecorder(Callback):
 
 
 def _mlic_env(env: Any) -> Any:
-    """The ``envs.MLICTrainingEnv`` under any wrappers (``.env`` or ``.unwrapped``)."""
-    seen = env
-    for _ in range(16):
-        if hasattr(seen, "state_dict") and hasattr(seen, "possible_agents") \
-                and hasattr(seen, "trainer"):
-            return seen
-        seen = getattr(seen, "env", None) or getattr(seen, "unwrapped", None)
-        if seen is None:
-            break
-    raise TypeError(f"TransitionRecorder needs an envs.MLICTrainingEnv, got {type(env).__name__}")
+    """The ``envs.MLICTrainingEnv`` under any PettingZoo wrappers (their ``unwrapped``)."""
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, envs.MLICTrainingEnv):
+        raise TypeError(f"TransitionRecorder needs an envs.MLICTrainingEnv, got "
+                        f"{type(base).__name__}")
+    return base
 
 
 def _floats(vector: Any) -> list[float]:
