@@ -30,7 +30,7 @@ from the real state at every decision.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -94,14 +94,22 @@ class Continuation:
 
 
 def play_candidate(fork: ParallelEnv, candidate: Mapping[str, int],
-                   continuation: Continuation) -> tuple[float, int]:
+                   continuation: Continuation,
+                   on_step: Callable[[Transition], None] | None = None) -> tuple[float, int]:
     """Play ``candidate`` in ``fork`` (an env at the decision), hold it ("hold", the base
     policy) to the end or for ``continuation.horizon`` more segments; returns the score and
-    the segments trained. ``fork`` is used up."""
+    the segments trained. ``on_step`` sees every step as a ``Transition`` (to record the
+    fork's; the observations before the first are ``fork.state()``'s). ``fork`` is used up."""
     limit = math.inf if continuation.horizon == 0 else 1 + continuation.horizon
     played, total, last = 0, 0.0, -math.inf
+    observations = {a: fork.state() for a in fork.agents} if on_step is not None else {}
     while fork.agents and played < limit:
-        _, rewards, _, _, infos = fork.step({a: candidate[a] for a in fork.agents})
+        actions = {a: candidate[a] for a in fork.agents}
+        after, rewards, terminations, truncations, infos = fork.step(actions)
+        if on_step is not None:
+            on_step(Transition(observations, actions, rewards, after, terminations,
+                               truncations, infos))
+            observations = after
         played += 1
         total += float(np.mean(list(rewards.values())))
         mAP = (next(iter(infos.values())).get("metrics") or {}).get("mAP")

@@ -2,8 +2,8 @@
 
     python -m benchmarks.dataset collect --task-set digits-v1 [--splits train,heldout]
         [--seeds 1] [--behaviours ...] [--workers 2] [--store PATH] [--resume]
-    python -m benchmarks.dataset export [--store PATH] [--dataset-id mlic/digits-v1-mixed-v0]
-        [--root DIR]
+    python -m benchmarks.dataset export [--store PATH] [--dataset-id mlic/digits-v1-mixed-v1]
+        [--behaviours ...] [--root DIR]
 
 ``collect`` plays behaviour policies on every task of the chosen splits, each episode
 recorded in full by ``training.core.transitions.TransitionRecorder`` (observation, joint
@@ -15,14 +15,21 @@ exploration and competence, so that the data covers what the leaderboard's metho
 * ``static:<recipe>``: each of the 8 panel recipes held fixed (the default and the SBS among
   them);
 * ``random``, ``bandit``, ``mat-dqn``: built-in controllers learning online in the episode;
-* ``zoo:bc-digits-v1``: the recommended zoo controller, frozen.
+* ``zoo:bc-digits-v1``: the recommended zoo controller, frozen;
+* ``expert``: the rollout expert as ``benchmarks.headroom`` plays it (from the default
+  recipe, 4 sampled one-component changes per decision besides the incumbent, each held to
+  the end). Its played episode is stored, and so is every candidate's fork
+  (``training.core.transitions.ForkRecorder``): the search's own real transitions, each fork
+  an episode that starts at the decision it was forked at.
 
 ``export`` writes every stored episode as a Minari dataset of the joint Gymnasium view
 (``envs.make_joint``: a ``MultiDiscrete`` action, one catalogue index per agent in the order
-``aug, opt, lrs, loss``), with per-step infos ``val_mAP`` and ``task`` (an index into the
-dataset's task list) and per-episode ``test_mAP``; the description holds the task list, the
-behaviours, the generator version and the commands. ``minari.load_dataset(ID)`` loads it
-(``MINARI_DATASETS_PATH`` or ``--root`` says where). It needs the ``minari`` extra.
+``aug, opt, lrs, loss``), with per-step infos ``val_mAP``, ``decision`` (decisions made
+before the observation) and ``task`` (an index into the dataset's task list) and
+per-episode ``test_mAP``; the description holds the task list, the behaviours (a fork's is
+``expert-fork``), the generator version and the commands. Each episode's ``seed`` is its
+run's; a fork's first observation is the state it was forked at. ``minari.load_dataset(ID)``
+loads it (``MINARI_DATASETS_PATH`` or ``--root`` says where). It needs the ``minari`` extra.
 """
 from __future__ import annotations
 
@@ -32,7 +39,7 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -40,20 +47,31 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
+from agents import make_controller
+from agents.rollout import rollout_options
 from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from benchmarks.task_sets import warm_up
 from envs.engine.data.digits import GENERATOR_VERSION
+from training.core.episode import run_episode
 from training.core.run_store import RunStore, play_stored
-from training.core.transitions import EpisodeTransitions, TransitionRecorder
+from training.core.transitions import EpisodeTransitions, ForkRecorder, TransitionRecorder
 
 STORE = Path(__file__).resolve().parent / "results" / "runs" / "transitions-digits-v1.jsonl"
-DATASET_ID = "mlic/digits-v1-mixed-v0"
 OBSERVATION = "relative"
 ONLINE = ("random", "bandit", "mat-dqn")
-BEHAVIOURS: tuple[str, ...] = (*(f"static:{name}" for name in RECIPES), *ONLINE,
-                               "zoo:bc-digits-v1")
+EXPERT = "expert"
+EXPERT_CANDIDATES = 4
+"""The expert's sampled one-component changes per decision, as in benchmarks.headroom."""
+MIXED: tuple[str, ...] = (*(f"static:{name}" for name in RECIPES), *ONLINE, "zoo:bc-digits-v1")
+BEHAVIOURS: tuple[str, ...] = (*MIXED, EXPERT)
+DATASET_ID = "mlic/digits-v1-mixed-v1"
+"""The default export: every stored behaviour, the expert and its forks included."""
+DATASETS: dict[str, tuple[str, ...]] = {"mlic/digits-v1-mixed-v0": MIXED,
+                                        DATASET_ID: BEHAVIOURS}
+"""The published ids and the behaviours each holds (v0, without the expert, is what the
+bundled surrogate was fitted on)."""
 SPLITS = ("train", "heldout")
 
 
@@ -66,16 +84,26 @@ class Episode(EpisodeTransitions):
     """``split:index`` (1-based) in the task set."""
     behaviour: str = ""
     seed: int = 0
+    forks: list[dict[str, Any]] = field(default_factory=list)
+    """The expert's candidate forks (``EpisodeTransitions`` as dicts), in the order played."""
+
+    def fork_episodes(self) -> list[Episode]:
+        """Every fork as an episode of its own (behaviour ``expert-fork``)."""
+        return [Episode(**fork, task=self.task, label=self.label,
+                        behaviour=f"{self.behaviour}-fork", seed=self.seed)
+                for fork in self.forks]
 
 
 def check_behaviour(name: str) -> str:
     """``name`` if it is a behaviour ``collect`` can play, else a ValueError naming the forms."""
     kind, _, rest = name.partition(":")
-    if name in ONLINE or (kind == "static" and rest in RECIPES) or (kind == "zoo" and rest) \
+    if name in (*ONLINE, EXPERT) or (kind == "static" and rest in RECIPES) \
+            or (kind == "zoo" and rest) \
             or (kind == "run" and Path(rest, "best").is_dir()):
         return name
     raise ValueError(f"unknown behaviour {name!r}: use static:<panel recipe> "
-                     f"({', '.join(RECIPES)}), one of {', '.join(ONLINE)}, zoo:<name>, or "
+                     f"({', '.join(RECIPES)}), one of {', '.join((*ONLINE, EXPERT))}, "
+                     "zoo:<name>, or "
                      "run:<dir> (a meta-training or imitation run with a best/ controller)")
 
 
@@ -88,11 +116,25 @@ def play(job: tuple[str, str, envs.Task, str, int]) -> Episode:
         run_recipe(task, RECIPES[rest], seed, overrides, callbacks=[recorder])
     elif behaviour in ONLINE:
         run_controller(task, ControllerSpec(behaviour), seed, overrides, callbacks=[recorder])
+    elif behaviour == EXPERT:
+        return _expert_episode(label, task, seed, recorder)
     else:  # a saved controller brings its own env settings; they must match the dataset's
         source = behaviour if kind == "zoo" else Path(rest) / "best"
         run_frozen(task, source, seed, callbacks=[recorder])
     return Episode(**asdict(recorder.episodes[0]), task=task.name, label=label,
                    behaviour=behaviour, seed=seed)
+
+
+def _expert_episode(label: str, task: envs.Task, seed: int,
+                    recorder: TransitionRecorder) -> Episode:
+    """The rollout expert's episode, its candidate forks recorded as well."""
+    env = envs.make(task, observation=OBSERVATION, agents=envs.COMPONENTS)
+    controller = make_controller("rollout", env, seed=seed, **rollout_options(
+        envs.DEFAULT_RECIPE, candidates=EXPERT_CANDIDATES, horizon=0))
+    controller.scorer = forks = ForkRecorder()
+    run_episode(env, controller, seed=seed, callbacks=[recorder])
+    return Episode(**asdict(recorder.episodes[0]), task=task.name, label=label,
+                   behaviour=EXPERT, seed=seed, forks=[asdict(f) for f in forks.forks])
 
 
 def tasks_of(task_set: envs.TaskSet, splits: Sequence[str]) -> list[tuple[str, str, envs.Task]]:
@@ -147,6 +189,7 @@ def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command:
     from minari.data_collector.episode_buffer import EpisodeBuffer
     if not episodes:
         raise ValueError("no episodes to export: collect some first")
+    episodes = [each for e in episodes for each in (e, *e.fork_episodes())]
     tasks = sorted({e.task for e in episodes})
     nvec = np.array([len(envs.CATALOGUES[a]) for a in episodes[0].agents], dtype=np.int64)
     dim = len(episodes[0].observations[0])
@@ -155,17 +198,20 @@ def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command:
         # per-step infos as (T + 1, 1) columns: Minari's arrow storage cannot read scalars back
         index = np.full((e.steps + 1, 1), tasks.index(e.task), dtype=np.int64)
         test = np.full((e.steps + 1, 1), np.nan if e.test_mAP is None else e.test_mAP)
+        decision = np.arange(e.start, e.start + e.steps + 1, dtype=np.int64)[:, None]
         buffers.append(EpisodeBuffer(
             id=i, seed=e.seed,
             observations=[np.asarray(o, dtype=np.float32) for o in e.observations],
             actions=[np.asarray(a, dtype=np.int64) for a in e.actions], rewards=list(e.rewards),
             terminations=list(e.terminations), truncations=list(e.truncations),
             infos={"val_mAP": np.asarray(e.val_mAP, dtype=np.float64)[:, None], "task": index,
-                   "test_mAP": test}))
+                   "test_mAP": test, "decision": decision}))
     description = json.dumps({
         "what": "real transitions of MLIC training control (the joint view of envs.make_joint, "
-                "relative observation); infos: val_mAP (at the reset, then after each "
-                "decision), task (index into tasks), test_mAP (the episode's final)",
+                "relative observation); infos: val_mAP (at the episode's first observation, "
+                "then after each decision), task (index into tasks), test_mAP (the "
+                "episode's final), decision (decisions made before the observation; an "
+                "expert-fork episode starts at the decision it was forked at)",
         "task_set": task_set, "tasks": tasks,
         "splits": {e.task: e.label.split(":")[0] for e in episodes},
         "behaviours": sorted({e.behaviour for e in episodes}),
@@ -207,6 +253,10 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the stored episodes as a Minari dataset")
     e.add_argument("--store", type=Path, default=STORE)
     e.add_argument("--dataset-id", default=DATASET_ID)
+    e.add_argument("--behaviours", default=None,
+                   help="comma-separated stored behaviours to export (an expert's forks come "
+                        "with it); default: those of a published id "
+                        f"({', '.join(DATASETS)}), else all")
     e.add_argument("--root", type=Path, default=None,
                    help="where Minari keeps datasets (default: MINARI_DATASETS_PATH or ~/.minari)")
     return p
@@ -238,6 +288,15 @@ def main(argv: Sequence[str] | None = None) -> Any:
         settings, episodes = stored_episodes(args.store)
     except FileNotFoundError as error:
         raise SystemExit(f"error: {error}") from None
+    wanted = (args.behaviours.split(",") if args.behaviours is not None
+              else DATASETS.get(args.dataset_id))
+    if wanted is not None:
+        missing = sorted(set(wanted) - {e.behaviour for e in episodes})
+        if missing:
+            p.error(f"--behaviours: {', '.join(missing)} not in {args.store}; collect them "
+                    f"first (python -m benchmarks.dataset collect --behaviours "
+                    f"{','.join(missing)} --resume)")
+        episodes = [e for e in episodes if e.behaviour in wanted]
     dataset = export(episodes, args.dataset_id, settings["task_set"],
                      command_line("benchmarks.dataset", argv_list))
     n_episodes, n_steps, size = dataset_size(dataset)

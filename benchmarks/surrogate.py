@@ -44,7 +44,6 @@ import envs
 from agents import load_controller, make_controller
 from agents.registry import declared_options
 from benchmarks.common import markdown_table, result_header, write_result
-from benchmarks.dataset import DATASET_ID
 from benchmarks.leaderboard import shown
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
@@ -56,6 +55,9 @@ from training.core.episode import Callback, StepContext, run, run_episode
 from training.meta.rounds import controller_env_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "surrogate.md"
+SURROGATE_DATASET = "mlic/digits-v1-mixed-v0"
+"""What the bundled surrogate was fitted on: the mixed behaviours, without the expert's runs
+(``python -m benchmarks.dataset export --dataset-id mlic/digits-v1-mixed-v0``)."""
 
 
 # ------------------------------------------------------------------ playing methods
@@ -291,7 +293,7 @@ def parser() -> argparse.ArgumentParser:
                                 description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit the ensemble on the dataset's train tasks")
-    f.add_argument("--dataset-id", default=DATASET_ID)
+    f.add_argument("--dataset-id", default=SURROGATE_DATASET)
     f.add_argument("--out", type=Path, default=WEIGHTS)
     f.add_argument("--members", type=int, default=FitConfig.members)
     f.add_argument("--epochs", type=int, default=FitConfig.epochs)

@@ -79,6 +79,7 @@ PROTOCOL_OFFLINE = ("python -m benchmarks.protocol --algo run:runs/offline-dqn "
                     "--targets heldout,mnist")
 COLLECT = "python -m benchmarks.dataset collect --task-set digits-v1 --seeds 3 --workers 2"
 EXPORT = "python -m benchmarks.dataset export"
+EXPORT_V0 = "python -m benchmarks.dataset export --dataset-id mlic/digits-v1-mixed-v0"
 SURROGATE_FIT = "python -m benchmarks.surrogate fit"
 SURROGATE_FIDELITY = (
     "python -m benchmarks.surrogate fidelity "
@@ -176,9 +177,12 @@ CASES: dict[str, Case] = {
                                   "committed leaderboard; tests/test_protocol.py runs it tiny"),
     PROTOCOL_SB3: Case("parses", "100 PPO training episodes, then 25 runs (about 7 minutes)"),
     PROTOCOL_OFFLINE: Case("parses", "needs the offline example's run, and 25 runs"),
-    COLLECT: Case("parses", "576 real episodes (about 20 minutes on 2 cores)"),
+    COLLECT: Case("parses", "624 real episodes, 48 of them the expert's (about an hour on 2 "
+                            "cores)"),
     EXPORT: Case("parses", "needs the episodes collect stores; tests/test_surrogate.py exports "
                            "a tiny store"),
+    EXPORT_V0: Case("parses", "needs the episodes collect stores; tests/test_surrogate.py "
+                              "exports a tiny store by behaviour"),
     SURROGATE_FIT: Case("parses", "needs the exported dataset, and would overwrite the shipped "
                                   "fit; tests/test_surrogate.py fits a tiny one"),
     SURROGATE_FIDELITY: Case("parses", "needs the dataset and the zero-shot and protocol stores "
@@ -386,8 +390,11 @@ def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
                                                list(dataset.BEHAVIOURS))
     export = dataset.parser().parse_args(argv_of(EXPORT)[1])
     assert (export.store, export.dataset_id) == (collect.store, dataset.DATASET_ID)
+    export_v0 = dataset.parser().parse_args(argv_of(EXPORT_V0)[1])
+    assert (export_v0.store, export_v0.dataset_id) == (collect.store, surrogate.SURROGATE_DATASET)
+    assert dataset.DATASETS[surrogate.SURROGATE_DATASET] == dataset.MIXED
     fit = surrogate.parser().parse_args(argv_of(SURROGATE_FIT)[1])
-    assert (fit.dataset_id, fit.out) == (dataset.DATASET_ID, surrogate.WEIGHTS)
+    assert (fit.dataset_id, fit.out) == (surrogate.SURROGATE_DATASET, surrogate.WEIGHTS)
     fidelity = surrogate.parser().parse_args(argv_of(SURROGATE_FIDELITY)[1])
     assert fidelity.weights == surrogate.WEIGHTS and fidelity.real
     assert f"command: `{SURROGATE_FIDELITY}`" in surrogate.RESULTS.read_text()  # made by it

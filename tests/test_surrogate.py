@@ -136,6 +136,18 @@ def test_ensemble_files_round_trip_and_bad_ones_are_named(pipeline, tmp_path):
         env.step({"aug": 99, "opt": 0, "lrs": 0, "loss": 0})
 
 
+def test_export_takes_the_behaviours_asked_for(pipeline, monkeypatch, capsys):
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(pipeline["root"] / "minari"))
+    only = ds.main(["export", "--store", str(pipeline["store"]), "--dataset-id",
+                    "mlic/tiny-random-v0", "--behaviours", "random"])
+    assert only.total_episodes == sum(e.behaviour == "random" for e in pipeline["episodes"])
+    with pytest.raises(SystemExit):  # v0 holds the zoo's and other behaviours never collected
+        ds.main(["export", "--store", str(pipeline["store"]), "--dataset-id",
+                 "mlic/digits-v1-mixed-v0"])
+    err = capsys.readouterr().err
+    assert "zoo:bc-digits-v1" in err and "not in" in err and "collect --behaviours" in err
+
+
 def test_dataset_cli_names_bad_input(tmp_path):
     with pytest.raises(SystemExit):
         ds.main(["collect", "--behaviours", "static:no-such-recipe", "--store",
