@@ -17,8 +17,8 @@ the store's result file). Per target and seed:
   expert (its mean test mAP on the target, from the headroom runs, at its k x compute).
   The gap is the target's, over the seeds used, so one noisy SBS seed cannot flip its
   sign, and a method's mean score over seeds is exactly ``benchmarks.normalised``'s.
-  Targets without an expert measurement (mnist, the full default task, held-out tasks
-  the headroom benchmark did not run) have raw mAP only.
+  Targets without an expert measurement (those the headroom benchmark did not run, e.g.
+  the full default task) have raw mAP only; train tasks are never targets.
 
 Aggregates as rliable recommends (Agarwal et al., NeurIPS 2021): the IQM and mean of the
 normalised scores (seeds x targets) with 95% stratified-bootstrap intervals, the
@@ -31,7 +31,7 @@ import contextlib
 import json
 import re
 import statistics
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -196,10 +196,16 @@ def read_stores(stores: Sequence[Path]) -> Stores:
     return Stores(tuple(stores), scores, first, origins, sources, own_sbs)
 
 
+def is_target(label: str) -> bool:
+    """Whether a headroom run's task is a protocol target (not one of the train tasks)."""
+    return not label.startswith("train:")
+
+
 def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Scores], Scores]:
     """From a headroom store or result csv (``benchmarks.normalised.read_results``): the
-    expert's mean test mAP per held-out target, each anchor's held-out scores, and the
-    benchmark's own SBS runs (method ``panel:<sbs>``)."""
+    expert's mean test mAP per target it ran (held-out tasks, mnist, the default task; never a
+    train task), each anchor's scores there, and the benchmark's own SBS runs (method
+    ``panel:<sbs>``)."""
     by_method: dict[str, Scores] = {}
     runs = normalised_score.read_runs(path)
     if path.suffix == ".csv" and not any(m == f"panel:{sbs}" for _, m, _ in runs):
@@ -209,7 +215,7 @@ def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Sco
                          "the headroom store (--headroom benchmarks/results/runs/"
                          "headroom-<task set>.jsonl), which holds every panel recipe")
     for (label, method, seed), value in runs.items():
-        if label.startswith("heldout:"):
+        if is_target(label):
             by_method.setdefault(method, {}).setdefault(short_target(label), {})[seed] = value
     experts = {t: statistics.fmean(s.values()) for t, s in by_method.get("expert", {}).items()}
     anchors = {ANCHORS[m]: by_method[m] for m in ANCHORS if m in by_method}
@@ -221,7 +227,7 @@ def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
     compute in episodes of the target."""
     episodes: dict[str, list[float]] = {}
     for (label, method, _), result in normalised_score.read_results(path).items():
-        if method in ANCHORS and label.startswith("heldout:"):
+        if method in ANCHORS and is_target(label):
             episodes.setdefault(method, []).append(float(result.get("episodes", 1.0)))
     infos = {}
     for method, values in episodes.items():
@@ -367,15 +373,19 @@ def _probability(value: tuple[float, float, float] | None) -> str:
 
 
 def _coverage(scores: Scores, normalised_on: Sequence[str]) -> str:
-    """``heldout 1-4, mnist (5 seeds); normalised: heldout 1-3``."""
-    heldout = sorted(int(t.split()[1]) for t in scores if t.startswith("heldout "))
-    parts = ([f"heldout {','.join(map(str, heldout))}"] if heldout else []) + sorted(
-        (t for t in scores if not t.startswith("heldout ")), key=target_order)
+    """``heldout 1,2,3,4, mnist (5 seeds); normalised: heldout 1,2,3,4, mnist``."""
     seeds = sorted({s for runs in scores.values() for s in runs})
-    text = f"{', '.join(parts)} ({len(seeds)} seed{'s' * (len(seeds) != 1)})"
-    numbers = [t.split()[1] for t in normalised_on]
-    return text + (f"; normalised: heldout {','.join(numbers)}" if numbers else
+    text = f"{_targets_text(scores)} ({len(seeds)} seed{'s' * (len(seeds) != 1)})"
+    return text + (f"; normalised: {_targets_text(normalised_on)}" if normalised_on else
                    "; no expert: raw only")
+
+
+def _targets_text(targets: Iterable[str]) -> str:
+    """``heldout 1,2,4, mnist, default``: the held-out targets by number, then the others."""
+    targets = list(targets)
+    heldout = sorted(int(t.split()[1]) for t in targets if t.startswith("heldout "))
+    return ", ".join(([f"heldout {','.join(map(str, heldout))}"] if heldout else []) + sorted(
+        (t for t in targets if not t.startswith("heldout ")), key=target_order))
 
 
 def _raw_mean(scores: Scores, which: str) -> str:
@@ -572,14 +582,14 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
         f"aggregates): {', '.join(raw_only) or 'none'}",
         f"seeds: {_seed_range(seeds)} (the run stores); the anchors: "
         f"{_seed_range(anchor_seeds)} (the headroom store's); each row's in its 'covers' column",
-        "held-out targets where the expert is not above the SBS (nothing to normalise by), "
+        "targets where the expert is not above the SBS (nothing to normalise by), "
         f"left out of the normalised aggregates: {', '.join(no_gap) or 'none'}",
         f"aggregates with rliable: IQM and mean over seeds x targets, 95% stratified-bootstrap "
         f"percentile intervals ({reps} resamples, seed 0); P(improvement over SBS): "
         "P(method > SBS) on raw test mAP per target, seeds as runs, averaged over every "
         "target both ran",
-        "the anchor rows (headroom) are the headroom benchmark's own runs, on the held-out "
-        "tasks and seeds it ran, scored against its own SBS runs; every other row is paired "
+        "the anchor rows (headroom) are the headroom benchmark's own runs, on the targets "
+        "and seeds it ran, scored against its own SBS runs; every other row is paired "
         "with the SBS runs of its own store where that store holds them (the same machine), "
         "else the first store's; SBS runs that differ between stores: "
         f"{', '.join(stores.sbs_disagreements()) or 'none'}"]
@@ -609,7 +619,7 @@ same targets, seeds and budget as every row), stores the runs in
 the train tasks for exactly N episodes first, then frozen), `zoo:NAME`, `run:DIR`,
 `module.path:ClassName` (played online) or `sb3:PPO|A2C|DQN` (trained on the joint view for
 `--meta-episodes N` episodes, then frozen). Rows from another zero-shot store join with
-`python -m benchmarks.protocol --leaderboard --from STORE`. Only the held-out targets the
-headroom benchmark measured the expert on are normalised; the others count in the raw
-columns and the probability of improvement.
+`python -m benchmarks.protocol --leaderboard --from STORE`. Only the targets the headroom
+benchmark measured the expert on are normalised; the others count in the raw columns and
+the probability of improvement.
 """

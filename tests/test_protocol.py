@@ -113,6 +113,16 @@ def test_normalised_scores_and_rliable_aggregates_on_a_hand_made_store(tmp_path)
     assert "## How to add a row" in text
 
 
+def test_an_expert_run_on_mnist_makes_mnist_a_normalised_target(tmp_path):
+    path = _store(tmp_path / "h.jsonl", {"task_set": "digits-v1"}, [
+        {"label": label, "method": method, "seed": 0, "test_mAP": value, "episodes": 1.0}
+        for label in ("heldout:1", "mnist", "train:2")
+        for method, value in (("expert", 35.0), (f"panel:{SBS}", 30.0))])
+    experts, _, sbs = leaderboard.read_headroom(path, SBS)
+    assert experts == {"heldout 1": 35.0, "mnist": 35.0}  # a train task is never a target
+    assert set(sbs) == {"heldout 1", "mnist"}
+
+
 def test_a_headroom_csv_scores_as_its_store(tmp_path):
     experts = {1: 35.0, 2: 30.0}
     store = _headroom(tmp_path / "runs" / "headroom-digits-v1.jsonl", experts)
