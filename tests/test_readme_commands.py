@@ -56,8 +56,8 @@ ROLLOUT = "python -m training.run_marl --algo rollout --options '{\"candidates\"
 """The rollout expert's command (the README's second one adds --workers 2)."""
 
 
-HEADROOM = ("python -m benchmarks.headroom --tasks heldout:1,heldout:2,heldout:3,train:3,"
-            "train:7,train:8,train:12 --sbs none+sgd+constant+bce --seeds 3 --workers 2")
+HEADROOM = ("python -m benchmarks.headroom --tasks heldout:1,heldout:2,heldout:3,heldout:4,mnist,"
+            "train:3,train:7,train:8,train:12 --sbs none+sgd+constant+bce --seeds 3 --workers 2")
 HEADROOM_V0 = ("python -m benchmarks.headroom --task-set digits-v0 --tasks heldout:1,heldout:3,"
                "heldout:4,mnist --sbs none+sgd+constant+bce --seeds 3 --workers 2 --out "
                "benchmarks/results/headroom_digits_v0.md")
@@ -346,8 +346,9 @@ def test_benchmark_sweeps_parse_to_what_they_say():
                                                                  Path("benchmarks/results"))
     room = headroom.parse_args(argv_of(HEADROOM)[1])
     assert (room.task_set, len(room.tasks), room.sbs, room.seeds, room.candidates) == (
-        "digits-v1", 7, "none+sgd+constant+bce", 3, 4)
+        "digits-v1", 9, "none+sgd+constant+bce", 3, 4)
     assert room.out == headroom.RESULTS and "expert-sbs" in room.methods
+    assert f"--tasks {','.join(room.tasks)}`" in headroom.RESULTS.read_text()  # made by it
     v0 = headroom.parse_args(argv_of(HEADROOM_V0)[1])
     assert (v0.task_set, v0.tasks[-1], v0.out.name) == ("digits-v0", "mnist",
                                                         "headroom_digits_v0.md")
