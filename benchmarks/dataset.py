@@ -50,6 +50,7 @@ import envs
 from agents import make_controller
 from agents.rollout import rollout_options
 from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
+from benchmarks.headroom import HeadroomConfig
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from benchmarks.task_sets import warm_up
@@ -62,8 +63,8 @@ STORE = Path(__file__).resolve().parent / "results" / "runs" / "transitions-digi
 OBSERVATION = "relative"
 ONLINE = ("random", "bandit", "mat-dqn")
 EXPERT = "expert"
-EXPERT_CANDIDATES = 4
-"""The expert's sampled one-component changes per decision, as in benchmarks.headroom."""
+EXPERT_CANDIDATES = HeadroomConfig.candidates
+"""The expert's sampled one-component changes per decision: benchmarks.headroom's."""
 MIXED: tuple[str, ...] = (*(f"static:{name}" for name in RECIPES), *ONLINE, "zoo:bc-digits-v1")
 BEHAVIOURS: tuple[str, ...] = (*MIXED, EXPERT)
 DATASET_ID = "mlic/digits-v1-mixed-v1"

@@ -104,6 +104,8 @@ def task_table(dataset: Any, info: dict[str, Any]) -> dict[str, dict[str, Any]]:
 # ------------------------------------------------------------------ fitting
 @dataclass(frozen=True)
 class FitConfig:
+    """How the ensemble is fitted (``python -m benchmarks.surrogate fit``'s flags)."""
+
     members: int = 5
     """Ensemble members, each on its own bootstrap resample."""
     hidden: int = 96
