@@ -33,6 +33,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from agents.errors import AgentConfigError, BeginNeededError, ControllerCheckpointError
+from envs.engine.recipe import COMPONENTS, LEGACY_CATALOGUE, catalogue_of_sizes
 
 MANIFEST = "controller.json"
 """File that ``save`` writes beside the artefacts: algorithm, agents, the spaces they were
@@ -93,6 +94,9 @@ class Controller(ABC):
         self.observation_shapes: dict[str, list[int] | None] = {
             a: observation_shape(env, a) for a in self.agents}
         """Each agent's observation shape (None for a space without one), as ``save`` records it."""
+        self.catalogue: str | None = env_catalogue(env)
+        """The catalogue of choices it acts in (``envs.CATALOGUE_NAMES``), as ``save`` records
+        it; None for an env that has none (a test's fake env)."""
         self.training = True
         """False freezes the controller: it acts greedily and ``observe`` learns nothing."""
         self.total_steps: int | None = None
@@ -190,6 +194,8 @@ class Controller(ABC):
         manifest = {"algo": self.name, "agents": self.agents, "action_sizes": self.action_sizes,
                     "observation_shapes": self.observation_shapes,
                     "config": config, "not_saved": not_saved}
+        if self.catalogue is not None:
+            manifest["catalogue"] = self.catalogue
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
         self._save_artifacts(directory)
 
@@ -268,8 +274,36 @@ def check_fits(controller: "Controller", env: ParallelEnv, label: str = "the con
                     "observation_shapes": controller.observation_shapes}, env, label)
 
 
+def env_catalogue(env: ParallelEnv) -> str | None:
+    """The catalogue an MLIC env (or a wrapper of one) offers; None for an env without one."""
+    config = getattr(getattr(env, "unwrapped", env), "config", None)
+    return getattr(config, "catalogue", None)
+
+
+def manifest_catalogue(manifest: Mapping[str, Any]) -> str | None:
+    """The catalogue a saved controller acts in: the manifest's ``catalogue``; for a manifest
+    written before catalogues were named, the one whose sizes match its action sizes (every
+    such controller was trained on ``classic``, the only catalogue there was); None for a
+    controller of another env."""
+    if "catalogue" in manifest:
+        return str(manifest["catalogue"])
+    sizes = manifest.get("action_sizes") or {}
+    if not sizes or not set(sizes) <= set(COMPONENTS):
+        return None
+    return LEGACY_CATALOGUE if catalogue_of_sizes(dict(sizes)) == LEGACY_CATALOGUE else None
+
+
 def check_manifest(manifest: Mapping[str, Any], env: ParallelEnv, label: str) -> None:
-    """Refuse ``env`` unless it has the manifest's agents, action sizes and observation shapes."""
+    """Refuse ``env`` unless it has the manifest's agents, catalogue, action sizes and
+    observation shapes."""
+    saved_catalogue, given_catalogue = manifest_catalogue(manifest), env_catalogue(env)
+    if saved_catalogue is not None and given_catalogue is not None \
+            and saved_catalogue != given_catalogue:
+        raise ControllerCheckpointError(
+            f"{label} acts in catalogue {saved_catalogue!r}; this env offers "
+            f"{given_catalogue!r}. Build the env with catalogue={saved_catalogue!r} (run_marl: "
+            f"--catalogue {saved_catalogue}; --load-agents does it for you), or use a "
+            f"controller trained in {given_catalogue!r}")
     saved, given = list(manifest["agents"]), list(env.possible_agents)
     if saved != given:
         raise ControllerCheckpointError(

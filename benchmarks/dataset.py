@@ -55,6 +55,7 @@ from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from benchmarks.task_sets import warm_up
 from envs.engine.data.digits import GENERATOR_VERSION
+from envs.surrogate.model import CATALOGUE
 from training.core.episode import run_episode
 from training.core.run_store import RunStore, play_stored
 from training.core.transitions import EpisodeTransitions, ForkRecorder, TransitionRecorder
@@ -192,7 +193,8 @@ def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command:
         raise ValueError("no episodes to export: collect some first")
     episodes = [each for e in episodes for each in (e, *e.fork_episodes())]
     tasks = sorted({e.task for e in episodes})
-    nvec = np.array([len(envs.CATALOGUES[a]) for a in episodes[0].agents], dtype=np.int64)
+    choices = envs.catalogue(CATALOGUE)
+    nvec = np.array([len(choices[a]) for a in episodes[0].agents], dtype=np.int64)
     dim = len(episodes[0].observations[0])
     buffers = []
     for i, e in enumerate(episodes):
@@ -217,6 +219,7 @@ def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command:
         "splits": {e.task: e.label.split(":")[0] for e in episodes},
         "behaviours": sorted({e.behaviour for e in episodes}),
         "agents": episodes[0].agents, "generator_version": GENERATOR_VERSION,
+        "catalogue": CATALOGUE,
         "command": command})
     if dataset_id in minari.list_local_datasets():
         minari.delete_dataset(dataset_id)

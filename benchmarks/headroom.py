@@ -138,6 +138,10 @@ class Run:
     gains: list[float] = field(default_factory=list)
     """The expert's: per decision, its choice's score minus the incumbent's (val mAP its
     switch was predicted to gain; 0 where it held)."""
+    curve: list[float] = field(default_factory=list)
+    """Val mAP after each decision (a search's: the best val mAP so far over its trials'
+    decisions, in the order trained, so its time counts every trial); empty in stores
+    written before curves were kept. ``benchmarks.algoperf`` reads time to target off it."""
 
 
 def _env_args(target: envs.Task | str) -> tuple[str, dict[str, Any], int]:
@@ -153,7 +157,7 @@ def run_job(job: Job) -> Run:
     if job.method == "panel":
         episode = run_recipe(env_id, recipe_of(job.recipe), job.seed, overrides)
         return Run(job.label, f"panel:{job.recipe}", job.seed, episode.final_val,
-                   episode.test["mAP"], 1.0, episode.choices)
+                   episode.test["mAP"], 1.0, episode.choices, curve=episode.val_map)
     if job.method.startswith("expert"):
         return _expert(job, env_id, overrides)
     search = SearchConfig(budget=job.episodes * decisions, trial_epochs=decisions)
@@ -165,7 +169,7 @@ def run_job(job: Job) -> Run:
             env_id, overrides, job.seed, search)
     val = max(result.curve) if result.curve else math.nan
     return Run(job.label, job.method, job.seed, val, result.test["mAP"],
-               len(result.curve) / decisions, detail=result.detail)
+               len(result.curve) / decisions, detail=result.detail, curve=list(result.curve))
 
 
 def _expert(job: Job, env_id: str, overrides: Mapping[str, Any]) -> Run:
@@ -176,7 +180,8 @@ def _expert(job: Job, env_id: str, overrides: Mapping[str, Any]) -> Run:
     episode = recorder.episodes[0]
     own = len(episode.val_map) / env.config.max_decisions  # the real episode's own segments
     return Run(job.label, job.method, job.seed, episode.final_val, episode.test["mAP"],
-               controller.episodes_of_compute + own, episode.choices, gains=gains.seen)
+               controller.episodes_of_compute + own, episode.choices, gains=gains.seen,
+               curve=episode.val_map)
 
 
 class _Gains(Callback):
@@ -217,7 +222,7 @@ def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
 def sweep(config: HeadroomConfig) -> Path:
     tasks = parse_tasks(config)
     seeds = range(config.seeds)
-    recipes = list(QUICK) if config.quick else list(RECIPES)
+    recipes = list(QUICK) if config.quick else panel_for(tasks.values())
     store = RunStore(store_path(config),
                      {"task_set": config.task_set, "quick": config.quick,
                       "candidates": config.candidates, "horizon": config.horizon,
@@ -248,6 +253,20 @@ def sweep(config: HeadroomConfig) -> Path:
                for label, t in tasks.items() for s in seeds if "expert-sbs" in config.methods]
     runs += play(second, "at the expert's compute")
     return report(config, tasks, runs, sbs, recipes)
+
+
+def panel_for(targets: Any) -> list[str]:
+    """The panel recipes every target can play: all of ``RECIPES`` where every target offers
+    the latest catalogue, the first panel's classic recipes (plus classic additions) where
+    some target is of the classic catalogue (the ``digits-v0``/``-v1`` tasks)."""
+    names = {envs.make_config(*_env_args(t)[:1], **_config_overrides(t)).catalogue
+             for t in targets}
+    return [r for r in RECIPES if all(RECIPES[r].in_catalogue(n) for n in names)]
+
+
+def _config_overrides(target: envs.Task | str) -> dict[str, Any]:
+    overrides = _env_args(target)[1]
+    return {k: v for k, v in overrides.items() if k in envs.EnvConfig.__dataclass_fields__}
 
 
 def single_best(runs: Sequence[Run], recipes: Sequence[str]) -> str:
@@ -331,14 +350,17 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
               f"{schedule(row['methods']['expert-sbs'][0].choices)}"
               for row in rows if 0 in row["methods"].get("expert-sbs", {})]
     details = [f"tasks: {', '.join(tasks)} of {config.task_set} (labels: split:index, 1-based; "
-               "mnist: mlic-mnist-v0 at task size; default: the full mlic-digits-v0 task)",
+               "mnist: mlic-mnist-v0 at task size; default: the full mlic-digits-v1 task, make "
+               "run's)",
                f"SBS: {sbs}" + ("" if config.sbs else " (best mean test mAP over the train tasks "
                                                       "run)"),
                f"expert: rollout, {config.candidates or 'all'} one-component candidates per "
                f"decision besides the incumbent, continuation "
                f"{'to the end' if config.horizon == 0 else f'{config.horizon} segments'}, "
                f"hold; expert-sbs also jumps to {', '.join((DEFAULT_RECIPE, *config.jumps))}",
-               "VBS-8: the task's best panel recipe by mean test mAP (hindsight); VBS-C, TPE: "
+               f"panel: {len(recipes)} recipes ({', '.join(recipes)}); "
+               "VBS-8: the task's best panel recipe by mean test mAP (hindsight; the name "
+               "predates the larger panel); VBS-C, TPE: "
                "the best on val at the expert's compute of that seed; headroom is paired per "
                "seed", f"{config.workers} worker processes, 1 torch thread each"]
     text = (result_header(f"Headroom on {config.task_set}: the rollout expert against static "

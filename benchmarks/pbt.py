@@ -35,10 +35,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.episodes import running_best
-from benchmarks.search import MethodResult, draw_recipes
+from benchmarks.search import MethodResult, draw_recipes, env_catalogue
 from training.core.ray_console import ray_console
 import envs
-from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
+from envs.engine.recipe import COMPONENTS, Recipe
 
 STATE_FILE = "env.pt"
 KEPT = ("val_mAP", "epoch", "recipe", "clock", "trained", "test_mAP", "test_CF1", "test_OF1")
@@ -173,18 +173,19 @@ def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTCon
     from ray.tune.schedulers import PopulationBasedTraining
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
+    choices = env_catalogue(env_id, overrides)
     start = time.perf_counter()
     saved_random = random.getstate()  # PBT perturbs with the global ``random``: restored below
     random.seed(seed)
     rows: list[dict[str, Any]] = []
     scheduler = PopulationBasedTraining(
         time_attr="training_iteration", perturbation_interval=config.interval,
-        hyperparam_mutations={c: list(CATALOGUES[c]) for c in COMPONENTS}, synch=False,
+        hyperparam_mutations={c: list(choices[c]) for c in COMPONENTS}, synch=False,
         quantile_fraction=config.quantile, resample_probability=config.resample_probability)
-    start_points = [r.as_dict() for r in draw_recipes(seed, config.population)]
+    start_points = [r.as_dict() for r in draw_recipes(seed, config.population, choices)]
     space = {"env_id": env_id, "overrides": dict(overrides), "seed": seed,
              "epochs": config.member_epochs,
-             **{c: tune.choice(list(CATALOGUES[c])) for c in COMPONENTS}}
+             **{c: tune.choice(list(choices[c])) for c in COMPONENTS}}
     with ray_session(config.population), tempfile.TemporaryDirectory() as storage:
         tuner = tune.Tuner(
             tune.with_resources(member_class(), {"cpu": 1}), param_space=space,

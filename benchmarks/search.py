@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+import envs
+
 from benchmarks.episodes import EpisodeResult, recipe_name, run_recipe, running_best
 from training.core.callbacks import ProgressBar, StopOn
 from training.core.episode import Callback, StepContext
-from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
+from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe, catalogue
 
 
 @dataclass
@@ -97,10 +99,21 @@ def progress(bar: Any | None) -> list[Callback]:
     return [] if bar is None else [ProgressBar(bar)]
 
 
-def draw_recipes(seed: int, count: int) -> list[Recipe]:
-    """``count`` recipes drawn uniformly from the catalogues (random search's, PBT's start)."""
+def env_catalogue(env_id: str, overrides: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+    """The choices of the catalogue the env ``env_id`` (with ``overrides``) offers: what a
+    search over static recipes on it may draw."""
+    return catalogue(envs.make_config(env_id, **{k: v for k, v in overrides.items()
+                                                 if k in envs.EnvConfig.__dataclass_fields__}
+                                      ).catalogue)
+
+
+def draw_recipes(seed: int, count: int, choices: Mapping[str, Sequence[str]] | None = None
+                 ) -> list[Recipe]:
+    """``count`` recipes drawn uniformly from ``choices`` (a catalogue; default the latest):
+    random search's draws and PBT's start."""
+    choices = CATALOGUES if choices is None else choices
     rng = np.random.default_rng(seed)
-    return [Recipe(**{c: CATALOGUES[c][int(rng.integers(len(CATALOGUES[c])))] for c in COMPONENTS})
+    return [Recipe(**{c: choices[c][int(rng.integers(len(choices[c])))] for c in COMPONENTS})
             for _ in range(count)]
 
 
@@ -109,7 +122,8 @@ def random_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: 
     """Uniformly drawn recipes, ``trial_epochs`` each, until the budget is spent."""
     start = time.perf_counter()
     trials, spent = [], 0
-    for recipe in draw_recipes(seed, math.ceil(config.budget / config.trial_epochs)):
+    for recipe in draw_recipes(seed, math.ceil(config.budget / config.trial_epochs),
+                               env_catalogue(env_id, overrides)):
         epochs = min(config.trial_epochs, config.budget - spent)
         trials.append(run_recipe(env_id, recipe, seed, _trial_overrides(overrides, epochs),
                                  callbacks=progress(bar)))
@@ -132,9 +146,10 @@ def tpe_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: Sea
     start = time.perf_counter()
     trials: list[EpisodeResult] = []
     spent = 0
+    choices = env_catalogue(env_id, overrides)
     while spent < config.budget:
         trial = study.ask()
-        recipe = Recipe(**{c: trial.suggest_categorical(c, list(CATALOGUES[c]))
+        recipe = Recipe(**{c: trial.suggest_categorical(c, list(choices[c]))
                            for c in COMPONENTS})
 
         def prune(ctx: StepContext, trial: Any = trial) -> bool:

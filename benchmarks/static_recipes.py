@@ -31,8 +31,25 @@ RECIPES: dict[str, Recipe] = {
     "none+sgd+constant+bce": Recipe("none", "sgd", "constant", "bce"),
     "mixup+rmsprop+step+cb_bce": Recipe("mixup", "rmsprop", "step", "cb_bce"),
     "color_jitter+rmsprop+constant+ls_bce": Recipe("color_jitter", "rmsprop", "constant", "ls_bce"),
+    # The practitioner's peers: the standard recipe (crop+adamw+cosine+asl) with a tuning-free
+    # optimizer instead, on the schedule its authors prescribe (catalogue tuning-free only).
+    "crop+sf_adamw+constant+asl": Recipe("crop", "sf_adamw", "constant", "asl"),
+    "crop+prodigy+cosine+asl": Recipe("crop", "prodigy", "cosine", "asl"),
+    # The default task's best known static recipe (found outside the first 8; VBS-C there).
+    "crop+sgd+constant+bce": Recipe("crop", "sgd", "constant", "bce"),
 }
+PANEL_8 = tuple(list(RECIPES)[:8])
+"""The first panel (8 recipes); results made with it say so."""
+PEERS = ("crop+sf_adamw+constant+asl", "crop+prodigy+cosine+asl")
+"""The tuning-free optimizers' recipes: the self-tuning peers of every table."""
 QUICK = ("default (ASL paper)", "none+sgd+constant+bce")
+DEFAULT_TASK = "mlic-digits-v1"
+"""``make run``'s task: ``mlic-digits`` at its defaults, in the latest catalogue."""
+
+
+def panel(catalogue_name: str) -> list[str]:
+    """The panel recipes a target of catalogue ``catalogue_name`` can play, in panel order."""
+    return [name for name, recipe in RECIPES.items() if recipe.in_catalogue(catalogue_name)]
 RESULTS = Path(__file__).resolve().parent / "results" / "static_recipes.md"
 
 

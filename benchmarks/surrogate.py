@@ -50,7 +50,7 @@ from benchmarks.static_recipes import RECIPES
 from benchmarks.surrogate_fit import (FitConfig, fit, load_dataset, prediction_error,
                                       split_transitions, task_table)
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
-from envs.surrogate.model import SCALARS
+from envs.surrogate.model import CATALOGUE, SCALARS
 from training.core.episode import Callback, StepContext, run, run_episode
 from training.meta.rounds import controller_env_settings
 
@@ -172,7 +172,8 @@ def _fit_command(args: argparse.Namespace, argv: list[str]) -> Path:
     start = time.perf_counter()
     meta = {"dataset_id": args.dataset_id, "tasks": task_table(dataset, info),
             "history": dataset.observation_space.shape[0] - len(SCALARS)
-            - sum(len(envs.CATALOGUES[c]) for c in envs.COMPONENTS),
+            - sum(len(envs.catalogue(CATALOGUE)[c]) for c in envs.COMPONENTS),
+            "catalogue": CATALOGUE,
             "train_transitions": int(len(train.rewards)), "fit": asdict(config),
             "command": command_line("benchmarks.surrogate", argv)}
     model = fit(train, config, meta)

@@ -46,7 +46,7 @@ from benchmarks.episodes import (ControllerSpec, describe_choices, run_controlle
                                  run_recipe)
 from benchmarks.reporting import command_line
 from training.core.run_store import RunStore, play_stored
-from benchmarks.static_recipes import RECIPES
+from benchmarks.static_recipes import DEFAULT_TASK, RECIPES
 from benchmarks.task_sets import warm_up
 
 RESULTS = Path(__file__).resolve().parent / "results" / "zero_shot.md"
@@ -93,7 +93,7 @@ def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
     if quick:
         return {label: envs.task_sets.shrink(t) for label, t in out.items()}
     if "default" in kinds:
-        out["mlic-digits-v0 (full default)"] = "mlic-digits-v0"
+        out[f"{DEFAULT_TASK} (full default)"] = DEFAULT_TASK
     return out
 
 

@@ -25,7 +25,8 @@ from envs.engine.data import (DataRequest, DatasetLoader, DatasetSplits, MLICDat
                               unregister_dataset)
 from envs.engine.drift import Drift
 from envs.engine.metrics import multilabel_metrics
-from envs.engine.recipe import CATALOGUES, COMPONENTS, DEFAULT_RECIPE, Recipe
+from envs.engine.recipe import (CATALOGUE_NAMES, CATALOGUES, COMPONENTS, DEFAULT_RECIPE,
+                                LATEST_CATALOGUE, Recipe, catalogue)
 from envs.engine.trainer import TrainerConfig
 from envs.env import MLICTrainingEnv
 from envs.errors import (CheckpointError, ConfigError, CorruptImageError, DatasetFormatError,
@@ -51,7 +52,7 @@ def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointAct
 
 
 __all__ = [
-    "CATALOGUES", "COMPONENTS", "DEFAULT_RECIPE", "CheckpointError", "ConfigError", "ControlSpaces",
+    "CATALOGUE_NAMES", "CATALOGUES", "COMPONENTS", "LATEST_CATALOGUE", "catalogue", "DEFAULT_RECIPE", "CheckpointError", "ConfigError", "ControlSpaces",
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
     "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "Drift", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",

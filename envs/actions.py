@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from envs.engine.recipe import CATALOGUES, Recipe
+from envs.engine.recipe import LATEST_CATALOGUE, Recipe, catalogue
 from envs.errors import InvalidActionError
 
 
@@ -49,17 +49,22 @@ def _check_one(agent: str, actions: Mapping[str, Any], space: spaces.Discrete) -
     return int(value)
 
 
-def action_spaces(agents: Sequence[str]) -> dict[str, spaces.Discrete]:
-    """Each agent's action space: one ``Discrete`` over its component's catalogue."""
-    return {a: spaces.Discrete(len(CATALOGUES[a])) for a in agents}
+def action_spaces(agents: Sequence[str], name: str = LATEST_CATALOGUE) -> dict[str, spaces.Discrete]:
+    """Each agent's action space: one ``Discrete`` over its component's choices in catalogue
+    ``name``."""
+    choices = catalogue(name)
+    return {a: spaces.Discrete(len(choices[a])) for a in agents}
 
 
-def actions_recipe(actions: Mapping[str, int], base: Recipe) -> Recipe:
-    """The recipe ``actions`` (checked ints, one per agent) play: ``base`` with each agent's
-    component set to its choice (components without an agent keep ``base``'s)."""
+def actions_recipe(actions: Mapping[str, int], base: Recipe,
+                   name: str = LATEST_CATALOGUE) -> Recipe:
+    """The recipe ``actions`` (checked ints, one per agent) play in catalogue ``name``:
+    ``base`` with each agent's component set to its choice (components without an agent keep
+    ``base``'s)."""
+    choices = catalogue(name)
     recipe = base
     for agent, action in actions.items():
-        recipe = recipe.with_choice(agent, CATALOGUES[agent][action])
+        recipe = recipe.with_choice(agent, choices[agent][action])
     return recipe
 
 

@@ -15,7 +15,7 @@ import torch
 from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.images import check_bad_image_policy
 from envs.engine.drift import Drift
-from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, Recipe
+from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, LATEST_CATALOGUE, Recipe, catalogue
 from envs.engine.trainer import TrainerConfig
 from envs.engine.checks import require_choice, require_positive_int
 from envs.errors import ConfigError
@@ -57,6 +57,13 @@ class EnvConfig:
     """Local pretrained backbone weights, if any."""
     lr_scale: float = 1.0
     """Multiplies every optimizer family's base LR."""
+    catalogue: str = LATEST_CATALOGUE
+    """What the agents choose from (``envs.engine.recipe.CATALOGUE_NAMES``): it sets the
+    action spaces and the observation's one-hot block. ``-v0`` ids use ``classic``, the
+    latest ids ``tuning-free`` (adds Schedule-Free AdamW and Prodigy)."""
+    schedule_free_eval: str = "ema"
+    """What is evaluated while Schedule-Free AdamW trains (``TrainerConfig.schedule_free_eval``):
+    ``ema`` (the slow EMA of its average) or ``average`` (its average alone)."""
     default_recipe: Recipe = DEFAULT_RECIPE
     """The recipe before any decision, and the fixed choice of removed agents."""
     reward: RewardConfig = field(default_factory=RewardConfig)
@@ -104,6 +111,14 @@ class EnvConfig:
                 f"agents={agents!r} is invalid: give a non-empty subset of {COMPONENTS} without "
                 f"repeats (unknown: {unknown})")
         object.__setattr__(self, "agents", tuple(a for a in COMPONENTS if a in agents))
+        choices = catalogue(self.catalogue)  # an unknown name fails here, naming the catalogues
+        outside = {c: getattr(self.default_recipe, c) for c in COMPONENTS
+                   if isinstance(self.default_recipe, Recipe)
+                   and getattr(self.default_recipe, c) not in choices[c]}
+        if outside:
+            raise ConfigError(f"default_recipe {self.default_recipe.name} has choices {outside} "
+                              f"outside catalogue {self.catalogue!r}; use catalogue="
+                              f"{LATEST_CATALOGUE!r} or a recipe of that catalogue")
         check_bad_image_policy(self.on_bad_image)
         if self.generator is not None and not isinstance(self.generator, DigitsConfig):
             raise ConfigError(f"generator must be an envs.engine.data.DigitsConfig or None, "
@@ -117,7 +132,7 @@ class EnvConfig:
         """The training settings this env config implies."""
         return TrainerConfig(backbone=self.backbone, weights_path=self.weights_path,
                              batch_size=self.batch_size, device=self.device, amp=self.amp,
-                             lr_scale=self.lr_scale)
+                             lr_scale=self.lr_scale, schedule_free_eval=self.schedule_free_eval)
 
 
 def check_device(device: object) -> None:

@@ -100,7 +100,7 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         start = time.perf_counter()
         before = self._status
         recipe = actions_recipe(validate_actions(actions, self.agents, self._action_spaces),
-                                self.config.default_recipe)
+                                self.config.default_recipe, self.config.catalogue)
         segment, evaluation = self.trainer.train_and_evaluate(recipe, self.steps_per_decision)
         self._decisions += 1
         self._status = next_status(before, segment, evaluation, recipe, self.trainer.progress,
@@ -125,7 +125,7 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         if self._status is None:
             raise ResetNeededError("state() before the first reset(): call reset() first")
         return build_observation(self._status, self.profile, self.config.history,
-                                 self.config.observation)
+                                 self.config.observation, self.config.catalogue)
 
     def _observations(self) -> dict[str, np.ndarray]:
         vector = self.state()

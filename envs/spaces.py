@@ -18,9 +18,9 @@ from pettingzoo import ParallelEnv
 
 from envs.actions import action_spaces
 from envs.config import EnvConfig
-from envs.engine.recipe import CATALOGUES, COMPONENTS
+from envs.engine.recipe import COMPONENTS, catalogue
 from envs.errors import ConfigError, ResetNeededError
-from envs.observation import feature_names, observation_space
+from envs.observation import feature_names, observation_space, observation_version
 
 
 class AgentSpaces:
@@ -33,8 +33,8 @@ class AgentSpaces:
     def _init_spaces(self, config: EnvConfig) -> None:
         self.config = config
         self.possible_agents = list(config.agents)
-        self._observation_space = observation_space(config.history)
-        self._action_spaces = action_spaces(self.possible_agents)
+        self._observation_space = observation_space(config.history, config.catalogue)
+        self._action_spaces = action_spaces(self.possible_agents, config.catalogue)
         self.state_space = self._observation_space
 
     def observation_space(self, agent: str) -> spaces.Box:
@@ -49,12 +49,18 @@ class AgentSpaces:
         """The stable names of ``agent``'s choices; action ``i`` picks ``action_names(agent)[i]``."""
         if agent not in COMPONENTS:
             raise ConfigError(f"unknown agent {agent!r}; agents are {list(COMPONENTS)}")
-        return list(CATALOGUES[agent])
+        return list(catalogue(self.config.catalogue)[agent])
 
     @property
     def observation_names(self) -> tuple[str, ...]:
         """Names of the observation entries (see ``envs.observation.FEATURES``)."""
-        return feature_names(self.config.history)
+        return feature_names(self.config.history, self.config.catalogue)
+
+    @property
+    def observation_version(self) -> int:
+        """The observation's version (``envs.observation.OBSERVATION_VERSIONS``): it changes
+        with the catalogue, whose choices the observation one-hot encodes."""
+        return observation_version(self.config.catalogue)
 
     def _check_agent(self, agent: str) -> None:
         if agent not in self.possible_agents:

@@ -1,6 +1,8 @@
 """The registries: a dataset loader of the test's own, an env id on it, and what errors name."""
 from __future__ import annotations
 
+import dataclasses
+
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -115,25 +117,29 @@ def test_unregistering_leaves_no_trace() -> None:
 # ---------------------------------------------------------------- versioned env ids
 
 def test_builtin_ids_are_versioned_and_names_alias_the_latest() -> None:
-    assert envs.list_envs() == ["mlic-coco-v0", "mlic-csv-v0", "mlic-digits-v0", "mlic-mnist-v0",
-                                "mlic-shapes-v0", "mlic-voc-v0"]
-    for name in ("mlic-digits", "mlic-mnist", "mlic-voc", "mlic-coco", "mlic-csv"):
-        assert envs.spec(name) is envs.spec(f"{name}-v0")
-        assert envs.spec(name).name == name and envs.spec(name).version == 0
-    assert envs.make_config("mlic-digits") == envs.make_config("mlic-digits-v0")
+    names = ("mlic-coco", "mlic-csv", "mlic-digits", "mlic-mnist", "mlic-shapes", "mlic-voc")
+    assert envs.list_envs() == [f"{n}-v{v}" for n in names for v in (0, 1)]
+    for name in names:
+        assert envs.spec(name) is envs.spec(f"{name}-v1")
+        assert envs.spec(name).name == name and envs.spec(name).version == 1
+        # v1 differs from v0 in its catalogue alone
+        old, new = envs.make_config(f"{name}-v0"), envs.make_config(f"{name}-v1")
+        assert (old.catalogue, new.catalogue) == ("classic", "tuning-free")
+        assert dataclasses.replace(old, catalogue="tuning-free") == new
+    assert envs.make_config("mlic-digits") == envs.make_config("mlic-digits-v1")
 
 
 def test_an_alias_follows_a_newer_version_and_the_old_one_stays() -> None:
-    newer = envs.EnvSpec("mlic-digits-v1", envs.EnvConfig(dataset="digits", max_decisions=7), "")
+    newer = envs.EnvSpec("mlic-digits-v2", envs.EnvConfig(dataset="digits", max_decisions=7), "")
     envs.register(newer)
     try:
         assert envs.spec("mlic-digits") is newer
-        assert envs.spec("mlic-digits-v0").config.max_decisions == 25
-        with pytest.raises(envs.ConfigError, match="alias of 'mlic-digits-v1'.*mlic-digits-v2"):
+        assert envs.spec("mlic-digits-v1").config.max_decisions == 25
+        with pytest.raises(envs.ConfigError, match="alias of 'mlic-digits-v2'.*mlic-digits-v3"):
             envs.register(envs.EnvSpec("mlic-digits", envs.EnvConfig(), ""))
     finally:
-        envs.unregister("mlic-digits-v1")
-    assert envs.spec("mlic-digits").id == "mlic-digits-v0"
+        envs.unregister("mlic-digits-v2")
+    assert envs.spec("mlic-digits").id == "mlic-digits-v1"
 
 
 def test_an_unknown_version_names_the_versions_there_are() -> None:

@@ -4,6 +4,22 @@ A *recipe* is one choice per component: augmentation (``aug``), optimizer
 (``opt``), learning-rate schedule (``lrs``) and loss (``loss``). The names here
 are the stable action names users see through ``env.action_names(agent)``; an
 action index is a position in these tuples, so only append to them.
+
+Catalogues
+    What the agents may choose is a *catalogue*, named (``CATALOGUE_NAMES``), never
+    numbered, so that its name cannot be mistaken for an env version (``mlic-digits-v1``)
+    or a task set (``digits-v1``):
+
+    * ``classic``: the first catalogue, 8 augmentations x 4 optimizers (SGD, Adam, AdamW,
+      RMSprop) x 5 schedules x 5 losses. The ``-v0`` env ids, the ``digits-v0`` and
+      ``digits-v1`` task sets, the zoo entries published before the tuning-free
+      optimizers, the Minari datasets ``mlic/digits-v1-mixed-v0``/``-v1`` and the surrogate
+      use it.
+    * ``tuning-free`` (the latest): ``classic`` plus Schedule-Free AdamW (``sf_adamw``)
+      and Prodigy (``prodigy``), appended, so every ``classic`` action index keeps its
+      meaning. The ``-v1`` env ids and their unversioned aliases (``mlic-digits``) use it.
+
+    ``CATALOGUES`` is the latest catalogue; :func:`catalogue` returns any by name.
 """
 from __future__ import annotations
 
@@ -14,14 +30,44 @@ from envs.errors import ConfigError
 AUG_NAMES: tuple[str, ...] = (
     "none", "crop", "flip_crop", "color_jitter", "cutout", "mixup", "cutmix", "randaugment",
 )
-OPT_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw", "rmsprop")
+OPT_NAMES: tuple[str, ...] = ("sgd", "adam", "adamw", "rmsprop", "sf_adamw", "prodigy")
+"""Every optimizer the engine knows; a catalogue offers a prefix of it."""
 LRS_NAMES: tuple[str, ...] = ("constant", "step", "cosine", "one_cycle", "warm_restarts")
 LOSS_NAMES: tuple[str, ...] = ("bce", "focal", "asl", "cb_bce", "ls_bce")
 
 COMPONENTS: tuple[str, ...] = ("aug", "opt", "lrs", "loss")
-CATALOGUES: dict[str, tuple[str, ...]] = {
-    "aug": AUG_NAMES, "opt": OPT_NAMES, "lrs": LRS_NAMES, "loss": LOSS_NAMES,
+CLASSIC, TUNING_FREE = "classic", "tuning-free"
+_EDITIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    CLASSIC: {"aug": AUG_NAMES, "opt": OPT_NAMES[:4], "lrs": LRS_NAMES, "loss": LOSS_NAMES},
+    TUNING_FREE: {"aug": AUG_NAMES, "opt": OPT_NAMES, "lrs": LRS_NAMES, "loss": LOSS_NAMES},
 }
+CATALOGUE_NAMES: tuple[str, ...] = tuple(_EDITIONS)
+"""The catalogues, oldest first (see the module docstring)."""
+LATEST_CATALOGUE = CATALOGUE_NAMES[-1]
+"""The catalogue the latest env ids use (``tuning-free``)."""
+LEGACY_CATALOGUE = CLASSIC
+"""What a record without a catalogue name (a manifest, card or store written before
+catalogues were named) was made with: the only catalogue there was."""
+
+
+def catalogue(name: str) -> dict[str, tuple[str, ...]]:
+    """The choices of catalogue ``name``, per component (a fresh dict)."""
+    if name not in _EDITIONS:
+        raise ConfigError(f"unknown catalogue {name!r}; catalogues: {', '.join(CATALOGUE_NAMES)} "
+                          f"(the latest, {LATEST_CATALOGUE!r}, is what unversioned env ids use)")
+    return dict(_EDITIONS[name])
+
+
+def catalogue_of_sizes(sizes: dict[str, int]) -> str | None:
+    """The catalogue whose choice counts are ``sizes`` (agent -> number of actions), or None."""
+    for name, choices in _EDITIONS.items():
+        if all(len(choices[a]) == int(n) for a, n in sizes.items() if a in choices):
+            return name
+    return None
+
+
+CATALOGUES: dict[str, tuple[str, ...]] = catalogue(LATEST_CATALOGUE)
+"""The latest catalogue's choices per component (``catalogue(LATEST_CATALOGUE)``)."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +84,17 @@ class Recipe:
     """Multi-label loss (see ``envs.engine.losses``)."""
 
     def __post_init__(self) -> None:
-        for component in COMPONENTS:
+        for component in COMPONENTS:  # any catalogue's choice; the env checks its own
             name = getattr(self, component)
             if name not in CATALOGUES[component]:
                 raise ConfigError(
                     f"unknown {component} choice {name!r}; valid choices: "
                     f"{', '.join(CATALOGUES[component])}")
+
+    def in_catalogue(self, name: str) -> bool:
+        """Whether every choice of this recipe is offered by catalogue ``name``."""
+        choices = catalogue(name)
+        return all(getattr(self, c) in choices[c] for c in COMPONENTS)
 
     def with_choice(self, component: str, name: str) -> "Recipe":
         """A copy with one component replaced."""

@@ -10,7 +10,10 @@ exactly this code for:
   :func:`envs.engine.optimizers.transfer_state` carrying Adam <-> AdamW moments);
 * the fast EMA of the LR multiplier towards the schedule's target (:meth:`optimizer_step`);
 * gradient clipping, AMP (bf16 autocast, fp16 with a grad scaler);
-* the slow EMA of the weights used for evaluation (``ema_model``);
+* the slow EMA of the weights used for evaluation (``ema_model``); under Schedule-Free
+  AdamW it averages the optimizer's evaluation point ``x``, not the parameters
+  (``TrainerConfig.schedule_free_eval``), and :meth:`prepare_evaluation` recomputes the
+  BatchNorm statistics at that point from the last clean training batches;
 * segments: :meth:`begin_segment` snapshots weights, EMA and optimizer, :meth:`record`
   accumulates the loss and gradient norm, :meth:`end_segment` measures the update and
   rolls back a segment that went non-finite.
@@ -19,6 +22,7 @@ All randomness (augmentation) comes from the ``generator`` it is given.
 """
 from __future__ import annotations
 
+import collections
 import copy
 import math
 import time
@@ -30,10 +34,15 @@ from torch import nn
 
 from envs.engine.augment import augment_batch
 from envs.engine.losses import build_loss
-from envs.engine.optimizers import OPTIMIZERS, copy_state_dict, param_groups, transfer_state
+from envs.engine.optimizers import (OPTIMIZERS, SCHEDULE_FREE, copy_state_dict, evaluation_point,
+                                    leave, param_groups, transfer_state)
 from envs.engine.recipe import Recipe
 from envs.engine.schedules import schedule_factor
 from envs.engine.weights import all_finite, clone_state, param_distance, param_norm
+
+
+BN_BATCHES = 4
+"""Clean training batches kept for Schedule-Free's BatchNorm recomputation."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,12 @@ class RecipeRuntime:
         self._scaler = torch.amp.GradScaler("cuda") if config.amp == "fp16" else None
         self._segment_start: dict[str, Any] | None = None
         self._segment: dict[str, Any] | None = None
+        self._has_batch_norm = any(isinstance(m, nn.modules.batchnorm._BatchNorm)
+                                   for m in model.modules())
+        self._bn_batches: collections.deque[torch.Tensor] = collections.deque(maxlen=BN_BATCHES)
+        """The last clean (unaugmented, normalised) training inputs, kept while Schedule-Free
+        trains a model with BatchNorm: where :meth:`prepare_evaluation` recomputes its
+        statistics."""
 
     # ---------------------------------------------------------------- recipe
     def apply_recipe(self, recipe: Recipe) -> None:
@@ -104,11 +119,15 @@ class RecipeRuntime:
         if self.lr_multiplier is None:
             self.lr_multiplier = schedule_factor(recipe.lrs, self.progress)
         if self.optimizer is None or self.recipe is None or recipe.opt != self.recipe.opt:
+            if self.optimizer is not None and self.recipe is not None:
+                leave(self.optimizer, self.recipe.opt)  # Schedule-Free: weights to its average
             spec = OPTIMIZERS[recipe.opt]
-            new = spec.build(param_groups(self.model), self.base_lr(recipe.opt) * self.lr_multiplier)
+            new = spec.build(param_groups(self.model), self.base_lr(recipe.opt) * self.lr_multiplier,
+                             total_steps=self.total_steps)
             if self.optimizer is not None and self.recipe is not None:
                 transfer_state(self.optimizer, self.recipe.opt, new, recipe.opt)
             self.optimizer = new
+            self._bn_batches.clear()
         self.recipe = recipe
 
     @property
@@ -142,15 +161,37 @@ class RecipeRuntime:
         the same way, and an entry stays counted only where both sources counted it.
         """
         recipe = self._require_recipe()
+        clean = images
         if mask is None:
             mask = torch.ones_like(targets, dtype=torch.bool)
         k = targets.shape[1]
         images, mixed = augment_batch(recipe.aug, images, torch.cat([targets, mask.float()], 1),
                                       self.generator)
         targets, mask = mixed[:, :k], mixed[:, k:] > 0.999
+        if self._keeps_bn_batches:
+            self._bn_batches.append(self._normalise(clean).detach())
+        return self._normalise(images), targets, mask
+
+    def _normalise(self, images: torch.Tensor) -> torch.Tensor:
         if self._mean is not None and self._std is not None:
             images = (images - self._mean) / self._std
-        return images.contiguous(memory_format=self.memory_format), targets, mask
+        return images.contiguous(memory_format=self.memory_format)
+
+    @property
+    def _keeps_bn_batches(self) -> bool:
+        return self._has_batch_norm and self.recipe is not None and self.recipe.opt == SCHEDULE_FREE
+
+    @torch.no_grad()
+    def prepare_evaluation(self) -> None:
+        """Make ``ema_model`` ready to evaluate. Under Schedule-Free with BatchNorm, its running
+        statistics (copied from the training point ``y``) are recomputed at the evaluated
+        weights from the last clean training batches, as Schedule-Free's authors prescribe
+        (``torch.optim.swa_utils.update_bn``'s cumulative average); otherwise nothing. The
+        result depends only on the state, so evaluating twice gives the same metrics."""
+        if not (self._keeps_bn_batches and self._bn_batches):
+            return
+        torch.optim.swa_utils.update_bn(list(self._bn_batches), self.ema_model)
+        self.ema_model.eval()
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor,
              mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -195,7 +236,14 @@ class RecipeRuntime:
     @torch.no_grad()
     def _update_ema(self) -> None:
         decay = min(self.config.weight_ema_decay, (1 + self.step) / (10 + self.step))
-        for ema_p, p in zip(self.ema_model.parameters(), self.model.parameters()):
+        params = list(self.model.parameters())
+        assert self.optimizer is not None and self.recipe is not None
+        point = evaluation_point(self.optimizer, self.recipe.opt, params)
+        if point is not None:  # Schedule-Free: average its x, or evaluate x itself
+            params = point
+            if self.config.schedule_free_eval == "average":
+                decay = 0.0
+        for ema_p, p in zip(self.ema_model.parameters(), params):
             ema_p.lerp_(p, 1.0 - decay)
         for ema_b, b in zip(self.ema_model.buffers(), self.model.buffers()):
             ema_b.copy_(b)
@@ -296,6 +344,7 @@ class RecipeRuntime:
             "generator": self.generator.get_state(),
             "scaler": None if self._scaler is None else self._scaler.state_dict(),
             "segment": None if self._segment is None else {**self._segment, "start": None},
+            "bn_batches": list(self._bn_batches),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -314,3 +363,5 @@ class RecipeRuntime:
             self._scaler.load_state_dict(state["scaler"])
         segment = state.get("segment")
         self._segment = None if segment is None else {**segment, "start": time.perf_counter()}
+        self._bn_batches.clear()
+        self._bn_batches.extend(state.get("bn_batches") or ())  # absent: an older checkpoint

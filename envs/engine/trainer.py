@@ -46,6 +46,7 @@ from envs.engine.checks import require_positive_int
 from envs.errors import ConfigError
 
 AMP_MODES = ("none", "bf16", "fp16")
+SCHEDULE_FREE_EVALS = ("ema", "average")
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,11 @@ class TrainerConfig:
     """Max global gradient L2 norm; ``None`` disables clipping (the norm is still measured)."""
     finite_check_every: int = 1
     """Check the loss for NaN/inf every this many iterations (a larger value saves syncs on GPU)."""
+    schedule_free_eval: str = "ema"
+    """What is evaluated while Schedule-Free AdamW trains: ``"ema"``, the slow EMA (as for
+    every optimizer) of Schedule-Free's average ``x``; ``"average"``, ``x`` itself (its
+    authors' evaluation, no slow EMA on top). BatchNorm statistics are recomputed at the
+    evaluated weights either way."""
 
     def __post_init__(self) -> None:
         require_positive_int("batch_size", self.batch_size)
@@ -91,6 +97,9 @@ class TrainerConfig:
             raise ConfigError(f"lr_ema_rate must be in (0, 1], got {self.lr_ema_rate}")
         if not 0.0 <= self.weight_ema_decay < 1.0:
             raise ConfigError(f"weight_ema_decay must be in [0, 1), got {self.weight_ema_decay}")
+        if self.schedule_free_eval not in SCHEDULE_FREE_EVALS:
+            raise ConfigError(f"schedule_free_eval={self.schedule_free_eval!r} is not one of "
+                              f"{SCHEDULE_FREE_EVALS}")
 
 
 @dataclass(frozen=True)
@@ -272,6 +281,7 @@ class Trainer:
     @torch.no_grad()
     def predict(self, images: torch.Tensor) -> torch.Tensor:
         """Logits of the EMA model for uint8 images ``[N,3,H,W]``, returned on the CPU as float32."""
+        self.runtime.prepare_evaluation()
         outputs = []
         for chunk in images.split(self.config.eval_batch_size):
             x = chunk.to(self.device).float().div_(255.0)

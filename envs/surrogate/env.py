@@ -33,7 +33,7 @@ from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError, ResetNeededError
 from envs.registry import SURROGATE_ID
 from envs.spaces import AgentSpaces
-from envs.surrogate.model import (ACTION_SIZES, DYNAMIC, SCALARS, Ensemble, model_inputs,
+from envs.surrogate.model import (ACTION_SIZES, CATALOGUE, DYNAMIC, SCALARS, Ensemble, model_inputs,
                                   next_observation)
 
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits-v1.npz"
@@ -62,7 +62,8 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
                               f"{sorted(self.tasks)}")
         history = int(self.model.meta["history"])
         self._init_spaces(EnvConfig(observation="relative", history=history,
-                                    agents=tuple(COMPONENTS)))
+                                    agents=tuple(COMPONENTS),
+                                    catalogue=self.model.meta.get("catalogue", CATALOGUE)))
         self.render_mode: str | None = None
         self.agents: list[str] = []
         self.task: str | None = None

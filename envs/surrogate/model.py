@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from envs.engine.models import BACKBONES
-from envs.engine.recipe import CATALOGUES, COMPONENTS
+from envs.engine.recipe import CLASSIC, COMPONENTS, catalogue
 from envs.errors import ConfigError
 from envs.observation import FEATURES
 from envs.tasks import SOURCES, Task
@@ -36,7 +36,10 @@ DYNAMIC = ("val_map", "best_val_map", "d_val_map", "val_cf1", "val_of1", "tail_a
            "lr", "diverged")
 """The scalar features the model predicts; the others follow from the action and the task."""
 DYNAMIC_INDEX = np.array([SCALARS.index(n) for n in DYNAMIC])
-ACTION_SIZES = tuple(len(CATALOGUES[c]) for c in COMPONENTS)
+CATALOGUE = CLASSIC
+"""The catalogue the surrogate's data and model use: its fit (the Minari dataset
+``mlic/digits-v1-mixed-v0``, recorded on ``digits-v1``) knows no other choices."""
+ACTION_SIZES = tuple(len(catalogue(CATALOGUE)[c]) for c in COMPONENTS)
 ONE_HOT_START = len(SCALARS)
 """Where the "last choice" one-hots start in the observation."""
 

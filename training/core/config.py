@@ -33,10 +33,10 @@ from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_value
 
 ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
              "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
-             "reward_kind")
+             "reward_kind", "catalogue", "schedule_free_eval")
 """The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names
 (``reward_kind`` sets ``EnvConfig.reward.kind``)."""
-CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind")
+CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind", "catalogue")
 """The env settings a trained controller depends on beyond its spaces: what its observations
 mean and what it was rewarded for. A run records them (a meta-training run's summary.json, a
 run's ``RUN_CONFIG``) so that whoever loads its controller builds the same env."""

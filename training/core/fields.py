@@ -18,13 +18,15 @@ from typing import Any
 
 from envs.config import EnvConfig
 from envs.engine.data.images import BAD_IMAGE_POLICIES
-from envs.engine.trainer import AMP_MODES
+from envs.engine.recipe import CATALOGUE_NAMES
+from envs.engine.trainer import AMP_MODES, SCHEDULE_FREE_EVALS
 from envs.observation import OBSERVATION_MODES
 from envs.reward import REWARD_KINDS
 
 ENV_FLAG_CHOICES: dict[str, tuple[str, ...]] = {
     "amp": AMP_MODES, "on_bad_image": BAD_IMAGE_POLICIES, "observation": OBSERVATION_MODES,
-    "reward_kind": REWARD_KINDS}
+    "reward_kind": REWARD_KINDS, "catalogue": CATALOGUE_NAMES,
+    "schedule_free_eval": SCHEDULE_FREE_EVALS}
 """Env settings with a fixed catalogue (owned by envs): their flags take only those values."""
 NESTED_ENV_FLAGS: dict[str, tuple[str, str]] = {"reward_kind": ("reward", "kind")}
 """Env settings that are a field of a config nested in ``EnvConfig``: name -> (the

@@ -39,7 +39,7 @@ import envs
 from agents import make_controller, zoo
 from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
-from agents.base import MANIFEST, Controller, Transition, read_manifest
+from agents.base import MANIFEST, Controller, Transition, manifest_catalogue, read_manifest
 from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError, UnknownEnvError
@@ -421,9 +421,26 @@ def controller_env_settings(source: str | Path) -> dict[str, Any]:
     run's (``RUN/best``, ``RUN/final``) ``summary.json``, or a ``run_marl`` run's
     (``RUN/agents``) ``RUN_CONFIG``; else none."""
     if zoo.is_zoo_name(source):
-        return dict(zoo.read_card(str(source))["env_settings"] or {})
+        settings = dict(zoo.read_card(str(source))["env_settings"] or {})
+        return {**saved_catalogue(zoo.zoo_dir(str(source))), **settings}
     if not Path(source).is_dir():  # an algorithm name, or nothing saved
         return {}
+    return {**saved_catalogue(Path(source)), **_run_env_settings(Path(source))}
+
+
+def saved_catalogue(directory: Path) -> dict[str, Any]:
+    """``{"catalogue": NAME}`` for a saved controller that acts in a catalogue (its manifest's,
+    or ``classic`` for a manifest older than catalogue names: ``agents.base.manifest_catalogue``);
+    else ``{}``."""
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        return {}
+    name = manifest_catalogue(zoo.read_json_object(path, ConfigError, ""))
+    return {} if name is None else {"catalogue": name}
+
+
+def _run_env_settings(source: Path) -> dict[str, Any]:
+    """The env settings the run that saved the controller in ``source`` recorded."""
     run = Path(source).resolve().parent
     if (run / SUMMARY).is_file():
         summary = zoo.read_json_object(run / SUMMARY, ConfigError, "")

@@ -236,7 +236,10 @@ class DynamicRecipe:
     @property
     def eval_model(self) -> nn.Module:
         """The slow-EMA copy of the weights: what the controller's metrics come from, and the
-        model to test."""
+        model to test. Under Schedule-Free AdamW it is the EMA of the optimizer's average, with
+        BatchNorm statistics recomputed there from the last batches given to ``augment``
+        (``RecipeRuntime.prepare_evaluation``)."""
+        self.runtime.prepare_evaluation()
         return self.runtime.ema_model
 
     def autocast(self) -> torch.autocast:
@@ -396,7 +399,7 @@ class DynamicRecipe:
     def _observe(self) -> dict[str, np.ndarray]:
         assert self.status is not None
         vector = build_observation(self.status, self.profile, self.env_config.history,
-                                   self.env_config.observation)
+                                   self.env_config.observation, self.env_config.catalogue)
         self.spaces.set_state(vector)
         return {a: vector.copy() for a in self.spaces.possible_agents}
 
@@ -406,7 +409,7 @@ class DynamicRecipe:
                                    self.spaces.possible_agents,
                                    {a: self.spaces.action_space(a) for a in self.spaces.possible_agents})
         self._last_obs, self._last_actions = observation, actions
-        recipe = actions_recipe(actions, self.env_config.default_recipe)
+        recipe = actions_recipe(actions, self.env_config.default_recipe, self.env_config.catalogue)
         self.runtime.apply_recipe(recipe)
         self.runtime.begin_segment()
         return recipe
