@@ -15,7 +15,12 @@ same batch order), runs with:
   with ``--runs`` (``run:<dir>``);
 * ``static default``: the default recipe (ASL paper) held fixed;
 * ``static panel-best``: the task-set calibration's best recipe over its train tasks
-  (``benchmarks.zero_shot.panel_best``; choosing it cost the panel's compute).
+  (``benchmarks.zero_shot.panel_best``; choosing it cost the panel's compute): the SBS;
+* the tuning-free optimizers a practitioner would pick instead of a controller, each as a
+  fixed recipe through ``DynamicRecipe`` (``benchmarks.static_recipes.PEERS``:
+  Schedule-Free AdamW on a constant LR, Prodigy on cosine, both with crop and ASL);
+* with ``--panel``, every other panel recipe too, so that the table has the target's best
+  static recipe on this model (the **VBS**, hindsight, a reference row).
 
 Reported: test mAP of ``eval_model`` (mean ± std over seeds), each controller's per-seed
 paired margin over both static recipes, and the API's own time at each decision
@@ -41,7 +46,7 @@ import envs
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import command_line
 from training.core.run_store import RunStore, play_stored
-from benchmarks.static_recipes import RECIPES
+from benchmarks.static_recipes import PEERS, RECIPES
 from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, add_controller_flags,
                                   chosen_controllers, panel_best, targets)
 from envs.engine.init import init_weights
@@ -139,6 +144,8 @@ def _controller(method: str, best: str) -> str | Path | envs.Recipe:
         return envs.DEFAULT_RECIPE
     if method == PANEL_BEST:
         return RECIPES[best]
+    if method in RECIPES:
+        return RECIPES[method]
     if method.startswith(RUN_PREFIX):  # its env settings come from the run's summary.json
         return Path(method.removeprefix(RUN_PREFIX)) / "best"
     return method
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--model", choices=sorted(MODELS), default="resnet",
                         help="the user's model (default: resnet)")
     add_controller_flags(parser)
+    parser.add_argument("--panel", action="store_true",
+                        help="also run every other panel recipe, for the VBS row")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--quick", action="store_true", help="a tiny mnist target, for tests")
@@ -195,7 +204,10 @@ def main(argv: list[str] | None = None) -> Path:
     controllers = chosen_controllers(args)
     best = panel_best(args.calibration)
     (label, task), = targets(envs.task_set(args.task_set), ["mnist"], args.quick).items()
-    methods = [*controllers, DEFAULT, PANEL_BEST]
+    statics = [DEFAULT, PANEL_BEST, *PEERS]
+    if args.panel:
+        statics += [r for r in RECIPES if r not in (next(iter(RECIPES)), best, *PEERS)]
+    methods = [*controllers, *statics]
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task": task.name, "panel_best": best, "batch_size": BATCH_SIZE,
                       "model": MODELS[args.model][0].__name__}, args.resume)
@@ -217,15 +229,22 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
     def share(method: str) -> float:
         return 100 * sum(by[(method, s)].api_s for s in seeds) / sum(by[(method, s)].wall_s for s in seeds)
 
-    rows = [[m, mean_std(values(m)),
+    statics = [m for m in methods if m not in controllers]
+    vbs = max(statics, key=lambda m: statistics.fmean(values(m)))
+
+    def name(method: str) -> str:
+        return f"{method} = VBS" if method == vbs and len(statics) > 4 else method
+
+    rows = [[name(m), mean_std(values(m)),
              f"{1000 * statistics.fmean(by[(m, s)].api_s / by[(m, s)].decisions for s in seeds):.1f}",
              f"{share(m):.2f}%", f"{statistics.fmean(by[(m, s)].wall_s for s in seeds):.1f}"]
             for m in methods]
     table = markdown_table(["method", "test mAP", "API ms per decision", "API share of wall",
                             "wall s per run"], rows)
     margins = []
+    bases = list(dict.fromkeys([DEFAULT, PANEL_BEST, *PEERS] + ([vbs] if len(statics) > 4 else [])))
     for c in controllers:
-        for base in (DEFAULT, PANEL_BEST):
+        for base in bases:
             diff = [a - b for a, b in zip(values(c), values(base))]
             margins.append([c, base, mean_std(diff), f"{sum(d > 0 for d in diff)}/{len(diff)}",
                             ", ".join(f"{d:+.1f}" for d in diff)])
@@ -237,8 +256,12 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
                f"model: {MODELS[args.model][1]}; no task set has it, batch 64, one torch "
                "thread per run, "
                f"{args.workers} runs side by side",
-               f"panel-best recipe: {best} (best mean over the calibration's train tasks; "
-               "choosing it cost the panel's compute)",
+               f"panel-best recipe (the SBS): {best} (best mean over the calibration's train "
+               "tasks; choosing it cost the panel's compute)",
+               f"tuning-free peers: {', '.join(PEERS)} (fixed recipes through DynamicRecipe)",
+               (f"VBS: {vbs}, the best of {len(statics)} static recipes on this target and model "
+                "(hindsight; a reference, not a competitor)" if len(statics) > 4 else
+                "VBS: not measured (run with --panel)"),
                "same initial weights and batch order for every method at a seed"]
     command = command_line("benchmarks.user_loop", argv if argv is not None else sys.argv[1:])
     return (result_header("A zoo controller in a user's own training loop", command,

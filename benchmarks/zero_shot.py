@@ -120,7 +120,8 @@ def panel_best(calibration: Path = CALIBRATION) -> str:
                                 "first (the panel-best recipe comes from its train tasks)")
     with calibration.open() as file:
         rows = [r for r in csv.DictReader(file) if r["split"] == "train"]
-    means = {name: statistics.fmean(float(r[f"mAP[{name}]"]) for r in rows) for name in RECIPES}
+    measured = [name for name in RECIPES if rows and f"mAP[{name}]" in rows[0]]  # its panel
+    means = {name: statistics.fmean(float(r[f"mAP[{name}]"]) for r in rows) for name in measured}
     return max(means, key=means.get)
 
 

@@ -93,8 +93,9 @@ def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path)
                           "--zoo", name, "--out", str(tmp_path / "ul.md")])
     text = out.read_text()
     rows = {line.split(" | ")[0].strip("| "): line for line in text.splitlines()
-            if line.startswith("| zoo:") or line.startswith("| static")}
-    assert {f"zoo:{name}", "static default", "static panel-best"} <= set(rows)
+            if line.startswith(("| zoo:", "| static", "| crop+"))}
+    assert {f"zoo:{name}", "static default", "static panel-best", "crop+sf_adamw+constant+asl",
+            "crop+prodigy+cosine+asl"} <= set(rows)  # the tuning-free peers beside the SBS
     assert "API share of wall" in text and "paired" in text.lower()
     assert (tmp_path / "runs" / "ul.jsonl").is_file()
 

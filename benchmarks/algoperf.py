@@ -1,0 +1,385 @@
+"""AlgoPerf's scoring on this project's targets: time to a fixed val-mAP target, performance
+ratios and profiles, and the integrated score, self-tuning and external-tuning tracks apart.
+
+    python -m benchmarks.algoperf targets --tasks default --reference crop+sgd+constant+bce
+    python -m benchmarks.algoperf score --headroom benchmarks/results/runs/default_task-digits-v1.jsonl \\
+        --controllers zoo:recommended --seeds 2
+
+MLCommons AlgoPerf (Dahl et al., "Benchmarking Neural Network Training Algorithms", 2023)
+scores a training algorithm by the time it needs to reach a validation target fixed in
+advance, not by its final accuracy. Here, per target (a task and its budget):
+
+* **The target** is set once, by ``targets``, from a reference recipe (the target's best
+  known static recipe, its VBS) run on target-setting seeds (100, 101, 102) that no scored
+  run uses: the lowest of their best val mAPs, so the reference reaches it within the budget
+  on every one of them. Targets live in ``benchmarks/results/algoperf_targets.json``;
+  ``targets`` refuses to change one (``--force`` to redo it on purpose), and ``score`` never
+  derives one from a method it scores.
+* **Time to target**: the decisions (one-epoch segments on the default task) until val mAP
+  first reaches the target, ``inf`` if it never does (``benchmarks.reporting.reach_epoch``,
+  the measurement ``benchmarks.ablations`` makes). A search's time counts every trial's
+  segments in the order it trained them. A method's time on a target is the median over its
+  seeds (a median that takes a missed seed is ``inf``).
+* **Performance ratio**: a method's time over the fastest method's of its track on that target;
+  above ``R_MAX`` it counts as ``inf``. **Performance profile** ``rho(tau)``: the share of
+  targets with ratio <= ``tau``. **Score**: the profile's integral over ``[1, R_MAX]`` divided by
+  ``R_MAX - 1`` (AlgoPerf's; 1 = fastest everywhere, 0 = never within ``R_MAX`` of it).
+* **Tracks**: *self-tuning*, the 1x methods that choose nothing per target in hindsight (the
+  static default, the SBS, the tuning-free optimizers' recipes, frozen controllers);
+  *external tuning*, the searches, each at its stated compute. The **VBS** (the target's best
+  static recipe in hindsight) is a reference row, in neither track.
+
+The same curves give the seed paper's convergence claim ("MAT-Agent reaches standard training's
+final accuracy at epoch 47 of 80"): per seed, the fraction of the budget a method needs to
+reach the static default's final val mAP on that seed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import envs
+from benchmarks.common import (machine_description, markdown_table, mean_std, result_header,
+                               today, write_result)
+from benchmarks.episodes import parse_recipe, run_frozen, run_recipe
+from benchmarks.headroom import Run, parse_tasks, HeadroomConfig
+from benchmarks.reporting import command_line, reach_epoch
+from benchmarks.static_recipes import DEFAULT_TASK, PEERS, RECIPES
+from envs.errors import ConfigError
+from training.core.run_store import RunStore, read_store
+
+RESULTS = Path(__file__).resolve().parent / "results"
+TARGETS = RESULTS / "algoperf_targets.json"
+"""The committed targets, by target label."""
+TARGET_SEEDS = (100, 101, 102)
+"""Seeds of the target-setting runs: never used by a scored run."""
+R_MAX = 4.0
+"""AlgoPerf's largest performance ratio that still scores."""
+SELF, EXTERNAL, REFERENCE = "self-tuning", "external tuning", "reference"
+DEFAULT_NAME = next(iter(RECIPES))
+PEER_NAMES = {"crop+sf_adamw+constant+asl": "Schedule-Free AdamW (crop, constant, asl)",
+              "crop+prodigy+cosine+asl": "Prodigy (crop, cosine, asl)"}
+assert set(PEER_NAMES) == set(PEERS)
+
+
+# ---------------------------------------------------------------- the scoring itself
+def time_to_target(curve: Sequence[float], target: float) -> float:
+    """Decisions until ``curve`` (val mAP after each) first reaches ``target``; inf if never."""
+    reached = reach_epoch(curve, target)
+    return math.inf if reached is None else float(reached)
+
+
+def method_time(times: Sequence[float]) -> float:
+    """A method's time on one target: the median over its seeds (inf if it takes a miss)."""
+    ordered = sorted(times)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def performance_ratios(times: Mapping[str, Mapping[str, float]]) -> dict[str, dict[str, float]]:
+    """``{method: {target: ratio}}`` from ``{method: {target: time}}``: each time over the
+    fastest of these methods on that target; inf where it missed, where every method missed,
+    or above ``R_MAX``."""
+    targets = {t for by_target in times.values() for t in by_target}
+    best = {t: min((by[t] for by in times.values() if t in by), default=math.inf) for t in targets}
+    out: dict[str, dict[str, float]] = {}
+    for method, by_target in times.items():
+        out[method] = {}
+        for target in targets:
+            t = by_target.get(target, math.inf)
+            ratio = t / best[target] if math.isfinite(t) and math.isfinite(best[target]) else math.inf
+            out[method][target] = ratio if ratio <= R_MAX else math.inf
+    return out
+
+
+def profile(ratios: Mapping[str, float], tau: float) -> float:
+    """rho(tau): the share of targets on which the ratio is at most ``tau``."""
+    return sum(r <= tau for r in ratios.values()) / len(ratios) if ratios else 0.0
+
+
+def score(ratios: Mapping[str, float]) -> float:
+    """The profile's integral over [1, R_MAX] / (R_MAX - 1): exact for its step function."""
+    if not ratios:
+        return 0.0
+    return statistics.fmean(max(0.0, (R_MAX - r) / (R_MAX - 1)) if math.isfinite(r) else 0.0
+                            for r in ratios.values())
+
+
+# ---------------------------------------------------------------- targets
+@dataclass
+class TargetRun:
+    """One target-setting run of the reference recipe."""
+
+    seed: int
+    curve: list[float]
+    test_mAP: float
+
+
+def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
+                force: bool = False, path: Path = TARGETS, progress: bool = True) -> dict[str, Any]:
+    """Run ``reference`` on ``seeds`` for each target label and commit the targets to ``path``.
+
+    A target already in the file is kept unless ``force``: targets are fixed in advance.
+    """
+    existing = json.loads(path.read_text()) if path.is_file() else {}
+    tasks = parse_tasks(HeadroomConfig(tasks=tuple(labels)))
+    recipe = parse_recipe(reference)
+    for label, target in tasks.items():
+        if label in existing and not force:
+            print(f"{label}: target {existing[label]['target_val_mAP']:.2f} kept (fixed in "
+                  "advance; --force redoes it)")
+            continue
+        env_id, overrides = (target.env_id, target.overrides()) if isinstance(target, envs.Task) \
+            else (target, {})
+        store = RunStore(path.parent / "runs" / f"algoperf_targets-{label}.jsonl",
+                         {"target": getattr(target, "name", target), "reference": reference},
+                         resume=True)
+        runs = []
+        for seed in seeds:
+            runs.append(store.fetch(reference, seed, TargetRun, lambda seed=seed: _target_run(
+                env_id, recipe, seed, overrides)))
+            if progress:
+                print(f"{label}: {reference} seed {seed}: best val {max(runs[-1].curve):.2f}",
+                      flush=True)
+        bests = [max(r.curve) for r in runs]
+        existing[label] = {
+            "task": getattr(target, "name", target), "reference": reference,
+            "seeds": list(seeds), "best_val_mAP": bests, "target_val_mAP": min(bests),
+            "decisions": len(runs[0].curve),
+            "reference_reaches_at": [reach_epoch(r.curve, min(bests)) for r in runs],
+            "command": command_line("benchmarks.algoperf", sys.argv[1:]),
+            "machine": machine_description(), "date": today()}
+    path.write_text(json.dumps(existing, indent=2) + "\n")
+    return existing
+
+
+def _target_run(env_id: str, recipe: envs.Recipe, seed: int, overrides: Mapping[str, Any]
+                ) -> TargetRun:
+    episode = run_recipe(env_id, recipe, seed, overrides)
+    return TargetRun(seed, episode.val_map, episode.test["mAP"])
+
+
+def read_targets(path: Path = TARGETS) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: set the targets first with python -m "
+                          "benchmarks.algoperf targets --tasks default --reference RECIPE")
+    return json.loads(path.read_text())
+
+
+# ---------------------------------------------------------------- scored methods
+@dataclass
+class Method:
+    """One method's runs on one target: curves and test mAPs by seed."""
+
+    name: str
+    track: str
+    curves: dict[int, list[float]]
+    test: dict[int, float]
+    compute: str = "1×"
+    choices: dict[int, list[str]] = field(default_factory=dict)
+    static: bool = False
+    """A static recipe, or a search over them: a candidate for the VBS."""
+
+
+@dataclass
+class ControllerRun:
+    """A frozen controller's episode (the ``score`` command's own store)."""
+
+    seed: int
+    curve: list[float]
+    test_mAP: float
+    choices: list[str]
+
+
+def headroom_methods(path: Path, label: str, sbs: str, seeds: Sequence[int]) -> list[Method]:
+    """The static recipes and searches ``benchmarks.headroom`` stored for target ``label``."""
+    _, runs = read_store(path, Run)
+    mine = [r for r in runs if r.label == label and r.seed in seeds]
+    if any(not r.curve for r in mine):
+        raise ConfigError(f"{path} holds runs without val curves (written before curves were "
+                          "kept): rerun them with benchmarks.headroom to score time to target")
+    by_method: dict[str, list[Run]] = {}
+    for r in mine:
+        by_method.setdefault(r.method, []).append(r)
+    out = []
+    for method, group in by_method.items():
+        recipe = method.removeprefix("panel:")
+        if method.startswith("panel:"):
+            name = ("static default" if recipe == DEFAULT_NAME else
+                    f"SBS ({recipe})" if recipe == sbs else PEER_NAMES.get(recipe, recipe))
+            track = SELF if recipe in (DEFAULT_NAME, sbs, *PEERS) else REFERENCE
+            compute = "1×"
+        else:
+            name, track = method, EXTERNAL
+            compute = f"{statistics.fmean(r.episodes for r in group):.0f}× (episodes)"
+        out.append(Method(name, track, {r.seed: r.curve for r in group},
+                          {r.seed: r.test_mAP for r in group}, compute,
+                          {r.seed: r.choices for r in group},
+                          static=method.startswith("panel:") or method == "vbs-c"))
+    return out
+
+
+def controller_methods(controllers: Sequence[str], env_id: str, seeds: Sequence[int],
+                       store_path: Path) -> list[Method]:
+    """Each controller frozen on ``env_id`` at ``seeds`` (stored, resumable)."""
+    store = RunStore(store_path, {"env": env_id}, resume=True)
+    out = []
+    for source in controllers:
+        runs = [store.fetch(source, seed, ControllerRun,
+                            lambda seed=seed, source=source: _controller_run(env_id, source, seed))
+                for seed in seeds]
+        out.append(Method(source, SELF, {r.seed: r.curve for r in runs},
+                          {r.seed: r.test_mAP for r in runs},
+                          choices={r.seed: r.choices for r in runs}))
+    return out
+
+
+def _controller_run(env_id: str, source: str, seed: int) -> ControllerRun:
+    episode = run_frozen(env_id, source, seed)
+    return ControllerRun(seed, episode.val_map, episode.test["mAP"], episode.choices)
+
+
+def vbs(methods: Sequence[Method]) -> Method:
+    """The target's best static recipe in hindsight (best mean test mAP of the panel's recipes
+    and, where one ran, the search over static recipes): the reference row."""
+    best = max((m for m in methods if m.static), key=lambda m: statistics.fmean(m.test.values()))
+    return Method(f"VBS = {best.name}", REFERENCE, best.curves, best.test, best.compute,
+                  best.choices, static=True)
+
+
+# ---------------------------------------------------------------- the report
+def report(label: str, target: Mapping[str, Any], methods: Sequence[Method]) -> tuple[str, list[dict]]:
+    """The target's table (markdown) and its rows (one per method)."""
+    default = next(m for m in methods if m.name == "static default")
+    reference = vbs(methods)
+    rows = []
+    for m in [*methods, reference]:
+        times = {s: time_to_target(c, target["target_val_mAP"]) for s, c in m.curves.items()}
+        conv = {s: reach_epoch(c, default.curves[s][-1]) for s, c in m.curves.items()
+                if s in default.curves}
+        rows.append({"method": m.name, "track": m.track, "compute": m.compute,
+                     "test": list(m.test.values()), "times": times,
+                     "time": method_time(list(times.values())),
+                     "convergence": {s: (None if v is None else v / len(m.curves[s]))
+                                     for s, v in conv.items()}})
+    for track in (SELF, EXTERNAL):
+        mine = [r for r in rows if r["track"] == track]
+        ratios = performance_ratios({r["method"]: {label: r["time"]} for r in mine})
+        for r in mine:
+            r["ratio"], r["score"] = ratios[r["method"]][label], score(ratios[r["method"]])
+    table = markdown_table(
+        ["track", "method", "compute", "test mAP", "time to target (decisions, per seed)",
+         "ratio", "score", "budget to reach the default's final val (per seed)"],
+        [[r["track"], r["method"], r["compute"], mean_std(r["test"]),
+          ", ".join(_fmt_time(t) for t in r["times"].values()),
+          _fmt_ratio(r.get("ratio")), "" if "score" not in r else f"{r['score']:.2f}",
+          ", ".join("never" if v is None else f"{v:.2f}" for v in r["convergence"].values())]
+         for r in sorted(rows, key=_order)])
+    return table, rows
+
+
+def _order(row: Mapping[str, Any]) -> tuple[int, float]:
+    return ((SELF, EXTERNAL, REFERENCE).index(row["track"]), -statistics.fmean(row["test"]))
+
+
+def _fmt_time(t: float) -> str:
+    return "∞" if math.isinf(t) else f"{t:.0f}"
+
+
+def _fmt_ratio(r: float | None) -> str:
+    return "" if r is None else "∞" if math.isinf(r) else f"{r:.2f}"
+
+
+def score_command(args: argparse.Namespace) -> Path:
+    targets = read_targets(args.targets)
+    seeds = list(range(args.seeds))
+    sections, all_rows = [], []
+    for label in args.tasks.split(","):
+        if label not in targets:
+            raise ConfigError(f"no target for {label!r} in {args.targets}; set it first with "
+                              f"python -m benchmarks.algoperf targets --tasks {label} --reference RECIPE")
+        target = targets[label]
+        if set(seeds) & set(target["seeds"]):
+            raise ConfigError(f"--seeds overlap the target-setting seeds {target['seeds']}")
+        methods = headroom_methods(args.headroom, label, args.sbs, seeds)
+        env_id = target["task"] if target["task"].startswith("mlic-") else DEFAULT_TASK
+        methods += controller_methods([c for c in args.controllers.split(",") if c], env_id, seeds,
+                                      args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl")
+        table, rows = report(label, target, methods)
+        all_rows += [{**r, "target": label} for r in rows]
+        sections.append(f"## {label}: `{target['task']}`\n\nTarget: val mAP "
+                        f"{target['target_val_mAP']:.2f}, the lowest best val mAP of "
+                        f"{target['reference']} on target-setting seeds {target['seeds']} "
+                        f"({', '.join(f'{v:.2f}' for v in target['best_val_mAP'])}; reached at "
+                        f"decisions {target['reference_reaches_at']} of {target['decisions']}); "
+                        f"set {target['date']} on {target['machine']}.\n\n{table}\n")
+    details = [f"targets: {args.targets.name}; time = decisions until val mAP first reaches the "
+               "target (∞ if never), the median over seeds; ratio = time / the track's fastest "
+               f"(∞ above {R_MAX:g}); score = the performance profile's integral over [1, {R_MAX:g}]"
+               f" / {R_MAX - 1:g}",
+               "tracks: self-tuning (1×, nothing chosen per target in hindsight), external "
+               "tuning (searches at their compute), and the VBS, a reference in neither",
+               f"last column: the fraction of the budget until val mAP reaches the static default's "
+               f"final val mAP on the same seed (the seed paper's convergence claim: 47/80 = 0.59)",
+               f"SBS: {args.sbs}"]
+    text = (result_header("AlgoPerf scoring: time to a fixed val-mAP target",
+                          command_line("benchmarks.algoperf", sys.argv[1:]), seeds=args.seeds,
+                          details=details) + "\n" + "\n".join(sections))
+    args.out.with_suffix(".json").write_text(json.dumps(all_rows, indent=1, default=str) + "\n")
+    return write_result(args.out, text)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.algoperf",
+                                description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("targets", help="run the reference recipe on the target-setting seeds and "
+                       "commit the targets", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    t.add_argument("--tasks", default="default", help="target labels, as benchmarks.headroom's")
+    t.add_argument("--reference", required=True, help="the target's VBS recipe, aug+opt+lrs+loss")
+    t.add_argument("--seeds", default=",".join(map(str, TARGET_SEEDS)),
+                   help="target-setting seeds, never used by a scored run")
+    t.add_argument("--force", action="store_true", help="redo a target already in the file")
+    t.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
+    s = sub.add_parser("score", help="score the stored runs against the targets",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--tasks", default="default", help="target labels")
+    s.add_argument("--headroom", type=Path, required=True,
+                   help="a benchmarks.headroom run store (with val curves) for these targets")
+    s.add_argument("--controllers", default="zoo:recommended",
+                   help="frozen controllers to run and score (comma-separated; '' for none)")
+    s.add_argument("--sbs", default="none+sgd+constant+bce", help="the SBS recipe")
+    s.add_argument("--seeds", type=int, default=2, help="scored seeds 0 .. N-1")
+    s.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
+    s.add_argument("--out", type=Path, default=RESULTS / "algoperf_default.md",
+                   help="the result file (its runs go to runs/<stem>-controllers.jsonl)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        if args.command == "targets":
+            seeds = [int(x) for x in args.seeds.split(",")]
+            set_targets(args.tasks.split(","), args.reference, seeds, force=args.force,
+                        path=args.targets)
+            print(f"wrote {args.targets}")
+        else:
+            if args.seeds < 1:
+                raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
+            print(f"wrote {score_command(args)}")
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()
