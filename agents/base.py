@@ -33,7 +33,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from agents.errors import AgentConfigError, BeginNeededError, ControllerCheckpointError
-from envs.engine.recipe import COMPONENTS, LEGACY_CATALOGUE, catalogue_of_sizes
+from envs import COMPONENTS, LEGACY_CATALOGUE, catalogue_of_sizes
 
 MANIFEST = "controller.json"
 """File that ``save`` writes beside the artefacts: algorithm, agents, the spaces they were

@@ -1,8 +1,8 @@
 """AlgoPerf's scoring on this project's targets: time to a fixed val-mAP target, performance
 ratios and profiles, and the integrated score, self-tuning and external-tuning tracks apart.
 
-    python -m benchmarks.algoperf targets --tasks default --reference crop+sgd+constant+bce
-    python -m benchmarks.algoperf score --headroom benchmarks/results/runs/default_task-digits-v1.jsonl \\
+    python -m benchmarks.algoperf targets --tasks default --reference STORE_OR_RECIPE
+    python -m benchmarks.algoperf score --tasks default --headroom STORE [STORE ...] \\
         --controllers zoo:recommended --seeds 2
 
 MLCommons AlgoPerf (Dahl et al., "Benchmarking Neural Network Training Algorithms", 2023)
@@ -122,35 +122,59 @@ class TargetRun:
     test_mAP: float
 
 
+def vbs_recipe(store: Path, label: str) -> str:
+    """The target's best known static recipe from a ``benchmarks.headroom`` store: the panel
+    recipe with the best mean test mAP, or the recipe the search over static recipes (VBS-C)
+    picked on seed 0 where that search's mean test mAP is higher."""
+    _, runs = read_store(store, Run)
+    panel: dict[str, list[float]] = {}
+    for r in runs:
+        if r.label == label and r.method.startswith("panel:"):
+            panel.setdefault(r.method.removeprefix("panel:"), []).append(r.test_mAP)
+    if not panel:
+        raise ConfigError(f"{store} holds no panel runs for {label!r}: run benchmarks.headroom "
+                          f"--tasks {label} first")
+    best = max(panel, key=lambda name: statistics.fmean(panel[name]))
+    search = sorted((r for r in runs if r.label == label and r.method == "vbs-c"),
+                    key=lambda r: r.seed)
+    if search and statistics.fmean(r.test_mAP for r in search) > statistics.fmean(panel[best]):
+        return search[0].detail.rsplit(": ", 1)[-1]
+    return RECIPES[best].name if best in RECIPES else best
+
+
 def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
-                force: bool = False, path: Path = TARGETS, progress: bool = True) -> dict[str, Any]:
-    """Run ``reference`` on ``seeds`` for each target label and commit the targets to ``path``.
+                task_set: str = "digits-v1", force: bool = False, path: Path = TARGETS,
+                progress: bool = True) -> dict[str, Any]:
+    """Run the reference recipe on ``seeds`` for each target label and commit the targets to
+    ``path``. ``reference`` is ``aug+opt+lrs+loss``, or a ``benchmarks.headroom`` store whose
+    runs name each target's VBS (:func:`vbs_recipe`).
 
     A target already in the file is kept unless ``force``: targets are fixed in advance.
     """
     existing = json.loads(path.read_text()) if path.is_file() else {}
-    tasks = parse_tasks(HeadroomConfig(tasks=tuple(labels)))
-    recipe = parse_recipe(reference)
+    tasks = parse_tasks(HeadroomConfig(task_set=task_set, tasks=tuple(labels)))
     for label, target in tasks.items():
+        name = vbs_recipe(Path(reference), label) if reference.endswith(".jsonl") else reference
+        recipe = parse_recipe(name)
         if label in existing and not force:
             print(f"{label}: target {existing[label]['target_val_mAP']:.2f} kept (fixed in "
                   "advance; --force redoes it)")
             continue
         env_id, overrides = (target.env_id, target.overrides()) if isinstance(target, envs.Task) \
             else (target, {})
-        store = RunStore(path.parent / "runs" / f"algoperf_targets-{label}.jsonl",
-                         {"target": getattr(target, "name", target), "reference": reference},
+        store = RunStore(path.parent / "runs" / f"algoperf_targets-{label.replace(':', '')}.jsonl",
+                         {"target": getattr(target, "name", target), "reference": name},
                          resume=True)
         runs = []
         for seed in seeds:
-            runs.append(store.fetch(reference, seed, TargetRun, lambda seed=seed: _target_run(
+            runs.append(store.fetch(name, seed, TargetRun, lambda seed=seed: _target_run(
                 env_id, recipe, seed, overrides)))
             if progress:
-                print(f"{label}: {reference} seed {seed}: best val {max(runs[-1].curve):.2f}",
+                print(f"{label}: {name} seed {seed}: best val {max(runs[-1].curve):.2f}",
                       flush=True)
         bests = [max(r.curve) for r in runs]
         existing[label] = {
-            "task": getattr(target, "name", target), "reference": reference,
+            "task": getattr(target, "name", target), "reference": name,
             "seeds": list(seeds), "best_val_mAP": bests, "target_val_mAP": min(bests),
             "decisions": len(runs[0].curve),
             "reference_reaches_at": [reach_epoch(r.curve, min(bests)) for r in runs],
@@ -198,9 +222,12 @@ class ControllerRun:
     choices: list[str]
 
 
-def headroom_methods(path: Path, label: str, sbs: str, seeds: Sequence[int]) -> list[Method]:
-    """The static recipes and searches ``benchmarks.headroom`` stored for target ``label``."""
-    _, runs = read_store(path, Run)
+def headroom_methods(paths: Sequence[Path], label: str, sbs: str, seeds: Sequence[int]
+                     ) -> list[Method]:
+    """The static recipes and searches ``benchmarks.headroom`` stored for target ``label``
+    in any of the stores ``paths``."""
+    runs = [r for path in paths for r in read_store(path, Run)[1]]
+    path = ", ".join(map(str, paths))
     mine = [r for r in runs if r.label == label and r.seed in seeds]
     if any(not r.curve for r in mine):
         raise ConfigError(f"{path} holds runs without val curves (written before curves were "
@@ -226,14 +253,14 @@ def headroom_methods(path: Path, label: str, sbs: str, seeds: Sequence[int]) -> 
     return out
 
 
-def controller_methods(controllers: Sequence[str], env_id: str, seeds: Sequence[int],
-                       store_path: Path) -> list[Method]:
-    """Each controller frozen on ``env_id`` at ``seeds`` (stored, resumable)."""
-    store = RunStore(store_path, {"env": env_id}, resume=True)
+def controller_methods(controllers: Sequence[str], label: str, target: envs.Task | str,
+                       seeds: Sequence[int], store: RunStore) -> list[Method]:
+    """Each controller frozen on ``target`` at ``seeds`` (stored in ``store``, resumable)."""
     out = []
     for source in controllers:
-        runs = [store.fetch(source, seed, ControllerRun,
-                            lambda seed=seed, source=source: _controller_run(env_id, source, seed))
+        key = f"{label}|{getattr(target, 'name', target)}|{source}"
+        runs = [store.fetch(key, seed, ControllerRun,
+                            lambda seed=seed, source=source: _controller_run(target, source, seed))
                 for seed in seeds]
         out.append(Method(source, SELF, {r.seed: r.curve for r in runs},
                           {r.seed: r.test_mAP for r in runs},
@@ -241,8 +268,8 @@ def controller_methods(controllers: Sequence[str], env_id: str, seeds: Sequence[
     return out
 
 
-def _controller_run(env_id: str, source: str, seed: int) -> ControllerRun:
-    episode = run_frozen(env_id, source, seed)
+def _controller_run(target: envs.Task | str, source: str, seed: int) -> ControllerRun:
+    episode = run_frozen(target, source, seed)
     return ControllerRun(seed, episode.val_map, episode.test["mAP"], episode.choices)
 
 
@@ -300,8 +327,12 @@ def _fmt_ratio(r: float | None) -> str:
 def score_command(args: argparse.Namespace) -> Path:
     targets = read_targets(args.targets)
     seeds = list(range(args.seeds))
-    sections, all_rows = [], []
-    for label in args.tasks.split(","):
+    labels = args.tasks.split(",")
+    tasks = parse_tasks(HeadroomConfig(task_set=args.task_set, tasks=tuple(labels)))
+    store = RunStore(args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl",
+                     {"task_set": args.task_set}, resume=True)
+    sections, all_rows, times = [], [], {SELF: {}, EXTERNAL: {}}
+    for label in labels:
         if label not in targets:
             raise ConfigError(f"no target for {label!r} in {args.targets}; set it first with "
                               f"python -m benchmarks.algoperf targets --tasks {label} --reference RECIPE")
@@ -309,17 +340,20 @@ def score_command(args: argparse.Namespace) -> Path:
         if set(seeds) & set(target["seeds"]):
             raise ConfigError(f"--seeds overlap the target-setting seeds {target['seeds']}")
         methods = headroom_methods(args.headroom, label, args.sbs, seeds)
-        env_id = target["task"] if target["task"].startswith("mlic-") else DEFAULT_TASK
-        methods += controller_methods([c for c in args.controllers.split(",") if c], env_id, seeds,
-                                      args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl")
+        methods += controller_methods([c for c in args.controllers.split(",") if c], label,
+                                      tasks[label], seeds, store)
         table, rows = report(label, target, methods)
         all_rows += [{**r, "target": label} for r in rows]
+        for r in rows:
+            if r["track"] in times:
+                times[r["track"]].setdefault(r["method"], {})[label] = r["time"]
         sections.append(f"## {label}: `{target['task']}`\n\nTarget: val mAP "
                         f"{target['target_val_mAP']:.2f}, the lowest best val mAP of "
                         f"{target['reference']} on target-setting seeds {target['seeds']} "
                         f"({', '.join(f'{v:.2f}' for v in target['best_val_mAP'])}; reached at "
                         f"decisions {target['reference_reaches_at']} of {target['decisions']}); "
                         f"set {target['date']} on {target['machine']}.\n\n{table}\n")
+    overall = _overall(times, len(labels)) if len(labels) > 1 else ""
     details = [f"targets: {args.targets.name}; time = decisions until val mAP first reaches the "
                "target (∞ if never), the median over seeds; ratio = time / the track's fastest "
                f"(∞ above {R_MAX:g}); score = the performance profile's integral over [1, {R_MAX:g}]"
@@ -331,9 +365,23 @@ def score_command(args: argparse.Namespace) -> Path:
                f"SBS: {args.sbs}"]
     text = (result_header("AlgoPerf scoring: time to a fixed val-mAP target",
                           command_line("benchmarks.algoperf", sys.argv[1:]), seeds=args.seeds,
-                          details=details) + "\n" + "\n".join(sections))
+                          details=details) + "\n" + overall + "\n".join(sections))
     args.out.with_suffix(".json").write_text(json.dumps(all_rows, indent=1, default=str) + "\n")
     return write_result(args.out, text)
+
+
+def _overall(times: Mapping[str, Mapping[str, Mapping[str, float]]], n: int) -> str:
+    """Each track's performance profile score over all the targets, as a table."""
+    rows = []
+    for track, by_method in times.items():
+        complete = {m: t for m, t in by_method.items() if len(t) == n}
+        ratios = performance_ratios(complete)
+        for m, r in sorted(ratios.items(), key=lambda kv: -score(kv[1])):
+            rows.append([track, m, f"{score(r):.2f}", " ".join(
+                f"{profile(r, tau):.2f}" for tau in (1.0, 1.5, 2.0, 3.0, 4.0))])
+    table = markdown_table(["track", "method", f"score (r_max {R_MAX:g})",
+                            "profile at tau = 1, 1.5, 2, 3, 4"], rows)
+    return f"## All {n} targets\n\n{table}\n\n"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -344,16 +392,20 @@ def parser() -> argparse.ArgumentParser:
     t = sub.add_parser("targets", help="run the reference recipe on the target-setting seeds and "
                        "commit the targets", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     t.add_argument("--tasks", default="default", help="target labels, as benchmarks.headroom's")
-    t.add_argument("--reference", required=True, help="the target's VBS recipe, aug+opt+lrs+loss")
+    t.add_argument("--task-set", default="digits-v1", help="whose tasks the labels name")
+    t.add_argument("--reference", required=True,
+                   help="the targets' VBS recipe, aug+opt+lrs+loss, or a benchmarks.headroom "
+                        "store (.jsonl) whose runs give each target's VBS")
     t.add_argument("--seeds", default=",".join(map(str, TARGET_SEEDS)),
                    help="target-setting seeds, never used by a scored run")
     t.add_argument("--force", action="store_true", help="redo a target already in the file")
     t.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
     s = sub.add_parser("score", help="score the stored runs against the targets",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    s.add_argument("--task-set", default="digits-v1", help="whose tasks the labels name")
     s.add_argument("--tasks", default="default", help="target labels")
-    s.add_argument("--headroom", type=Path, required=True,
-                   help="a benchmarks.headroom run store (with val curves) for these targets")
+    s.add_argument("--headroom", type=Path, nargs="+", required=True,
+                   help="benchmarks.headroom run stores (with val curves) for these targets")
     s.add_argument("--controllers", default="zoo:recommended",
                    help="frozen controllers to run and score (comma-separated; '' for none)")
     s.add_argument("--sbs", default="none+sgd+constant+bce", help="the SBS recipe")
@@ -369,8 +421,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "targets":
             seeds = [int(x) for x in args.seeds.split(",")]
-            set_targets(args.tasks.split(","), args.reference, seeds, force=args.force,
-                        path=args.targets)
+            set_targets(args.tasks.split(","), args.reference, seeds, task_set=args.task_set,
+                        force=args.force, path=args.targets)
             print(f"wrote {args.targets}")
         else:
             if args.seeds < 1:

@@ -523,8 +523,8 @@ ERRORS: list[ErrorCase] = [
               "actions must be a dict mapping each agent to an int, got NoneType; expected keys "
               "[...]"),
     ErrorCase("joint_flat_float", "actions", "joint (flattened) action 1.5",
-              joint_step(True, 1.5), InvalidActionError, ("1.5",), ("an int in [0, 799]",),
-              "joint action 1.5 must be an int in [0, 799]"),
+              joint_step(True, 1.5), InvalidActionError, ("1.5",), ("an int in [0, 1199]",),
+              "joint action 1.5 must be an int in [0, 1199]"),
     ErrorCase("joint_multidiscrete_out_of_range", "actions", "MultiDiscrete action [1, 2, 3, 99]",
               joint_step(False, [1, 2, 3, 99]), InvalidActionError, ("99", "'loss'"),
               ("an int in [0, 4]",),

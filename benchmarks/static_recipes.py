@@ -60,11 +60,31 @@ def run_static(env_id: str, recipe: Recipe, seed: int, **overrides) -> dict[str,
             "s_per_epoch": episode.train_s / episode.train_epochs}
 
 
+def chosen(recipes: str, catalogue_name: str) -> list[str]:
+    """The panel names ``--recipes`` selects, for an env of catalogue ``catalogue_name``."""
+    if recipes in ("all", "quick", "peers"):
+        names = {"all": panel(catalogue_name), "quick": list(QUICK), "peers": list(PEERS)}[recipes]
+    else:
+        names = [n.strip() for n in recipes.split(",") if n.strip()]
+    unknown = [n for n in names if n not in RECIPES]
+    if unknown or not names:
+        raise SystemExit(f"error: --recipes {recipes}: unknown {unknown}; use all, quick, peers "
+                         f"or names of the panel: {', '.join(RECIPES)}")
+    outside = [n for n in names if not RECIPES[n].in_catalogue(catalogue_name)]
+    if outside:
+        raise SystemExit(f"error: --recipes: {outside} are not in catalogue {catalogue_name!r} "
+                         "of this env; use a -v1 env id (catalogue tuning-free)")
+    return names
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="mlic-digits")
     parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--recipes", choices=("all", "quick"), default="all")
+    parser.add_argument("--recipes", default="all",
+                        help="all (the panel the env's catalogue can play), quick (2 recipes), "
+                             "peers (the tuning-free optimizers' recipes), or panel names "
+                             "joined by ','")
     parser.add_argument("--max-decisions", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     add_env_flags(parser)
@@ -72,7 +92,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = env_overrides(args, quick=False)
     if args.max_decisions is not None:
         overrides["max_decisions"] = args.max_decisions
-    names = list(RECIPES) if args.recipes == "all" else list(QUICK)
+    names = chosen(args.recipes, envs.make_config(args.env, **overrides).catalogue)
     rows, start = [], time.perf_counter()
     for name in names:
         runs = [run_static(args.env, RECIPES[name], seed, **overrides) for seed in range(args.seeds)]

@@ -26,7 +26,8 @@ from envs.engine.data import (DataRequest, DatasetLoader, DatasetSplits, MLICDat
 from envs.engine.drift import Drift
 from envs.engine.metrics import multilabel_metrics
 from envs.engine.recipe import (CATALOGUE_NAMES, CATALOGUES, COMPONENTS, DEFAULT_RECIPE,
-                                LATEST_CATALOGUE, Recipe, catalogue)
+                                LATEST_CATALOGUE, LEGACY_CATALOGUE, Recipe, catalogue,
+                                catalogue_of_sizes)
 from envs.engine.trainer import TrainerConfig
 from envs.env import MLICTrainingEnv
 from envs.errors import (CheckpointError, ConfigError, CorruptImageError, DatasetFormatError,
@@ -52,7 +53,7 @@ def make_joint(env_id: str, flatten: bool = False, **overrides: Any) -> JointAct
 
 
 __all__ = [
-    "CATALOGUE_NAMES", "CATALOGUES", "COMPONENTS", "LATEST_CATALOGUE", "catalogue", "DEFAULT_RECIPE", "CheckpointError", "ConfigError", "ControlSpaces",
+    "CATALOGUE_NAMES", "CATALOGUES", "COMPONENTS", "LATEST_CATALOGUE", "LEGACY_CATALOGUE", "catalogue", "catalogue_of_sizes", "DEFAULT_RECIPE", "CheckpointError", "ConfigError", "ControlSpaces",
     "CorruptImageError", "DataRequest", "DatasetFormatError", "DatasetLoader",
     "DatasetNotFoundError", "DatasetSplits", "DependencyNotInstalledError", "Drift", "EnvConfig", "EnvSpec",
     "InvalidActionError", "JointActionEnv", "MLICDataset", "MLICError", "MLICTrainingEnv",

@@ -31,7 +31,9 @@ def main(dataset_id: str = "mlic/digits-v1-mixed-v0", out: str = "runs/offline-d
          passes: int = 5, seed: int = 0) -> Path:
     dataset = minari.load_dataset(dataset_id)
     info = json.loads(dataset.storage.metadata["description"])
-    spaces = envs.ControlSpaces(envs.EnvConfig(observation="relative"))
+    # the dataset names the catalogue it was recorded in (one without the name: classic)
+    catalogue = info.get("catalogue", envs.LEGACY_CATALOGUE)
+    spaces = envs.ControlSpaces(envs.EnvConfig(observation="relative", catalogue=catalogue))
     controller = make_controller("mat-dqn", spaces, seed=seed, exploration_initial_eps=0.0,
                                  exploration_final_eps=0.0)
     episodes = [e for e in dataset.iterate_episodes()
@@ -46,7 +48,7 @@ def main(dataset_id: str = "mlic/digits-v1-mixed-v0", out: str = "runs/offline-d
     controller.save(Path(out) / "best")
     summary = {"algo": "mat-dqn", "task_set": info["task_set"],
                "episodes": 0, "cpu_hours": (time.perf_counter() - start) / 3600,
-               "env_settings": {"observation": "relative"},
+               "env_settings": {"observation": "relative", "catalogue": catalogue},
                "command": f"python examples/offline_dqn.py --out {out} --passes {passes}",
                "offline": {"dataset": dataset_id, "episodes": len(episodes), "passes": passes}}
     (Path(out) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

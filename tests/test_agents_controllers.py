@@ -265,7 +265,7 @@ def test_static_takes_its_choices_by_action_name_too():
     controller = build("static", spaces, choices={"opt": "sgd", "lrs": 2, "loss": "bce"})
     assert controller.choices == {"aug": 0, "opt": 0, "lrs": 2, "loss": 0}
     with pytest.raises(AgentConfigError, match="did you mean 'adam'.*choose from sgd, adam, "
-                                               r"adamw, rmsprop \(or an index in 0..3\)"):
+                                               r"adamw, rmsprop, sf_adamw, prodigy \(or an index in 0..5\)"):
         build("static", spaces, choices={"opt": "adamv"})
 
 

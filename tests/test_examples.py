@@ -49,7 +49,7 @@ def test_sb3_dqn_on_the_flat_discrete_view(env_cache):
     out = load("sb3_dqn_joint").main(total_timesteps=12, learning_starts=4,
                                      cache_dir=str(env_cache), **TINY.overrides())
     model = out["model"]
-    assert isinstance(model.action_space, spaces.Discrete) and model.action_space.n == 800
+    assert isinstance(model.action_space, spaces.Discrete) and model.action_space.n == 1200
     assert model.num_timesteps == 12 and model._n_updates > 0
     assert_valid_episode(out)
 

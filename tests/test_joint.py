@@ -22,9 +22,9 @@ def test_checkers_pass(tiny_env, flatten):
 
 def test_flat_index_decodes_to_every_joint_choice(tiny_env):
     joint = JointActionEnv(tiny_env("mlic-digits", agents=("opt", "lrs")), flatten=True)
-    assert joint.action_space.n == 4 * 5
+    assert joint.action_space.n == 6 * 5  # the tuning-free catalogue's 6 optimizers
     decoded = {tuple(int(v) for v in joint.decode(i).values()) for i in range(joint.action_space.n)}
-    assert decoded == {(o, s) for o in range(4) for s in range(5)}
+    assert decoded == {(o, s) for o in range(6) for s in range(5)}
 
 
 def test_joint_step_matches_parallel_step(tiny_env):

@@ -177,6 +177,17 @@ def test_a_lightning_checkpoint_resumes_the_recipe_exactly(tmp_path):
     _assert_same(fresh.state_dict(), saved["callbacks"]["DynamicRecipeCallback"])
 
 
+@pytest.mark.parametrize("recipe", [envs.Recipe("crop", "sf_adamw", "constant", "asl"),
+                                    envs.Recipe("crop", "prodigy", "cosine", "asl")])
+def test_the_tuning_free_optimizers_run_under_lightning(recipe):
+    module = Net()
+    callback, _ = _fit(2, module, controller=recipe)
+    dyn = callback.dynamic_recipe
+    assert [d.recipe.opt for d in dyn.history] == [recipe.opt] * 2
+    assert type(dyn.optimizer).__name__ in ("AdamWScheduleFree", "Prodigy")
+    assert all(0.0 <= d.val["mAP"] <= 100.0 for d in dyn.history)
+
+
 def test_a_missing_lightning_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "pytorch_lightning", None)
     monkeypatch.delitem(sys.modules, "training.user_loop.lightning")

@@ -200,3 +200,22 @@ def test_a_saved_controller_names_its_catalogue_and_a_legacy_one_is_classic(tiny
     legacy["action_sizes"] = {"aug": 8, "opt": 4, "lrs": 5, "loss": 5}
     assert manifest_catalogue(legacy) == "classic"
     assert manifest_catalogue({"agents": ["a"], "action_sizes": {"a": 3}}) is None  # not MLIC
+
+
+def test_the_user_loop_evaluates_schedule_free_at_its_average_with_batch_norm_recomputed():
+    from training.user_loop.dynamic import DynamicRecipe
+    g = torch.Generator().manual_seed(0)
+    images, targets = torch.rand(32, 3, 8, 8, generator=g), (torch.rand(32, 4, generator=g) > 0.6).float()
+    model = _runtime().model
+    dyn = DynamicRecipe(model, num_classes=4, decisions=2, steps_per_decision=3, controller=SF,
+                        seed=0, train_targets=targets)
+    dyn.start([(images, targets)])
+    while not dyn.done:
+        for _ in range(3):
+            x, y = dyn.augment(images, targets)
+            dyn.step(dyn.loss(model(x), y))
+        dyn.decide([(images, targets)])
+    copied = model[1].running_mean.clone()
+    evaluated = dyn.eval_model  # recomputes BatchNorm at the evaluated weights
+    assert not torch.allclose(evaluated[1].running_mean, copied)
+    assert [d.recipe.opt for d in dyn.history] == ["sf_adamw"] * 2

@@ -353,7 +353,8 @@ def _require_same_settings(source: str, given: Mapping[str, Any]) -> None:
     """Refuse to fine-tune a controller in envs without the settings it needs (its card's or
     run's ``env_settings``, e.g. the observation); settings it does not name (a reward kind,
     for an imitation learner trained without reward) may be chosen freely."""
-    saved = controller_env_settings(source)
+    # the catalogue is the task set's, and the manifest check refuses another (with its fix)
+    saved = {k: v for k, v in controller_env_settings(source).items() if k != "catalogue"}
     differ = {k: (v, given.get(k)) for k, v in saved.items() if given.get(k) != v}
     if differ:
         fix = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in saved.items())
