@@ -77,8 +77,10 @@ def chosen(recipes: str, catalogue_name: str) -> list[str]:
     return names
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.static_recipes``."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.static_recipes",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="mlic-digits")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--recipes", default="all",
@@ -88,7 +90,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-decisions", type=int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     add_env_flags(parser)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     overrides = env_overrides(args, quick=False)
     if args.max_decisions is not None:
         overrides["max_decisions"] = args.max_decisions

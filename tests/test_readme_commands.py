@@ -88,6 +88,17 @@ SURROGATE_FIDELITY = (
     "ma2ml online,ma2ml-lite online,examples.protocol_controller:MyController,zoo:bc-digits-v1,"
     "zoo:mat-dqn-rnd-digits-v0,zoo:mat-dqn-digits-v0,zoo:bandit-digits-v0,run:runs/imitate-q,"
     "run:runs/selector,run:runs/finetune-bc,run:runs/offline-dqn,run:runs/surrogate-mat-dqn'")
+DEFAULT_TASK = ("python -m benchmarks.headroom --tasks default --methods panel,vbs-c --sbs "
+                "none+sgd+constant+bce --seeds 2 --workers 2 --out benchmarks/results/default_task.md")
+TARGETS = ("python -m benchmarks.algoperf targets --tasks default --reference "
+           "benchmarks/results/runs/default_task-digits-v1.jsonl")
+SCORE = ("python -m benchmarks.algoperf score --tasks default --headroom "
+         "benchmarks/results/runs/default_task-digits-v1.jsonl --controllers "
+         "zoo:recommended,zoo:mat-dqn-rnd-digits-v0 --seeds 2 --out "
+         "benchmarks/results/algoperf_default.md")
+SF_EVAL = ("python -m benchmarks.static_recipes --env mlic-digits --recipes "
+           "crop+sf_adamw+constant+asl --schedule-free-eval average --seeds 2 --out "
+           "benchmarks/results/schedule_free_eval.md")
 SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
                    "--out runs/surrogate-mat-dqn")
 
@@ -189,6 +200,13 @@ CASES: dict[str, Case] = {
                                        "of the leaderboard's runs"),
     SURROGATE_TRAIN: Case("parses", "2000 surrogate episodes, then the protocol's 20 real runs "
                                     "(about 4 minutes); tests/test_surrogate.py trains 4"),
+    DEFAULT_TASK: Case("parses", "11 recipes and an 11-episode search on the full default task x "
+                                 "2 seeds (about 50 minutes), and would rewrite its result"),
+    TARGETS: Case("parses", "the reference recipe on 3 seeds of the full default task; the "
+                            "target is committed and kept (tests/test_algoperf.py)"),
+    SCORE: Case("parses", "2 controllers x 2 seeds of the full default task, and would rewrite "
+                          "its result; tests/test_algoperf.py scores a tiny store"),
+    SF_EVAL: Case("parses", "2 episodes of the full default task, and would rewrite its result"),
 }
 
 
@@ -403,3 +421,20 @@ def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
     assert f"command: `{SURROGATE_FIDELITY}`" in surrogate.RESULTS.read_text()  # made by it
     train = surrogate.parser().parse_args(argv_of(SURROGATE_TRAIN)[1])
     assert (train.algo, train.episodes, train.evaluate) == ("mat-dqn", 2000, True)
+
+
+def test_the_default_task_and_algoperf_commands_parse_to_what_they_say():
+    from benchmarks import algoperf, static_recipes
+    room = headroom.parse_args(argv_of(DEFAULT_TASK)[1])
+    assert (room.tasks, room.methods, room.seeds) == (("default",), ("panel", "vbs-c"), 2)
+    assert list(headroom.parse_tasks(room).values()) == ["mlic-digits-v1"]  # make run's task
+    assert (ROOT / headroom.store_path(room)).is_file()  # committed: the next two read it
+    targets = algoperf.parser().parse_args(argv_of(TARGETS)[1])
+    assert targets.reference == str(headroom.store_path(room))
+    assert "default" in json.loads(targets.targets.read_text())  # fixed in advance, committed
+    score = algoperf.parser().parse_args(argv_of(SCORE)[1])
+    assert score.headroom == [headroom.store_path(room)] and (ROOT / score.out).is_file()
+    sf = static_recipes.parser().parse_args(argv_of(SF_EVAL)[1])
+    assert (sf.recipes, sf.schedule_free_eval, sf.seeds) == ("crop+sf_adamw+constant+asl",
+                                                             "average", 2)
+    assert (ROOT / sf.out).is_file()
