@@ -329,7 +329,7 @@ def score_command(args: argparse.Namespace) -> Path:
     seeds = list(range(args.seeds))
     labels = args.tasks.split(",")
     tasks = parse_tasks(HeadroomConfig(task_set=args.task_set, tasks=tuple(labels)))
-    store = RunStore(args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl",
+    store = RunStore(args.store or args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl",
                      {"task_set": args.task_set}, resume=True)
     sections, all_rows, times = [], [], {SELF: {}, EXTERNAL: {}}
     for label in labels:
@@ -412,7 +412,11 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seeds", type=int, default=2, help="scored seeds 0 .. N-1")
     s.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
     s.add_argument("--out", type=Path, default=RESULTS / "algoperf_default.md",
-                   help="the result file (its runs go to runs/<stem>-controllers.jsonl)")
+                   help="the result file")
+    s.add_argument("--store", type=Path, default=None,
+                   help="the controllers' run store (default: runs/<out stem>-controllers.jsonl "
+                        "beside --out); stored runs are reused, so a committed store rebuilds "
+                        "the committed table without training")
     return p
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,3 +112,22 @@ def test_the_score_command_reads_a_store_and_refuses_what_it_cannot_score(tmp_pa
     with pytest.raises(SystemExit):
         algoperf.main(common)
     assert "without val curves" in capsys.readouterr().err
+
+
+def test_the_committed_default_task_table_rebuilds_from_its_committed_stores(tmp_path):
+    """Every run it scores is in a committed store: a clone rebuilds it without training."""
+    root = Path(__file__).resolve().parents[1]
+    results = root / "benchmarks" / "results"
+    committed = (results / "algoperf_default.md").read_text()
+    command = committed.split("command: `")[1].split("`")[0].split()
+    args = command[command.index("score"):]
+    args[args.index("--out") + 1] = str(tmp_path / "rebuilt.md")
+    args[args.index("--headroom") + 1] = str(root / args[args.index("--headroom") + 1])
+    store = results / "runs" / "algoperf_default-controllers.jsonl"
+    before = store.read_bytes()
+    algoperf.main([*args, "--store", str(store),
+                   "--targets", str(results / "algoperf_targets.json")])
+    assert store.read_bytes() == before  # nothing ran, nothing was added
+    table = [line for line in committed.splitlines() if line.startswith("| ")]
+    assert table and table == [line for line in (tmp_path / "rebuilt.md").read_text().splitlines()
+                               if line.startswith("| ")]
