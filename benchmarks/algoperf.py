@@ -112,6 +112,33 @@ def score(ratios: Mapping[str, float]) -> float:
                             for r in ratios.values())
 
 
+def track_scores(curves: Mapping[str, Mapping[str, Mapping[int, Sequence[float]]]],
+                 tracks: Mapping[str, str], targets: Mapping[str, float]) -> dict[str, float]:
+    """AlgoPerf's score of each method that has val curves on every target of ``targets``
+    (``{target: val-mAP target}``), against the other such methods of its track (``tracks``:
+    method -> ``SELF`` or ``EXTERNAL``). ``curves``: method -> target -> seed -> curve. A method
+    without curves on one of the targets is not scored (absent from the result)."""
+    out: dict[str, float] = {}
+    if not targets:
+        return out
+    for track in (SELF, EXTERNAL):
+        times = {m: {t: method_time([time_to_target(c, goal) for c in curves[m][t].values()])
+                     for t, goal in targets.items()}
+                 for m in curves if tracks.get(m) == track
+                 and all(curves[m].get(t) for t in targets)}
+        out.update({m: score(r) for m, r in performance_ratios(times).items()})
+    return out
+
+
+def targets_by_task(path: Path | None = None) -> dict[str, float]:
+    """The committed val-mAP targets (``TARGETS`` unless ``path``) by task (a task's name, or an
+    env id): a target belongs to the task it was set on, whatever a table labels it."""
+    path = TARGETS if path is None else path
+    if not path.is_file():
+        return {}
+    return {t["task"]: float(t["target_val_mAP"]) for t in json.loads(path.read_text()).values()}
+
+
 # ---------------------------------------------------------------- targets
 @dataclass
 class TargetRun:

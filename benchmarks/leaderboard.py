@@ -32,7 +32,7 @@ import json
 import re
 import statistics
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ import numpy as np
 
 from agents import zoo
 from agents.errors import AgentsError
+from benchmarks import algoperf
 from benchmarks import normalised as normalised_score
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.zero_shot import DEFAULT, PANEL_BEST, PBT, RUN_PREFIX, Run, training_line
@@ -130,6 +131,9 @@ class Stores:
     """The store of each ``(method, target, seed)`` run in ``scores``."""
     sbs: dict[Path, Scores]
     """Each store's own SBS (``static panel-best``) runs."""
+    curves: dict[str, dict[str, dict[int, list[float]]]] = field(default_factory=dict)
+    """Val curves per method, target and seed, where the stores kept them (for AlgoPerf's
+    time to target)."""
 
     def sbs_for(self, method: str) -> Scores:
         """The SBS runs ``method``'s runs are compared with: on each target and seed, those of
@@ -167,6 +171,7 @@ def read_stores(stores: Sequence[Path]) -> Stores:
     origins: dict[str, list[Path]] = {}
     sources: dict[tuple[str, str, int], Path] = {}
     own_sbs: dict[Path, Scores] = {}
+    curves: dict[str, dict[str, dict[int, list[float]]]] = {}
     names: dict[str, tuple[str, Path]] = {}
     first: dict[str, Any] = {}
     for path in stores:
@@ -193,7 +198,9 @@ def read_stores(stores: Sequence[Path]) -> Stores:
                 if path not in origins.setdefault(run.method, []):
                     origins[run.method].append(path)
                 scores.setdefault(run.method, {}).setdefault(target, {})[run.seed] = run.test_mAP
-    return Stores(tuple(stores), scores, first, origins, sources, own_sbs)
+                if run.curve:
+                    curves.setdefault(run.method, {}).setdefault(target, {})[run.seed] = run.curve
+    return Stores(tuple(stores), scores, first, origins, sources, own_sbs, curves)
 
 
 def is_target(label: str) -> bool:
@@ -411,8 +418,8 @@ def _cell(text: str) -> str:
 
 
 def tables(scores: Mapping[str, Scores], infos: Mapping[str, MethodInfo],
-           stats: Mapping[str, Aggregates], normalised_on: Mapping[str, list[str]]
-           ) -> tuple[list[str], str, str]:
+           stats: Mapping[str, Aggregates], normalised_on: Mapping[str, list[str]],
+           algoperf_scores: Mapping[str, float] | None = None) -> tuple[list[str], str, str]:
     """The methods in leaderboard order (normalised IQM, then held-out raw mAP), the
     leaderboard table and the per-target table."""
     def order(name: str) -> tuple[float, float]:
@@ -429,12 +436,14 @@ def tables(scores: Mapping[str, Scores], infos: Mapping[str, MethodInfo],
         rows.append([_cell(name), info.kind, _coverage(scores[name], normalised_on.get(name, [])),
                      _interval(agg.iqm), _interval(agg.mean), _probability(agg.improvement),
                      _raw_mean(scores[name], "heldout"), _raw_mean(scores[name], "mnist"),
-                     _raw_mean(scores[name], "default"), _cell(info.meta_training),
+                     _raw_mean(scores[name], "default"),
+                     _algoperf_cell(name, info, algoperf_scores or {}), _cell(info.meta_training),
                      info.deployment, f"`{_cell(info.command)}`"])
     board = markdown_table(
         ["method", "kind", "covers", "normalised IQM [95% CI]", "normalised mean [95% CI]",
          "P(improvement over SBS) [95% CI]", "held-out test mAP", "mnist test mAP",
-         "default test mAP", "meta-training compute", "deployment compute", "command"], rows)
+         "default test mAP", "AlgoPerf score [track]", "meta-training compute",
+         "deployment compute", "command"], rows)
     columns = sorted({t for s in scores.values() for t in s}, key=target_order)
     per_target = markdown_table(
         ["method", *columns],
@@ -527,6 +536,17 @@ def source_lines(stores: Stores, headroom: Path) -> list[str]:
     return lines
 
 
+def track_of(info: MethodInfo) -> str:
+    """AlgoPerf's track of a row: searches at k x compute tune externally, the rest self-tune."""
+    return algoperf.EXTERNAL if info.kind.startswith("search") and "1x" not in info.kind \
+        else algoperf.SELF
+
+
+def _algoperf_cell(name: str, info: MethodInfo, scores: Mapping[str, float]) -> str:
+    track = "external" if track_of(info) == algoperf.EXTERNAL else "self"
+    return f"{scores[name]:.2f} [{track}]" if name in scores else "—"
+
+
 def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: Path, *,
           command: str, reps: int) -> Path:
     """Score every method of ``stores`` and every anchor, and write the leaderboard to ``out``
@@ -561,7 +581,13 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
         if pair is not None:
             paired[name] = pair
     stats = aggregate(normalised, paired, reps=reps)
-    order, board, per_target = tables(rows, infos, stats, normalised_on)
+    by_task = algoperf.targets_by_task()
+    goals = {short_target(label): by_task[name]
+             for label, name in (settings.get("targets") or {}).items() if name in by_task}
+    unknown = MethodInfo("?", "?", "?", "?")
+    timed = algoperf.track_scores(stores.curves, {m: track_of(infos.get(m, unknown))
+                                                  for m in stores.curves}, goals)
+    order, board, per_target = tables(rows, infos, stats, normalised_on, timed)
     profile = out.with_name(f"{out.stem}_profile.png")
     if normalised:
         plot_profiles({m: normalised[m] for m in order if m in normalised}, profile,
@@ -592,7 +618,12 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
         "and seeds it ran, scored against its own SBS runs; every other row is paired "
         "with the SBS runs of its own store where that store holds them (the same machine), "
         "else the first store's; SBS runs that differ between stores: "
-        f"{', '.join(stores.sbs_disagreements()) or 'none'}"]
+        f"{', '.join(stores.sbs_disagreements()) or 'none'}",
+        "AlgoPerf score (benchmarks.algoperf): time to the committed val-mAP target of each "
+        f"target ({', '.join(sorted(goals, key=target_order)) or 'none with val curves in these stores'}),"
+        " performance ratios within the row's track (self-tuning: 1x rows; external tuning: "
+        "searches at k x compute), the profile's integral up to a ratio of 4; '—' where the "
+        "row's runs kept no val curves (stores written before they were kept)"]
     text = (result_header("Leaderboard: dynamic training control against static recipes",
                           command, seeds=None, details=facts)
             + "\nThe run stores, and the machine each was made on (the `machine` line of the "

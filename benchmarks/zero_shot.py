@@ -32,7 +32,7 @@ import csv
 import json
 import statistics
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,9 @@ class Run:
     test_mAP: float
     choices: list[str]
     wall_s: float
+    curve: list[float] = field(default_factory=list)
+    """Val mAP after each decision (PBT's: the best so far over its members), for the time to
+    target (``benchmarks.algoperf``); empty in stores written before curves were kept."""
 
 
 def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
@@ -138,7 +141,8 @@ def run_one(job: tuple[str, str | envs.Task, str, int, str]) -> Run:
         episode = run_frozen(target, Path(method.removeprefix(RUN_PREFIX)) / "best", seed)
     else:
         episode = run_frozen(target, method, seed)
-    return Run(label, method, seed, episode.test["mAP"], episode.choices, episode.wall_s)
+    return Run(label, method, seed, episode.test["mAP"], episode.choices, episode.wall_s,
+               episode.val_map)
 
 
 def main(argv: list[str] | None = None) -> Path:
@@ -202,7 +206,7 @@ def _play_pbt(chosen: dict[str, str | envs.Task], seeds: int, store: RunStore,
                 result = pbt.run_pbt(env_id, overrides, seed,
                                      pbt.PBTConfig(budget=budget, population=PBT_POPULATION))
                 run = Run(label, PBT, seed, result.test["mAP"],
-                          result.choices or [result.recipe], result.wall_s)
+                          result.choices or [result.recipe], result.wall_s, list(result.curve))
                 store.put(f"{label}|{PBT}", seed, run)
                 out.append(run)
                 bar.update(1)

@@ -224,11 +224,32 @@ def _row(text: str, method: str) -> list[str]:
                 if line.startswith(f"| {method} |"))
 
 
+def test_the_leaderboard_scores_time_to_target_where_runs_kept_curves(quick, tmp_path,
+                                                                     monkeypatch):
+    """AlgoPerf's score beside the normalised one: per track, from the runs' val curves and the
+    targets committed for their tasks (here, targets set for the quick tasks)."""
+    from benchmarks import algoperf
+    quick("--algo", "sbs", "--targets", "heldout")
+    store = quick.root / "runs" / "protocol-digits-v1-quick.jsonl"
+    settings = json.loads(store.read_text().splitlines()[0])["settings"]
+    names = [n for label, n in settings["targets"].items() if label.startswith("heldout")]
+    targets = tmp_path / "targets.json"
+    targets.write_text(json.dumps({f"t{i}": {"task": n, "target_val_mAP": 0.0}
+                                   for i, n in enumerate(names)}))  # reached at decision 1
+    monkeypatch.setattr(algoperf, "TARGETS", targets)
+    text = quick("--algo", "static", "--targets", "heldout")
+    assert _row(text, "static default")[9] == "1.00 [self]"  # both reach every target at once
+    assert _row(text, "static panel-best")[9] == "1.00 [self]"
+    assert "AlgoPerf score (benchmarks.algoperf): time to the committed val-mAP target" in text
+    monkeypatch.setattr(algoperf, "TARGETS", tmp_path / "none.json")  # no targets: no score
+    assert _row(quick("--algo", "static", "--targets", "heldout"), "static default")[9] == "—"
+
+
 def test_static_and_sbs_put_their_rows_on_the_leaderboard(quick):
     quick("--algo", "sbs", "--targets", "heldout")
     text = quick("--algo", "static", "--targets", "heldout")
     default, sbs = _row(text, "static default"), _row(text, "static panel-best")
-    assert sbs[1].startswith("static") and "calibration panel" in sbs[9]
+    assert sbs[1].startswith("static") and "calibration panel" in sbs[10]
     assert sbs[3].startswith("+0.00") and default[3] != "—"  # every held-out target normalised
     assert "heldout 1,2,3,4 (1 seed)" in default[2]
     store = quick.root / "runs" / "protocol-digits-v1-quick.jsonl"
@@ -253,7 +274,7 @@ def test_an_outside_controller_runs_through_the_protocol(quick):
 def test_sb3_ppo_is_trained_for_its_budget_then_deployed_frozen(quick):
     text = quick("--algo", "sb3:PPO", "--meta-episodes", "2", "--targets", "mnist")
     row = _row(text, "sb3:PPO (meta-trained 2 ep)")
-    assert row[1] == "meta-trained here, frozen" and "2 episodes" in row[9]
+    assert row[1] == "meta-trained here, frozen" and "2 episodes" in row[10]
     summary = json.loads((quick.root / "meta" / "sb3-ppo-digits-v1-quick-2ep"
                           / "summary.json").read_text())
     assert summary["episodes"] == 2
