@@ -48,11 +48,13 @@ from training.core.run_store import read_store
 
 ANCHORS = {"expert": "expert (headroom)", "expert-sbs": "expert-sbs (headroom)",
            "tpe": "Optuna TPE (headroom)", "vbs-c": "VBS-C (headroom)",
-           "pbt": "Ray Tune PBT (headroom)"}
+           "pbt": "Ray Tune PBT (headroom)", "VBS-8": "VBS (headroom)"}
 """Headroom-store methods shown as anchor rows, and their row names."""
 ANCHOR_KINDS = {"expert": "search (rollout expert)", "expert-sbs": "search (rollout expert "
                 "from the SBS)", "tpe": "search (Optuna TPE over static recipes)",
                 "vbs-c": "search (best of random static recipes on val)",
+                "VBS-8": "reference (each target's best panel recipe, in hindsight; not a "
+                         "competitor)",
                 "pbt": "search (Ray Tune PBT)"}
 ONE_RUN = "1x (one episode per run)"
 """The deployment compute of every protocol row: one episode of the target per run."""
@@ -239,6 +241,10 @@ def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
     infos = {}
     for method, values in episodes.items():
         k = f"{statistics.fmean(values):.1f}x"
+        if method == "VBS-8":  # a hindsight choice among 1x runs, not a method
+            infos[ANCHORS[method]] = MethodInfo(
+                ANCHOR_KINDS[method], "the panel on every target (hindsight)", ONE_RUN, command)
+            continue
         infos[ANCHORS[method]] = MethodInfo(
             f"{ANCHOR_KINDS[method]} at {k} compute", "none (searches within each run)",
             f"{k} (mean over its runs; {min(values):.1f}x to {max(values):.1f}x)", command)
@@ -537,13 +543,16 @@ def source_lines(stores: Stores, headroom: Path) -> list[str]:
 
 
 def track_of(info: MethodInfo) -> str:
-    """AlgoPerf's track of a row: searches at k x compute tune externally, the rest self-tune."""
+    """AlgoPerf's track of a row: searches at k x compute tune externally, a hindsight
+    reference is in neither track, the rest self-tune."""
+    if info.kind.startswith("reference"):
+        return algoperf.REFERENCE
     return algoperf.EXTERNAL if info.kind.startswith("search") and "1x" not in info.kind \
         else algoperf.SELF
 
 
 def _algoperf_cell(name: str, info: MethodInfo, scores: Mapping[str, float]) -> str:
-    track = "external" if track_of(info) == algoperf.EXTERNAL else "self"
+    track = {algoperf.EXTERNAL: "external", algoperf.SELF: "self"}.get(track_of(info), "")
     return f"{scores[name]:.2f} [{track}]" if name in scores else "—"
 
 

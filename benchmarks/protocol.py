@@ -6,7 +6,9 @@
     python -m benchmarks.protocol --leaderboard --task-set digits-v1 [--from STORE ...]
 
 SPEC is ``static`` (the env's default recipe held fixed), ``sbs`` (the panel-best static
-recipe, chosen on the train split from the task set's calibration csv), a registered
+recipe, chosen on the train split from the task set's calibration csv), ``recipe:NAME``
+(any static recipe ``aug+opt+lrs+loss`` held fixed, e.g. a tuning-free optimizer's,
+``recipe:crop+sf_adamw+constant+asl``: chosen in advance, not per target), a registered
 algorithm (``random``, ``bandit``, ``mat-dqn``, ...: online, learning within each run; with
 ``--meta-episodes N`` meta-trained on the train split for exactly N episodes first, by
 ``training.meta_train``, then frozen), ``zoo:NAME`` or ``run:DIR`` (frozen, as in
@@ -72,6 +74,8 @@ HEADROOMS = {"digits-v0": RESULTS / "headroom_digits_v0.csv",
 """The committed ``benchmarks.headroom`` result csv of each task set (``--headroom``'s
 default; ``headroom_<task set>.csv`` for the others)."""
 HEADROOM_SUFFIXES = (".jsonl", ".csv")
+RECIPE_PREFIX = "recipe:"
+"""``--algo recipe:aug+opt+lrs+loss``: one static recipe held fixed on every target."""
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,12 @@ def check_spec(spec: str, meta_episodes: int) -> str:
         return "registered"
     if spec in ("static", "sbs"):
         form = spec
+    elif spec.startswith(RECIPE_PREFIX):
+        try:
+            envs.Recipe.parse(spec.removeprefix(RECIPE_PREFIX))
+        except MLICError as error:
+            raise SpecError(f"--algo {spec}: {error}") from None
+        form = "recipe"
     elif spec.startswith(zoo.PREFIX):
         try:
             zoo.read_card(spec)
@@ -212,8 +222,8 @@ def check_spec(spec: str, meta_episodes: int) -> str:
     else:
         close = difflib.get_close_matches(spec, ["static", "sbs", *ALGORITHMS], n=2)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
-        raise SpecError(f"--algo {spec!r} is unknown{hint}: give static, sbs, a registered "
-                        f"algorithm ({', '.join(ALGORITHMS)}), zoo:NAME, run:DIR, "
+        raise SpecError(f"--algo {spec!r} is unknown{hint}: give static, sbs, recipe:NAME, a "
+                        f"registered algorithm ({', '.join(ALGORITHMS)}), zoo:NAME, run:DIR, "
                         "module.path:ClassName or sb3:PPO|A2C|DQN")
     if meta_episodes:
         why = (" (meta-trained controllers are deployed frozen through "
@@ -235,6 +245,9 @@ def prepare(spec: str, form: str, config: ProtocolConfig, ts: envs.TaskSet,
                       if form == "static" else dataclasses.replace(
                           info, kind="static (chosen on the train split)",
                           meta_training=panel_line(config.calibration)))
+    if form == "recipe":
+        return Method(spec, "recipe", envs.Recipe.parse(spec.removeprefix(RECIPE_PREFIX)),
+                      dataclasses.replace(info, kind="static", meta_training="none"))
     if form == "class":
         return Method(spec, "online", spec, info)
     if form in ("zoo", "run"):
@@ -365,8 +378,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.protocol",
                                 description=__doc__.split("\n\n")[0])
     add = p.add_argument
-    add("--algo", help="static, sbs, a registered algorithm, zoo:NAME, run:DIR, "
-                       "module.path:ClassName or sb3:PPO|A2C|DQN")
+    add("--algo", help="static, sbs, recipe:aug+opt+lrs+loss, a registered algorithm, "
+                       "zoo:NAME, run:DIR, module.path:ClassName or sb3:PPO|A2C|DQN")
     add("--task-set", default="digits-v1")
     add("--seeds", type=int, default=5)
     add("--targets", default=",".join(TARGET_KINDS),

@@ -153,7 +153,8 @@ def test_the_committed_headroom_csvs_are_the_defaults(tmp_path):
         assert normalised.read_settings(table) == {"task_set": task_set}
         experts, anchors, sbs = leaderboard.read_headroom(
             table, protocol.panel_best(protocol.CALIBRATIONS[task_set]))
-        assert experts and sbs and set(anchors) >= {"expert (headroom)", "VBS-C (headroom)"}
+        assert experts and sbs and set(anchors) >= {"expert (headroom)", "VBS-C (headroom)",
+                                                    "VBS (headroom)"}  # the reference row
     # a fresh clone: no run store of headroom, the leaderboard ranks from the committed csv
     runs = [_run(f"heldout {k}: t{k}", m, s, 30.0 + s + (m == "mine"))
             for k in (1, 2, 3) for m in ("static panel-best", "mine") for s in range(2)]
@@ -243,6 +244,16 @@ def test_the_leaderboard_scores_time_to_target_where_runs_kept_curves(quick, tmp
     assert "AlgoPerf score (benchmarks.algoperf): time to the committed val-mAP target" in text
     monkeypatch.setattr(algoperf, "TARGETS", tmp_path / "none.json")  # no targets: no score
     assert _row(quick("--algo", "static", "--targets", "heldout"), "static default")[9] == "—"
+
+
+def test_a_fixed_recipe_of_the_newer_catalogue_plays_the_older_tasks(quick):
+    """``recipe:NAME``: a tuning-free optimizer's recipe on digits-v1's tasks, whose ids offer
+    the classic catalogue (the recipe plays in the latest one: the same data and budget)."""
+    text = quick("--algo", "recipe:crop+sf_adamw+constant+asl", "--targets", "heldout")
+    row = _row(text, "recipe:crop+sf_adamw+constant+asl")
+    assert row[1] == "static" and "heldout 1,2,3,4 (1 seed)" in row[2]
+    with pytest.raises(SystemExit):
+        quick("--algo", "recipe:crop+lamb+constant+asl", "--targets", "heldout")
 
 
 def test_static_and_sbs_put_their_rows_on_the_leaderboard(quick):
