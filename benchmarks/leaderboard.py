@@ -48,13 +48,11 @@ from training.core.run_store import read_store
 
 ANCHORS = {"expert": "expert (headroom)", "expert-sbs": "expert-sbs (headroom)",
            "tpe": "Optuna TPE (headroom)", "vbs-c": "VBS-C (headroom)",
-           "pbt": "Ray Tune PBT (headroom)", "VBS-8": "VBS (headroom)"}
+           "pbt": "Ray Tune PBT (headroom)"}
 """Headroom-store methods shown as anchor rows, and their row names."""
 ANCHOR_KINDS = {"expert": "search (rollout expert)", "expert-sbs": "search (rollout expert "
                 "from the SBS)", "tpe": "search (Optuna TPE over static recipes)",
                 "vbs-c": "search (best of random static recipes on val)",
-                "VBS-8": "reference (each target's best panel recipe, in hindsight; not a "
-                         "competitor)",
                 "pbt": "search (Ray Tune PBT)"}
 ONE_RUN = "1x (one episode per run)"
 """The deployment compute of every protocol row: one episode of the target per run."""
@@ -241,10 +239,6 @@ def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
     infos = {}
     for method, values in episodes.items():
         k = f"{statistics.fmean(values):.1f}x"
-        if method == "VBS-8":  # a hindsight choice among 1x runs, not a method
-            infos[ANCHORS[method]] = MethodInfo(
-                ANCHOR_KINDS[method], "the panel on every target (hindsight)", ONE_RUN, command)
-            continue
         infos[ANCHORS[method]] = MethodInfo(
             f"{ANCHOR_KINDS[method]} at {k} compute", "none (searches within each run)",
             f"{k} (mean over its runs; {min(values):.1f}x to {max(values):.1f}x)", command)
