@@ -260,8 +260,9 @@ def headroom_methods(paths: Sequence[Path], label: str, sbs: str, seeds: Sequenc
         raise ConfigError(f"{path} holds runs without val curves (written before curves were "
                           "kept): rerun them with benchmarks.headroom to score time to target")
     by_method: dict[str, list[Run]] = {}
-    for r in mine:
-        by_method.setdefault(r.method, []).append(r)
+    for r in sorted(mine, key=lambda r: r.episodes):  # a search rerun at more compute wins
+        group = by_method.setdefault(r.method, [])
+        group[:] = [x for x in group if x.seed != r.seed] + [r]
     out = []
     for method, group in by_method.items():
         recipe = method.removeprefix("panel:")
