@@ -229,6 +229,28 @@ def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Sco
     return experts, anchors, by_method.get(f"panel:{sbs}", {})
 
 
+VBS_ROW = "VBS (best static recipe, hindsight)"
+"""The reference row: on each target, its best static recipe in hindsight."""
+
+
+def read_vbs(paths: Sequence[Path]) -> tuple[Scores, dict[str, str]]:
+    """From ``benchmarks.headroom`` run stores: on each target they ran (train tasks never),
+    the runs of the static method with the best mean test mAP: a panel recipe, or the search
+    over static recipes (``vbs-c``); and, per target, which it was."""
+    by: dict[tuple[str, str], dict[int, float]] = {}
+    for path in paths:
+        for (label, method, seed), value in normalised_score.read_runs(path).items():
+            if is_target(label) and (method.startswith("panel:") or method == "vbs-c"):
+                by.setdefault((short_target(label), method), {})[seed] = value
+    scores: Scores = {}
+    which: dict[str, str] = {}
+    for target in {t for t, _ in by}:
+        method = max((m for t, m in by if t == target),
+                     key=lambda m: statistics.fmean(by[(target, m)].values()))
+        scores[target], which[target] = by[(target, method)], method.removeprefix("panel:")
+    return scores, which
+
+
 def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
     """Kind and compute of each anchor row (from a headroom store or result csv): its mean
     compute in episodes of the target."""
@@ -551,7 +573,7 @@ def _algoperf_cell(name: str, info: MethodInfo, scores: Mapping[str, float]) -> 
 
 
 def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: Path, *,
-          command: str, reps: int) -> Path:
+          command: str, reps: int, vbs: Sequence[Path] = ()) -> Path:
     """Score every method of ``stores`` and every anchor, and write the leaderboard to ``out``
     (its performance profile beside it, ``<out>_profile.png``)."""
     scores, settings = stores.scores, stores.settings
@@ -573,6 +595,13 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
     anchor_command = result_command(headroom, str(settings.get("task_set", ""))) \
         or f"see {shown(headroom)}"
     infos = {**anchor_infos(headroom, anchor_command), **infos}
+    vbs_scores, vbs_which = read_vbs(vbs)
+    if vbs_scores:  # a reference row, in no track: the target's best static recipe in hindsight
+        anchors = {**anchors, VBS_ROW: vbs_scores}
+        infos[VBS_ROW] = MethodInfo(
+            "reference (each target's best static recipe, in hindsight; not a competitor)",
+            "the panel and a search over static recipes on each target", ONE_RUN,
+            "; ".join(f"{t}: {vbs_which[t]}" for t in sorted(vbs_which, key=target_order)))
     rows: dict[str, Scores] = {**scores, **anchors}
     normalised, paired, normalised_on = {}, {}, {}
     for name, runs in rows.items():
@@ -622,6 +651,8 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
         "with the SBS runs of its own store where that store holds them (the same machine), "
         "else the first store's; SBS runs that differ between stores: "
         f"{', '.join(stores.sbs_disagreements()) or 'none'}",
+        f"the VBS row: each target's best static recipe in hindsight (its command column names "
+        f"it), from {', '.join(shown(p) for p in vbs) or 'no headroom store (--vbs)'}",
         "AlgoPerf score (benchmarks.algoperf): time to the committed val-mAP target of each "
         f"target ({', '.join(sorted(goals, key=target_order)) or 'none with val curves in these stores'}),"
         " performance ratios within the row's track (self-tuning: 1x rows; external tuning: "

@@ -74,6 +74,10 @@ HEADROOMS = {"digits-v0": RESULTS / "headroom_digits_v0.csv",
 """The committed ``benchmarks.headroom`` result csv of each task set (``--headroom``'s
 default; ``headroom_<task set>.csv`` for the others)."""
 HEADROOM_SUFFIXES = (".jsonl", ".csv")
+VBS_STORES = {"digits-v1": (RESULTS / "runs" / "headroom_curves-digits-v1.jsonl",
+                            RESULTS / "runs" / "default_task-digits-v1.jsonl")}
+"""The committed ``benchmarks.headroom`` stores whose panels give each target's VBS row (the
+held-out tasks, the full default task): ``--vbs``'s default."""
 RECIPE_PREFIX = "recipe:"
 """``--algo recipe:aug+opt+lrs+loss``: one static recipe held fixed on every target."""
 
@@ -111,6 +115,8 @@ class ProtocolConfig:
     """The run store every method of the task set shares."""
     extra: tuple[Path, ...] = ()
     """Zero-shot stores whose rows join the leaderboard (``--from``)."""
+    vbs: tuple[Path, ...] = ()
+    """``benchmarks.headroom`` stores whose panels give each target's VBS row (``--vbs``)."""
     reps: int = 5000
     """Bootstrap resamples of every interval."""
     resume: bool = False
@@ -138,6 +144,8 @@ class ProtocolConfig:
             out=out, store=args.store or out.parent / "runs" / (
                 f"protocol-{args.task_set}{'-quick' if args.quick else ''}.jsonl"),
             extra=tuple(args.extra), reps=args.reps or (200 if args.quick else 5000),
+            vbs=tuple(args.vbs if args.vbs is not None else
+                      () if args.quick else VBS_STORES.get(args.task_set, ())),
             resume=args.resume, quick=args.quick, progress=args.progress, command=command)
 
 
@@ -359,7 +367,7 @@ def regenerate(config: ProtocolConfig, stores: list[Path]) -> Path:
     """The leaderboard again, from ``stores`` (the protocol store first)."""
     runs = leaderboard.read_stores(stores)
     return leaderboard.write(config.out, runs, leaderboard.row_infos(runs), config.headroom,
-                             command=config.command, reps=config.reps)
+                             command=config.command, reps=config.reps, vbs=config.vbs)
 
 
 def record(config: ProtocolConfig, sbs: Method, method: Method) -> None:
@@ -403,6 +411,9 @@ def parser() -> argparse.ArgumentParser:
         "set>.jsonl)")
     add("--from", dest="extra", type=Path, nargs="*", default=[],
         help="zero-shot stores whose rows join the leaderboard")
+    add("--vbs", type=Path, nargs="*", default=None,
+        help="benchmarks.headroom run stores whose panels give each target's VBS row (default: "
+             "the committed ones of digits-v1: headroom_curves and default_task)")
     add("--leaderboard", action="store_true", help="only write the leaderboard again")
     add("--reps", type=int, help="bootstrap resamples (default 5000; 200 with --quick)")
     add("--resume", action="store_true", help="reuse the method's stored runs")

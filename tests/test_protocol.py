@@ -255,6 +255,14 @@ def test_a_fixed_recipe_of_the_newer_catalogue_plays_the_older_tasks(quick):
         quick("--algo", "recipe:crop+lamb+constant+asl", "--targets", "heldout")
 
 
+def test_the_vbs_is_a_reference_row_beside_the_sbs(quick):
+    text = quick("--algo", "static", "--targets", "heldout", "--vbs", str(quick.root / "h.jsonl"))
+    row = _row(text, leaderboard.VBS_ROW)
+    assert row[1].startswith("reference") and row[9] == "—"  # in no AlgoPerf track
+    assert f"heldout 1: {SBS}; heldout 2: {SBS}" in row[-1]  # which recipe, per target
+    assert leaderboard.VBS_ROW not in quick("--algo", "static", "--targets", "heldout")  # --quick
+
+
 def test_static_and_sbs_put_their_rows_on_the_leaderboard(quick):
     quick("--algo", "sbs", "--targets", "heldout")
     text = quick("--algo", "static", "--targets", "heldout")
