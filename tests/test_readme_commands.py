@@ -99,6 +99,22 @@ SCORE = ("python -m benchmarks.algoperf score --tasks default --headroom "
 SF_EVAL = ("python -m benchmarks.static_recipes --env mlic-digits --recipes "
            "crop+sf_adamw+constant+asl --schedule-free-eval average --seeds 2 --out "
            "benchmarks/results/schedule_free_eval.md")
+HEADROOM_CURVES = ("python -m benchmarks.headroom --tasks heldout:1,heldout:2,heldout:3,heldout:4 "
+                   "--methods panel,vbs-c --sbs none+sgd+constant+bce --seeds 3 --workers 2 "
+                   "--out benchmarks/results/headroom_curves.md")
+TARGETS_HELDOUT = ("python -m benchmarks.algoperf targets --tasks heldout:1,heldout:2,heldout:3,"
+                   "heldout:4 --reference benchmarks/results/runs/headroom_curves-digits-v1.jsonl")
+SCORE_ALL = ("python -m benchmarks.algoperf score --tasks heldout:1,heldout:2,heldout:3,heldout:4,"
+             "default --headroom benchmarks/results/runs/headroom_curves-digits-v1.jsonl "
+             "benchmarks/results/runs/default_task-digits-v1.jsonl --controllers zoo:recommended "
+             "--seeds 2 --out benchmarks/results/algoperf.md")
+USER_LOOP_PEERS = ("python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 --zoo "
+                   "bc-digits-v1 --panel --calibration benchmarks/results/task_sets_digits_v1.csv "
+                   "--out benchmarks/results/user_loop_peers.md")
+USER_LOOP_PEERS_CM = ("python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 "
+                      "--zoo bc-digits-v1 --panel --model convmixer --calibration "
+                      "benchmarks/results/task_sets_digits_v1.csv --out "
+                      "benchmarks/results/user_loop_peers_convmixer.md")
 SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
                    "--out runs/surrogate-mat-dqn")
 
@@ -207,6 +223,15 @@ CASES: dict[str, Case] = {
     SCORE: Case("parses", "2 controllers x 2 seeds of the full default task, and would rewrite "
                           "its result; tests/test_algoperf.py scores a tiny store"),
     SF_EVAL: Case("parses", "2 episodes of the full default task, and would rewrite its result"),
+    HEADROOM_CURVES: Case("parses", "11 recipes and a static search on 4 targets x 3 seeds "
+                                    "(about 25 minutes), and would rewrite its result"),
+    TARGETS_HELDOUT: Case("parses", "the targets are committed and kept (tests/test_algoperf.py)"),
+    SCORE_ALL: Case("parses", "a controller on 5 targets x 2 seeds, and would rewrite its result; "
+                              "tests/test_algoperf.py rebuilds the default task's table"),
+    USER_LOOP_PEERS: Case("parses", "12 methods x 3 seeds (about 25 minutes), and would rewrite "
+                                    "its result; tests/test_benchmarks.py runs the loop tiny"),
+    USER_LOOP_PEERS_CM: Case("parses", "12 methods x 3 seeds (about 10 minutes), and would "
+                                       "rewrite its result"),
 }
 
 
@@ -438,3 +463,18 @@ def test_the_default_task_and_algoperf_commands_parse_to_what_they_say():
     assert (sf.recipes, sf.schedule_free_eval, sf.seeds) == ("crop+sf_adamw+constant+asl",
                                                              "average", 2)
     assert (ROOT / sf.out).is_file()
+
+
+def test_the_held_out_algoperf_and_user_loop_commands_made_their_results():
+    from benchmarks import algoperf
+    room = headroom.parse_args(argv_of(HEADROOM_CURVES)[1])
+    assert (ROOT / headroom.store_path(room)).is_file()
+    assert set(json.loads((ROOT / "benchmarks/results/algoperf_targets.json").read_text())) == {
+        "default", "heldout:1", "heldout:2", "heldout:3", "heldout:4"}
+    targets = algoperf.parser().parse_args(argv_of(TARGETS_HELDOUT)[1])
+    assert targets.reference == str(headroom.store_path(room))
+    score = algoperf.parser().parse_args(argv_of(SCORE_ALL)[1])
+    assert len(score.headroom) == 2 and (ROOT / score.out).is_file()
+    for typed in (USER_LOOP_PEERS, USER_LOOP_PEERS_CM):
+        out = argv_of(typed)[1][argv_of(typed)[1].index("--out") + 1]
+        assert f"command: `{typed}" in (ROOT / out).read_text()  # made by it (plus --resume)
