@@ -51,7 +51,7 @@ from benchmarks.common import (machine_description, markdown_table, mean_std, re
 from benchmarks.episodes import parse_recipe, run_frozen, run_recipe
 from benchmarks.headroom import Run, parse_tasks, HeadroomConfig
 from benchmarks.reporting import command_line, reach_epoch
-from benchmarks.static_recipes import DEFAULT_TASK, PEERS, RECIPES
+from benchmarks.static_recipes import PEERS, RECIPES
 from envs.errors import ConfigError
 from training.core.run_store import RunStore, read_store
 
