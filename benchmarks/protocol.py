@@ -285,10 +285,11 @@ def panel_line(calibration: Path) -> str:
     header = calibration.with_suffix(".md")
     lines = header.read_text().splitlines() if header.is_file() else []
     seeds = next((int(line.split()[2]) for line in lines if line.startswith("- seeds: ")), 3)
-    episodes = len(rows) * len(RECIPES) * seeds
-    hours = sum(float(r["s_per_episode"]) for r in rows) * len(RECIPES) * seeds / 3600
+    recipes = sum(1 for name in RECIPES if rows and f"mAP[{name}]" in rows[0])  # its panel
+    episodes = len(rows) * recipes * seeds
+    hours = sum(float(r["s_per_episode"]) for r in rows) * recipes * seeds / 3600
     return (f"the calibration panel on the train split ({calibration.name}): {len(rows)} tasks "
-            f"x {len(RECIPES)} recipes x {seeds} seeds = {episodes} episodes, about "
+            f"x {recipes} recipes x {seeds} seeds = {episodes} episodes, about "
             f"{hours:.2f} CPU-hours")
 
 
