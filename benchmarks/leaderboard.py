@@ -233,11 +233,16 @@ VBS_ROW = "VBS (best static recipe, hindsight)"
 """The reference row: on each target, its best static recipe in hindsight."""
 
 
-def read_vbs(paths: Sequence[Path]) -> tuple[Scores, dict[str, str]]:
-    """From ``benchmarks.headroom`` run stores: on each target they ran (train tasks never),
-    the runs of the static method with the best mean test mAP: a panel recipe, or the search
-    over static recipes (``vbs-c``); and, per target, which it was."""
-    by: dict[tuple[str, str], dict[int, float]] = {}
+def read_vbs(paths: Sequence[Path], static_rows: Mapping[str, Scores] | None = None
+             ) -> tuple[Scores, dict[str, str]]:
+    """On each target: the runs of the static method with the best mean test mAP among the
+    panel recipes and searches over static recipes (``vbs-c``) of ``benchmarks.headroom`` run
+    stores ``paths`` (train tasks never), and the leaderboard's own static rows
+    (``static_rows``: the static default, the SBS, ``recipe:NAME``); and, per target, which
+    it was."""
+    by: dict[tuple[str, str], dict[int, float]] = {
+        (target, name): runs for name, rows in (static_rows or {}).items()
+        for target, runs in rows.items()}
     for path in paths:
         for (label, method, seed), value in normalised_score.read_runs(path).items():
             if is_target(label) and (method.startswith("panel:") or method == "vbs-c"):
@@ -595,12 +600,15 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
     anchor_command = result_command(headroom, str(settings.get("task_set", ""))) \
         or f"see {shown(headroom)}"
     infos = {**anchor_infos(headroom, anchor_command), **infos}
-    vbs_scores, vbs_which = read_vbs(vbs)
+    static_rows = {name: runs for name, runs in scores.items()
+                   if infos.get(name, MethodInfo("?", "?", "?", "?")).kind.startswith("static")}
+    vbs_scores, vbs_which = read_vbs(vbs, static_rows) if vbs else ({}, {})
     if vbs_scores:  # a reference row, in no track: the target's best static recipe in hindsight
         anchors = {**anchors, VBS_ROW: vbs_scores}
         infos[VBS_ROW] = MethodInfo(
             "reference (each target's best static recipe, in hindsight; not a competitor)",
-            "the panel and a search over static recipes on each target", ONE_RUN,
+            "the panel, a search over static recipes and the static rows on each target",
+            ONE_RUN,
             "; ".join(f"{t}: {vbs_which[t]}" for t in sorted(vbs_which, key=target_order)))
     rows: dict[str, Scores] = {**scores, **anchors}
     normalised, paired, normalised_on = {}, {}, {}
