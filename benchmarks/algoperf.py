@@ -76,6 +76,15 @@ def time_to_target(curve: Sequence[float], target: float) -> float:
     return math.inf if reached is None else float(reached)
 
 
+def wall_to_target(curve: Sequence[float], step_s: Sequence[float], target: float) -> float:
+    """Wall seconds of the decisions up to the one whose val mAP first reaches ``target``
+    (``step_s``: each decision's); inf if never; NaN if the decisions' times were not kept."""
+    if len(step_s) != len(curve):
+        return math.nan
+    reached = reach_epoch(curve, target)
+    return math.inf if reached is None else float(sum(step_s[:reached]))
+
+
 def method_time(times: Sequence[float]) -> float:
     """A method's time on one target: the median over its seeds (inf if it takes a miss)."""
     ordered = sorted(times)
@@ -237,6 +246,8 @@ class Method:
     choices: dict[int, list[str]] = field(default_factory=dict)
     static: bool = False
     """A static recipe, or a search over them: a candidate for the VBS."""
+    step_s: dict[int, list[float]] = field(default_factory=dict)
+    """Each seed's wall seconds per decision, where the runs kept them."""
 
 
 @dataclass
@@ -247,6 +258,7 @@ class ControllerRun:
     curve: list[float]
     test_mAP: float
     choices: list[str]
+    step_s: list[float] = field(default_factory=list)
 
 
 def headroom_methods(paths: Sequence[Path], label: str, sbs: str, seeds: Sequence[int]
@@ -277,7 +289,8 @@ def headroom_methods(paths: Sequence[Path], label: str, sbs: str, seeds: Sequenc
         out.append(Method(name, track, {r.seed: r.curve for r in group},
                           {r.seed: r.test_mAP for r in group}, compute,
                           {r.seed: r.choices for r in group},
-                          static=method.startswith("panel:") or method == "vbs-c"))
+                          static=method.startswith("panel:") or method == "vbs-c",
+                          step_s={r.seed: r.step_s for r in group}))
     return out
 
 
@@ -292,13 +305,15 @@ def controller_methods(controllers: Sequence[str], label: str, target: envs.Task
                 for seed in seeds]
         out.append(Method(source, SELF, {r.seed: r.curve for r in runs},
                           {r.seed: r.test_mAP for r in runs},
-                          choices={r.seed: r.choices for r in runs}))
+                          choices={r.seed: r.choices for r in runs},
+                          step_s={r.seed: r.step_s for r in runs}))
     return out
 
 
 def _controller_run(target: envs.Task | str, source: str, seed: int) -> ControllerRun:
     episode = run_frozen(target, source, seed)
-    return ControllerRun(seed, episode.val_map, episode.test["mAP"], episode.choices)
+    return ControllerRun(seed, episode.val_map, episode.test["mAP"], episode.choices,
+                         episode.step_s)
 
 
 def vbs(methods: Sequence[Method]) -> Method:
@@ -306,7 +321,7 @@ def vbs(methods: Sequence[Method]) -> Method:
     and, where one ran, the search over static recipes): the reference row."""
     best = max((m for m in methods if m.static), key=lambda m: statistics.fmean(m.test.values()))
     return Method(f"VBS = {best.name}", REFERENCE, best.curves, best.test, best.compute,
-                  best.choices, static=True)
+                  best.choices, static=True, step_s=best.step_s)
 
 
 # ---------------------------------------------------------------- the report
@@ -319,8 +334,10 @@ def report(label: str, target: Mapping[str, Any], methods: Sequence[Method]) -> 
         times = {s: time_to_target(c, target["target_val_mAP"]) for s, c in m.curves.items()}
         conv = {s: reach_epoch(c, default.curves[s][-1]) for s, c in m.curves.items()
                 if s in default.curves}
+        walls = {s: wall_to_target(c, m.step_s.get(s, []), target["target_val_mAP"])
+                 for s, c in m.curves.items()}
         rows.append({"method": m.name, "track": m.track, "compute": m.compute,
-                     "test": list(m.test.values()), "times": times,
+                     "test": list(m.test.values()), "times": times, "walls": walls,
                      "time": method_time(list(times.values())),
                      "convergence": {s: (None if v is None else v / len(m.curves[s]))
                                      for s, v in conv.items()}})
@@ -331,9 +348,11 @@ def report(label: str, target: Mapping[str, Any], methods: Sequence[Method]) -> 
             r["ratio"], r["score"] = ratios[r["method"]][label], score(ratios[r["method"]])
     table = markdown_table(
         ["track", "method", "compute", "test mAP", "time to target (decisions, per seed)",
-         "ratio", "score", "budget to reach the default's final val (per seed)"],
+         "wall s to target (per seed)", "ratio", "score",
+         "budget to reach the default's final val (per seed)"],
         [[r["track"], r["method"], r["compute"], mean_std(r["test"]),
           ", ".join(_fmt_time(t) for t in r["times"].values()),
+          ", ".join(_fmt_wall(t) for t in r["walls"].values()),
           _fmt_ratio(r.get("ratio")), "" if "score" not in r else f"{r['score']:.2f}",
           ", ".join("never" if v is None else f"{v:.2f}" for v in r["convergence"].values())]
          for r in sorted(rows, key=_order)])
@@ -346,6 +365,11 @@ def _order(row: Mapping[str, Any]) -> tuple[int, float]:
 
 def _fmt_time(t: float) -> str:
     return "∞" if math.isinf(t) else f"{t:.0f}"
+
+
+def _fmt_wall(t: float) -> str:
+    """A wall time to target: ∞ if never reached, — where the runs kept no decision times."""
+    return "—" if math.isnan(t) else "∞" if math.isinf(t) else f"{t:.0f}"
 
 
 def _fmt_ratio(r: float | None) -> str:
@@ -386,6 +410,9 @@ def score_command(args: argparse.Namespace) -> Path:
                "target (∞ if never), the median over seeds; ratio = time / the track's fastest "
                f"(∞ above {R_MAX:g}); score = the performance profile's integral over [1, {R_MAX:g}]"
                f" / {R_MAX - 1:g}",
+               "wall s to target: the wall seconds of the decisions up to the one that reaches "
+               "it, where the runs kept each decision's time (— in stores older than that); the "
+               "runs of a target share one machine (this table's)",
                "tracks: self-tuning (1×, nothing chosen per target in hindsight), external "
                "tuning (searches at their compute), and the VBS, a reference in neither",
                f"last column: the fraction of the budget until val mAP reaches the static default's "

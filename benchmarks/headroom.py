@@ -142,6 +142,9 @@ class Run:
     """Val mAP after each decision (a search's: the best val mAP so far over its trials'
     decisions, in the order trained, so its time counts every trial); empty in stores
     written before curves were kept. ``benchmarks.algoperf`` reads time to target off it."""
+    step_s: list[float] = field(default_factory=list)
+    """Wall seconds of each decision of ``curve`` (a static recipe's; empty for searches and
+    the expert, and in stores written before they were kept)."""
 
 
 def _env_args(target: envs.Task | str) -> tuple[str, dict[str, Any], int]:
@@ -157,7 +160,8 @@ def run_job(job: Job) -> Run:
     if job.method == "panel":
         episode = run_recipe(env_id, recipe_of(job.recipe), job.seed, overrides)
         return Run(job.label, f"panel:{job.recipe}", job.seed, episode.final_val,
-                   episode.test["mAP"], 1.0, episode.choices, curve=episode.val_map)
+                   episode.test["mAP"], 1.0, episode.choices, curve=episode.val_map,
+                   step_s=episode.step_s)
     if job.method.startswith("expert"):
         return _expert(job, env_id, overrides)
     search = SearchConfig(budget=job.episodes * decisions, trial_epochs=decisions)

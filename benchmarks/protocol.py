@@ -330,7 +330,7 @@ def run_one(job: Job) -> Run:
     else:
         episode = sb3_joint.play(job.target, Path(job.source), job.seed)
     return Run(job.label, job.method, job.seed, episode.test["mAP"], episode.choices,
-               episode.wall_s, episode.val_map)
+               episode.wall_s, episode.val_map, episode.step_s)
 
 
 # ------------------------------------------------------------------ the runs

@@ -79,6 +79,8 @@ class Run:
     curve: list[float] = field(default_factory=list)
     """Val mAP after each decision (PBT's: the best so far over its members), for the time to
     target (``benchmarks.algoperf``); empty in stores written before curves were kept."""
+    step_s: list[float] = field(default_factory=list)
+    """Wall seconds of each decision (not PBT's); empty in stores written before."""
 
 
 def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
@@ -142,7 +144,7 @@ def run_one(job: tuple[str, str | envs.Task, str, int, str]) -> Run:
     else:
         episode = run_frozen(target, method, seed)
     return Run(label, method, seed, episode.test["mAP"], episode.choices, episode.wall_s,
-               episode.val_map)
+               episode.val_map, episode.step_s)
 
 
 def main(argv: list[str] | None = None) -> Path:

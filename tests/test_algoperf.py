@@ -45,6 +45,12 @@ def test_the_score_is_the_profiles_integral(seed: int) -> None:
     assert score({"t": 1.0, "u": 1.0}) == 1.0 and score({"t": 4.5, "u": math.inf}) == 0.0
 
 
+def test_wall_time_to_target_sums_the_decisions_up_to_the_one_that_reaches_it() -> None:
+    assert algoperf.wall_to_target([10.0, 20.0, 30.0], [1.5, 2.0, 4.0], 20.0) == 3.5
+    assert algoperf.wall_to_target([10.0, 19.0], [1.0, 1.0], 20.0) == math.inf
+    assert math.isnan(algoperf.wall_to_target([10.0, 20.0], [], 20.0))  # times not kept
+
+
 def test_ratios_are_relative_to_the_fastest_and_capped() -> None:
     ratios = performance_ratios({"a": {"t": 10.0}, "b": {"t": 25.0}, "c": {"t": 50.0},
                                  "d": {"t": math.inf}})
@@ -101,7 +107,9 @@ def test_the_score_command_reads_a_store_and_refuses_what_it_cannot_score(tmp_pa
     algoperf.main(common)
     text = out.read_text()
     assert "VBS = crop+sgd+constant+bce" in text and "SBS (none+sgd+constant+bce)" in text
-    assert "| self-tuning | SBS (none+sgd+constant+bce) | 1× | 50.0 ± 0.0 | 3, 3 | 1.00 | 1.00 |" in text
+    # wall seconds: — where the runs kept no decision times (stores older than them)
+    assert "| self-tuning | SBS (none+sgd+constant+bce) | 1× | 50.0 ± 0.0 | 3, 3 | —, — | 1.00 | 1.00 |" \
+        in text
     with pytest.raises(SystemExit) as exit_info:
         algoperf.main(common + ["--seeds", "200"])  # seeds 0..199 take in the target-setting ones
     with pytest.raises(SystemExit) as exit_info:

@@ -43,6 +43,9 @@ class EpisodeResult:
     """The recipe (``aug+opt+lrs+loss``) trained in each decision."""
     episode_return: float = 0.0
     """Sum over the decisions of the reward averaged over the agents."""
+    step_s: list[float] = field(default_factory=list)
+    """Wall seconds of each decision (act, step, observe): the wall time to a val-mAP target
+    (``benchmarks.algoperf``) sums them up to the decision that reaches it."""
 
     @property
     def epochs(self) -> int:
@@ -87,6 +90,7 @@ class Recorder(Callback):
         self.agent_s += ctx.act_s + ctx.learn_s + curiosity_s
         self.wall_s += step_s
         result.wall_s += step_s
+        result.step_s.append(step_s)
         result.val_map.append(float(info["metrics"]["mAP"] or 0.0))
         result.choices.append("+".join(info["config"].values()))
         result.train_s += info["time"].train_s
