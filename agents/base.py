@@ -33,7 +33,7 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 
 from agents.errors import AgentConfigError, BeginNeededError, ControllerCheckpointError
-from envs import COMPONENTS, LEGACY_CATALOGUE, catalogue_of_sizes
+from envs import COMPONENTS, catalogue_of_sizes
 
 MANIFEST = "controller.json"
 """File that ``save`` writes beside the artefacts: algorithm, agents, the spaces they were
@@ -290,7 +290,7 @@ def manifest_catalogue(manifest: Mapping[str, Any]) -> str | None:
     sizes = manifest.get("action_sizes") or {}
     if not sizes or not set(sizes) <= set(COMPONENTS):
         return None
-    return LEGACY_CATALOGUE if catalogue_of_sizes(dict(sizes)) == LEGACY_CATALOGUE else None
+    return catalogue_of_sizes(dict(sizes))
 
 
 def check_manifest(manifest: Mapping[str, Any], env: ParallelEnv, label: str) -> None:

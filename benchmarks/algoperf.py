@@ -145,7 +145,7 @@ def targets_by_task(path: Path | None = None) -> dict[str, float]:
     path = TARGETS if path is None else path
     if not path.is_file():
         return {}
-    return {t["task"]: float(t["target_val_mAP"]) for t in json.loads(path.read_text()).values()}
+    return {t["task"]: float(t["target_val_mAP"]) for t in read_targets(path).values()}
 
 
 # ---------------------------------------------------------------- targets
@@ -187,7 +187,7 @@ def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
 
     A target already in the file is kept unless ``force``: targets are fixed in advance.
     """
-    existing = json.loads(path.read_text()) if path.is_file() else {}
+    existing = read_targets(path) if path.is_file() else {}
     tasks = parse_tasks(HeadroomConfig(task_set=task_set, tasks=tuple(labels)))
     for label, target in tasks.items():
         name = vbs_recipe(Path(reference), label) if reference.endswith(".jsonl") else reference
@@ -227,10 +227,23 @@ def _target_run(env_id: str, recipe: envs.Recipe, seed: int, overrides: Mapping[
 
 
 def read_targets(path: Path = TARGETS) -> dict[str, Any]:
+    """The targets file, checked: a JSON object of targets, each with its task and val-mAP
+    target; anything else is refused, naming the file and what is wrong."""
     if not path.is_file():
         raise ConfigError(f"{path} is missing: set the targets first with python -m "
                           "benchmarks.algoperf targets --tasks default --reference RECIPE")
-    return json.loads(path.read_text())
+    try:
+        targets = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path} is not a targets file (not JSON: {error}); restore it from "
+                          "git or set the targets again with python -m benchmarks.algoperf "
+                          "targets") from None
+    bad = [label for label, t in targets.items() if not isinstance(t, dict)
+           or not {"task", "target_val_mAP"} <= set(t)] if isinstance(targets, dict) else ["(all)"]
+    if bad:
+        raise ConfigError(f"{path} is not a targets file: {bad} lack a task and a "
+                          "target_val_mAP; restore it from git or set the targets again")
+    return targets
 
 
 # ---------------------------------------------------------------- scored methods

@@ -71,11 +71,7 @@ def run_recipe(env_id: str | envs.Task, recipe: Recipe, seed: int, overrides: Ma
     id or a task of an older task set) plays in the latest catalogue: the catalogue sets only
     the action and observation spaces, so the data, budget and training are the env's."""
     start = time.perf_counter()
-    config = envs.make_config(env_id.env_id if isinstance(env_id, envs.Task) else env_id,
-                              **{k: v for k, v in {**(env_id.overrides() if isinstance(
-                                  env_id, envs.Task) else {}), **overrides}.items()
-                                 if k in envs.EnvConfig.__dataclass_fields__})
-    if not recipe.in_catalogue(config.catalogue) and "catalogue" not in overrides:
+    if not recipe.in_catalogue(envs.make_config(env_id, **overrides).catalogue):
         overrides = {**overrides, "catalogue": envs.LATEST_CATALOGUE}
     env = envs.make(env_id, **{**overrides, "agents": envs.COMPONENTS})
     controller = make_controller("static", env, seed=seed,

@@ -226,7 +226,9 @@ def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
 def sweep(config: HeadroomConfig) -> Path:
     tasks = parse_tasks(config)
     seeds = range(config.seeds)
-    recipes = list(QUICK) if config.quick else panel_for(tasks.values())
+    # every recipe on every target: one outside a target's catalogue plays in the latest one
+    # (benchmarks.episodes.run_recipe), on the same data and budget
+    recipes = list(QUICK) if config.quick else list(RECIPES)
     store = RunStore(store_path(config),
                      {"task_set": config.task_set, "quick": config.quick,
                       "candidates": config.candidates, "horizon": config.horizon,
@@ -257,13 +259,6 @@ def sweep(config: HeadroomConfig) -> Path:
                for label, t in tasks.items() for s in seeds if "expert-sbs" in config.methods]
     runs += play(second, "at the expert's compute")
     return report(config, tasks, runs, sbs, recipes)
-
-
-def panel_for(targets: Any) -> list[str]:
-    """The panel: every recipe of ``RECIPES`` on every target. A recipe outside a target's
-    catalogue (a tuning-free optimizer on a ``digits-v1`` task, whose ids offer ``classic``)
-    plays in the latest one, on the same data and budget (``benchmarks.episodes.run_recipe``)."""
-    return list(RECIPES)
 
 
 def single_best(runs: Sequence[Run], recipes: Sequence[str]) -> str:

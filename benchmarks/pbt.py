@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.episodes import running_best
-from benchmarks.search import MethodResult, draw_recipes, env_catalogue
+from benchmarks.search import MethodResult, draw_recipes, catalogue_of
 from training.core.ray_console import ray_console
 import envs
 from envs.engine.recipe import COMPONENTS, Recipe
@@ -173,7 +173,7 @@ def run_pbt(env_id: str, overrides: Mapping[str, Any], seed: int, config: PBTCon
     from ray.tune.schedulers import PopulationBasedTraining
     from ray.tune.search.basic_variant import BasicVariantGenerator
 
-    choices = env_catalogue(env_id, overrides)
+    choices = catalogue_of(env_id, overrides)
     start = time.perf_counter()
     saved_random = random.getstate()  # PBT perturbs with the global ``random``: restored below
     random.seed(seed)

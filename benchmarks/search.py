@@ -99,12 +99,10 @@ def progress(bar: Any | None) -> list[Callback]:
     return [] if bar is None else [ProgressBar(bar)]
 
 
-def env_catalogue(env_id: str, overrides: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
+def catalogue_of(env_id: str, overrides: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
     """The choices of the catalogue the env ``env_id`` (with ``overrides``) offers: what a
     search over static recipes on it may draw."""
-    return catalogue(envs.make_config(env_id, **{k: v for k, v in overrides.items()
-                                                 if k in envs.EnvConfig.__dataclass_fields__}
-                                      ).catalogue)
+    return catalogue(envs.make_config(env_id, **overrides).catalogue)
 
 
 def draw_recipes(seed: int, count: int, choices: Mapping[str, Sequence[str]] | None = None
@@ -123,7 +121,7 @@ def random_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: 
     start = time.perf_counter()
     trials, spent = [], 0
     for recipe in draw_recipes(seed, math.ceil(config.budget / config.trial_epochs),
-                               env_catalogue(env_id, overrides)):
+                               catalogue_of(env_id, overrides)):
         epochs = min(config.trial_epochs, config.budget - spent)
         trials.append(run_recipe(env_id, recipe, seed, _trial_overrides(overrides, epochs),
                                  callbacks=progress(bar)))
@@ -146,7 +144,7 @@ def tpe_search(env_id: str, overrides: Mapping[str, Any], seed: int, config: Sea
     start = time.perf_counter()
     trials: list[EpisodeResult] = []
     spent = 0
-    choices = env_catalogue(env_id, overrides)
+    choices = catalogue_of(env_id, overrides)
     while spent < config.budget:
         trial = study.ask()
         recipe = Recipe(**{c: trial.suggest_categorical(c, list(choices[c]))

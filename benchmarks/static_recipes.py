@@ -32,24 +32,17 @@ RECIPES: dict[str, Recipe] = {
     "mixup+rmsprop+step+cb_bce": Recipe("mixup", "rmsprop", "step", "cb_bce"),
     "color_jitter+rmsprop+constant+ls_bce": Recipe("color_jitter", "rmsprop", "constant", "ls_bce"),
     # The practitioner's peers: the standard recipe (crop+adamw+cosine+asl) with a tuning-free
-    # optimizer instead, on the schedule its authors prescribe (catalogue tuning-free only).
+    # optimizer instead, on the schedule its authors prescribe.
     "crop+sf_adamw+constant+asl": Recipe("crop", "sf_adamw", "constant", "asl"),
     "crop+prodigy+cosine+asl": Recipe("crop", "prodigy", "cosine", "asl"),
     # The default task's best known static recipe (found outside the first 8; VBS-C there).
     "crop+sgd+constant+bce": Recipe("crop", "sgd", "constant", "bce"),
 }
-PANEL_8 = tuple(list(RECIPES)[:8])
-"""The first panel (8 recipes); results made with it say so."""
 PEERS = ("crop+sf_adamw+constant+asl", "crop+prodigy+cosine+asl")
 """The tuning-free optimizers' recipes: the self-tuning peers of every table."""
 QUICK = ("default (ASL paper)", "none+sgd+constant+bce")
 DEFAULT_TASK = "mlic-digits-v1"
 """``make run``'s task: ``mlic-digits`` at its defaults, in the latest catalogue."""
-
-
-def panel(catalogue_name: str) -> list[str]:
-    """The panel recipes a target of catalogue ``catalogue_name`` can play, in panel order."""
-    return [name for name, recipe in RECIPES.items() if recipe.in_catalogue(catalogue_name)]
 RESULTS = Path(__file__).resolve().parent / "results" / "static_recipes.md"
 
 
@@ -60,20 +53,17 @@ def run_static(env_id: str, recipe: Recipe, seed: int, **overrides) -> dict[str,
             "s_per_epoch": episode.train_s / episode.train_epochs}
 
 
-def chosen(recipes: str, catalogue_name: str) -> list[str]:
-    """The panel names ``--recipes`` selects, for an env of catalogue ``catalogue_name``."""
+def chosen(recipes: str) -> list[str]:
+    """The panel names ``--recipes`` selects. Every recipe plays on every env: one outside the
+    env's catalogue plays in the latest one (``benchmarks.episodes.run_recipe``)."""
     if recipes in ("all", "quick", "peers"):
-        names = {"all": panel(catalogue_name), "quick": list(QUICK), "peers": list(PEERS)}[recipes]
+        names = {"all": list(RECIPES), "quick": list(QUICK), "peers": list(PEERS)}[recipes]
     else:
         names = [n.strip() for n in recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in RECIPES]
     if unknown or not names:
         raise SystemExit(f"error: --recipes {recipes}: unknown {unknown}; use all, quick, peers "
                          f"or names of the panel: {', '.join(RECIPES)}")
-    outside = [n for n in names if not RECIPES[n].in_catalogue(catalogue_name)]
-    if outside:
-        raise SystemExit(f"error: --recipes: {outside} are not in catalogue {catalogue_name!r} "
-                         "of this env; use a -v1 env id (catalogue tuning-free)")
     return names
 
 
@@ -84,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--env", default="mlic-digits")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--recipes", default="all",
-                        help="all (the panel the env's catalogue can play), quick (2 recipes), "
+                        help="all (the whole panel), quick (2 recipes), "
                              "peers (the tuning-free optimizers' recipes), or panel names "
                              "joined by ','")
     parser.add_argument("--max-decisions", type=int, default=None)
@@ -98,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     overrides = env_overrides(args, quick=False)
     if args.max_decisions is not None:
         overrides["max_decisions"] = args.max_decisions
-    names = chosen(args.recipes, envs.make_config(args.env, **overrides).catalogue)
+    names = chosen(args.recipes)
     rows, start = [], time.perf_counter()
     for name in names:
         runs = [run_static(args.env, RECIPES[name], seed, **overrides) for seed in range(args.seeds)]

@@ -180,8 +180,21 @@ def _close_matches_hint(env_id: str) -> str:
     return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 
-def make_config(env_id: str, **overrides: Any) -> EnvConfig:
-    """The config ``make(env_id, **overrides)`` would use."""
+def _with_task(env_id: str | Task, overrides: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(env id, overrides)``: a task's env id, with its settings added to ``overrides``
+    (which may add others, e.g. ``device``, but not restate the task's)."""
+    if not isinstance(env_id, Task):
+        return env_id, overrides
+    clash = sorted(set(overrides) & set(env_id.overrides()))
+    if clash:
+        raise ConfigError(f"{clash} are set by the task {env_id.name}; change the task "
+                          f"(dataclasses.replace) instead of overriding them")
+    return env_id.env_id, {**env_id.overrides(), **overrides}
+
+
+def make_config(env_id: str | Task, **overrides: Any) -> EnvConfig:
+    """The config ``make(env_id, **overrides)`` would use (``env_id`` may be a task)."""
+    env_id, overrides = _with_task(env_id, overrides)
     base = spec(env_id).config
     unknown = sorted(set(overrides) - set(config_field_names()))
     if unknown:
@@ -235,12 +248,7 @@ def make(env_id: str | Task, **overrides: Any) -> MLICTrainingEnv:
     if isinstance(env_id, str) and env_id in (SURROGATE_ID, SURROGATE_ID.rsplit("-v", 1)[0]):
         from envs.surrogate import make_surrogate  # its dynamics are a fitted model, no data
         return make_surrogate(**overrides)
-    if isinstance(env_id, Task):
-        clash = sorted(set(overrides) & set(env_id.overrides()))
-        if clash:
-            raise ConfigError(f"{clash} are set by the task {env_id.name}; change the task "
-                              f"(dataclasses.replace) instead of overriding them")
-        env_id, overrides = env_id.env_id, {**env_id.overrides(), **overrides}
+    env_id, overrides = _with_task(env_id, overrides)
     config = make_config(env_id, **overrides)
     check_resources(config)
     data = load_splits(config.dataset, data_root=config.data_root, image_size=config.image_size,

@@ -115,6 +115,12 @@ def test_the_score_command_reads_a_store_and_refuses_what_it_cannot_score(tmp_pa
     with pytest.raises(SystemExit) as exit_info:
         algoperf.main([*common[:4], str(tmp_path / "none.json"), *common[5:]])
     assert exit_info.value.code == 2 and "set the targets first" in capsys.readouterr().err
+    damaged = tmp_path / "damaged.json"
+    for text in ("{not json", '["a list"]', '{"default": {"task": "x"}}'):  # a foreign file
+        damaged.write_text(text)
+        with pytest.raises(SystemExit):
+            algoperf.main([*common[:4], str(damaged), *common[5:]])
+        assert "is not a targets file" in capsys.readouterr().err
     old = [dataclasses.replace(r, curve=[]) for r in runs]  # a store older than curves
     _store(store, old)
     with pytest.raises(SystemExit):
