@@ -97,6 +97,9 @@ class Controller(ABC):
         self.catalogue: str | None = env_catalogue(env)
         """The catalogue of choices it acts in (``envs.CATALOGUE_NAMES``), as ``save`` records
         it; None for an env that has none (a test's fake env)."""
+        self.context_features: bool | None = env_context_features(env)
+        """Whether its observations carry the context block (observation version 2), as
+        ``save`` records it; None for an env without the setting."""
         self.training = True
         """False freezes the controller: it acts greedily and ``observe`` learns nothing."""
         self.total_steps: int | None = None
@@ -196,6 +199,8 @@ class Controller(ABC):
                     "config": config, "not_saved": not_saved}
         if self.catalogue is not None:
             manifest["catalogue"] = self.catalogue
+        if self.context_features is not None:
+            manifest["context_features"] = self.context_features
         (directory / MANIFEST).write_text(json.dumps(manifest, indent=2))
         self._save_artifacts(directory)
 
@@ -270,14 +275,35 @@ def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None
 def check_fits(controller: "Controller", env: ParallelEnv, label: str = "the controller") -> None:
     """Refuse ``env`` unless ``controller`` (built or loaded elsewhere) was made for its agents,
     action sizes and observation shapes."""
-    check_manifest({"agents": controller.agents, "action_sizes": controller.action_sizes,
-                    "observation_shapes": controller.observation_shapes}, env, label)
+    manifest = {"agents": controller.agents, "action_sizes": controller.action_sizes,
+                "observation_shapes": controller.observation_shapes}
+    for name in ("catalogue", "context_features"):  # None: built for an env without them
+        if getattr(controller, name, None) is not None:
+            manifest[name] = getattr(controller, name)
+    check_manifest(manifest, env, label)
 
 
 def env_catalogue(env: ParallelEnv) -> str | None:
     """The catalogue an MLIC env (or a wrapper of one) offers; None for an env without one."""
     config = getattr(getattr(env, "unwrapped", env), "config", None)
     return getattr(config, "catalogue", None)
+
+
+def env_context_features(env: ParallelEnv) -> bool | None:
+    """Whether an MLIC env's observation has the context block; None for an env without the
+    setting."""
+    config = getattr(getattr(env, "unwrapped", env), "config", None)
+    value = getattr(config, "context_features", None)
+    return None if value is None else bool(value)
+
+
+def manifest_context_features(manifest: Mapping[str, Any]) -> bool | None:
+    """Whether a saved controller's observations carry the context block: the manifest's
+    ``context_features``; ``False`` for an MLIC controller saved before the setting existed
+    (none had it); None for a controller of another env."""
+    if "context_features" in manifest:
+        return bool(manifest["context_features"])
+    return None if manifest_catalogue(manifest) is None else False
 
 
 def manifest_catalogue(manifest: Mapping[str, Any]) -> str | None:
@@ -304,6 +330,14 @@ def check_manifest(manifest: Mapping[str, Any], env: ParallelEnv, label: str) ->
             f"{given_catalogue!r}. Build the env with catalogue={saved_catalogue!r} (run_marl: "
             f"--catalogue {saved_catalogue}; --load-agents does it for you), or use a "
             f"controller trained in {given_catalogue!r}")
+    saved_context, given_context = manifest_context_features(manifest), env_context_features(env)
+    if saved_context is not None and given_context is not None and saved_context != given_context:
+        raise ControllerCheckpointError(
+            f"{label} was trained {'with' if saved_context else 'without'} the observation's "
+            f"context features (budget and label effects); this env "
+            f"{'has' if given_context else 'lacks'} them. Build the env with "
+            f"context_features={saved_context} (a -v{2 if saved_context else 1} id; run_marl "
+            f"--load-agents does it for you), or use a controller trained on this observation")
     saved, given = list(manifest["agents"]), list(env.possible_agents)
     if saved != given:
         raise ControllerCheckpointError(

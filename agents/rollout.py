@@ -26,6 +26,22 @@ of ``static`` at the same seed: forks are exact and the incumbent, whose continu
 static run's, is always scored (the cost-improvement property of rollout). It selects on val
 and reports test, never the other way. Learning (``observe``) does nothing: it plans anew
 from the real state at every decision.
+
+Successive halving (``halving``, off by default) makes the expert cheaper on long budgets.
+With L segments left at a decision (the candidate's own included) and K candidates, the full
+expert trains K·L segments per decision, about K·(T + 1)/2 episodes over an episode of T
+decisions. Rungs of (candidates kept, horizon) score the candidates in steps instead: e.g.
+``((0, 1), (2, 0))`` plays every candidate for its segment and 1 held segment, then only the
+best 2 by that score (and the incumbent, always) to the end, deciding on the last rung's
+scores: at most K·2 + 3·L segments per decision (K·(1 + h1) + k2·L in general, k2 counting
+the incumbent when it is not among the best), so about 2·K + 3·(T + 1)/2 episodes over an
+episode instead of K·(T + 1)/2 (K = 19, T = 20: at most 69.5 instead of 199.5). Every rung
+forks the real env again (exact, never a resumed fork) and every segment any rung trains is
+counted; ``observe`` also logs ``search/rungs``, the rungs the last decision played, and
+``last_candidates`` holds the last rung's (``last_rungs`` every rung's). Since the incumbent
+is in every rung, the guarantee against ``static`` holds when the last rung runs to the end.
+What it may lose: a candidate whose benefit shows only late (e.g. a schedule that pays off
+after several segments) can be cut at the first rung and is never played to the end.
 """
 from __future__ import annotations
 
@@ -70,17 +86,106 @@ class RolloutConfig:
     """How a fork continues after the candidate's segment (``hold``: keep its recipe)."""
     score: str = "val_mAP"
     """``val_mAP`` (the fork's last val mAP) or ``return`` (its rewards summed)."""
+    halving: tuple[tuple[int, int], ...] = ()
+    """Successive halving: rungs of (candidates kept, horizon in segments after the
+    candidate's own, 0: to the budget's end); empty: every candidate is held for ``horizon``
+    segments, in one rung. The first rung scores every candidate (its kept count must be 0,
+    all); each later rung re-forks the real env and plays only the best ``kept`` candidates by
+    the previous rung's score (ties: in candidate order, the incumbent first), plus the
+    incumbent if it is not among them, for a longer horizon than the rung before (0, the
+    longest, only in the last rung); kept counts never grow. The decision is made on the last
+    rung's scores, so with the last horizon 0 the guarantee against ``static`` holds, the
+    incumbent being in every rung. A horizon longer than the segments left is capped: a rung
+    whose forks all reach the budget's end decides, the rungs after it would only replay its
+    scores. E.g. ``((0, 1), (2, 0))`` (``--options '{"halving": [[0, 1], [2, 0]]}'``). Set
+    the horizons here, with ``horizon`` left 0."""
 
     def __post_init__(self) -> None:
         for name in ("candidates", "horizon"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise AgentConfigError(f"rollout {name} must be an int >= 0, got {value!r}")
+        object.__setattr__(self, "halving", halving_rungs(self.halving))
+        if self.halving and self.horizon:
+            raise AgentConfigError(
+                f"rollout horizon={self.horizon} and halving={list(map(list, self.halving))} "
+                "both set continuation horizons: with halving leave horizon 0 and give each "
+                "rung's horizon in halving")
         if self.base_policy not in BASE_POLICIES:
             raise AgentConfigError(f"rollout base_policy {self.base_policy!r} is not one of "
                                    f"{BASE_POLICIES}")
         if self.score not in SCORES:
             raise AgentConfigError(f"rollout score {self.score!r} is not one of {SCORES}")
+
+
+HALVING_EXAMPLE = "[[0, 1], [2, 0]]"
+"""Rungs in the form the ``halving`` setting takes (``0:1,2:0`` on a command line)."""
+
+
+def halving_rungs(value: Any, setting: str = "rollout halving",
+                  example: str = HALVING_EXAMPLE) -> tuple[tuple[int, int], ...]:
+    """``value`` (rungs of (candidates kept, horizon), e.g. a JSON list of pairs) as a tuple
+    of int pairs, checked as ``RolloutConfig.halving`` documents; an ``AgentConfigError``
+    naming ``setting`` and the fix (with ``example``) otherwise."""
+    fix = (f"give rungs of (candidates kept, horizon in segments; 0: to the end), e.g. "
+           f"{example}: every candidate held 1 segment, then the best 2 (and the "
+           "incumbent) to the end")
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
+        raise AgentConfigError(f"{setting} must be a list of rungs, got {value!r}; {fix}")
+    rungs: list[tuple[int, int]] = []
+    for i, rung in enumerate(value, 1):
+        if (not isinstance(rung, (list, tuple)) or len(rung) != 2
+                or any(isinstance(x, bool) or not isinstance(x, (int, np.integer)) for x in rung)):
+            raise AgentConfigError(f"{setting}: rung {i} is {rung!r}, not a pair of ints; {fix}")
+        keep, horizon = (int(x) for x in rung)
+        if keep < 0 or horizon < 0:
+            raise AgentConfigError(f"{setting}: rung {i} ({keep}, {horizon}) has a negative "
+                                   f"number; kept counts and horizons are >= 0; {fix}")
+        rungs.append((keep, horizon))
+    for i, (keep, horizon) in enumerate(rungs, 1):
+        if i == 1 and keep != 0:
+            raise AgentConfigError(
+                f"{setting}: rung 1 ({keep}, {horizon}) keeps {keep}, but the first rung scores "
+                f"every candidate: give it 0 (all); {fix}")
+        if i > 1 and keep < 1:
+            raise AgentConfigError(
+                f"{setting}: rung {i} ({keep}, {horizon}) keeps {keep}; a later rung keeps at "
+                f"least 1 (the best by the previous rung's score); {fix}")
+        if i > 2 and keep > rungs[i - 2][0]:
+            raise AgentConfigError(
+                f"{setting}: rung {i} ({keep}, {horizon}) keeps more than rung {i - 1} "
+                f"({rungs[i - 2][0]}); kept counts never grow; {fix}")
+    longest = [math.inf if h == 0 else h for _, h in rungs]
+    for i in range(1, len(rungs)):
+        if longest[i] <= longest[i - 1]:
+            raise AgentConfigError(
+                f"{setting}: rung {i + 1} {rungs[i]} does not look further than rung {i} "
+                f"{rungs[i - 1]}: each rung's horizon must be longer than the one before, so "
+                f"the last horizon is the longest (0, to the end, only in the last rung); {fix}")
+    return tuple(rungs)
+
+
+def parse_halving(text: str, flag: str = "--halving") -> tuple[tuple[int, int], ...]:
+    """Rungs from a command line's ``KEPT:HORIZON,...`` (``0:1,2:0``; empty: none), checked
+    by :func:`halving_rungs`; an ``AgentConfigError`` naming ``flag`` otherwise."""
+    pairs = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        pieces = part.split(":")
+        try:
+            if len(pieces) != 2:
+                raise ValueError(part)
+            pairs.append((int(pieces[0]), int(pieces[1])))
+        except ValueError:
+            raise AgentConfigError(
+                f"{flag} {text!r}: {part!r} is not KEPT:HORIZON (two ints); give rungs such as "
+                "0:1,2:0 (every candidate held 1 segment, then the best 2 and the incumbent "
+                "to the end)") from None
+    return halving_rungs(pairs, setting=f"{flag} {text!r}", example="0:1,2:0")
+
+
+def halving_text(rungs: Sequence[Sequence[int]]) -> str:
+    """Rungs as a command line gives them (``0:1,2:0``): the inverse of :func:`parse_halving`."""
+    return ",".join(f"{keep}:{horizon}" for keep, horizon in rungs)
 
 
 @dataclass(frozen=True)
@@ -118,11 +223,18 @@ def play_candidate(fork: ParallelEnv, candidate: Mapping[str, int],
 
 
 def rollout_options(start: Recipe, *, candidates: int, horizon: int,
-                    jumps: Sequence[Recipe] = ()) -> dict[str, Any]:
+                    jumps: Sequence[Recipe] = (),
+                    halving: Sequence[Sequence[int]] | None = None) -> dict[str, Any]:
     """``make_controller("rollout", ...)`` options: start from ``start``, try ``candidates``
-    one-component changes held for ``horizon`` segments, and jump to ``jumps`` (but ``start``)."""
-    return {"choices": start.as_dict(), "candidates": candidates, "horizon": horizon,
-            "jumps": tuple(j.as_dict() for j in jumps if j != start)}
+    one-component changes held for ``horizon`` segments, and jump to ``jumps`` (but ``start``);
+    with ``halving`` rungs (``RolloutConfig.halving``; None or empty: none), score them by
+    successive halving instead (``horizon`` must then be 0)."""
+    options: dict[str, Any] = {"choices": start.as_dict(), "candidates": candidates,
+                               "horizon": horizon,
+                               "jumps": tuple(j.as_dict() for j in jumps if j != start)}
+    if halving:
+        options["halving"] = halving_rungs(halving)
+    return options
 
 
 class ForkScorer(Protocol):
@@ -162,7 +274,12 @@ class RolloutController(Controller):
         """Segments trained in forks so far (the real episode's own are not counted)."""
         self.last_candidates: list[tuple[dict[str, int], float]] = []
         """The last decision's candidates (joint actions, the incumbent first) and their
-        scores: what a learner imitating the expert is taught (``training.imitation``)."""
+        scores: what a learner imitating the expert is taught (``training.imitation``). With
+        ``halving``, those of the last rung played, whose scores are comparable (one
+        horizon); ``last_rungs`` has every rung's."""
+        self.last_rungs: list[list[tuple[dict[str, int], float]]] = []
+        """The last decision's rungs, each its candidates (in candidate order, the incumbent
+        first) and their scores at that rung's horizon; one rung without ``halving``."""
         self.last_choice: dict[str, int] = {}
         """The last decision's best candidate: the joint action the expert chose."""
         self.last_gain = 0.0
@@ -212,20 +329,47 @@ class RolloutController(Controller):
 
     @property
     def continuation(self) -> Continuation:
-        """How every candidate's fork is played and scored."""
+        """How every candidate's fork is played and scored (without ``halving``)."""
         return Continuation(horizon=self.config.horizon, score=self.config.score)
+
+    @property
+    def rungs(self) -> tuple[tuple[int, int], ...]:
+        """(candidates kept, horizon) of each scoring round: ``halving``'s rungs, or one rung
+        of every candidate at ``horizon``."""
+        return self.config.halving or ((0, self.config.horizon),)
+
+    def _score_rungs(self, candidates: Sequence[Mapping[str, int]]
+                     ) -> tuple[list[int], list[float]]:
+        """Play the rungs from the real env (one ``scorer.score`` call each); returns the
+        last rung's candidates (indices into ``candidates``, in order, the incumbent 0 first)
+        and their scores."""
+        kept, scores = list(range(len(candidates))), []
+        self.last_rungs = []
+        for i, (keep, horizon) in enumerate(self.rungs):
+            if i:  # the best ``keep`` by the previous rung's score, ties in candidate order
+                ranked = sorted(range(len(kept)), key=lambda j: (
+                    -scores[j] if not math.isnan(scores[j]) else math.inf, j))
+                kept = sorted({0, *(kept[j] for j in ranked[:keep])})  # the incumbent always
+            results = self.scorer.score(self.env, [candidates[j] for j in kept],
+                                        Continuation(horizon=horizon, score=self.config.score))
+            self.segments += sum(played for _, played in results)
+            scores = [score for score, _ in results]
+            self.last_rungs.append([(dict(candidates[j]), s) for j, s in zip(kept, scores)])
+            if horizon and all(played < 1 + horizon for _, played in results):
+                break  # every fork reached the budget's end: later rungs would replay these
+        return kept, scores
 
     def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
         live = self.live(observations)
-        candidates = self.neighbours()
-        results = self.scorer.score(self.env, candidates, self.continuation)
-        self.segments += sum(played for _, played in results)
-        self.last_candidates = [(dict(c), score) for c, (score, _) in zip(candidates, results)]
-        best, best_score = candidates[0], results[0][0]
-        for candidate, (score, _) in zip(candidates[1:], results[1:]):
+        everyone = self.neighbours()
+        kept, scores = self._score_rungs(everyone)
+        candidates = [everyone[j] for j in kept]
+        self.last_candidates = [(dict(c), score) for c, score in zip(candidates, scores)]
+        best, best_score = candidates[0], scores[0]
+        for candidate, score in zip(candidates[1:], scores[1:]):
             if score > best_score:  # strict: a tie keeps the earlier one, the incumbent first
                 best, best_score = candidate, score
-        gain = best_score - results[0][0]
+        gain = best_score - scores[0]
         self.last_gain = gain if math.isfinite(gain) else 0.0
         self.last_choice = dict(best)
         self.incumbent = dict(best)
@@ -234,9 +378,12 @@ class RolloutController(Controller):
     def observe(self, transition: Transition) -> dict[str, float]:
         if transition.done:  # the next episode starts from the first recipe again
             self.incumbent = dict(self.start)
-        return {"search/segments": float(self.segments),
+        logs = {"search/segments": float(self.segments),
                 "search/episodes_of_compute": self.episodes_of_compute,
                 "search/predicted_gain": self.last_gain}
+        if self.config.halving:  # the rungs the last decision played (fewer near the end)
+            logs["search/rungs"] = float(len(self.last_rungs))
+        return logs
 
     @property
     def episodes_of_compute(self) -> float:

@@ -2,6 +2,7 @@
 
     python -m benchmarks.headroom [--task-set digits-v1] [--tasks train:1,heldout:3,mnist,default]
                                   [--seeds 3] [--workers 2] [--candidates 4] [--horizon 0]
+                                  [--halving 0:1,2:0]
                                   [--sbs RECIPE] [--methods ...] [--resume] [--quick]
 
 In algorithm-selection terms (ASlib), per task and seed, test mAP of:
@@ -13,7 +14,9 @@ In algorithm-selection terms (ASlib), per task and seed, test mAP of:
   solver), each task's own best panel recipe in hindsight (best mean test mAP over seeds);
 * ``expert``: the ``rollout`` expert from the default recipe (``--candidates`` one-component
   changes per decision besides the incumbent, each forked and held to the end, or
-  ``--horizon`` segments), never below the default on val at the same seed;
+  ``--horizon`` segments, or scored by successive halving with ``--halving``), never below
+  the default on val at the same seed (with ``--halving``: when its last rung runs to the
+  end);
 * ``expert-sbs``: the expert from the SBS, with the default and ``--jump`` recipes as jumps;
 * ``vbs-c``: the best on val of a seeded random sample of whole-budget static recipes, as
   many as the expert's compute in episodes (``benchmarks.search.random_search``): the
@@ -41,8 +44,8 @@ from typing import Any
 from tqdm import tqdm
 
 import envs
-from agents import make_controller
-from agents.rollout import rollout_options
+from agents import AgentConfigError, make_controller
+from agents.rollout import halving_text, parse_halving, rollout_options
 from envs.engine.recipe import Recipe
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.episodes import parse_recipe, recipe_name, run_recipe
@@ -78,6 +81,9 @@ class HeadroomConfig:
     """The expert's one-component changes per decision (0: all 19)."""
     horizon: int = 0
     """Segments a candidate's fork is held after its own (0: to the end)."""
+    halving: tuple[tuple[int, int], ...] = ()
+    """The expert's successive-halving rungs (``agents.rollout.RolloutConfig.halving``);
+    empty: every candidate held for ``horizon``."""
     jumps: tuple[str, ...] = ("crop+adamw+cosine+asl",)
     """Recipes the expert from the SBS also tries at every decision (the default too)."""
     sbs: str = ""
@@ -220,7 +226,8 @@ def parse_tasks(config: HeadroomConfig) -> dict[str, envs.Task | str]:
 def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
                     ) -> dict[str, Any]:
     return rollout_options(recipe_of(start), candidates=config.candidates,
-                           horizon=config.horizon, jumps=[recipe_of(j) for j in jumps])
+                           horizon=config.horizon, jumps=[recipe_of(j) for j in jumps],
+                           halving=config.halving)
 
 
 def sweep(config: HeadroomConfig) -> Path:
@@ -232,7 +239,10 @@ def sweep(config: HeadroomConfig) -> Path:
     store = RunStore(store_path(config),
                      {"task_set": config.task_set, "quick": config.quick,
                       "candidates": config.candidates, "horizon": config.horizon,
-                      "jumps": list(config.jumps)}, config.resume)
+                      "jumps": list(config.jumps),
+                      # only when set: stores written before halving existed still resume
+                      **({"halving": halving_text(config.halving)} if config.halving else {})},
+                     config.resume)
 
     def key(job: Job) -> tuple[str, int]:
         task = getattr(job.target, "name", job.target)  # the task's name pins its settings
@@ -348,7 +358,10 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
                                                       "run)"),
                f"expert: rollout, {config.candidates or 'all'} one-component candidates per "
                f"decision besides the incumbent, continuation "
-               f"{'to the end' if config.horizon == 0 else f'{config.horizon} segments'}, "
+               + (f"by successive halving (rungs of kept:horizon {halving_text(config.halving)})"
+                  if config.halving else
+                  f"{'to the end' if config.horizon == 0 else f'{config.horizon} segments'}")
+               + ", "
                f"hold; expert-sbs also jumps to {', '.join((DEFAULT_RECIPE, *config.jumps))}",
                f"panel: {len(recipes)} recipes ({', '.join(recipes)}); "
                "VBS-8: the task's best panel recipe by mean test mAP (hindsight; the name "
@@ -426,6 +439,7 @@ def config_argv(config: HeadroomConfig) -> list[str]:
     for name in ("tasks", "methods", "jumps"):
         if getattr(config, name) != getattr(default, name):
             argv += [f"--{name}", ",".join(getattr(config, name))]
+    argv += ["--halving", halving_text(config.halving)] if config.halving else []
     argv += ["--quick"] if config.quick else []
     if Path(config.out).resolve() != RESULTS:
         out = Path(config.out).resolve()
@@ -443,6 +457,10 @@ def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
     p.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
     p.add_argument("--candidates", type=int, default=4)
     p.add_argument("--horizon", type=int, default=0)
+    p.add_argument("--halving", default="",
+                   help="the expert's successive-halving rungs, KEPT:HORIZON comma-separated "
+                        "(horizon 0: to the end), e.g. 0:1,2:0: every candidate held 1 segment, "
+                        "then the best 2 and the incumbent to the end; empty: off")
     p.add_argument("--jumps", default=",".join(HeadroomConfig.jumps))
     p.add_argument("--sbs", default="")
     p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
@@ -453,10 +471,18 @@ def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
     p.add_argument("--out", type=Path, default=RESULTS)
     a = p.parse_args(argv)
 
+    try:
+        halving = parse_halving(a.halving, "--halving")
+    except AgentConfigError as error:
+        p.error(str(error))
+    if halving and a.horizon:
+        p.error(f"--halving {a.halving} sets the horizons: leave --horizon 0")
+
     def items(text: str) -> tuple[str, ...]:
         return tuple(x for x in text.split(",") if x)
     return HeadroomConfig(task_set=a.task_set, tasks=items(a.tasks), seeds=a.seeds,
                           workers=a.workers, candidates=a.candidates, horizon=a.horizon,
+                          halving=halving,
                           jumps=items(a.jumps), sbs=a.sbs, methods=items(a.methods),
                           quick=a.quick, resume=a.resume, progress=a.progress, out=a.out)
 

@@ -20,10 +20,14 @@ and seed (equal deployment compute):
 * ``Ray Tune PBT``: a population of 4 that shares the run's budget (each member trains a
   quarter of the epochs, exploiting and exploring the recipe every 2 epochs).
 
-Reported per target: test mAP mean ± std over seeds, and for each zoo controller its
-per-seed paired margin over the static default and over the panel-best recipe, with wins;
-the zoo's meta-training compute comes from its model card, apart. Every run is stored in
-``OUT_DIR/runs/zero_shot.jsonl`` as it ends (``--resume`` reuses them).
+Reported per target: test mAP mean ± std over seeds, beside them the target's best static
+recipe in hindsight (the VBS, a reference column, not a competitor: the leaderboard's VBS row,
+from the task set's VBS stores, ``benchmarks.protocol.VBS_STORES`` or ``--vbs``, and this
+table's static runs; ``—`` where no VBS store covers the target), and for each zoo controller
+its per-seed paired margin over the static default, over the panel-best recipe and over the
+VBS (on the seeds both ran), with wins; the zoo's meta-training compute comes from its model
+card, apart. Every run is stored in ``OUT_DIR/runs/zero_shot.jsonl`` as it ends
+(``--resume`` reuses them, and rebuilds the table without training).
 """
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ from tqdm import tqdm
 
 import envs
 from agents import zoo
+from benchmarks import normalised
 from benchmarks.choice_maps import plot_choice_maps, task_dependence
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
@@ -161,6 +166,10 @@ def main(argv: list[str] | None = None) -> Path:
                         help="leave out Ray Tune PBT (it needs the ray extra)")
     parser.add_argument("--quick", action="store_true",
                         help="tiny versions of the held-out and mnist targets, for tests")
+    parser.add_argument("--vbs", type=Path, nargs="*", default=None,
+                        help="benchmarks.headroom run stores whose panels give each target's VBS "
+                             "column (default: the task set's, benchmarks.protocol.VBS_STORES; "
+                             "none with --quick)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
     kinds = [k for k in args.targets.split(",") if k]
@@ -168,6 +177,15 @@ def main(argv: list[str] | None = None) -> Path:
     if unknown:
         parser.error(f"--targets {unknown} not in {TARGET_KINDS}")
     ts = envs.task_set(args.task_set)
+    vbs, vbs_none = vbs_stores(args, ts.name)
+    for path in vbs:
+        if not path.is_file():
+            parser.error(f"--vbs {path} is missing: give benchmarks.headroom run stores that "
+                         "exist (benchmarks/results/runs/*.jsonl)")
+        ran = normalised.read_settings(path).get("task_set", ts.name)
+        if ran != ts.name:
+            parser.error(f"--vbs {path} ran {ran}, not --task-set {ts.name}: give the VBS "
+                         "stores of that task set")
     controllers = chosen_controllers(args)
     best = panel_best(args.calibration)
     methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
@@ -184,8 +202,59 @@ def main(argv: list[str] | None = None) -> Path:
     if args.pbt:
         methods.append(PBT)
         runs += _play_pbt(chosen, args.seeds, store, args.progress)
-    text = report(runs, methods, controllers, best, args, argv)
+    text = report(runs, methods, controllers, best, args, argv, vbs=vbs, vbs_none=vbs_none)
     return write_result(args.out, text)
+
+
+def vbs_stores(args: argparse.Namespace, task_set: str) -> tuple[tuple[Path, ...], str]:
+    """The stores the VBS column comes from (``--vbs``, else the task set's
+    ``benchmarks.protocol.VBS_STORES``; none with ``--quick``, whose targets are shrunk tasks),
+    and, where there are none, the header line that says why its cells are ``—``."""
+    if args.vbs is not None:
+        return tuple(args.vbs), "" if args.vbs else "none given (--vbs without a store)"
+    if args.quick:
+        return (), "--quick: the targets are shrunk tasks, which no VBS store covers"
+    # protocol imports this module: read its table of stores at run time, not at import
+    from benchmarks.protocol import VBS_STORES
+    stores = VBS_STORES.get(task_set, ())
+    return tuple(stores), "" if stores else (
+        f"task set {task_set} has no VBS stores (benchmarks.protocol.VBS_STORES); give "
+        "benchmarks.headroom run stores of its targets with --vbs STORE ...")
+
+
+def best_static(runs: list[Run], stores: tuple[Path, ...], best: str, seeds: int
+                ) -> tuple[dict[str, dict[int, float]], dict[str, str]]:
+    """Each target's VBS, by target label: the runs (on seeds ``0 .. seeds-1`` where the VBS
+    holds any of them) of the static method with the best mean test mAP among the panel
+    recipes and the VBS-C search of the VBS ``stores`` and this table's static default and
+    static panel-best runs, exactly as the leaderboard's VBS row
+    (``benchmarks.leaderboard.read_vbs``); and which it was. Targets no store covers have
+    none (``—``), whatever this table's static runs."""
+    if not stores:
+        return {}, {}
+    # leaderboard imports this module: import it at run time, not at import
+    from benchmarks.leaderboard import read_vbs, short_target
+    covered = set(read_vbs(stores)[0])
+    default = next((n for n, r in RECIPES.items() if r == envs.DEFAULT_RECIPE), "default")
+    names = {DEFAULT: f"{DEFAULT}: {default}", PANEL_BEST: f"{PANEL_BEST}: {best}"}
+    static_rows: dict[str, dict[str, dict[int, float]]] = {}
+    for r in runs:
+        if r.method in names and short_target(r.target) in covered:
+            static_rows.setdefault(names[r.method], {}).setdefault(
+                short_target(r.target), {})[r.seed] = r.test_mAP
+    scores, which = read_vbs(stores, static_rows)
+    out, named = {}, {}
+    for label in dict.fromkeys(r.target for r in runs):
+        target = short_target(label)
+        if target in covered and target in scores:
+            same = {s: v for s, v in sorted(scores[target].items()) if s < seeds}
+            out[label], named[label] = same or dict(sorted(scores[target].items())), which[target]
+    return out, named
+
+
+def _vbs_cell(runs: dict[int, float], which: str, seeds: int) -> str:
+    count = "" if len(runs) == seeds else f"; {len(runs)} seed{'s' * (len(runs) != 1)}"
+    return f"{mean_std(list(runs.values()))} ({which}{count})"
 
 
 def _play_pbt(chosen: dict[str, str | envs.Task], seeds: int, store: RunStore,
@@ -238,23 +307,38 @@ def training_line(card: dict[str, Any]) -> str:
 
 
 def report(runs: list[Run], methods: list[str], controllers: list[str], best: str,
-           args: Any, argv: list[str] | None) -> str:
+           args: Any, argv: list[str] | None, *, vbs: tuple[Path, ...] = (),
+           vbs_none: str = "") -> str:
     labels = list(dict.fromkeys(r.target for r in runs))
     score = {(r.target, r.method, r.seed): r.test_mAP for r in runs}
     seeds = range(args.seeds)
+    # the leaderboard's VBS row, as a column (leaderboard imports this module: import it here)
+    from benchmarks.leaderboard import VBS_ROW
+    reference, which = best_static(runs, vbs, best, args.seeds)
 
     def values(label: str, method: str) -> list[float]:
         return [score[(label, method, s)] for s in seeds]
 
-    table = markdown_table(["target", *methods],
-                           [[label, *(mean_std(values(label, m)) for m in methods)]
-                            for label in labels])
+    table = markdown_table(
+        ["target", *methods, VBS_ROW],
+        [[label, *(mean_std(values(label, m)) for m in methods),
+          _vbs_cell(reference[label], which[label], args.seeds) if label in reference else "—"]
+         for label in labels])
     margins = []
     for c in controllers:
         for label in labels:
             for base in (DEFAULT, PANEL_BEST):
                 diff = [a - b for a, b in zip(values(label, c), values(label, base))]
                 margins.append([c, label, base, mean_std(diff),
+                                f"{sum(d > 0 for d in diff)}/{len(diff)}",
+                                ", ".join(f"{d:+.1f}" for d in diff)])
+            shared = [s for s in seeds if s in reference.get(label, {})
+                      and (label, c, s) in score]
+            if shared:  # the VBS's runs on the seeds it shares with the controller
+                diff = [score[(label, c, s)] - reference[label][s] for s in shared]
+                on = "" if len(shared) == args.seeds else \
+                    f", seeds {', '.join(map(str, shared))}"
+                margins.append([c, label, f"VBS ({which[label]}{on})", mean_std(diff),
                                 f"{sum(d > 0 for d in diff)}/{len(diff)}",
                                 ", ".join(f"{d:+.1f}" for d in diff)])
     margin_table = markdown_table(["controller", "target", "vs", "margin", "wins", "per seed"],
@@ -283,19 +367,38 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], best: st
                      f"{card['commit']})")
     details = [f"panel-best recipe: {best} (best mean test mAP over the calibration's train "
                "tasks; choosing it cost the panel: every train task x 8 recipes x 3 seeds)",
+               vbs_line(vbs, vbs_none, [label for label in labels if label not in reference]),
                f"{args.workers} runs side by side, 1 torch thread each; one run per method, "
                "target and seed (equal deployment compute)"]
     command = command_line("benchmarks.zero_shot", argv if argv is not None else sys.argv[1:])
     return (result_header("Zero-shot: frozen meta-trained controllers vs static recipes",
                           command, seeds=args.seeds, details=details)
             + "\nTest mAP, mean ± std over seeds:\n\n" + table
-            + "\n\nPaired margins (controller minus baseline, same seed):\n\n" + margin_table
+            + "\n\nPaired margins (controller minus baseline, same seed; vs the VBS on the "
+              "seeds both ran):\n\n" + margin_table
             + "\n\nWhat the controllers do:\n\n" + behaviour
             + "\n\nDoes it play differently on different targets? Mean total-variation distance "
               "between two episodes' choice shares (per component, averaged; 0 = the same "
               "choices, 1 = disjoint):\n\n" + dependence_table
             + "\n\nMeta-training compute (apart from the runs above):\n\n" + "\n".join(cards)
             + "\n")
+
+
+def vbs_line(vbs: tuple[Path, ...], none: str, uncovered: list[str]) -> str:
+    """The header line that says where the VBS column comes from (``uncovered``: the labels
+    of the targets it has no VBS for)."""
+    # leaderboard imports this module: import it at run time, not at import
+    from benchmarks.leaderboard import VBS_ROW, short_target, shown
+    if not vbs:
+        return f"{VBS_ROW}: a reference column, not a competitor; — on every target: {none}"
+    return (f"{VBS_ROW}: a reference column, not a competitor (the leaderboard's VBS row): "
+            "on each target, the static method with the best mean test mAP among the panel "
+            "recipes and the VBS-C search (vbs-c: per run, the best of random static recipes on "
+            f"val) of the VBS stores {', '.join(shown(p) for p in vbs)} and this table's "
+            "static default and static panel-best runs; the cell names it, and its seed count "
+            "where it differs from this table's (its runs on this table's seeds where it has "
+            "any); — on the targets no VBS store covers: "
+            f"{', '.join(short_target(label) for label in uncovered) or 'none'}")
 
 
 if __name__ == "__main__":

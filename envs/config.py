@@ -19,7 +19,7 @@ from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, LATEST_CATALOGUE, Rec
 from envs.engine.trainer import TrainerConfig
 from envs.engine.checks import require_choice, require_positive_int
 from envs.errors import ConfigError
-from envs.observation import OBSERVATION_MODES
+from envs.observation import OBSERVATION_MODES, observation_version
 from envs.reward import RewardConfig
 
 
@@ -61,6 +61,11 @@ class EnvConfig:
     """What the agents choose from (``envs.engine.recipe.CATALOGUE_NAMES``): it sets the
     action spaces and the observation's one-hot block. ``-v0`` ids use ``classic``, the
     latest ids ``tuning-free`` (adds Schedule-Free AdamW and Prodigy)."""
+    context_features: bool = False
+    """Add the run's context to the observation (version 2, the ``-v2`` ids): the budget's
+    length (epochs, decisions, epochs left, images seen) and each augmentation family's label
+    effect measured in the run (``envs.observation.CONTEXT_FEATURES``). Needs catalogue
+    ``tuning-free``."""
     schedule_free_eval: str = "ema"
     """What is evaluated while Schedule-Free AdamW trains (``TrainerConfig.schedule_free_eval``):
     ``ema`` (the slow EMA of its average) or ``average`` (its average alone)."""
@@ -112,6 +117,10 @@ class EnvConfig:
                 f"repeats (unknown: {unknown})")
         object.__setattr__(self, "agents", tuple(a for a in COMPONENTS if a in agents))
         choices = catalogue(self.catalogue)  # an unknown name fails here, naming the catalogues
+        if not isinstance(self.context_features, bool):
+            raise ConfigError(f"context_features must be True or False, got "
+                              f"{self.context_features!r}")
+        observation_version(self.catalogue, self.context_features)  # a pair with no version
         outside = {c: getattr(self.default_recipe, c) for c in COMPONENTS
                    if isinstance(self.default_recipe, Recipe)
                    and getattr(self.default_recipe, c) not in choices[c]}

@@ -28,8 +28,8 @@ from envs.config import EnvConfig
 from envs.engine.data import DatasetSplits
 from envs.engine.trainer import EvalResult, SegmentStats, Trainer
 from envs.errors import ConfigError, ResetNeededError
-from envs.observation import (TrainingStatus, build_observation, data_profile, initial_status,
-                              next_status)
+from envs.observation import (RunBudget, TrainingStatus, build_observation, data_profile,
+                              initial_status, next_status, probed_effects)
 from envs.reward import decision_reward
 from envs.spaces import AgentSpaces
 from envs.timing import StepTiming
@@ -103,8 +103,10 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
                                 self.config.default_recipe, self.config.catalogue)
         segment, evaluation = self.trainer.train_and_evaluate(recipe, self.steps_per_decision)
         self._decisions += 1
+        effects = probed_effects(self.trainer.runtime, self._decisions, self.budget,
+                                 self.config.catalogue, before)
         self._status = next_status(before, segment, evaluation, recipe, self.trainer.progress,
-                                   self.config.history)
+                                   self.config.history, effects)
         terms = decision_reward(self.config.reward, before, self._status, len(self.possible_agents))
         truncated = self._decisions >= self.config.max_decisions
         test = self.trainer.evaluate("test") if truncated else None
@@ -125,7 +127,18 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         if self._status is None:
             raise ResetNeededError("state() before the first reset(): call reset() first")
         return build_observation(self._status, self.profile, self.config.history,
-                                 self.config.observation, self.config.catalogue)
+                                 self.config.observation, self.config.catalogue, self.budget)
+
+    @property
+    def budget(self) -> RunBudget | None:
+        """The budget the context features read (``None`` unless ``context_features``)."""
+        if not self.config.context_features:
+            return None
+        n = len(self.data.train)
+        batch = min(self.config.batch_size, n)
+        return RunBudget(decisions=self.config.max_decisions,
+                         epochs_per_decision=self.steps_per_decision * batch / max(n, 1),
+                         train_images=n)
 
     def _observations(self) -> dict[str, np.ndarray]:
         vector = self.state()

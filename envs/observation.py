@@ -26,6 +26,22 @@ same length, order and space:
   update size and LR depend on the model and optimizer rather than on the task's level.
 * ``model_free``: ``relative`` with those three (``MODEL_SCALE_FEATURES``) held at 0, for
   controllers meant to run on architectures they were not trained with (the user loop).
+
+Observation version 2 (``EnvConfig.context_features``, the ``-v2`` env ids) adds the run's
+*context* after the scalars, in every mode (``CONTEXT_FEATURES``):
+
+* the budget, scale-free: its length in epochs and decisions, the epochs left and the budget
+  in images seen (``RunBudget``), each on a log scale, so that a 12-epoch and a 50-epoch run
+  read apart while a controller trained on one length transfers to the next;
+* what each augmentation family does to this data's labels, measured inside the run
+  (``aug_effect=<family>``): the eval model's BCE on an augmented view of a few training
+  images over its BCE on the clean view, as ``tanh(log(ratio))``. A family that keeps the
+  labels (flips on mirror-symmetric shapes) reads near 0 once the model has learnt the data;
+  one that changes them (flips turn a 2 into another glyph) stays above. The probe is
+  ``PROBE_IMAGES`` clean images of the last training batch, one forward pass per family with
+  a fixed generator (``envs.engine.runtime.RecipeRuntime.probe_losses``), 0 before the
+  first segment. It runs after every ``probe_stride`` decisions (the reading is held in
+  between), so that it costs at most ``PROBE_BUDGET`` (1 %) of the training it follows.
 """
 from __future__ import annotations
 
@@ -39,7 +55,9 @@ import torch
 from gymnasium import spaces
 
 from envs.engine.checks import require_choice
+from envs.engine.runtime import PROBE_IMAGES  # noqa: F401 - named in the docs
 from envs.engine.recipe import COMPONENTS, LATEST_CATALOGUE, Recipe, catalogue
+from envs.errors import ConfigError
 
 OBSERVATION_MODES: tuple[str, ...] = ("standard", "relative", "model_free")
 """The observation modes ``EnvConfig.observation`` may name (see the module docstring)."""
@@ -90,31 +108,137 @@ transfer to architectures they were not trained with."""
 [-1, 1]; "start's" is the value at ``reset``. Headrooms are floored at 1% of the scale."""
 
 
-OBSERVATION_VERSIONS: dict[str, int] = {"classic": 0, "tuning-free": 1}
-"""The observation's version per catalogue: the one-hot block of last choices spans the
-catalogue, so ``classic`` gives version 0 (45 entries with ``history=4``) and ``tuning-free``
-version 1 (47: ``last_opt=sf_adamw`` and ``last_opt=prodigy`` follow ``last_opt=rmsprop``)."""
+BUDGET_FEATURES: tuple[tuple[str, str], ...] = (
+    ("budget_epochs", "log10(epochs in the whole budget) / 2"),
+    ("budget_decisions", "log10(decisions in the budget) / 2"),
+    ("epochs_left", "log10(1 + epochs left) / 2"),
+    ("budget_images", "log10(images seen over the budget: epochs x training images) / 6"),
+)
+"""Observation version 2's budget features: (name, definition), each clipped to [-1, 1]."""
 
 
-def observation_version(catalogue_name: str) -> int:
-    """The observation version of catalogue ``catalogue_name`` (``OBSERVATION_VERSIONS``)."""
+def probe_families(catalogue_name: str) -> tuple[str, ...]:
+    """The augmentation families the label-effect probe measures: every ``aug`` choice of the
+    catalogue but ``none``."""
+    return tuple(a for a in catalogue(catalogue_name)["aug"] if a != "none")
+
+
+def context_feature_names(catalogue_name: str) -> tuple[str, ...]:
+    """Observation version 2's context block: the budget, then each family's label effect."""
+    return (tuple(name for name, _ in BUDGET_FEATURES)
+            + tuple(f"aug_effect={a}" for a in probe_families(catalogue_name)))
+
+
+CONTEXT_FEATURES = "budget and label effects"
+"""What ``EnvConfig.context_features`` adds (``context_feature_names``)."""
+
+OBSERVATION_VERSIONS: dict[tuple[str, bool], int] = {
+    ("classic", False): 0, ("tuning-free", False): 1, ("tuning-free", True): 2}
+"""The observation's version per (catalogue, context features). The one-hot block of last
+choices spans the catalogue, so ``classic`` gives version 0 (45 entries with ``history=4``) and
+``tuning-free`` version 1 (47: ``last_opt=sf_adamw`` and ``last_opt=prodigy`` follow
+``last_opt=rmsprop``); version 2 is version 1 with the context block (the budget and the
+augmentations' label effects, 11 entries) after the scalars (58)."""
+
+
+def observation_version(catalogue_name: str, context: bool = False) -> int:
+    """The observation version of catalogue ``catalogue_name`` with or without the context
+    features (``OBSERVATION_VERSIONS``); a pair with no version raises ``ConfigError``."""
     catalogue(catalogue_name)  # an unknown name fails here, naming the catalogues
-    return OBSERVATION_VERSIONS[catalogue_name]
+    key = (catalogue_name, bool(context))
+    if key not in OBSERVATION_VERSIONS:
+        raise ConfigError(f"context_features=True (observation version 2, the -v2 env ids) "
+                          f"needs catalogue 'tuning-free', not {catalogue_name!r}: use a -v0 "
+                          f"id for {catalogue_name!r} without them, or catalogue='tuning-free'")
+    return OBSERVATION_VERSIONS[key]
 
 
-def feature_names(history: int, catalogue_name: str = LATEST_CATALOGUE) -> tuple[str, ...]:
-    """Names of every observation entry, in order, in catalogue ``catalogue_name``."""
+def feature_names(history: int, catalogue_name: str = LATEST_CATALOGUE,
+                  context: bool = False) -> tuple[str, ...]:
+    """Names of every observation entry, in order, in catalogue ``catalogue_name`` (with the
+    context block when ``context``)."""
+    observation_version(catalogue_name, context)
     choices = catalogue(catalogue_name)
     scalars = tuple(name for name, _ in FEATURES)
+    extra = context_feature_names(catalogue_name) if context else ()
     last = tuple(f"last_{c}={n}" for c in COMPONENTS for n in choices[c])
     past = tuple(f"val_map_t-{i + 1}" for i in range(history))
-    return scalars + last + past
+    return scalars + extra + last + past
 
 
-def observation_space(history: int, catalogue_name: str = LATEST_CATALOGUE) -> spaces.Box:
+def observation_space(history: int, catalogue_name: str = LATEST_CATALOGUE,
+                      context: bool = False) -> spaces.Box:
     """The Box every observation lies in."""
-    n = len(feature_names(history, catalogue_name))
+    n = len(feature_names(history, catalogue_name, context))
     return spaces.Box(low=-1.0, high=1.0, shape=(n,), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class RunBudget:
+    """The budget of a run, as the context features read it."""
+
+    decisions: int
+    epochs_per_decision: float
+    """Epochs trained per decision (steps x batch size / training images in the user loop)."""
+    train_images: int
+
+    @property
+    def epochs(self) -> float:
+        return self.decisions * self.epochs_per_decision
+
+
+def _budget_scalars(budget: RunBudget, progress: float) -> list[float]:
+    epochs = max(budget.epochs, 1e-6)
+    return [math.log10(epochs) / 2.0, math.log10(max(budget.decisions, 1)) / 2.0,
+            math.log10(1.0 + epochs * (1.0 - progress)) / 2.0,
+            math.log10(max(epochs * budget.train_images, 1.0)) / 6.0]
+
+
+PROBE_BUDGET = 0.01
+"""The probe's cost, at most, as a share of the training between two probes."""
+FORWARD_SHARE = 1 / 3
+"""A forward pass's share of a training step's cost per image (forward + backward + update),
+the usual rule of thumb; measured 0.23 for ``small_cnn`` at 32 px on one CPU thread."""
+
+
+def probe_stride(images_per_decision: float, families: int) -> int:
+    """Decisions between two label-effect probes: the fewest that hold the probe's forward
+    passes (``(1 + families) x PROBE_IMAGES`` images) within ``PROBE_BUDGET`` of the training
+    steps of those decisions. Depends only on sizes, so every run of a task probes alike."""
+    probe = (1 + families) * PROBE_IMAGES * FORWARD_SHARE
+    return max(1, math.ceil(probe / (PROBE_BUDGET * max(images_per_decision, 1.0))))
+
+
+def probed_effects(runtime: Any, decision: int, budget: RunBudget | None, catalogue_name: str,
+                   before: TrainingStatus) -> tuple[float, ...]:
+    """The label effects after decision ``decision`` (1-based) of a run: probed with
+    ``runtime`` (a ``RecipeRuntime``) every ``probe_stride`` decisions, from the first, and
+    ``before``'s reading held in between; ``()`` without a budget (no context features)."""
+    if budget is None:
+        return ()
+    families = probe_families(catalogue_name)
+    stride = probe_stride(budget.epochs_per_decision * budget.train_images, len(families))
+    if (decision - 1) % stride:
+        return before.label_effects
+    return label_effects(runtime.probe_losses(families))
+
+
+def label_effect(clean_loss: float, augmented_loss: float) -> float:
+    """One family's ``aug_effect``: ``tanh(log(augmented / clean))`` of the two BCE losses
+    (0 where either is not a positive finite number)."""
+    if not (math.isfinite(clean_loss) and math.isfinite(augmented_loss)) \
+            or clean_loss <= 0 or augmented_loss <= 0:
+        return 0.0
+    return math.tanh(math.log(augmented_loss / clean_loss))
+
+
+def label_effects(probe_losses: tuple[float, ...]) -> tuple[float, ...]:
+    """Every family's ``aug_effect`` from ``RecipeRuntime.probe_losses``' output (the clean
+    loss first); ``()`` for an empty probe."""
+    if not probe_losses:
+        return ()
+    clean, *augmented = probe_losses
+    return tuple(label_effect(clean, a) for a in augmented)
 
 
 @dataclass(frozen=True)
@@ -153,6 +277,9 @@ class TrainingStatus:
     """Earlier val mAPs, most recent first."""
     start: TrainingStatus | None
     """The status at the episode's reset; ``None`` for that status itself."""
+    label_effects: tuple[float, ...] = ()
+    """Each probed augmentation family's ``aug_effect`` (``probe_families`` order), measured
+    after the segment; empty where nothing was probed (observation versions 0 and 1, reset)."""
 
     @property
     def origin(self) -> TrainingStatus:
@@ -167,6 +294,7 @@ def status_state(status: TrainingStatus) -> dict[str, Any]:
     out["recipe"] = status.recipe.as_dict()
     out["map_history"] = list(status.map_history)
     out["start"] = None if status.start is None else status_state(status.start)
+    out["label_effects"] = list(status.label_effects)
     return out
 
 
@@ -175,6 +303,7 @@ def status_from_state(state: dict[str, Any]) -> TrainingStatus:
     return TrainingStatus(**{
         **state, "val_ap": np.asarray(state["val_ap"], dtype=np.float64),
         "recipe": Recipe(**state["recipe"]), "map_history": tuple(state["map_history"]),
+        "label_effects": tuple(state.get("label_effects", ())),  # absent: an older state
         "start": None if state["start"] is None else status_from_state(state["start"])})
 
 
@@ -208,9 +337,11 @@ def initial_status(evaluation: Any, lr: float, recipe: Recipe) -> TrainingStatus
 
 
 def next_status(before: TrainingStatus, segment: Any, evaluation: Any, recipe: Recipe,
-                progress: float, history: int) -> TrainingStatus:
+                progress: float, history: int,
+                label_effects: tuple[float, ...] = ()) -> TrainingStatus:
     """The status after a decision: ``segment`` (``SegmentStats``) trained under ``recipe``,
-    then the val ``evaluation``; ``history`` val mAPs are kept."""
+    then the val ``evaluation``; ``history`` val mAPs are kept; ``label_effects``: the probe's
+    readings after the segment (observation version 2)."""
     m = {k: _finite(evaluation.metrics[k]) for k in ("mAP", "CF1", "OF1")}
     train_loss = segment.train_loss if math.isfinite(segment.train_loss) else before.train_loss
     return TrainingStatus(
@@ -222,7 +353,7 @@ def next_status(before: TrainingStatus, segment: Any, evaluation: Any, recipe: R
         grad_norm=segment.grad_norm, update_ratio=segment.update_ratio, lr=segment.lr,
         diverged=segment.diverged, recipe=recipe,
         map_history=((before.val_map,) + before.map_history)[:history],
-        start=before.origin)
+        start=before.origin, label_effects=tuple(label_effects))
 
 
 def _rel_change(now: float, before: float) -> float:
@@ -292,11 +423,12 @@ def _relative_scalars(status: TrainingStatus, profile: DataProfile) -> dict[str,
 
 
 def build_observation(status: TrainingStatus, profile: DataProfile, history: int,
-                      mode: str = "standard", catalogue_name: str = LATEST_CATALOGUE) -> np.ndarray:
+                      mode: str = "standard", catalogue_name: str = LATEST_CATALOGUE,
+                      budget: RunBudget | None = None) -> np.ndarray:
     """The observation vector for ``status`` (float32, finite, inside ``observation_space``).
 
     ``mode`` is one of ``OBSERVATION_MODES``; each gives the entries of ``feature_names`` in
-    catalogue ``catalogue_name``.
+    catalogue ``catalogue_name``. A ``budget`` adds the context block (observation version 2).
     """
     require_choice("observation", mode, OBSERVATION_MODES)
     scalars = _standard_scalars(status, profile)
@@ -311,5 +443,11 @@ def build_observation(status: TrainingStatus, profile: DataProfile, history: int
     past += [0.0] * (history - len(past))
     choices = catalogue(catalogue_name)
     one_hot = [float(getattr(status.recipe, c) == n) for c in COMPONENTS for n in choices[c]]
-    vector = np.asarray([scalars[name] for name, _ in FEATURES] + one_hot + past, dtype=np.float32)
+    context: list[float] = []
+    if budget is not None:
+        effects = list(status.label_effects)[:len(probe_families(catalogue_name))]
+        effects += [0.0] * (len(probe_families(catalogue_name)) - len(effects))
+        context = _budget_scalars(budget, status.progress) + effects
+    vector = np.asarray([scalars[name] for name, _ in FEATURES] + context + one_hot + past,
+                        dtype=np.float32)
     return np.clip(np.nan_to_num(vector, nan=0.0, posinf=1.0, neginf=-1.0), -1.0, 1.0)

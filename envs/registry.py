@@ -15,6 +15,10 @@ Versions
       changes the ``opt`` action space and the observation (version 1). Data, engine,
       budget and reward are the same as ``-v0``'s: a static recipe of the ``classic``
       catalogue scores the same on both.
+    * ``-v2``: ``-v1`` with the observation's context block (version 2,
+      ``EnvConfig.context_features``): the budget's length and each augmentation family's
+      label effect measured in the run. Training is the same as ``-v1``'s: a static recipe
+      scores the same on both.
 
     ``catalogue=`` overrides an id's catalogue (a zoo entry trained on ``classic`` plays a
     ``-v1`` id that way: see ``agents.zoo``).
@@ -95,7 +99,10 @@ _BUILTIN = tuple(
         EnvSpec(f"{name}-v0", replace(config, catalogue=CLASSIC),
                 f"{description} Catalogue 'classic'."),
         EnvSpec(f"{name}-v1", config,
-                f"{description} Catalogue 'tuning-free' (adds sf_adamw, prodigy).")))
+                f"{description} Catalogue 'tuning-free' (adds sf_adamw, prodigy)."),
+        EnvSpec(f"{name}-v2", replace(config, context_features=True),
+                f"{description} Catalogue 'tuning-free'; the observation adds the budget and "
+                f"the augmentations' label effects (version 2).")))
 _REGISTRY: dict[str, EnvSpec] = {spec.id: spec for spec in _BUILTIN}
 SURROGATE_ID = "mlic-surrogate-v0"
 """Not a training env, so not in the registry: ``make`` builds ``envs.surrogate.SurrogateEnv``

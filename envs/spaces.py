@@ -33,7 +33,8 @@ class AgentSpaces:
     def _init_spaces(self, config: EnvConfig) -> None:
         self.config = config
         self.possible_agents = list(config.agents)
-        self._observation_space = observation_space(config.history, config.catalogue)
+        self._observation_space = observation_space(config.history, config.catalogue,
+                                                   config.context_features)
         self._action_spaces = action_spaces(self.possible_agents, config.catalogue)
         self.state_space = self._observation_space
 
@@ -54,13 +55,15 @@ class AgentSpaces:
     @property
     def observation_names(self) -> tuple[str, ...]:
         """Names of the observation entries (see ``envs.observation.FEATURES``)."""
-        return feature_names(self.config.history, self.config.catalogue)
+        return feature_names(self.config.history, self.config.catalogue,
+                             self.config.context_features)
 
     @property
     def observation_version(self) -> int:
         """The observation's version (``envs.observation.OBSERVATION_VERSIONS``): it changes
-        with the catalogue, whose choices the observation one-hot encodes."""
-        return observation_version(self.config.catalogue)
+        with the catalogue, whose choices the observation one-hot encodes, and with the
+        context features."""
+        return observation_version(self.config.catalogue, self.config.context_features)
 
     def _check_agent(self, agent: str) -> None:
         if agent not in self.possible_agents:

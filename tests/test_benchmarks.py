@@ -123,9 +123,11 @@ def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
     settings = {"observation": "relative", "reward.kind": "best_gain"}
     (tmp_path / "run" / "summary.json").write_text(json.dumps({"env_settings": settings}))
     # and the catalogue it acts in, from its manifest (the tiny task set's: classic)
-    assert controller_env_settings(tmp_path / "run" / "best") == {**settings, "catalogue": "classic"}
+    assert controller_env_settings(tmp_path / "run" / "best") == {**settings, "catalogue": "classic",
+                                                                 "context_features": False}
     assert controller_env_settings(f"zoo:{name}") == {**zoo.read_card(name)["env_settings"],
-                                                      "catalogue": "classic"}
+                                                      "catalogue": "classic",
+                                                      "context_features": False}
     assert controller_env_settings(tmp_path) == {}
 
 

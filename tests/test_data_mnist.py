@@ -137,7 +137,7 @@ def test_registered_loader_caches_under_its_own_name(data_cache: Path, glyphs) -
 
 def test_env_id_defaults_are_those_of_mlic_digits() -> None:
     spec = envs.spec("mlic-mnist")
-    assert spec.id == "mlic-mnist-v1" and spec.config.dataset == "mnist"
+    assert spec.id == "mlic-mnist-v2" and spec.config.dataset == "mnist"
     assert spec.config == dataclasses.replace(envs.spec("mlic-digits").config, dataset="mnist")
     assert "never part of a train task set" in spec.description
     assert dataset_loader("mnist").image_size == 32  # at the env's default image_size=None

@@ -335,9 +335,10 @@ ISSUE_ENTRY = "mat-dqn-rnd-digits-v0"
 def test_zoo_command_for_every_other_shipped_entry(shell, name, capsys):
     assert run_as_typed(command("zoo:<name>"), **{"<name>": name}) == 0
     out = capsys.readouterr().out
-    # the catalogue its manifest names (classic: it predates the tuning-free optimizers)
-    assert f"env settings of --load-agents zoo:{name}: --catalogue classic --observation relative" \
-        in out
+    # the catalogue its manifest names (classic: it predates the tuning-free optimizers), and
+    # no context features (observation version 0)
+    assert (f"env settings of --load-agents zoo:{name}: --catalogue classic "
+            f"(no --context-features) --observation relative") in out
     assert _summary("runs/mlic-digits-mat-dqn-s0")["algo"].endswith(f"(loaded from zoo:{name})")
 
 
@@ -348,8 +349,8 @@ def test_zoo_command_through_python_m(tmp_path):
     done = subprocess.run([sys.executable, *shlex.split(typed)[1:], *TINY.flags()], cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert f"env settings of --load-agents zoo:{ISSUE_ENTRY}: --catalogue classic --observation " \
-           "relative --reward-kind best_gain" in done.stdout
+    assert f"env settings of --load-agents zoo:{ISSUE_ENTRY}: --catalogue classic (no " \
+           "--context-features) --observation relative --reward-kind best_gain" in done.stdout
     assert json.loads((tmp_path / "runs/mlic-digits-mat-dqn-s0/summary.json").read_text())[
         "decisions"] == TINY.max_decisions
 

@@ -118,28 +118,29 @@ def test_unregistering_leaves_no_trace() -> None:
 
 def test_builtin_ids_are_versioned_and_names_alias_the_latest() -> None:
     names = ("mlic-coco", "mlic-csv", "mlic-digits", "mlic-mnist", "mlic-shapes", "mlic-voc")
-    assert envs.list_envs() == [f"{n}-v{v}" for n in names for v in (0, 1)]
+    assert envs.list_envs() == [f"{n}-v{v}" for n in names for v in (0, 1, 2)]
     for name in names:
-        assert envs.spec(name) is envs.spec(f"{name}-v1")
-        assert envs.spec(name).name == name and envs.spec(name).version == 1
-        # v1 differs from v0 in its catalogue alone
-        old, new = envs.make_config(f"{name}-v0"), envs.make_config(f"{name}-v1")
+        assert envs.spec(name) is envs.spec(f"{name}-v2")
+        assert envs.spec(name).name == name and envs.spec(name).version == 2
+        # v1 differs from v0 in its catalogue alone, v2 from v1 in its context features alone
+        old, new, context = (envs.make_config(f"{name}-v{v}") for v in (0, 1, 2))
         assert (old.catalogue, new.catalogue) == ("classic", "tuning-free")
         assert dataclasses.replace(old, catalogue="tuning-free") == new
-    assert envs.make_config("mlic-digits") == envs.make_config("mlic-digits-v1")
+        assert dataclasses.replace(new, context_features=True) == context
+    assert envs.make_config("mlic-digits") == envs.make_config("mlic-digits-v2")
 
 
 def test_an_alias_follows_a_newer_version_and_the_old_one_stays() -> None:
-    newer = envs.EnvSpec("mlic-digits-v2", envs.EnvConfig(dataset="digits", max_decisions=7), "")
+    newer = envs.EnvSpec("mlic-digits-v3", envs.EnvConfig(dataset="digits", max_decisions=7), "")
     envs.register(newer)
     try:
         assert envs.spec("mlic-digits") is newer
-        assert envs.spec("mlic-digits-v1").config.max_decisions == 25
-        with pytest.raises(envs.ConfigError, match="alias of 'mlic-digits-v2'.*mlic-digits-v3"):
+        assert envs.spec("mlic-digits-v2").config.max_decisions == 25
+        with pytest.raises(envs.ConfigError, match="alias of 'mlic-digits-v3'.*mlic-digits-v4"):
             envs.register(envs.EnvSpec("mlic-digits", envs.EnvConfig(), ""))
     finally:
-        envs.unregister("mlic-digits-v2")
-    assert envs.spec("mlic-digits").id == "mlic-digits-v1"
+        envs.unregister("mlic-digits-v3")
+    assert envs.spec("mlic-digits").id == "mlic-digits-v2"
 
 
 def test_an_unknown_version_names_the_versions_there_are() -> None:

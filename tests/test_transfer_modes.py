@@ -39,7 +39,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def default_episode(tiny_env):
     """``_episode`` of the default tiny env (shared: it is the reference of several tests)."""
-    return _episode(tiny_env("mlic-digits"))
+    return _episode(tiny_env("mlic-digits-v1"))  # v2 adds the context block
 
 
 # ---------------------------------------------------------------- defaults unchanged
@@ -55,7 +55,7 @@ def test_default_step_matches_the_values_measured_before_the_modes_existed(defau
 
 
 def test_explicit_standard_and_composite_equal_the_defaults_bit_for_bit(tiny_env, default_episode):
-    explicit = _episode(tiny_env("mlic-digits", observation="standard",
+    explicit = _episode(tiny_env("mlic-digits-v1", observation="standard",
                                  reward=RewardConfig(kind="composite")))
     assert np.array_equal(default_episode[0], explicit[0])
     for (o1, r1, i1), (o2, r2, i2) in zip(default_episode[2], explicit[2]):
@@ -134,8 +134,8 @@ def _expected_relative(start, previous, info, maps_before, tail_classes, history
 
 
 def test_relative_observation_equals_values_computed_from_the_infos(tiny_env, default_episode):
-    relative_env = tiny_env("mlic-digits", observation="relative")
-    standard_env = tiny_env("mlic-digits")
+    relative_env = tiny_env("mlic-digits-v1", observation="relative")
+    standard_env = tiny_env("mlic-digits-v1")
     names = relative_env.observation_names
     assert names == standard_env.observation_names
     obs0, start, steps = _episode(relative_env)

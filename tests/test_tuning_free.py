@@ -143,7 +143,7 @@ def test_schedule_free_resumes_exactly_from_a_checkpoint() -> None:
 
 
 def test_ids_v0_and_v1_differ_in_their_catalogue_and_observation(tiny_env) -> None:
-    old, new = tiny_env("mlic-digits-v0"), tiny_env("mlic-digits")
+    old, new = tiny_env("mlic-digits-v0"), tiny_env("mlic-digits-v1")
     assert old.action_names("opt") == ["sgd", "adam", "adamw", "rmsprop"]
     assert new.action_names("opt") == ["sgd", "adam", "adamw", "rmsprop", "sf_adamw", "prodigy"]
     assert (old.observation_version, new.observation_version) == (0, 1)

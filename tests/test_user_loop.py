@@ -60,8 +60,9 @@ def _user_loop(env, trainer_seed, controller, **kwargs):
                         steps_per_decision=env.steps_per_decision, train_targets=train.labels,
                         controller=controller, normalize=channel_stats(train.images),
                         trainer=config, generator=generator,
-                        env_settings={"reward": env.config.reward, "history": env.config.history},
-                        **kwargs)
+                        env_settings={"reward": env.config.reward, "history": env.config.history,
+                                      "context_features": env.config.context_features},
+                        batch_size=min(config.batch_size, len(train)), **kwargs)
     return dyn, model, sampler
 
 

@@ -31,7 +31,7 @@ from envs.errors import ConfigError, MLICError
 from training.core.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
                              parse_agents, read_yaml)
 from training.core.fields import (add_env_flags, add_field_flag, field_default, field_docs, flag,
-                             flag_value, flat_settings)
+                             flag_text, flat_settings)
 from training.core.signals import StopFlag
 
 EXIT_USAGE = 2
@@ -99,7 +99,7 @@ def _flag_name(setting: str) -> str:
 
 def _show_flag(setting: str, value: Any) -> str:
     name = _flag_name(setting)
-    return f"{flag(name)} {flag_value(value)}" if name in ENV_FLAGS else f"{setting}={value!r}"
+    return flag_text(name, value) if name in ENV_FLAGS else f"{setting}={value!r}"
 
 
 def _fix_flag(setting: str, wanted: Any) -> str:
@@ -136,7 +136,7 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         taken = controller_settings(config.env, config.load_agents)
         if taken:
             print(f"env settings of --load-agents {config.load_agents}: "
-                  + " ".join(f"{flag(k)} {flag_value(v)}" for k, v in taken.items()), flush=True)
+                  + " ".join(flag_text(k, v) for k, v in taken.items()), flush=True)
         result = run(config, should_stop=stop)
     except EnvSettingsError as error:  # its fixes worded as this CLI's flags
         print(f"error: {error.message(FLAGS)}", file=sys.stderr)

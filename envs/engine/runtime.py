@@ -16,7 +16,10 @@ exactly this code for:
   BatchNorm statistics at that point from the last clean training batches;
 * segments: :meth:`begin_segment` snapshots weights, EMA and optimizer, :meth:`record`
   accumulates the loss and gradient norm, :meth:`end_segment` measures the update and
-  rolls back a segment that went non-finite.
+  rolls back a segment that went non-finite;
+* the label-effect probe (:meth:`probe_losses`): the eval model's BCE on a few clean images
+  of the last training batch and on each augmentation family's view of them, for
+  observation version 2's ``aug_effect`` features.
 
 All randomness (augmentation) comes from the ``generator`` it is given.
 """
@@ -30,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from envs.engine.augment import augment_batch
@@ -43,6 +47,10 @@ from envs.engine.weights import all_finite, clone_state, param_distance, param_n
 
 BN_BATCHES = 4
 """Clean training batches kept for Schedule-Free's BatchNorm recomputation."""
+PROBE_IMAGES = 16
+"""Clean training images the label-effect probe augments (:meth:`RecipeRuntime.probe_losses`)."""
+PROBE_SEED = 0
+"""The probe's augmentation generator seed (the same draws at every probe of every run)."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,9 @@ class RecipeRuntime:
         """The last clean (unaugmented, normalised) training inputs, kept while Schedule-Free
         trains a model with BatchNorm: where :meth:`prepare_evaluation` recomputes its
         statistics."""
+        self._probe: tuple[torch.Tensor, torch.Tensor] | None = None
+        """The first ``PROBE_IMAGES`` clean images (in [0, 1]) and targets of the last training
+        batch: what :meth:`probe_losses` augments."""
 
     # ---------------------------------------------------------------- recipe
     def apply_recipe(self, recipe: Recipe) -> None:
@@ -164,12 +175,15 @@ class RecipeRuntime:
         clean = images
         if mask is None:
             mask = torch.ones_like(targets, dtype=torch.bool)
+        targets_in, mask_in = targets.detach().float(), mask
         k = targets.shape[1]
         images, mixed = augment_batch(recipe.aug, images, torch.cat([targets, mask.float()], 1),
                                       self.generator)
         targets, mask = mixed[:, :k], mixed[:, k:] > 0.999
         if self._keeps_bn_batches:
             self._bn_batches.append(self._normalise(clean).detach())
+        self._probe = (clean[:PROBE_IMAGES].detach().clone(),
+                       torch.cat([targets_in[:PROBE_IMAGES], mask_in[:PROBE_IMAGES].float()], 1))
         return self._normalise(images), targets, mask
 
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:
@@ -192,6 +206,38 @@ class RecipeRuntime:
             return
         torch.optim.swa_utils.update_bn(list(self._bn_batches), self.ema_model)
         self.ema_model.eval()
+
+    @torch.no_grad()
+    def probe_losses(self, families: tuple[str, ...]) -> tuple[float, ...]:
+        """The eval model's BCE on the probe images (``PROBE_IMAGES`` clean images of the last
+        training batch), then on each family's augmented view of them, with the targets the
+        family gives them (mixing families mix them); ``()`` before any batch.
+
+        One forward pass of ``(1 + len(families)) x PROBE_IMAGES`` images; the augmentations
+        draw from a generator seeded ``PROBE_SEED`` afresh each time, never from the run's, so
+        probing changes nothing in the run, and every probe of a run uses the same draws."""
+        if self._probe is None:
+            return ()
+        images, packed = self._probe
+        k = packed.shape[1] // 2
+        generator = torch.Generator().manual_seed(PROBE_SEED)
+        views, targets, masks = [images], [packed[:, :k]], [packed[:, k:] > 0.5]
+        for family in families:
+            x, mixed = augment_batch(family, images, packed, generator)
+            views.append(x)
+            targets.append(mixed[:, :k])
+            masks.append(mixed[:, k:] > 0.999)
+        self.prepare_evaluation()
+        with self.autocast():
+            logits = self.ema_model(self._normalise(torch.cat(views).to(self.device))).float()
+        n = images.shape[0]
+        losses = []
+        for i, (y, m) in enumerate(zip(targets, masks)):
+            per_entry = F.binary_cross_entropy_with_logits(
+                logits[i * n:(i + 1) * n], y.to(logits.device), reduction="none")
+            m = m.to(logits.device)
+            losses.append(float((per_entry * m).sum() / m.sum().clamp(min=1)))
+        return tuple(losses)
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor,
              mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -345,6 +391,7 @@ class RecipeRuntime:
             "scaler": None if self._scaler is None else self._scaler.state_dict(),
             "segment": None if self._segment is None else {**self._segment, "start": None},
             "bn_batches": list(self._bn_batches),
+            "probe": None if self._probe is None else list(self._probe),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -365,3 +412,5 @@ class RecipeRuntime:
         self._segment = None if segment is None else {**segment, "start": time.perf_counter()}
         self._bn_batches.clear()
         self._bn_batches.extend(state.get("bn_batches") or ())  # absent: an older checkpoint
+        probe = state.get("probe")  # absent: an older checkpoint
+        self._probe = None if probe is None else (probe[0], probe[1])

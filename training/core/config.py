@@ -29,14 +29,17 @@ from agents.ma2ml.policy_team import SETTINGS
 from agents.rewards import CURIOSITY_CHOICES, REWARDS, check_choice
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
-from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_value, flat_settings
+from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_text, flat_settings
 
 ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
              "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
-             "reward_kind", "catalogue", "schedule_free_eval")
+             "reward_kind", "catalogue", "context_features", "schedule_free_eval")
 """The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names
 (``reward_kind`` sets ``EnvConfig.reward.kind``)."""
-CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind", "catalogue")
+PAIRED_ENV_FLAGS = {"catalogue": ("context_features",), "context_features": ("catalogue",)}
+"""Env settings valid only together (observation version 2 is the ``tuning-free`` catalogue's):
+each is checked with its partner when both are given."""
+CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind", "catalogue", "context_features")
 """The env settings a trained controller depends on beyond its spaces: what its observations
 mean and what it was rewarded for. A run records them (a meta-training run's summary.json, a
 run's ``RUN_CONFIG``) so that whoever loads its controller builds the same env."""
@@ -201,8 +204,9 @@ def checked_env_overrides(env_id: str, overrides: Mapping[str, Any]) -> dict[str
         overrides = {**overrides, "agents": parse_agents(overrides["agents"])}
     values = {k: v for k, v in overrides.items() if v is not None}
     for name, value in values.items():
+        paired = {p: values[p] for p in PAIRED_ENV_FLAGS.get(name, ()) if p in values}
         try:
-            make_config(env_id, **env_make_kwargs(env_id, {name: value}))
+            make_config(env_id, **env_make_kwargs(env_id, {name: value, **paired}))
         except ConfigError as error:
             raise ConfigError(f"{flag(name)}: {error}") from None
     config = make_config(env_id, **env_make_kwargs(env_id, values))
@@ -236,8 +240,8 @@ def with_controller_settings(env_id: str, load_agents: str | PathLike | None,
                  if name in overrides and overrides[name] != value]
     if conflicts:
         raise ConfigError(
-            "; ".join(f"{flag(n)} {flag_value(overrides[n])} contradicts --load-agents "
-                      f"{load_agents}, which was trained with {flag(n)} {flag_value(needed[n])}"
+            "; ".join(f"{flag_text(n, overrides[n])} contradicts --load-agents "
+                      f"{load_agents}, which was trained with {flag_text(n, needed[n])}"
                       for n in conflicts)
             + f": drop {' and '.join(flag(n) for n in conflicts)} (the run then takes the "
               "controller's), or load a controller trained with what you passed")

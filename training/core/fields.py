@@ -86,6 +86,14 @@ def flag_value(value: Any) -> str:
     return str(value)
 
 
+def flag_text(name: str, value: Any) -> str:
+    """A setting as the command line gives it: ``--catalogue classic``; a switch by its name
+    when on (``--context-features``) and as ``(no --context-features)`` when off."""
+    if isinstance(value, bool):
+        return flag(name) if value else f"(no {flag(name)})"
+    return f"{flag(name)} {flag_value(value)}"
+
+
 def json_object(text: str) -> dict[str, Any]:
     """A flag's value as a JSON object (``--options '{"gamma": 0.9}'``); argparse shows the
     error, naming the flag."""

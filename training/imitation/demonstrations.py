@@ -32,7 +32,8 @@ from typing import Any
 
 import envs
 from agents import make_controller
-from agents.rollout import RolloutController, rollout_options
+from agents.rollout import RolloutController, halving_rungs, halving_text, parse_halving, \
+    rollout_options
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 from envs.errors import ConfigError
 from training.core.callbacks import Recorder
@@ -62,6 +63,11 @@ class DemoConfig:
     """The expert's sampled one-component changes per decision (0: all 19)."""
     horizon: int = 0
     """Segments a candidate's fork is held after its own (0: to the end)."""
+    halving: tuple[tuple[int, int], ...] = ()
+    """The expert's successive-halving rungs, KEPT:HORIZON comma-separated on the command line
+    (horizon 0: to the end), e.g. 0:1,2:0: every candidate held 1 segment, then the best 2 and
+    the incumbent to the end; empty: off. Each decision then records the last rung's
+    candidates and scores (``agents.rollout``)."""
     jumps: tuple[str, ...] = DEFAULT_JUMPS
     """Recipes (``aug+opt+lrs+loss``, comma-separated on the command line) tried at every
     decision besides the changes."""
@@ -84,6 +90,12 @@ class DemoConfig:
     """Show a progress bar (episodes, compute so far)."""
 
     def __post_init__(self) -> None:
+        rungs = (parse_halving(self.halving, "--halving") if isinstance(self.halving, str)
+                 else halving_rungs(self.halving, "halving"))
+        object.__setattr__(self, "halving", rungs)
+        if self.halving and self.horizon:
+            raise ConfigError(f"--halving {halving_text(self.halving)} sets the horizons: "
+                              "leave --horizon 0")
         for name in (self.start, *self.jumps):
             Recipe.parse(name)  # a clear error now, not after the first episode
         envs.task_set(self.task_set)
@@ -92,7 +104,9 @@ class DemoConfig:
         """What changes a demonstration (the run store refuses to mix other settings)."""
         return {"task_set": self.task_set, "candidates": self.candidates,
                 "horizon": self.horizon, "jumps": list(self.jumps), "start": self.start,
-                "observation": self.observation, "threads": self.threads}
+                "observation": self.observation, "threads": self.threads,
+                # only when set: recordings made before halving existed still resume
+                **({"halving": halving_text(self.halving)} if self.halving else {})}
 
 
 @dataclass
@@ -167,7 +181,8 @@ class _LearnerPlays:
 def expert_options(config: DemoConfig) -> dict[str, Any]:
     """``make_controller("rollout", ...)`` options of the recording's expert."""
     return rollout_options(Recipe.parse(config.start), candidates=config.candidates,
-                           horizon=config.horizon, jumps=[Recipe.parse(j) for j in config.jumps])
+                           horizon=config.horizon, jumps=[Recipe.parse(j) for j in config.jumps],
+                           halving=config.halving)
 
 
 def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None,
@@ -230,7 +245,8 @@ def card(settings: Mapping[str, Any], episodes: Sequence[DemoEpisode], path: str
          ) -> dict[str, Any]:
     """What a learner's summary and model card say of its demonstrations."""
     return {**summary(episodes), "path": str(path),
-            "expert": {k: settings.get(k) for k in ("candidates", "horizon", "jumps", "start")}}
+            "expert": {k: settings.get(k) for k in ("candidates", "horizon", "jumps", "start")}
+            | ({"halving": settings["halving"]} if settings.get("halving") else {})}
 
 
 def summary(episodes: Sequence[DemoEpisode]) -> dict[str, Any]:

@@ -178,7 +178,8 @@ class _Fitter:
         expert = DemoConfig(**{k: self.settings[k] for k in
                                ("task_set", "candidates", "horizon", "start", "observation")},
                             jumps=tuple(self.settings["jumps"]),
-                            threads=int(self.settings.get("threads", 1)))
+                            threads=int(self.settings.get("threads", 1)),
+                            halving=self.settings.get("halving", ""))  # the recording's expert
         store = RunStore(self.out / DAGGER_STORE, {**expert.settings(), "learner": c.learner,
                                                    "seed": c.seed, "epochs": c.epochs,
                                                    "demos": str(c.demos)}, resume=True)

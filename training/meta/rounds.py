@@ -39,7 +39,8 @@ import envs
 from agents import make_controller, zoo
 from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
-from agents.base import MANIFEST, Controller, Transition, manifest_catalogue, read_manifest
+from agents.base import (MANIFEST, Controller, Transition, manifest_catalogue,
+                         manifest_context_features, read_manifest)
 from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError, UnknownEnvError
@@ -353,8 +354,10 @@ def _require_same_settings(source: str, given: Mapping[str, Any]) -> None:
     """Refuse to fine-tune a controller in envs without the settings it needs (its card's or
     run's ``env_settings``, e.g. the observation); settings it does not name (a reward kind,
     for an imitation learner trained without reward) may be chosen freely."""
-    # the catalogue is the task set's, and the manifest check refuses another (with its fix)
-    saved = {k: v for k, v in controller_env_settings(source).items() if k != "catalogue"}
+    # the catalogue and the observation's version are the task set's, and the manifest check
+    # refuses others (with the fix)
+    saved = {k: v for k, v in controller_env_settings(source).items()
+             if k not in ("catalogue", "context_features")}
     differ = {k: (v, given.get(k)) for k, v in saved.items() if given.get(k) != v}
     if differ:
         fix = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in saved.items())
@@ -430,14 +433,18 @@ def controller_env_settings(source: str | Path) -> dict[str, Any]:
 
 
 def saved_catalogue(directory: Path) -> dict[str, Any]:
-    """``{"catalogue": NAME}`` for a saved controller that acts in a catalogue (its manifest's,
-    or ``classic`` for a manifest older than catalogue names: ``agents.base.manifest_catalogue``);
+    """``{"catalogue": NAME, "context_features": BOOL}`` for a saved controller that acts in a
+    catalogue (its manifest's, or ``classic`` and no context features for a manifest older
+    than those settings: ``agents.base.manifest_catalogue``, ``manifest_context_features``);
     else ``{}``."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         return {}
-    name = manifest_catalogue(zoo.read_json_object(path, ConfigError, ""))
-    return {} if name is None else {"catalogue": name}
+    manifest = zoo.read_json_object(path, ConfigError, "")
+    name = manifest_catalogue(manifest)
+    if name is None:
+        return {}
+    return {"catalogue": name, "context_features": bool(manifest_context_features(manifest))}
 
 
 def _run_env_settings(source: Path) -> dict[str, Any]:

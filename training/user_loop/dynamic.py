@@ -51,8 +51,9 @@ from envs.engine.trainer import EvalResult, SegmentStats, TrainerConfig, evaluat
 from envs.engine.weights import channel_stats  # re-exported: (mean, std) for normalize=
 from envs.errors import ConfigError
 from envs.actions import actions_recipe, recipe_actions, validate_actions
-from envs.observation import (TrainingStatus, build_observation, data_profile, initial_status,
-                              next_status, status_from_state, status_state)
+from envs.observation import (RunBudget, TrainingStatus, build_observation, data_profile,
+                              initial_status, next_status, probed_effects, status_from_state,
+                              status_state)
 from envs.reward import decision_reward
 from envs.spaces import ControlSpaces
 from training.core.config import config_kwargs
@@ -154,6 +155,10 @@ class DynamicRecipe:
             card, or a meta-training run's ``summary.json`` beside a saved controller,
             supplies its own; these override them.
         generator: a CPU generator for the augmentation draws (default: seeded by ``seed``).
+        train_ignore: entries of ``train_targets`` not counted (``[N, num_classes]`` bool).
+        batch_size: the training batch size; needed (and only read) where the controller's
+            observation has the context features (observation version 2), which read the
+            budget in epochs.
     """
 
     def __init__(self, model: nn.Module, *, num_classes: int, decisions: int,
@@ -162,7 +167,7 @@ class DynamicRecipe:
                  normalize: tuple[Any, Any] | None = None, trainer: TrainerConfig | None = None,
                  env_settings: Mapping[str, Any] | None = None,
                  generator: torch.Generator | None = None,
-                 train_ignore: Any = None) -> None:
+                 train_ignore: Any = None, batch_size: int | None = None) -> None:
         if not isinstance(model, nn.Module):
             raise UserLoopError(f"model must be a torch.nn.Module, got {type(model).__name__}")
         self.num_classes = _require_count("num_classes", num_classes)
@@ -197,6 +202,12 @@ class DynamicRecipe:
         self.history: list[Decision] = []
         self._observation: np.ndarray | None = None
         self._diverged = False
+        if self.env_config.context_features and batch_size is None:
+            raise UserLoopError(
+                "this controller's observation reads the budget in epochs (observation version "
+                "2, context_features): pass batch_size=<your training batch size> so that "
+                "decisions x steps_per_decision x batch_size / len(train_targets) gives it")
+        self.batch_size = None if batch_size is None else _require_count("batch_size", batch_size)
 
     # ------------------------------------------------------------- set-up
     def _controller(self, source: str | Path | Controller | Recipe, seed: int) -> Controller:
@@ -353,8 +364,10 @@ class DynamicRecipe:
                 evaluation = self._evaluation(val, None, None, "decide")
         eval_s = time.perf_counter() - wall
         before = self.status
+        effects = probed_effects(runtime, self.decisions_made + 1, self.budget,
+                                 self.env_config.catalogue, before)
         self.status = next_status(before, segment, evaluation, recipe, runtime.progress,
-                                  self.env_config.history)
+                                  self.env_config.history, effects)
         self.decisions_made += 1
         self.steps_in_decision = 0
         self._diverged = False
@@ -399,9 +412,21 @@ class DynamicRecipe:
     def _observe(self) -> dict[str, np.ndarray]:
         assert self.status is not None
         vector = build_observation(self.status, self.profile, self.env_config.history,
-                                   self.env_config.observation, self.env_config.catalogue)
+                                   self.env_config.observation, self.env_config.catalogue,
+                                   self.budget)
         self.spaces.set_state(vector)
         return {a: vector.copy() for a in self.spaces.possible_agents}
+
+    @property
+    def budget(self) -> RunBudget | None:
+        """The budget the context features read (``None`` unless the controller's observation
+        has them): epochs per decision are ``steps_per_decision x batch_size`` / the training
+        images."""
+        if not self.env_config.context_features or self.batch_size is None:
+            return None
+        n = self.profile.train_size
+        return RunBudget(decisions=self.decisions, train_images=n,
+                         epochs_per_decision=self.steps_per_decision * self.batch_size / max(n, 1))
 
     def _next_recipe(self, observation: dict[str, np.ndarray] | None = None) -> Recipe:
         observation = observation if observation is not None else self._observe()
