@@ -198,6 +198,62 @@ _DIGITS_DRIFT_V0 = TaskSet(
 )
 
 
+def _task_long(source: str = "digits", *, backbone: str, n_train: int, decisions: int,
+               epochs_per_decision: int = 1, **generator: Any) -> Task:
+    """A ``digits-long-v0`` task: 32 px like ``make run``'s, 1,000 val and 1,000 test images,
+    on ``mlic-<source>-v2`` (the ``tuning-free`` catalogue and the observation's context)."""
+    return Task.of(source, decisions=decisions, epochs_per_decision=epochs_per_decision,
+                   backbone=backbone, version=2, image_size=32, n_train=n_train, n_val=1000,
+                   n_test=1000, **generator)
+
+
+DEFAULT_TASK = Task.of("digits", version=2)
+"""``make run``'s task (``mlic-digits`` at its defaults: 32 px, 4,000 train, 600 val and 1,000
+test images, 25 one-epoch decisions, ``small_cnn``) as a task, on ``mlic-digits-v2``."""
+
+_DIGITS_LONG_V0 = TaskSet(
+    name="digits-long-v0",
+    train=(
+        # make run's data size on a short budget, and its budget on less data (never both)
+        _task_long(backbone="small_cnn", n_train=4000, decisions=12),
+        _task_long(backbone="small_cnn", n_train=2000, decisions=25),
+        # small data over long budgets: augmentation pays, mixing may hurt
+        _task_long(backbone="small_cnn_half", n_train=500, decisions=25, epochs_per_decision=2),
+        _task_long("shapes", backbone="small_cnn_half", n_train=600, decisions=15,
+                   epochs_per_decision=3, label_noise=0.1),
+        # flips keep the labels (mirror-symmetric shapes): the contrast to the digits tasks
+        _task_long("shapes", backbone="small_cnn", n_train=1500, decisions=15,
+                   epochs_per_decision=2),
+        # noisy labels: robust losses
+        _task_long(backbone="gn_resnet", n_train=1200, decisions=15, epochs_per_decision=2,
+                   label_noise=0.25),
+        # long tails: class-balanced or asymmetric losses
+        _task_long("shapes", backbone="gn_resnet", n_train=1000, decisions=20,
+                   epochs_per_decision=2, zipf_exponent=2.2),
+        _task_long(backbone="patch_mlp", n_train=2500, decisions=16, zipf_exponent=2.0),
+        # faint ink: strong colour jitter can wash the glyphs out
+        _task_long(backbone="small_cnn", n_train=800, decisions=16, epochs_per_decision=3,
+                   ink_contrast=(0.15, 0.3)),
+        _task_long(backbone="small_cnn_half", n_train=3000, decisions=10, epochs_per_decision=2,
+                   digits_per_image=(2, 4), background="noise"),
+    ),
+    heldout=(
+        _task_long(backbone="small_cnn_half", seed=1, n_train=1000, decisions=18,
+                   epochs_per_decision=2, label_noise=0.1),
+        _task_long("shapes", backbone="gn_resnet", seed=1, n_train=2000, decisions=20,
+                   zipf_exponent=2.0),
+        _task_long(backbone="patch_mlp", seed=2, n_train=600, decisions=16, epochs_per_decision=3),
+        _task_long(backbone="small_cnn", seed=2, n_train=3000, decisions=15,
+                   digits_per_image=(2, 4)),
+        DEFAULT_TASK,
+    ),
+    description="32 px digits and shapes over budgets of 15 to 50 epochs (a decision spans 1 to "
+                "3 of them) and 500 to 4,000 training images, on four backbones; regimes where "
+                "a family of augmentation hurts (flips on digits, colour jitter on faint ink, "
+                "mixing on small data) or helps; make run's task is a held-out target",
+)
+
+
 def shrink(task: Task) -> Task:
     """``task``'s axes at a size that trains an episode in well under a second (16 px, 96
     train, 32 val and 40 test images, 3 decisions): for smoke tests, not for results."""
@@ -214,7 +270,7 @@ _DIGITS_TINY_V0 = TaskSet(
 )
 
 _REGISTRY: dict[str, TaskSet] = {ts.name: ts for ts in (_DIGITS_V0, _DIGITS_V1, _DIGITS_DRIFT_V0,
-                                                         _DIGITS_TINY_V0)}
+                                                         _DIGITS_LONG_V0, _DIGITS_TINY_V0)}
 
 
 def register_task_set(task_set: TaskSet) -> None:

@@ -8,6 +8,7 @@ key a dict, sit in a set and be compared; ``envs.make(task)`` builds its env::
     task = envs.Task.of("digits", image_size=32, n_train=1500, decisions=10,
                         zipf_exponent=2.0, digits_per_image=(1, 2))
     env = envs.make(task)                 # mlic-digits-v0 with that data and budget
+    envs.Task.of("digits", version=2)     # make run's task on mlic-digits-v2
     env.data.train.images.shape           # (1500, 3, 32, 32)
     task.name                             # 'digits-32px-1500img-10x1ep-...' (stable)
 
@@ -30,9 +31,9 @@ from envs.engine.data.digits_axes import key_dict
 from envs.engine.drift import Drift
 from envs.errors import ConfigError
 
-SOURCES: dict[str, str] = {"digits": "mlic-digits-v0", "mnist": "mlic-mnist-v0",
-                           "shapes": "mlic-shapes-v0"}
-"""Each task source and the env id whose defaults (model, batch size, reward) it uses."""
+SOURCES: dict[str, str] = {"digits": "mlic-digits", "mnist": "mlic-mnist", "shapes": "mlic-shapes"}
+"""Each task source and the env (without its version, ``Task.version``) whose defaults (model,
+batch size, reward) it uses."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,10 @@ class Task:
     """The classifier (``envs.engine.models``); empty: the env id's default (``small_cnn``)."""
     drift: Drift | None = None
     """Train labels that change partway through the budget (``envs.Drift``); ``None``: none."""
+    version: int = 0
+    """The env id's version (``mlic-<source>-v<version>``): 0, the ``classic`` catalogue, as
+    the task sets before ``digits-long-v0`` use; 2, the ``tuning-free`` catalogue with the
+    observation's context features. Training is the same in every version."""
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -65,29 +70,32 @@ class Task:
             raise ConfigError(f"Task.backbone must be a backbone name (str), got {self.backbone!r}")
         if self.drift is not None and not isinstance(self.drift, Drift):
             raise ConfigError(f"Task.drift must be an envs.Drift or None, got {self.drift!r}")
-        for name, low, high in (("decisions", 1, 1000), ("epochs_per_decision", 1, 100)):
+        for name, low, high in (("decisions", 1, 1000), ("epochs_per_decision", 1, 100),
+                                ("version", 0, 2)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise ConfigError(f"Task.{name} must be an int in [{low}, {high}], got {value!r}")
 
     @classmethod
     def of(cls, source: str = "digits", *, decisions: int = 25, epochs_per_decision: int = 1,
-           backbone: str = "", drift: Drift | None = None, **generator: Any) -> Task:
+           backbone: str = "", drift: Drift | None = None, version: int = 0,
+           **generator: Any) -> Task:
         """A task from flat settings: ``generator`` holds ``DigitsConfig`` fields by name."""
         names = [f.name for f in dataclasses.fields(DigitsConfig)]
         unknown = sorted(set(generator) - set(names))
         if unknown:
             hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
             raise ConfigError(f"unknown task parameter(s) {hints} (name: close match); valid: "
-                              f"source, decisions, epochs_per_decision, backbone, drift, "
+                              f"source, decisions, epochs_per_decision, backbone, drift, version, "
                               f"{', '.join(names)}")
         return cls(source=source, generator=DigitsConfig(**generator), decisions=decisions,
-                   epochs_per_decision=epochs_per_decision, backbone=backbone, drift=drift)
+                   epochs_per_decision=epochs_per_decision, backbone=backbone, drift=drift,
+                   version=version)
 
     @property
     def env_id(self) -> str:
         """The registered env id whose defaults this task builds on."""
-        return SOURCES[self.source]
+        return f"{SOURCES[self.source]}-v{self.version}"
 
     @property
     def name(self) -> str:
@@ -101,6 +109,8 @@ class Task:
             del plain["backbone"]
         if self.drift is None:
             del plain["drift"]
+        if not self.version:
+            del plain["version"]
         digest = hashlib.sha1(json.dumps(plain, sort_keys=True).encode()).hexdigest()
         model = f"{self.backbone}-" if self.backbone else ""
         drift = f"drift{self.drift.label_noise:g}@{self.drift.at:g}-" if self.drift else ""
@@ -120,4 +130,4 @@ class Task:
         return {"source": self.source, "decisions": self.decisions,
                 "epochs_per_decision": self.epochs_per_decision, "backbone": self.backbone,
                 "drift": None if self.drift is None else dataclasses.asdict(self.drift),
-                "generator": dataclasses.asdict(self.generator)}
+                "version": self.version, "generator": dataclasses.asdict(self.generator)}

@@ -17,7 +17,8 @@ def test_registered_sets_and_their_latest_alias():
 
 
 @pytest.mark.parametrize("name, message", [("digits-v7", "Did you mean 'digits-v"),
-                                           ("cifar", "Registered task sets: digits-drift-v0, digits-tiny-v0, digits-v0, digits-v1")])
+                                           ("cifar", "Registered task sets: digits-drift-v0, digits-long-v0, digits-tiny-v0, "
+                                                     "digits-v0, digits-v1")])
 def test_unknown_task_set_names_the_valid_ones(name, message):
     with pytest.raises(UnknownEnvError, match=message):
         envs.task_set(name)
@@ -103,3 +104,62 @@ def test_digits_v1_varies_the_backbone_and_builds_it():
     # a task without a backbone keeps its env id's default, and its old name
     plain = envs.task_set("digits-v0").train[0]
     assert "backbone" not in plain.overrides() and "small_cnn" not in plain.name
+
+
+# ------------------------------------------------------------------ digits-long-v0
+def test_long_set_has_the_shape_its_issue_asks_for():
+    ts = envs.task_set("digits-long-v0")
+    assert len(ts.train) >= 8 and len(ts.heldout) >= 4 + 1
+    default = envs.task_sets.DEFAULT_TASK
+    assert default in ts.heldout and default not in ts.train
+    # make run's task: mlic-digits at its defaults (None: the generator's defaults at 32 px)
+    import dataclasses
+    plain = envs.make_config("mlic-digits")
+    assert (plain.image_size, plain.generator) == (None, None)
+    assert envs.make_config(default) == dataclasses.replace(
+        plain, image_size=32, generator=envs.engine.data.DigitsConfig())
+    for task in ts.train + ts.heldout:
+        epochs = task.decisions * task.epochs_per_decision
+        assert task.generator.image_size == 32 and task.env_id.endswith("-v2")
+        assert 12 <= epochs <= 50 and 500 <= task.generator.n_train <= 4000, task.name
+    assert len({t.backbone for t in ts.train}) >= 4  # three families, small_cnn at two widths
+    # the train tasks cover the default's budget and its data size, never both in one task
+    assert any(t.decisions * t.epochs_per_decision == 25 for t in ts.train)
+    assert any(t.generator.n_train == 4000 for t in ts.train)
+    assert not any(t.decisions * t.epochs_per_decision == 25 and t.generator.n_train == 4000
+                   for t in ts.train)
+    # where a family hurts: flips on digits, jitter on faint ink, mixing on small data
+    assert {t.source for t in ts.train} == {"digits", "shapes"}
+    assert any(t.generator.ink_contrast[1] <= 0.3 for t in ts.train)
+    assert any(t.generator.n_train <= 600 for t in ts.train)
+    assert envs.task_set("digits").name == "digits-v1"  # not the latest "digits"
+
+
+def test_long_targets_and_verdicts():
+    from benchmarks.task_sets import targets_of, verdicts
+    t = targets_of("digits-long-v0")
+    assert (t.s_per_episode, t.spread_share, t.best_recipes, t.best_share) == (60, 0.75, 4, 0.4)
+    assert targets_of("digits-v1") == targets_of("digits-v0")
+
+    def row(split, best, spread, s=10.0):
+        return {"split": split, "best": best, "spread": spread, "s_per_episode": s,
+                "max_seed_std": 1.0}
+    rows = [row("train", b, 9.0) for b in "abcdab"] + [row("heldout", "z", 2.0)]
+    lines = verdicts(rows, t)
+    assert "6/7 tasks" in lines[1] and lines[1].endswith("met") and "not" not in lines[1]
+    assert "4 (a, b, c, d)" in lines[2] and "most: 33%, met" in lines[2]
+    rows = [row("train", b, 9.0) for b in "aaabcd"] + [row("heldout", "z", 2.0)] * 3
+    lines = verdicts(rows, t)
+    assert "**not met**" in lines[1] and "most: 50%, **not met**" in lines[2]
+
+
+def test_a_third_seed_only_where_the_top_two_are_close():
+    from benchmarks.task_sets import PanelRun, third_seed_jobs
+    a, b = envs.task_set("digits-long-v0").train[:2]
+    runs = [PanelRun(a.name, "x", s, 50.0 + s, 1.0) for s in (0, 1)] + \
+           [PanelRun(a.name, "y", s, 50.0, 1.0) for s in (0, 1)] + \
+           [PanelRun(a.name, "w", s, 10.0, 1.0) for s in (0, 1)] + \
+           [PanelRun(b.name, "x", s, 60.0, 1.0) for s in (0, 1)] + \
+           [PanelRun(b.name, "y", s, 50.0, 1.0) for s in (0, 1)]
+    assert third_seed_jobs([a, b], runs, 2, 1.0) == [(a, "x", 2), (a, "y", 2)]
+    assert third_seed_jobs([a, b], runs, 2, 0.1) == []
