@@ -1,12 +1,14 @@
 """Does a zoo controller help inside a user's own training loop, on a model it never saw?
 
     python -m benchmarks.user_loop [--seeds 5] [--workers 2] [--zoo NAME,...]
-                                   [--model resnet|convmixer] [--resume]
+                                   [--model resnet|convmixer|vit] [--resume]
 
 A plain PyTorch loop (``DataLoader`` and a user-written model that no task set has: a
 residual CNN with GroupNorm, ``--model resnet``, or a ConvMixer with BatchNorm and depthwise
-convolutions, ``--model convmixer``; the zoo was meta-trained on the engine's backbones)
-trains on ``mlic-mnist-v0`` at the task set's size (real MNIST digits composited into
+convolutions, ``--model convmixer``, or a small vision transformer, ``--model vit``; the zoo
+was meta-trained on the engine's backbones)
+trains on ``mlic-mnist`` at the task set's size and budget (its first train task's; real MNIST
+digits composited into
 multi-label scenes, the zero-shot benchmark's cross-dataset target) through
 ``training.user_loop.dynamic.DynamicRecipe``. The same loop, seed for seed (same initial weights,
 same batch order), runs with:
@@ -109,6 +111,28 @@ class UserConvMixer(nn.Module):
         return self.head(self.features(x))
 
 
+class UserViT(nn.Module):
+    """A third "user's" model: a small vision transformer (4x4 patches, a learnt position
+    embedding, 2 pre-norm encoder layers of width 64 with 4 heads, mean-pooled tokens), with
+    LayerNorm and attention where the task sets' backbones have convolutions."""
+
+    def __init__(self, num_classes: int, width: int = 64, depth: int = 2, patch: int = 4,
+                 image_size: int = 32) -> None:
+        super().__init__()
+        self.patches = nn.Conv2d(3, width, patch, patch)
+        self.position = nn.Parameter(torch.zeros(1, (image_size // patch) ** 2, width))
+        layer = nn.TransformerEncoderLayer(width, 4, 2 * width, dropout=0.0, activation="gelu",
+                                           batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(width)
+        self.head = nn.Linear(width, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patches(x).flatten(2).transpose(1, 2)
+        tokens = self.encoder(tokens + self.position[:, :tokens.shape[1]])
+        return self.head(self.norm(tokens.mean(1)))
+
+
 class _Residual(nn.Module):
     def __init__(self, body: nn.Module) -> None:
         super().__init__()
@@ -122,8 +146,9 @@ MODELS: dict[str, tuple[type[nn.Module], str]] = {
     "resnet": (UserResNet, "UserResNet (3 residual blocks, GroupNorm)"),
     "convmixer": (UserConvMixer, "UserConvMixer (3x3 patches, 4 depthwise/pointwise mixing "
                                  "blocks, BatchNorm)"),
+    "vit": (UserViT, "UserViT (4x4 patches, 2 transformer layers of width 64, LayerNorm)"),
 }
-"""The user-written models, by ``--model`` name: neither is a backbone of any task set."""
+"""The user-written models, by ``--model`` name: none is a backbone of any task set."""
 
 
 @dataclass
@@ -164,7 +189,8 @@ def run_one(job: tuple[str, envs.Task, int, str, str]) -> Run:
     dyn = DynamicRecipe(model, num_classes=data.train.num_classes, decisions=task.decisions,
                         steps_per_decision=len(train) * task.epochs_per_decision,
                         train_targets=data.train.labels, controller=_controller(method, best),
-                        seed=seed, normalize=channel_stats(data.train.images))
+                        seed=seed, normalize=channel_stats(data.train.images),
+                        batch_size=BATCH_SIZE)  # the budget in epochs, for a -v2 controller
     dyn.start(val)
     while not dyn.done:
         for _ in range(task.epochs_per_decision):

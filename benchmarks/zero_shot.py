@@ -96,10 +96,12 @@ def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
     if "heldout" in kinds:
         out.update({f"heldout {i + 1}: {t.name}": t for i, t in enumerate(task_set.heldout)})
     if "mnist" in kinds:
-        size = task_set.train[0].generator
-        out["mlic-mnist-v0 (task size)"] = envs.Task.of(
-            "mnist", decisions=task_set.train[0].decisions, image_size=size.image_size,
-            n_train=size.n_train, n_val=size.n_val, n_test=size.n_test)
+        first = task_set.train[0]  # its size, budget and env version
+        size = first.generator
+        out[f"mlic-mnist-v{first.version} (task size)"] = envs.Task.of(
+            "mnist", decisions=first.decisions, epochs_per_decision=first.epochs_per_decision,
+            version=first.version, image_size=size.image_size, n_train=size.n_train,
+            n_val=size.n_val, n_test=size.n_test)
     if quick:
         return {label: envs.task_sets.shrink(t) for label, t in out.items()}
     if "default" in kinds:

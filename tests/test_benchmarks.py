@@ -100,15 +100,25 @@ def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path)
     assert (tmp_path / "runs" / "ul.jsonl").is_file()
 
 
-def test_user_loop_takes_a_second_user_written_model(tmp_path):
+@pytest.mark.parametrize("model, name", [("convmixer", "UserConvMixer"), ("vit", "UserViT")])
+def test_user_loop_takes_other_user_written_models(tmp_path, model, name):
     from benchmarks import user_loop
     out = user_loop.main(["--quick", "--seeds", "1", "--workers", "1", "--no-progress",
-                          "--model", "convmixer", "--zoo", "bc-digits-v1",
+                          "--model", model, "--zoo", "bc-digits-v1",
                           "--out", str(tmp_path / "ul.md")])
     text = out.read_text()
-    assert "model: UserConvMixer" in text and "| zoo:bc-digits-v1 |" in text
+    assert f"model: {name}" in text and "| zoo:bc-digits-v1 |" in text
     with pytest.raises(SystemExit):
-        user_loop.main(["--quick", "--model", "vit", "--out", str(tmp_path / "x.md")])
+        user_loop.main(["--quick", "--model", "mlp", "--out", str(tmp_path / "x.md")])
+
+
+def test_the_mnist_target_takes_the_first_train_tasks_size_budget_and_version():
+    from benchmarks.zero_shot import targets
+    (label, task), = targets(envs.task_set("digits-long-v0"), ["mnist"]).items()
+    assert label == "mlic-mnist-v2 (task size)" and task.env_id == "mlic-mnist-v2"
+    assert (task.decisions * task.epochs_per_decision, task.generator.n_train) == (25, 2000)
+    (label, task), = targets(envs.task_set("digits-v1"), ["mnist"]).items()
+    assert label == "mlic-mnist-v0 (task size)" and task.env_id == "mlic-mnist-v0"
 
 
 def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
