@@ -173,6 +173,36 @@ def observation_space(history: int, catalogue_name: str = LATEST_CATALOGUE,
     return spaces.Box(low=-1.0, high=1.0, shape=(n,), dtype=np.float32)
 
 
+def upgrade_observation(vector: np.ndarray, history: int, version: int, budget: RunBudget | None,
+                        to_version: int = 2) -> np.ndarray:
+    """An observation recorded in ``version`` written in ``to_version``'s layout (e.g. ``digits-v1``'s
+    demonstrations, recorded in version 0, for a learner of version 2).
+
+    Entries are matched by name (``feature_names``): every entry of the old vector keeps its
+    value; a choice the old catalogue lacked (``last_opt=sf_adamw``, ``last_opt=prodigy``) is
+    0, as it was never played; the budget features are computed from ``budget`` and the
+    vector's own ``progress``; the label effects are 0, the reading the probe gives before its
+    first segment ("nothing measured"). Going down a version is refused."""
+    layouts = {v: k for k, v in OBSERVATION_VERSIONS.items()}
+    if version not in layouts or to_version not in layouts or to_version < version:
+        raise ConfigError(f"cannot write an observation of version {version} as version "
+                          f"{to_version}: versions are {sorted(layouts)}, upgraded only")
+    source = feature_names(history, *layouts[version])
+    target = feature_names(history, *layouts[to_version])
+    vector = np.asarray(vector, dtype=np.float32)
+    if vector.shape != (len(source),):
+        raise ConfigError(f"an observation of version {version} with history={history} has "
+                          f"{len(source)} entries, got shape {vector.shape}")
+    values = dict(zip(source, vector.tolist()))
+    if layouts[to_version][1] and not layouts[version][1]:
+        if budget is None:
+            raise ConfigError(f"version {to_version} carries the budget: pass the run's RunBudget")
+        budget_values = _budget_scalars(budget, values["progress"])
+        values.update(zip((name for name, _ in BUDGET_FEATURES), budget_values))
+    out = np.asarray([values.get(name, 0.0) for name in target], dtype=np.float32)
+    return np.clip(out, -1.0, 1.0)
+
+
 @dataclass(frozen=True)
 class RunBudget:
     """The budget of a run, as the context features read it."""

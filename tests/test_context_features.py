@@ -128,3 +128,25 @@ def test_the_user_loop_asks_for_the_batch_size_the_budget_needs():
     dyn = DynamicRecipe(model, batch_size=12, **kwargs)
     assert dyn.budget.epochs == pytest.approx(4 * 5 * 12 / 30)
     assert DynamicRecipe(model, **{**kwargs, "env_settings": {}}).budget is None
+
+
+def test_a_version_0_observation_upgrades_by_name(tiny_env):
+    from envs.observation import upgrade_observation
+    old, new = tiny_env("mlic-digits-v0", max_decisions=2), tiny_env("mlic-digits-v2",
+                                                                      max_decisions=2)
+    o_old, _ = old.reset(seed=0)
+    o_new, _ = new.reset(seed=0)
+    up = upgrade_observation(o_old["aug"], old.config.history, 0, new.budget)
+    np.testing.assert_allclose(up, o_new["aug"], atol=1e-6)  # at reset nothing is probed yet
+    a, *_ = old.step({"aug": 1, "opt": 3, "lrs": 0, "loss": 0})
+    b, *_ = new.step({"aug": 1, "opt": 3, "lrs": 0, "loss": 0})
+    up = upgrade_observation(a["aug"], old.config.history, 0, new.budget)
+    names = new.observation_names
+    effects = [i for i, n in enumerate(names) if n.startswith("aug_effect=")]
+    rest = [i for i in range(len(names)) if i not in effects]
+    np.testing.assert_allclose(up[rest], b["aug"][rest], atol=1e-6)
+    assert not up[effects].any()  # not measured then
+    with pytest.raises(ConfigError, match="upgraded only"):
+        upgrade_observation(b["aug"], 4, 2, None, to_version=0)
+    with pytest.raises(ConfigError, match="RunBudget"):
+        upgrade_observation(a["aug"], 4, 0, None)
