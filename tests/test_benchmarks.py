@@ -160,3 +160,15 @@ def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="summary.json is missing"):
         learner_curves.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.md")])
+
+
+def test_budgets_quick_reports_recipes_and_a_controller_per_budget(tmp_path):
+    from benchmarks import budgets
+    out = budgets.main(["--quick", "--budgets", "1,2", "--recipes", "quick", "--workers", "1",
+                        "--controllers", "zoo:bc-digits-v1", "--no-progress",
+                        "--out", str(tmp_path / "b.md")])
+    text = out.read_text()
+    assert "| 1 epochs | 2 epochs |" in text and "| best static recipe |" in text
+    assert "| zoo:bc-digits-v1 | 2 |" in text and (tmp_path / "b.png").is_file()
+    with pytest.raises(SystemExit):
+        budgets.main(["--budgets", "0,5", "--out", str(tmp_path / "x.md")])
