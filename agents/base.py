@@ -264,12 +264,45 @@ def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None
     if not path.is_file():
         raise ControllerCheckpointError(f"{path} is missing: {directory} holds no saved controller")
     try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ControllerCheckpointError(f"{path} is not valid JSON ({error}); save the "
-                                        "controller again") from error
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:  # not JSON, or not even UTF-8 text
+        raise ControllerCheckpointError(f"{path} is damaged, not valid JSON ({error}); save "
+                                        "or copy the controller again (for a zoo entry, "
+                                        "reinstall the package)") from error
+    problem = manifest_problem(manifest)
+    if problem is not None:
+        raise ControllerCheckpointError(f"{path} is damaged ({problem}); save or copy the "
+                                        "controller again (for a zoo entry, reinstall the "
+                                        "package)")
     check_manifest(manifest, env, label or str(directory))
     return manifest
+
+
+def manifest_problem(manifest: Any) -> str | None:
+    """What keeps ``manifest`` (a parsed ``controller.json``) from being one ``save`` wrote,
+    or None: an object with the algorithm's name, the agents and the config, and, where
+    present, per-agent action sizes and observation shapes."""
+    if not isinstance(manifest, dict):
+        return f"it holds a JSON {type(manifest).__name__}, not an object"
+    if not isinstance(manifest.get("algo"), str):
+        return "its 'algo' is not an algorithm name"
+    agents = manifest.get("agents")
+    if not isinstance(agents, list) or not agents or not all(isinstance(a, str) for a in agents):
+        return "its 'agents' is not a list of agent ids"
+    if not isinstance(manifest.get("config"), dict):
+        return "its 'config' is not an object of hyperparameters"
+    sizes = manifest.get("action_sizes") or {}
+    if not isinstance(sizes, dict) or not all(
+            isinstance(n, int) and not isinstance(n, bool) for n in sizes.values()):
+        return "its 'action_sizes' is not an object of ints"
+    shapes = manifest.get("observation_shapes") or {}
+    if not isinstance(shapes, dict) or not all(
+            s is None or isinstance(s, list) and all(isinstance(n, int) for n in s)
+            for s in shapes.values()):
+        return "its 'observation_shapes' is not an object of shapes"
+    if not isinstance(manifest.get("not_saved", []), list):
+        return "its 'not_saved' is not a list"
+    return None
 
 
 def check_fits(controller: "Controller", env: ParallelEnv, label: str = "the controller") -> None:
@@ -430,6 +463,17 @@ def build_config(cls: type[C], options: Mapping[str, Any], extra_field: str | No
         return cls(**known)
     except TypeError as error:
         raise AgentConfigError(f"bad hyperparameters for {cls.__name__}: {error}") from error
+
+
+def require_recipes(name: str, value: Any) -> None:
+    """Raise ``AgentConfigError`` unless ``value`` is a list or tuple of recipes, each a mapping
+    of agent to action (index or name), as ``SelectorConfig.recipes`` and
+    ``RolloutConfig.jumps`` take; the actions are checked against the env's later."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) \
+            or not all(isinstance(r, Mapping) and all(isinstance(k, str) for k in r)
+                       for r in value):
+        raise AgentConfigError(f"{name} must be a list of recipes, each a mapping of agent to "
+                               f"action (e.g. [{{\"opt\": \"sgd\"}}]), got {value!r}")
 
 
 def mapping_of_ints(name: str, values: Mapping[str, int | str], sizes: Mapping[str, int],

@@ -20,6 +20,7 @@ from pettingzoo import ParallelEnv
 from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
 from agents.common import damaged, generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError, ControllerCheckpointError
+from envs.checks import require_in_range, require_mapping
 
 BANDIT_FILE = "bandit.json"
 _TABLES = ("values", "counts")
@@ -31,7 +32,11 @@ class StaticConfig:
 
     choices: dict[str, int | str] = field(default_factory=dict)
     """Fixed action per agent, by index or by name (``{"opt": "sgd"}``, names from
-    ``env.action_names``), e.g. the env's default recipe; missing agents use 0."""
+    ``env.action_names``), e.g. the env's default recipe; missing agents use 0. The indices
+    and names are checked against the env's actions when the controller is built."""
+
+    def __post_init__(self) -> None:
+        require_mapping("static choices", self.choices, AgentConfigError)
 
 
 @dataclass(frozen=True)
@@ -44,17 +49,17 @@ class BanditConfig:
     """Hyperparameters of ``bandit``."""
 
     alpha: float = 0.3
-    """Constant step size of the value update (tracks a non-stationary reward)."""
+    """Constant step size of the value update (tracks a non-stationary reward), in (0, 1]."""
     epsilon: float = 0.2
-    """Probability of pulling a uniformly random arm while training."""
+    """Probability of pulling a uniformly random arm while training, in [0, 1]."""
     initial_value: float = 0.0
-    """Starting value estimate of every arm."""
+    """Starting value estimate of every arm: a finite number in (-inf, inf)."""
 
     def __post_init__(self) -> None:
-        if not 0.0 < self.alpha <= 1.0:
-            raise AgentConfigError(f"alpha must be in (0, 1], got {self.alpha}")
-        if not 0.0 <= self.epsilon <= 1.0:
-            raise AgentConfigError(f"epsilon must be in [0, 1], got {self.epsilon}")
+        e = AgentConfigError
+        require_in_range("alpha", self.alpha, 0.0, 1.0, low_open=True, error=e)
+        require_in_range("epsilon", self.epsilon, 0.0, 1.0, error=e)
+        require_in_range("initial_value", self.initial_value, error=e)
 
 
 class StaticController(Controller):

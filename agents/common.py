@@ -22,8 +22,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from torch import nn
 
 from agents.base import Transition
 from agents.errors import AgentConfigError, ControllerCheckpointError
+from envs.checks import archive_problem
 
 
 # ------------------------------------------------------------------- seeding
@@ -289,18 +288,9 @@ def check_archive(path: Path, what: str, members: Sequence[str] = ()) -> None:
     ``torch.save`` and SB3's ``save`` write one): cut short by a full disk or an interrupted
     copy, or overwritten. ``members`` are files the archive must hold (a truncated SB3 zip can
     still open, as the torch archive nested in it)."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            corrupt = archive.testzip()  # checks every member's CRC
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError,
-            zlib.error) as error:  # ValueError: e.g. a member name that no longer decodes
-        raise damaged(path, what, f"not a readable zip archive: {error}") from error
-    missing = [m for m in members if m not in names]
-    if missing:
-        raise damaged(path, what, f"{', '.join(missing)} missing from it")
-    if corrupt is not None:
-        raise damaged(path, what, f"{corrupt} in it fails its checksum")
+    problem = archive_problem(path, members)
+    if problem is not None:
+        raise damaged(path, what, problem)
 
 
 def damaged(path: Path, what: str, detail: str) -> ControllerCheckpointError:

@@ -38,6 +38,8 @@ from agents.base import Controller, Observations, Transition
 from agents.common import (SeededReplayBuffer, check_archive, generator_state, redraw_linear_,
                            set_generator_state)
 from agents.errors import AgentConfigError, ControllerCheckpointError
+from envs.checks import (check_device, require_in_range, require_mapping, require_optional_path,
+                         require_sizes)
 
 _RESERVED = {"seed": "it seeds the global generators; pass seed to make_controller",
              "replay_buffer_class": "sampling must use SeededReplayBuffer",
@@ -54,35 +56,36 @@ class MatDQNConfig:
     """Hyperparameters of ``mat-dqn``, sized for short runs (episodes of ~25 decisions)."""
 
     learning_rate: float = 1e-3
-    """Adam learning rate of each Q-network."""
+    """Adam learning rate of each Q-network, in (0, inf)."""
     buffer_size: int = 10_000
-    """Replay buffer capacity per agent."""
+    """Replay buffer capacity per agent: an int in [1, inf)."""
     learning_starts: int = 8
-    """Env steps collected before the first gradient step."""
+    """Env steps collected before the first gradient step: an int in [0, inf)."""
     batch_size: int = 32
-    """Transitions per gradient step (sampled with replacement)."""
+    """Transitions per gradient step (sampled with replacement): an int in [1, inf)."""
     tau: float = 0.1
-    """Soft target-update coefficient (1 = hard copy)."""
+    """Soft target-update coefficient, in (0, 1] (1 = hard copy)."""
     target_update_interval: int = 1
-    """Env steps between target-network updates."""
+    """Env steps between target-network updates: an int in [1, inf)."""
     gamma: float = 0.5
-    """Discount. Short: the reward is a per-decision improvement, and on the fake env 0.9
-    bootstrapped noise through the action-dependent next state (1 of 6 seeds failed at 600
-    steps, 0 of 6 with 0.5; tests/test_agents_learning.py)."""
+    """Discount, in [0, 1]. Short: the reward is a per-decision improvement, and on the fake
+    env 0.9 bootstrapped noise through the action-dependent next state (1 of 6 seeds failed at
+    600 steps, 0 of 6 with 0.5; tests/test_agents_learning.py)."""
     train_freq: int = 1
-    """Env steps between training calls."""
+    """Env steps between training calls: an int in [1, inf)."""
     gradient_steps: int = 1
-    """Gradient steps per training call."""
+    """Gradient steps per training call: an int in [1, inf)."""
     exploration_fraction: float = 0.5
-    """Fraction of the run (``begin(total_steps)``) over which epsilon goes from initial to final."""
+    """Fraction of the run (``begin(total_steps)``) over which epsilon goes from initial to
+    final, in (0, 1] (SB3's schedule divides by it)."""
     exploration_initial_eps: float = 1.0
-    """Epsilon at the first step."""
+    """Epsilon at the first step, in [0, 1]."""
     exploration_final_eps: float = 0.05
-    """Epsilon after the decay."""
+    """Epsilon after the decay, in [0, 1]."""
     max_grad_norm: float = 10.0
-    """Gradient-norm clip of each training step."""
+    """Gradient-norm clip of each training step, in (0, inf)."""
     net_arch: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of the Q-network."""
+    """Hidden layer sizes of the Q-network: ints in [1, inf) (a list is kept as a tuple)."""
     device: str = "cpu"
     """torch device of the Q-networks (tiny MLPs: the CPU is fastest)."""
     log_dir: str | None = None
@@ -91,10 +94,22 @@ class MatDQNConfig:
     """Any further ``stable_baselines3.DQN`` keyword argument (e.g. ``policy_kwargs``)."""
 
     def __post_init__(self) -> None:
-        for name in ("buffer_size", "batch_size", "target_update_interval",
-                     "train_freq", "gradient_steps"):
-            if int(getattr(self, name)) < 1:
-                raise AgentConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        e = AgentConfigError
+        for name in ("buffer_size", "batch_size", "target_update_interval", "train_freq",
+                     "gradient_steps"):
+            require_in_range(name, getattr(self, name), 1, integer=True, error=e)
+        require_in_range("learning_starts", self.learning_starts, 0, integer=True, error=e)
+        for name in ("learning_rate", "max_grad_norm"):
+            require_in_range(name, getattr(self, name), 0.0, low_open=True, error=e)
+        require_in_range("tau", self.tau, 0.0, 1.0, low_open=True, error=e)
+        require_in_range("exploration_fraction", self.exploration_fraction, 0.0, 1.0,
+                         low_open=True, error=e)
+        for name in ("gamma", "exploration_initial_eps", "exploration_final_eps"):
+            require_in_range(name, getattr(self, name), 0.0, 1.0, error=e)
+        object.__setattr__(self, "net_arch", require_sizes("net_arch", self.net_arch, e))
+        check_device(self.device, e)
+        require_optional_path("log_dir", self.log_dir, e)
+        require_mapping("dqn_kwargs", self.dqn_kwargs, e)
         bad = {k: why for k, why in _RESERVED.items() if k in self.dqn_kwargs}
         if bad:
             raise AgentConfigError(f"these DQN arguments cannot be passed through: {bad}")
@@ -107,7 +122,6 @@ class MatDQNConfig:
                 f"unknown hyperparameters for mat-dqn: {hints} (name: close matches); valid "
                 f"names: {', '.join(own)}, and the stable_baselines3.DQN arguments "
                 f"{', '.join(passthrough_arguments())}")
-        object.__setattr__(self, "net_arch", tuple(int(n) for n in self.net_arch))
 
 
 def passthrough_arguments() -> tuple[str, ...]:

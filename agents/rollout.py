@@ -54,9 +54,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
+from agents.base import (Controller, Observations, Transition, action_names, mapping_of_ints,
+                         require_recipes)
 from agents.common import generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError
+from envs.checks import require_in_range, require_mapping
 
 if TYPE_CHECKING:
     from envs import Recipe
@@ -75,13 +77,14 @@ class RolloutConfig:
     """The first recipe, an action per agent by index or name (missing agents: 0); run_marl
     offers the env's default recipe."""
     candidates: int = 0
-    """One-component changes tried per decision besides the incumbent: 0 tries all of them,
-    K > 0 a seeded sample of K."""
+    """One-component changes tried per decision besides the incumbent, an int in [0, inf):
+    0 tries all of them, K > 0 a seeded sample of K."""
     jumps: tuple[dict[str, int | str], ...] = ()
     """Whole recipes (an action per agent by index or name; missing agents: 0) that are
     candidates at every decision besides the one-component changes."""
     horizon: int = 0
-    """Segments played after a candidate's own: 0 continues to the budget's end."""
+    """Segments played after a candidate's own, an int in [0, inf): 0 continues to the
+    budget's end."""
     base_policy: str = "hold"
     """How a fork continues after the candidate's segment (``hold``: keep its recipe)."""
     score: str = "val_mAP"
@@ -102,19 +105,20 @@ class RolloutConfig:
 
     def __post_init__(self) -> None:
         for name in ("candidates", "horizon"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise AgentConfigError(f"rollout {name} must be an int >= 0, got {value!r}")
+            require_in_range(f"rollout {name}", getattr(self, name), 0, integer=True,
+                             error=AgentConfigError)
+        require_mapping("rollout choices", self.choices, AgentConfigError)
+        require_recipes("rollout jumps", self.jumps)
         object.__setattr__(self, "halving", halving_rungs(self.halving))
         if self.halving and self.horizon:
             raise AgentConfigError(
                 f"rollout horizon={self.horizon} and halving={list(map(list, self.halving))} "
                 "both set continuation horizons: with halving leave horizon 0 and give each "
                 "rung's horizon in halving")
-        if self.base_policy not in BASE_POLICIES:
+        if not isinstance(self.base_policy, str) or self.base_policy not in BASE_POLICIES:
             raise AgentConfigError(f"rollout base_policy {self.base_policy!r} is not one of "
                                    f"{BASE_POLICIES}")
-        if self.score not in SCORES:
+        if not isinstance(self.score, str) or self.score not in SCORES:
             raise AgentConfigError(f"rollout score {self.score!r} is not one of {SCORES}")
 
 

@@ -23,8 +23,10 @@ from typing import Any
 import numpy as np
 from pettingzoo import ParallelEnv
 
-from agents.base import Controller, Observations, Transition, action_names, mapping_of_ints
+from agents.base import (Controller, Observations, Transition, action_names, mapping_of_ints,
+                         require_recipes)
 from agents.errors import AgentConfigError, ControllerCheckpointError
+from envs.checks import require_in_range
 
 MEMORY = "memory.json"
 """The saved memory's file inside a saved selector's folder."""
@@ -38,13 +40,12 @@ class SelectorConfig:
     """The static recipes it picks from, each an action per agent by index or name (missing
     agents: 0); empty: the env's first actions only."""
     neighbours: int = 3
-    """Past episodes whose first observation is nearest that vote."""
+    """Past episodes whose first observation is nearest that vote: an int in [1, inf)."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.neighbours, bool) or not isinstance(self.neighbours, int) \
-                or self.neighbours < 1:
-            raise AgentConfigError(f"selector neighbours must be an int >= 1, got "
-                                   f"{self.neighbours!r}")
+        require_recipes("selector recipes", self.recipes)
+        require_in_range("selector neighbours", self.neighbours, 1, integer=True,
+                         error=AgentConfigError)
 
 
 @dataclass

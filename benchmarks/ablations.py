@@ -53,6 +53,7 @@ from training.core.callbacks import ProgressBar
 from benchmarks.plots import plot_bars, plot_curves
 from benchmarks.reporting import (add_env_flags, command_line, env_overrides, progress_bar,
                                   reach_epoch, shortfalls, write_csv)
+from training.core.jsonl import ABLATIONS
 from training.core.run_store import RunStore, reloaded_note, run_sweep
 
 ALGO = "mat-dqn"
@@ -131,7 +132,7 @@ def sweep(config: AblationConfig) -> list[Run]:
     the episodes an interrupted sweep with the same settings stored are reloaded, not rerun.
     """
     epochs = envs.make_config(config.env, **config.overrides).max_decisions
-    store = RunStore(config.store_path, config.settings(), resume=config.resume)
+    store = RunStore(config.store_path, config.settings(), resume=config.resume, kind=ABLATIONS)
     runs = []
     total = epochs * config.seeds * len(config.keys)
     with progress_bar(total, "ablations", config.progress) as bar:

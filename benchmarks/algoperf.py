@@ -53,7 +53,8 @@ from benchmarks.headroom import Run, parse_tasks, HeadroomConfig
 from benchmarks.reporting import command_line, reach_epoch
 from benchmarks.static_recipes import PEERS, RECIPES
 from envs.errors import ConfigError
-from training.core.run_store import RunStore, read_store
+from training.core.jsonl import ALGOPERF_CONTROLLERS, ALGOPERF_TARGETS, HEADROOM
+from training.core.run_store import RunStore, SweepResumeError, read_store
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = RESULTS / "algoperf_targets.json"
@@ -158,11 +159,12 @@ class TargetRun:
     test_mAP: float
 
 
-def vbs_recipe(store: Path, label: str) -> str:
+def vbs_recipe(store: Path, label: str, task_set: str | None = None) -> str:
     """The target's best known static recipe from a ``benchmarks.headroom`` store: the panel
     recipe with the best mean test mAP, or the recipe the search over static recipes (VBS-C)
-    picked on seed 0 where that search's mean test mAP is higher."""
-    _, runs = read_store(store, Run)
+    picked on seed 0 where that search's mean test mAP is higher. A file that is not a
+    headroom store (of ``task_set``, where given) is refused (a ``ConfigError``)."""
+    _, runs = read_store(store, Run, HEADROOM, task_set=task_set)
     panel: dict[str, list[float]] = {}
     for r in runs:
         if r.label == label and r.method.startswith("panel:"):
@@ -190,7 +192,8 @@ def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
     existing = read_targets(path) if path.is_file() else {}
     tasks = parse_tasks(HeadroomConfig(task_set=task_set, tasks=tuple(labels)))
     for label, target in tasks.items():
-        name = vbs_recipe(Path(reference), label) if reference.endswith(".jsonl") else reference
+        name = (vbs_recipe(Path(reference), label, task_set) if reference.endswith(".jsonl")
+                else reference)
         recipe = parse_recipe(name)
         if label in existing and not force:
             print(f"{label}: target {existing[label]['target_val_mAP']:.2f} kept (fixed in "
@@ -200,7 +203,7 @@ def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
             else (target, {})
         store = RunStore(path.parent / "runs" / f"algoperf_targets-{label.replace(':', '')}.jsonl",
                          {"target": getattr(target, "name", target), "reference": name},
-                         resume=True)
+                         resume=True, kind=ALGOPERF_TARGETS)
         runs = []
         for seed in seeds:
             runs.append(store.fetch(name, seed, TargetRun, lambda seed=seed: _target_run(
@@ -274,11 +277,11 @@ class ControllerRun:
     step_s: list[float] = field(default_factory=list)
 
 
-def headroom_methods(paths: Sequence[Path], label: str, sbs: str, seeds: Sequence[int]
-                     ) -> list[Method]:
+def headroom_methods(paths: Sequence[Path], label: str, sbs: str, seeds: Sequence[int],
+                     task_set: str | None = None) -> list[Method]:
     """The static recipes and searches ``benchmarks.headroom`` stored for target ``label``
     in any of the stores ``paths``."""
-    runs = [r for path in paths for r in read_store(path, Run)[1]]
+    runs = [r for path in paths for r in read_store(path, Run, HEADROOM, task_set=task_set)[1]]
     path = ", ".join(map(str, paths))
     mine = [r for r in runs if r.label == label and r.seed in seeds]
     if any(not r.curve for r in mine):
@@ -395,7 +398,7 @@ def score_command(args: argparse.Namespace) -> Path:
     labels = args.tasks.split(",")
     tasks = parse_tasks(HeadroomConfig(task_set=args.task_set, tasks=tuple(labels)))
     store = RunStore(args.store or args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl",
-                     {"task_set": args.task_set}, resume=True)
+                     {"task_set": args.task_set}, resume=True, kind=ALGOPERF_CONTROLLERS)
     sections, all_rows, times = [], [], {SELF: {}, EXTERNAL: {}}
     for label in labels:
         if label not in targets:
@@ -404,7 +407,7 @@ def score_command(args: argparse.Namespace) -> Path:
         target = targets[label]
         if set(seeds) & set(target["seeds"]):
             raise ConfigError(f"--seeds overlap the target-setting seeds {target['seeds']}")
-        methods = headroom_methods(args.headroom, label, args.sbs, seeds)
+        methods = headroom_methods(args.headroom, label, args.sbs, seeds, args.task_set)
         methods += controller_methods([c for c in args.controllers.split(",") if c], label,
                                       tasks[label], seeds, store)
         table, rows = report(label, target, methods)
@@ -500,7 +503,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.seeds < 1:
                 raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
             print(f"wrote {score_command(args)}")
-    except ConfigError as error:
+    except (ConfigError, SweepResumeError) as error:  # a foreign --store: SweepResumeError
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
 

@@ -33,6 +33,7 @@ from benchmarks.episodes import describe_choices, run_frozen, run_recipe
 from benchmarks.plots import plot_curves
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES, chosen
+from training.core.jsonl import BUDGETS
 from training.core.run_store import RunStore, play_stored
 from training.meta.rounds import controller_env_settings
 
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> Path:
     methods = [*controllers, *recipes]
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task": task_at(1, args.quick).name, "epochs_per_decision": 1},
-                     args.resume)
+                     args.resume, BUDGETS)
     jobs = [(m, b, s, args.quick) for b in args.budgets for m in methods
             for s in range(args.seeds)]
     with tqdm(total=len(jobs), unit="run", desc="budgets", disable=not args.progress) as bar:

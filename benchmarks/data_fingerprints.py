@@ -37,7 +37,8 @@ def fingerprint(splits: DatasetSplits) -> str:
 
 def generated(task_sets: bool = True) -> dict[str, Callable[[], DatasetSplits]]:
     """``name -> make its splits`` for each env id's default data, then (with ``task_sets``)
-    every task of every task set (``envs.list_task_sets()``), each once."""
+    every task of every task set (``envs.list_task_sets()``), each once (a task on an env id's
+    default data, such as ``make run``'s task in ``digits-long-v0``, is that id's line)."""
     out: dict[str, Callable[[], DatasetSplits]] = {
         f"mlic-{source}": (lambda glyphs=glyphs: make_digits(DigitsConfig(), glyphs))
         for source, glyphs in GENERATED.items()}
@@ -45,6 +46,8 @@ def generated(task_sets: bool = True) -> dict[str, Callable[[], DatasetSplits]]:
         for name in envs.list_task_sets():
             ts = envs.task_set(name)
             for task in ts.train + ts.heldout:
+                if task.generator == DigitsConfig():  # an env id's default data, made above
+                    continue
                 out.setdefault(task.name, lambda task=task: make_digits(
                     task.generator, GENERATED[task.source]))
     return out

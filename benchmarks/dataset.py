@@ -57,6 +57,8 @@ from benchmarks.task_sets import warm_up
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.surrogate.model import CATALOGUE
 from training.core.episode import run_episode
+from training.core import jsonl
+from training.core.jsonl import DATASET, StoreFormatError
 from training.core.run_store import RunStore, play_stored
 from training.core.transitions import EpisodeTransitions, ForkRecorder, TransitionRecorder
 
@@ -146,7 +148,7 @@ def tasks_of(task_set: envs.TaskSet, splits: Sequence[str]) -> list[tuple[str, s
 
 
 def open_store(path: Path, task_set: str, resume: bool) -> RunStore:
-    return RunStore(path, {"task_set": task_set, "observation": OBSERVATION}, resume)
+    return RunStore(path, {"task_set": task_set, "observation": OBSERVATION}, resume, DATASET)
 
 
 def collect(task_set: str, splits: Sequence[str], behaviours: Sequence[str], seeds: int,
@@ -163,15 +165,14 @@ def collect(task_set: str, splits: Sequence[str], behaviours: Sequence[str], see
 
 def stored_episodes(store_path: Path) -> tuple[dict[str, Any], list[Episode]]:
     """A ``collect`` store's settings (its task set, ...) and every episode, in the order
-    stored."""
+    stored; a file that is not a collection store raises ``jsonl.StoreFormatError``."""
     if not store_path.is_file():
         raise FileNotFoundError(f"{store_path} is missing: run python -m benchmarks.dataset "
                                 "collect first")
-    header, *lines = store_path.read_text(encoding="utf-8").splitlines()
     names = {f.name for f in fields(Episode)}
-    return json.loads(header)["settings"], [
-        Episode(**{k: v for k, v in json.loads(line)["result"].items() if k in names})
-        for line in lines if line.strip()]
+    store = jsonl.read(store_path, DATASET)
+    return store.settings, [Episode(**{k: v for k, v in result.items() if k in names})
+                            for result in store.results]
 
 
 def require_minari() -> Any:
@@ -183,10 +184,26 @@ def require_minari() -> Any:
     return minari
 
 
+def check_dataset_id(dataset_id: str) -> str:
+    """``dataset_id`` if Minari can create a dataset of that id, else ``envs.ConfigError``
+    naming the form. Checked before Minari runs: it makes the dataset's folder before it parses
+    the id, and the folder a bad id leaves in its root breaks every later export there."""
+    from minari.dataset.minari_dataset import parse_dataset_id
+    try:
+        parse_dataset_id(dataset_id)  # a TypeError: no version, which Minari needs here
+    except (ValueError, TypeError):
+        raise envs.ConfigError(
+            f"--dataset-id {dataset_id!r} is not a Minari dataset id: use "
+            f"[namespace/]name-v<version> (letters, digits, '-' and '_'), e.g. "
+            f"{DATASET_ID}") from None
+    return dataset_id
+
+
 def export(episodes: Sequence[Episode], dataset_id: str, task_set: str, command: str = "") -> Any:
     """A Minari dataset of ``episodes`` (see the module docstring); an existing dataset of the
     same id is replaced."""
     minari = require_minari()
+    check_dataset_id(dataset_id)
     from gymnasium import spaces
     from minari.data_collector.episode_buffer import EpisodeBuffer
     if not episodes:
@@ -286,11 +303,16 @@ def main(argv: Sequence[str] | None = None) -> Any:
         steps = sum(ep.steps for ep in episodes)
         print(f"collected {len(episodes)} episodes, {steps} transitions -> {args.store}")
         return episodes
+    require_minari()
+    try:
+        check_dataset_id(args.dataset_id)
+    except envs.ConfigError as error:
+        p.error(str(error))
     if args.root is not None:
         os.environ["MINARI_DATASETS_PATH"] = str(args.root.resolve())
     try:
         settings, episodes = stored_episodes(args.store)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, StoreFormatError) as error:
         raise SystemExit(f"error: {error}") from None
     wanted = (args.behaviours.split(",") if args.behaviours is not None
               else DATASETS.get(args.dataset_id))

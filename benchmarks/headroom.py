@@ -52,6 +52,7 @@ from benchmarks.episodes import parse_recipe, recipe_name, run_recipe
 from benchmarks.pbt import PBTConfig, run_pbt
 from benchmarks.plots import plot_bars
 from benchmarks.reporting import command_line, write_csv
+from training.core.jsonl import HEADROOM
 from training.core.run_store import RunStore, play_stored, run_sweep
 from benchmarks.search import SearchConfig, random_search, tpe_search
 from benchmarks.static_recipes import QUICK, RECIPES
@@ -242,7 +243,7 @@ def sweep(config: HeadroomConfig) -> Path:
                       "jumps": list(config.jumps),
                       # only when set: stores written before halving existed still resume
                       **({"halving": halving_text(config.halving)} if config.halving else {})},
-                     config.resume)
+                     config.resume, HEADROOM)
 
     def key(job: Job) -> tuple[str, int]:
         task = getattr(job.target, "name", job.target)  # the task's name pins its settings

@@ -44,6 +44,7 @@ from benchmarks import algoperf
 from benchmarks import normalised as normalised_score
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.zero_shot import DEFAULT, PANEL_BEST, PBT, RUN_PREFIX, Run, training_line
+from training.core.jsonl import PROTOCOL, ZERO_SHOT, StoreFormatError
 from training.core.run_store import read_store
 
 ANCHORS = {"expert": "expert (headroom)", "expert-sbs": "expert-sbs (headroom)",
@@ -162,11 +163,12 @@ class Stores:
                 for t, s in sorted(differ.items(), key=lambda i: target_order(i[0])) if s]
 
 
-def read_stores(stores: Sequence[Path]) -> Stores:
+def read_stores(stores: Sequence[Path], task_set: str | None = None) -> Stores:
     """Runs of every method from run stores in the zero-shot format (the first store wins
-    where two hold the same target label, method and seed). Stores of another task set or
-    SBS, or that ran other tasks under one label (a ``--quick`` store beside a full one), are
-    refused."""
+    where two hold the same target label, method and seed). Stores of another task set
+    (``task_set`` where given, else the first store's) or SBS, or that ran other tasks under
+    one label (a ``--quick`` store beside a full one), are refused, as is a file that is not
+    a zero-shot or protocol store (``training.core.jsonl``)."""
     scores: dict[str, Scores] = {}
     origins: dict[str, list[Path]] = {}
     sources: dict[tuple[str, str, int], Path] = {}
@@ -178,7 +180,10 @@ def read_stores(stores: Sequence[Path]) -> Stores:
         if not path.is_file():
             raise SystemExit(f"error: {path} is missing: give run stores that exist "
                              "(benchmarks/results/runs/*.jsonl)")
-        settings, runs = read_store(path, Run)
+        try:
+            settings, runs = read_store(path, Run, (ZERO_SHOT, PROTOCOL), task_set=task_set)
+        except StoreFormatError as error:
+            raise SystemExit(f"error: {error}") from None
         first = first or settings
         for key, what in (("task_set", "task set"), ("panel_best", "SBS (panel-best recipe)")):
             if settings.get(key, first.get(key)) != first.get(key):
@@ -214,7 +219,7 @@ def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Sco
     train task), each anchor's scores there, and the benchmark's own SBS runs (method
     ``panel:<sbs>``)."""
     by_method: dict[str, Scores] = {}
-    runs = normalised_score.read_runs(path)
+    runs = normalised_score.read_runs(path, normalised_score.HEADROOM_KINDS)
     if path.suffix == ".csv" and not any(m == f"panel:{sbs}" for _, m, _ in runs):
         held = sorted({m.removeprefix("panel:") for _, m, _ in runs if m.startswith("panel:")})
         raise SystemExit(f"error: the headroom csv {path} holds the runs of the static recipes "
@@ -244,7 +249,8 @@ def read_vbs(paths: Sequence[Path], static_rows: Mapping[str, Scores] | None = N
         (target, name): runs for name, rows in (static_rows or {}).items()
         for target, runs in rows.items()}
     for path in paths:
-        for (label, method, seed), value in normalised_score.read_runs(path).items():
+        for (label, method, seed), value in normalised_score.read_runs(
+                path, normalised_score.HEADROOM_KINDS).items():
             if is_target(label) and (method.startswith("panel:") or method == "vbs-c"):
                 by.setdefault((short_target(label), method), {})[seed] = value
     scores: Scores = {}
@@ -260,7 +266,8 @@ def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
     """Kind and compute of each anchor row (from a headroom store or result csv): its mean
     compute in episodes of the target."""
     episodes: dict[str, list[float]] = {}
-    for (label, method, _), result in normalised_score.read_results(path).items():
+    for (label, method, _), result in normalised_score.read_results(
+            path, normalised_score.HEADROOM_KINDS).items():
         if method in ANCHORS and is_target(label):
             episodes.setdefault(method, []).append(float(result.get("episodes", 1.0)))
     infos = {}
@@ -590,7 +597,7 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
                          "benchmarks.headroom first (its rollout expert is the normalised "
                          "score's 1), or pass --headroom FILE (its store, .jsonl, or its result "
                          "csv, .csv)")
-    ran = normalised_score.read_settings(headroom)
+    ran = normalised_score.read_settings(headroom, normalised_score.HEADROOM_KINDS)
     if ran.get("task_set", settings.get("task_set")) != settings.get("task_set"):
         raise SystemExit(f"error: the headroom runs {headroom} ran {ran['task_set']}, the runs "
                          f"{settings.get('task_set')}: pass the headroom store or result csv of "

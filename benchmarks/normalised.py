@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import re
 import statistics
 import sys
@@ -25,6 +24,8 @@ from typing import Any
 
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.reporting import command_line
+from training.core import jsonl
+from training.core.jsonl import HEADROOM, PROTOCOL, ZERO_SHOT, StoreKind
 
 RESULTS = Path(__file__).resolve().parent / "results" / "normalised_digits_v1.md"
 SBS = "panel:none+sgd+constant+bce"
@@ -34,9 +35,23 @@ ZERO_SHOT_SBS = "static panel-best"
 
 CSV_COLUMNS = ("task", "method", "seed", "test_mAP", "episodes", "schedule")
 """The columns of a ``benchmarks.headroom`` result csv that its runs are read from."""
+STORE_KINDS = (HEADROOM, ZERO_SHOT, PROTOCOL)
+"""The run stores whose results this module reads (``training.core.jsonl`` kinds)."""
+HEADROOM_KINDS = (HEADROOM,)
+"""Where a headroom store is asked for (``--headroom``, ``--vbs``)."""
 
 
-def read_results(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
+def _read_store(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS) -> jsonl.Store:
+    """The run store at ``path``, one of ``kinds``; anything else exits with an error that
+    names the file, the kind expected and the kind found."""
+    try:
+        return jsonl.read(path, kinds)
+    except jsonl.StoreFormatError as error:
+        raise SystemExit(f"error: {error}") from None
+
+
+def read_results(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS
+                 ) -> dict[tuple[str, str, int], dict[str, Any]]:
     """Every run's result in a benchmark run store or a headroom result csv, by ``(task label,
     method, seed)``.
 
@@ -45,24 +60,23 @@ def read_results(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
     carry ``target``, e.g. ``heldout 1: <task>``, read as ``heldout:1``; the mnist and default
     targets keep their whole label): one JSON line of settings, then one run per line. A run
     stored twice keeps its last line. A ``.csv`` is read as a headroom result csv
-    (``read_headroom_csv``), under the store's method names.
+    (``read_headroom_csv``), under the store's method names. ``kinds``: the stores accepted.
     """
     if path.suffix == ".csv":
         return read_headroom_csv(path)
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
     out = {}
-    for line in lines:
-        result = json.loads(line)["result"]
+    for result in _read_store(path, kinds).results:
         label = result.get("label") or re.sub(r"^heldout (\d+):.*", r"heldout:\1",
                                               result["target"])
         out[(label, result["method"], int(result["seed"]))] = result
     return out
 
 
-def read_runs(path: Path) -> dict[tuple[str, str, int], float]:
+def read_runs(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS
+              ) -> dict[tuple[str, str, int], float]:
     """The test mAP of every run in a benchmark run store or headroom result csv, by ``(task
     label, method, seed)`` (``read_results``)."""
-    return {key: float(result["test_mAP"]) for key, result in read_results(path).items()}
+    return {key: float(result["test_mAP"]) for key, result in read_results(path, kinds).items()}
 
 
 def read_headroom_csv(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
@@ -99,12 +113,12 @@ def read_headroom_csv(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
     return out
 
 
-def read_settings(path: Path) -> dict[str, Any]:
+def read_settings(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS) -> dict[str, Any]:
     """A run store's settings (its first line); for a headroom result csv, its task set, from
     the ``tasks: ... of <task set>`` line of the report beside it (``headroom.md`` for
     ``headroom.csv``; none when there is no report)."""
     if path.suffix != ".csv":
-        return json.loads(path.read_text(encoding="utf-8").splitlines()[0])["settings"]
+        return _read_store(path, kinds).settings
     report = path.with_suffix(".md")
     if not report.is_file():
         return {}
@@ -116,7 +130,7 @@ def read_settings(path: Path) -> dict[str, Any]:
 def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, list[float]]]:
     """Table rows (task, seeds, SBS, expert, then each controller's mean and score) and the
     scores per controller."""
-    h, z = read_runs(headroom), read_runs(zero_shot)
+    h, z = read_runs(headroom, HEADROOM_KINDS), read_runs(zero_shot, (ZERO_SHOT, PROTOCOL))
     tasks = sorted({k[0] for k in h if k[0].startswith("heldout:") and k[1] == "expert"})
     controllers = sorted({k[1] for k in z if k[1].startswith(("run:", "zoo:"))})
     rows, per_controller = [], {c: [] for c in controllers}

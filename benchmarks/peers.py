@@ -51,6 +51,7 @@ from benchmarks import pbt
 from benchmarks.episodes import ControllerSpec, describe_choices, parse_recipe, run_controller
 from benchmarks.peers_report import SweepResult, write_outputs
 from benchmarks.reporting import add_env_flags, command_line, env_overrides, progress_bar
+from training.core import jsonl
 from training.core.run_store import RunStore, run_sweep
 from benchmarks.search import (MethodResult, SearchConfig, from_episode, progress, random_search,
                                static_recipe, tpe_search)
@@ -157,7 +158,7 @@ def sweep(config: PeersConfig) -> SweepResult:
     the runs stored by an interrupted sweep with the same settings are reloaded, not rerun.
     """
     start = time.perf_counter()
-    store = RunStore(config.store_path, config.settings(), resume=config.resume)
+    store = RunStore(config.store_path, config.settings(), config.resume, jsonl.PEERS)
     found = SweepResult(results={}, notes=[n for n in map(unavailable, config.methods) if n])
     methods = [m for m in config.methods if unavailable(m) is None]
     again = [m for m in RETRAINED if m in methods] if config.retrain else []

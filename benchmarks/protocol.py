@@ -64,6 +64,7 @@ from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, TARGET_KINDS,
                                   panel_best, targets, training_line)
 from envs.atomic import write_text_atomic
 from envs.errors import MLICError
+from training.core.jsonl import PROTOCOL
 from training.core.run_store import RunStore, SweepResumeError, play_stored
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -366,7 +367,7 @@ def play(sbs: Method, method: Method, chosen: Mapping[str, str | envs.Task], sto
 
 def regenerate(config: ProtocolConfig, stores: list[Path]) -> Path:
     """The leaderboard again, from ``stores`` (the protocol store first)."""
-    runs = leaderboard.read_stores(stores)
+    runs = leaderboard.read_stores(stores, config.task_set)
     return leaderboard.write(config.out, runs, leaderboard.row_infos(runs), config.headroom,
                              command=config.command, reps=config.reps, vbs=config.vbs)
 
@@ -443,7 +444,8 @@ def main(argv: list[str] | None = None) -> Path:
                 f"--task-set {config.task_set} first (its rollout expert is the normalised "
                 "score's 1), or pass --headroom FILE (its run store, .jsonl, or its result "
                 "csv, .csv)")
-    ran = normalised.read_settings(config.headroom).get("task_set", config.task_set)
+    ran = normalised.read_settings(config.headroom, normalised.HEADROOM_KINDS).get(
+        "task_set", config.task_set)
     if ran != config.task_set:
         p.error(f"--headroom {config.headroom} ran {ran}, not --task-set {config.task_set}: "
                 "pass the headroom store or result csv of that task set")
@@ -467,7 +469,7 @@ def main(argv: list[str] | None = None) -> Path:
     settings = {"task_set": ts.name, "panel_best": best, "quick": config.quick,
                 "targets": {k: getattr(v, "name", v) for k, v in everything.items()}}
     try:
-        store = RunStore(config.store, settings, resume=config.store.is_file())
+        store = RunStore(config.store, settings, resume=config.store.is_file(), kind=PROTOCOL)
     except SweepResumeError as error:
         raise SystemExit(f"error: {error} (every method shares the protocol store: pass "
                          "--store PATH for runs with other settings)") from None

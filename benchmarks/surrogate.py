@@ -51,7 +51,9 @@ from benchmarks.surrogate_fit import (FitConfig, fit, load_dataset, prediction_e
                                       split_transitions, task_table)
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
 from envs.surrogate.model import CATALOGUE, SCALARS
+from training.core import jsonl
 from training.core.episode import Callback, StepContext, run, run_episode
+from training.core.jsonl import PROTOCOL, ZERO_SHOT
 from training.meta.rounds import controller_env_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "surrogate.md"
@@ -125,8 +127,11 @@ def real_scores(stores: Sequence[Path], tasks: dict[str, str],
         if not path.is_file():
             raise SystemExit(f"error: {path} is missing: run benchmarks.zero_shot or "
                              "benchmarks.protocol first")
-        for line in path.read_text(encoding="utf-8").splitlines()[1:]:
-            result = json.loads(line)["result"]
+        try:
+            results = jsonl.read(path, (ZERO_SHOT, PROTOCOL)).results
+        except jsonl.StoreFormatError as error:
+            raise SystemExit(f"error: {error}") from None
+        for result in results:
             label = result["target"].split(":")[0].replace(" ", ":")
             if label in tasks and (seeds is None or int(result["seed"]) in seeds):
                 runs.setdefault((result["method"], tasks[label]), []).append(result["test_mAP"])

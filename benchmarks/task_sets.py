@@ -40,6 +40,7 @@ from benchmarks.common import (markdown_table, non_negative_float, positive_int,
                                write_result)
 from benchmarks.episodes import run_recipe
 from benchmarks.reporting import command_line, write_csv
+from training.core.jsonl import TASK_SETS
 from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import QUICK, RECIPES
 
@@ -200,7 +201,8 @@ def main(argv: list[str] | None = None) -> Path:
              for t in ts.split(split)]
     recipes = list(QUICK) if args.quick else list(RECIPES)
     store = RunStore(args.out.parent / "runs" / f"task_sets-{ts.name}.jsonl",
-                     {"task_set": ts.name, "tasks": [t.name for _, t in tasks]}, args.resume)
+                     {"task_set": ts.name, "tasks": [t.name for _, t in tasks]}, args.resume,
+                     TASK_SETS)
     default = next(iter(RECIPES))
     timing = [(t, default, 0) for _, t in tasks]
     panel = [(t, r, s) for _, t in tasks for r in recipes for s in range(args.seeds)]

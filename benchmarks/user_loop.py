@@ -47,6 +47,7 @@ from tqdm import tqdm
 import envs
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import command_line
+from training.core.jsonl import USER_LOOP
 from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import PEERS, RECIPES
 from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, add_controller_flags,
@@ -236,7 +237,7 @@ def main(argv: list[str] | None = None) -> Path:
     methods = [*controllers, *statics]
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task": task.name, "panel_best": best, "batch_size": BATCH_SIZE,
-                      "model": MODELS[args.model][0].__name__}, args.resume)
+                      "model": MODELS[args.model][0].__name__}, args.resume, USER_LOOP)
     jobs = [(m, task, s, best, args.model) for m in methods for s in range(args.seeds)]
     with tqdm(total=len(jobs), unit="run", desc="user loop", disable=not args.progress) as bar:
         runs = play_stored(jobs, run_one, lambda j: (j[0], j[2]), Run, store, args.workers, bar,

@@ -50,6 +50,7 @@ from benchmarks.common import markdown_table, mean_std, result_header, write_res
 from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
                                  run_recipe)
 from benchmarks.reporting import command_line
+from training.core.jsonl import ZERO_SHOT
 from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import DEFAULT_TASK, RECIPES
 from benchmarks.task_sets import warm_up
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> Path:
         if not path.is_file():
             parser.error(f"--vbs {path} is missing: give benchmarks.headroom run stores that "
                          "exist (benchmarks/results/runs/*.jsonl)")
-        ran = normalised.read_settings(path).get("task_set", ts.name)
+        ran = normalised.read_settings(path, normalised.HEADROOM_KINDS).get("task_set", ts.name)
         if ran != ts.name:
             parser.error(f"--vbs {path} ran {ran}, not --task-set {ts.name}: give the VBS "
                          "stores of that task set")
@@ -195,7 +196,7 @@ def main(argv: list[str] | None = None) -> Path:
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task_set": ts.name, "panel_best": best,
                       "targets": {k: getattr(v, "name", v) for k, v in chosen.items()}},
-                     args.resume)
+                     args.resume, ZERO_SHOT)
     jobs = [(label, target, method, seed, best) for label, target in chosen.items()
             for method in methods for seed in range(args.seeds)]
     with tqdm(total=len(jobs), unit="run", desc="zero-shot", disable=not args.progress) as bar:

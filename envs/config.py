@@ -8,16 +8,17 @@ nested here and passed down explicitly. The registry (``envs.registry``) holds o
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
-
-import torch
 
 from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.images import check_bad_image_policy
 from envs.engine.drift import Drift
 from envs.engine.recipe import COMPONENTS, DEFAULT_RECIPE, LATEST_CATALOGUE, Recipe, catalogue
 from envs.engine.trainer import TrainerConfig
-from envs.engine.checks import require_choice, require_positive_int
+from envs.engine.checks import (check_device, require_bool, require_choice,
+                                require_in_range, require_optional_path, require_positive_int,
+                                require_str)
 from envs.errors import ConfigError
 from envs.observation import OBSERVATION_MODES, observation_version
 from envs.reward import RewardConfig
@@ -33,18 +34,20 @@ class EnvConfig:
     data_root: str | None = None
     """Where the data lives (else ``$MLIC_DATA_ROOT``); unused by ``digits``."""
     image_size: int | None = None
-    """Square image side in pixels; ``None`` uses the dataset's default."""
+    """Square image side in pixels, an int in [1, inf); ``None`` uses the dataset's default."""
     max_train_images: int | None = None
-    """Use only this many training images (a fixed subset), e.g. for tests."""
+    """Use only this many training images (a fixed subset), e.g. for tests: an int in
+    [1, inf), or ``None`` for all."""
     max_decisions: int = 25
-    """Decisions per episode; the episode is truncated after the last one."""
+    """Decisions per episode, an int in [1, inf); the episode is truncated after the last one."""
     steps_per_decision: int | None = None
-    """Training iterations per decision; ``None`` means ``epochs_per_decision`` epochs."""
+    """Training iterations per decision, an int in [1, inf); ``None`` means
+    ``epochs_per_decision`` epochs."""
     epochs_per_decision: int = 1
-    """Epochs per decision when ``steps_per_decision`` is ``None`` (MA2ML's pipeline setting
-    uses one decision covering the whole budget)."""
+    """Epochs per decision when ``steps_per_decision`` is ``None``, an int in [1, inf)
+    (MA2ML's pipeline setting uses one decision covering the whole budget)."""
     batch_size: int = 64
-    """Training batch size."""
+    """Training batch size: an int in [1, inf)."""
     agents: tuple[str, ...] = COMPONENTS
     """Active agents; a removed agent's component stays at ``default_recipe``'s choice."""
     device: str = "cpu"
@@ -56,7 +59,7 @@ class EnvConfig:
     weights_path: str | None = None
     """Local pretrained backbone weights, if any."""
     lr_scale: float = 1.0
-    """Multiplies every optimizer family's base LR."""
+    """Multiplies every optimizer family's base LR: a finite number in (0, inf)."""
     catalogue: str = LATEST_CATALOGUE
     """What the agents choose from (``envs.engine.recipe.CATALOGUE_NAMES``): it sets the
     action spaces and the observation's one-hot block. ``-v0`` ids use ``classic``, the
@@ -74,7 +77,7 @@ class EnvConfig:
     reward: RewardConfig = field(default_factory=RewardConfig)
     """The reward: its kind and weights."""
     history: int = 4
-    """How many past val mAPs the observation carries."""
+    """How many past val mAPs the observation carries: an int in [0, inf)."""
     observation: str = "standard"
     """Observation: ``standard`` (levels such as val mAP / 100) or ``relative`` (scale-free
     features measured from the episode's start, for controllers meant to transfer across
@@ -96,19 +99,13 @@ class EnvConfig:
     data stays as it is. Set by ``envs.Task``."""
 
     def __post_init__(self) -> None:
-        for name in ("image_size", "max_train_images", "steps_per_decision"):
-            value = getattr(self, name)
-            if value is not None:
-                require_positive_int(name, value)
-        require_positive_int("max_decisions", self.max_decisions)
-        require_positive_int("epochs_per_decision", self.epochs_per_decision)
-        require_positive_int("batch_size", self.batch_size)
-        if self.history < 0:
-            raise ConfigError(f"history must be >= 0, got {self.history}")
-        require_choice("observation", self.observation, OBSERVATION_MODES)
+        self._check_plain_fields()
         if not isinstance(self.reward, RewardConfig):
             raise ConfigError(f"reward must be an envs.RewardConfig, got "
                               f"{type(self.reward).__name__}")
+        if isinstance(self.agents, (str, bytes)) or not isinstance(self.agents, Iterable):
+            raise ConfigError(f"agents must be a tuple of agent ids from {COMPONENTS}, "
+                              f"got {self.agents!r}")
         agents = tuple(self.agents)
         unknown = [a for a in agents if a not in COMPONENTS]
         if unknown or not agents or len(set(agents)) != len(agents):
@@ -116,14 +113,14 @@ class EnvConfig:
                 f"agents={agents!r} is invalid: give a non-empty subset of {COMPONENTS} without "
                 f"repeats (unknown: {unknown})")
         object.__setattr__(self, "agents", tuple(a for a in COMPONENTS if a in agents))
+        require_str("catalogue", self.catalogue)
         choices = catalogue(self.catalogue)  # an unknown name fails here, naming the catalogues
-        if not isinstance(self.context_features, bool):
-            raise ConfigError(f"context_features must be True or False, got "
-                              f"{self.context_features!r}")
         observation_version(self.catalogue, self.context_features)  # a pair with no version
+        if not isinstance(self.default_recipe, Recipe):
+            raise ConfigError(f"default_recipe must be an envs.Recipe, got "
+                              f"{self.default_recipe!r}")
         outside = {c: getattr(self.default_recipe, c) for c in COMPONENTS
-                   if isinstance(self.default_recipe, Recipe)
-                   and getattr(self.default_recipe, c) not in choices[c]}
+                   if getattr(self.default_recipe, c) not in choices[c]}
         if outside:
             raise ConfigError(f"default_recipe {self.default_recipe.name} has choices {outside} "
                               f"outside catalogue {self.catalogue!r}; use catalogue="
@@ -137,25 +134,28 @@ class EnvConfig:
         check_device(self.device)
         self.trainer_config()  # validates amp, lr_scale, ... now rather than after loading data
 
+    def _check_plain_fields(self) -> None:
+        """The fields that are plain values: types and the ranges their docstrings state."""
+        require_str("dataset", self.dataset)
+        for name in ("image_size", "max_train_images", "steps_per_decision"):
+            value = getattr(self, name)
+            if value is not None:
+                require_positive_int(name, value)
+        for name in ("max_decisions", "epochs_per_decision", "batch_size"):
+            require_positive_int(name, getattr(self, name))
+        require_in_range("history", self.history, 0, integer=True)
+        require_choice("observation", self.observation, OBSERVATION_MODES)
+        for name in ("data_root", "weights_path", "cache_dir"):
+            require_optional_path(name, getattr(self, name))
+        for name in ("download", "context_features"):
+            require_bool(name, getattr(self, name))
+        require_str("on_bad_image", self.on_bad_image)
+
     def trainer_config(self) -> TrainerConfig:
         """The training settings this env config implies."""
         return TrainerConfig(backbone=self.backbone, weights_path=self.weights_path,
                              batch_size=self.batch_size, device=self.device, amp=self.amp,
                              lr_scale=self.lr_scale, schedule_free_eval=self.schedule_free_eval)
-
-
-def check_device(device: object) -> None:
-    """Raise :class:`ConfigError` unless ``device`` is a torch device string (``cpu``, ``cuda:0``).
-
-    Only the syntax is checked here; ``envs.make`` also checks that the device exists.
-    """
-    if not isinstance(device, str):
-        raise ConfigError(f"device must be a string such as 'cpu' or 'cuda', got {device!r}")
-    try:
-        torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ConfigError(f"device {device!r} is not a torch device ({exc}); use 'cpu', 'cuda' or "
-                          f"'cuda:<index>'") from None
 
 
 def config_field_names() -> tuple[str, ...]:

@@ -253,8 +253,8 @@ def make(env_id: str | Task, **overrides: Any) -> MLICTrainingEnv:
     ``"mlic-surrogate-v0"`` builds the surrogate env instead (``envs.surrogate``).
     """
     if isinstance(env_id, str) and env_id in (SURROGATE_ID, SURROGATE_ID.rsplit("-v", 1)[0]):
-        from envs.surrogate import make_surrogate  # its dynamics are a fitted model, no data
-        return make_surrogate(**overrides)
+        from envs.surrogate import surrogate_from_settings  # a fitted model's dynamics, no data
+        return surrogate_from_settings(overrides)
     env_id, overrides = _with_task(env_id, overrides)
     config = make_config(env_id, **overrides)
     check_resources(config)

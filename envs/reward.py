@@ -34,12 +34,11 @@ Configuration", NeurIPS 2022), for controllers meant to transfer across tasks:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from envs.engine.checks import require_choice, require_finite
+from envs.engine.checks import require_choice, require_in_range
 from envs.engine.recipe import COMPONENTS
-from envs.errors import ConfigError
 
 REWARD_KINDS: tuple[str, ...] = ("composite", "best_gain")
 """The rewards ``RewardConfig.kind`` may name."""
@@ -53,17 +52,18 @@ class RewardConfig:
     """Weights and scales of the reward, and which reward it is."""
 
     w_map: float = 1.0
-    """Weight of the squashed mAP change."""
+    """Weight of the squashed mAP change, in [0, inf)."""
     w_stab: float = 0.2
-    """Weight of the stability term (val-loss rises)."""
+    """Weight of the stability term (val-loss rises), in [0, inf)."""
     w_conv: float = 0.2
-    """Weight of the convergence term (mAP reached early)."""
+    """Weight of the convergence term (mAP reached early), in [0, inf)."""
     w_pen: float = 0.5
-    """Weight of the penalty (divergence, switching cost)."""
+    """Weight of the penalty (divergence, switching cost), in [0, inf)."""
     map_scale: float = 2.0
-    """mAP points at which ``tanh`` reaches 0.76."""
+    """mAP points at which ``tanh`` reaches 0.76, in (0, inf)."""
     switch_cost: float = 0.1
-    """Penalty when every component switches at once (scaled by the fraction switched)."""
+    """Penalty when every component switches at once (scaled by the fraction switched), in
+    [0, inf)."""
     kind: str = "composite"
     """Reward: ``composite`` (weighted mAP change, stability, convergence, penalty) or
     ``best_gain`` (MA-DAC's: pays only new best val mAPs, relative to the start, minus the
@@ -73,12 +73,11 @@ class RewardConfig:
 
     def __post_init__(self) -> None:
         require_choice("RewardConfig.kind", self.kind, REWARD_KINDS)
-        # A NaN weight would turn every reward into NaN, silently, many steps later.
-        for f in fields(self):
-            if f.name != "kind":
-                require_finite(f"RewardConfig.{f.name}", getattr(self, f.name))
-        if self.map_scale <= 0:
-            raise ConfigError(f"map_scale must be positive, got {self.map_scale}")
+        # A NaN weight would turn every reward into NaN, silently, many steps later; every
+        # range is that of the field's docstring (a negative weight would pay for the opposite)
+        for name in ("w_map", "w_stab", "w_conv", "w_pen", "switch_cost"):
+            require_in_range(f"RewardConfig.{name}", getattr(self, name), 0.0)
+        require_in_range("RewardConfig.map_scale", self.map_scale, 0.0, low_open=True)
 
 
 class _Terms:

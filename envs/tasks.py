@@ -26,6 +26,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from envs.engine.checks import require_in_range
 from envs.engine.data.digits import DigitsConfig
 from envs.engine.data.digits_axes import key_dict
 from envs.engine.drift import Drift
@@ -46,20 +47,21 @@ class Task:
     """Every setting of the scene generator: image size, train/val/test sizes, objects per
     image, long-tail strength, seed, ..."""
     decisions: int = 25
-    """Decisions per episode (the controller's horizon)."""
+    """Decisions per episode (the controller's horizon): an int in [1, 1000]."""
     epochs_per_decision: int = 1
-    """Epochs trained between two decisions."""
+    """Epochs trained between two decisions: an int in [1, 100]."""
     backbone: str = ""
     """The classifier (``envs.engine.models``); empty: the env id's default (``small_cnn``)."""
     drift: Drift | None = None
     """Train labels that change partway through the budget (``envs.Drift``); ``None``: none."""
     version: int = 0
-    """The env id's version (``mlic-<source>-v<version>``): 0, the ``classic`` catalogue, as
-    the task sets before ``digits-long-v0`` use; 2, the ``tuning-free`` catalogue with the
-    observation's context features. Training is the same in every version."""
+    """The env id's version (``mlic-<source>-v<version>``), an int in [0, 2]: 0, the
+    ``classic`` catalogue, as the task sets before ``digits-long-v0`` use; 2, the
+    ``tuning-free`` catalogue with the observation's context features. Training is the same
+    in every version."""
 
     def __post_init__(self) -> None:
-        if self.source not in SOURCES:
+        if not isinstance(self.source, str) or self.source not in SOURCES:
             close = difflib.get_close_matches(str(self.source), SOURCES, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise ConfigError(f"Task.source {self.source!r} is not one of {tuple(SOURCES)}.{hint}")
@@ -72,9 +74,7 @@ class Task:
             raise ConfigError(f"Task.drift must be an envs.Drift or None, got {self.drift!r}")
         for name, low, high in (("decisions", 1, 1000), ("epochs_per_decision", 1, 100),
                                 ("version", 0, 2)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ConfigError(f"Task.{name} must be an int in [{low}, {high}], got {value!r}")
+            require_in_range(f"Task.{name}", getattr(self, name), low, high, integer=True)
 
     @classmethod
     def of(cls, source: str = "digits", *, decisions: int = 25, epochs_per_decision: int = 1,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import pytest
 
+import envs
+
 from benchmarks.data_fingerprints import fingerprint, generated
 from benchmarks.machine import numerics_lines
 from envs.engine.data.digits import GENERATOR_VERSION
@@ -77,6 +79,20 @@ PINNED_SHA256 = {
     "shapes-24px-1000img-8x1ep-gn_resnet-83a8e8a9": "aeb51ad051bfc565d698c2b7801ba443189e47efd6b076b35d423bcee6cdb84e",
     "digits-24px-1600img-4x1ep-patch_mlp-6c152712": "895cc25ff8979c4820fb169e1011cd7a3f95dc36f87548d865bc539616e91502",
     "shapes-24px-500img-16x1ep-small_cnn-6562faf0": "eb0a0b704960f61339835aaa5aac8f410fc05f85e2c1453fea26f056489b9366",
+    "digits-32px-2000img-25x1ep-small_cnn-a7137b1a": "6e66802e8a56033cc8ba95974ed9090e16ebaa007dcf2d7c851805cc54e6e8d4",
+    "digits-32px-4000img-12x1ep-small_cnn-76245f16": "0c7a6673cdfa74363d3fb4a2f187e7c58b19d814ccfdca271ef4c1c14b40bb7e",
+    "digits-32px-500img-25x2ep-small_cnn_half-f555dc9e": "e456b9b0c715fe032eed794190ca7c7fe4eabaa840fc3caaeaeb2e217ed26bfd",
+    "shapes-32px-600img-15x3ep-small_cnn_half-4791806a": "26f94d25c8d199450eda01e420dbb1c3a81d2a612ae79bdcc5310390d7612e61",
+    "shapes-32px-1500img-15x2ep-small_cnn-467b77a1": "f7037fe038c3c3e72fdaf3d223e5c8c28b8ed577d8a4b3d6c8ad8c07d0176108",
+    "digits-32px-1200img-15x2ep-gn_resnet-324eb8cb": "fb8ccbf348049accb99e7513ce2cd00439ea4af0b2d150fe5804dafc87dc222f",
+    "shapes-32px-1000img-20x2ep-gn_resnet-bea4af61": "d8374291b469dc4cc7106cb29f105f469448183a2343543979c1f736c8eae389",
+    "digits-32px-2500img-16x1ep-patch_mlp-a11321c4": "0152754cd9845e786a66a7bec21803667c620903d136afb928b08535bb23087c",
+    "digits-32px-800img-16x3ep-small_cnn-6571c4b6": "f41c0fd28fc7053a3b302ccd05fce09506f305462bc45c02180be7ce471e2cb4",
+    "digits-32px-3000img-10x2ep-small_cnn_half-464a1fa1": "c423a9eb0d1eddf44172eb050c47613db6c744195f7f8079805355a38f2ab92c",
+    "digits-32px-1000img-18x2ep-small_cnn_half-6bcd5877": "52e3e34abd56306615f2eecee6a62e9da0d7532d78914b21b8638635ea476a37",
+    "shapes-32px-2000img-20x1ep-gn_resnet-6ece2274": "7f08150bc2a94fb5dd683d752500053d153b509485d0c33c3310da25770822cc",
+    "digits-32px-600img-16x3ep-patch_mlp-db19a594": "43f8666f58ce411b17b859da3aa1f567aee4f59be66327a411dce0895706c549",
+    "digits-32px-3000img-15x1ep-small_cnn-5ccedb10": "398d4cf202ae087ed16097aec6d09f8a167713f561454d81780b755e68d1216b",
 }
 """SHA-256 of train, val and test images and labels: each env id's default data, then every
 task of every task set, as ``benchmarks.data_fingerprints`` prints them (first 16 digits)."""
@@ -88,7 +104,19 @@ def test_every_generated_dataset_is_pinned():
     assert sorted(MAKERS) == sorted(PINNED_SHA256), "a task set changed: re-pin its tasks"
 
 
-@pytest.mark.parametrize("name", list(PINNED_SHA256))
+LARGE = 1500
+"""Tasks of more training images than this are pinned behind the ``slow`` marker (the
+``digits-long-v0`` ones at 32 px: about 2 s each); the three env ids' defaults, 4,000 images
+each, always run."""
+
+
+def _marks(name: str) -> list[pytest.MarkDecorator]:
+    task = next((t for ts in map(envs.task_set, envs.list_task_sets())
+                 for t in ts.train + ts.heldout if t.name == name), None)
+    return [pytest.mark.slow] if task is not None and task.generator.n_train > LARGE else []
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=_marks(n)) for n in PINNED_SHA256])
 def test_generated_bytes_are_the_pinned_ones(name):
     got = fingerprint(MAKERS[name]())
     assert got == PINNED_SHA256[name], (

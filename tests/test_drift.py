@@ -65,10 +65,13 @@ def test_a_drift_names_its_task_and_a_task_without_one_keeps_its_name():
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: envs.Drift(at=0.0), r"Drift.at must be a number in \(0.0, 1.0\)"),
+    (lambda: envs.Drift(at=0.0), r"Drift.at must be a finite number in \(0, 1\), got 0.0"),
+    (lambda: envs.Drift(at=1.0), r"Drift.at must be a finite number in \(0, 1\), got 1.0"),
     (lambda: envs.Drift(at=1.5), "Drift.at"),
-    (lambda: envs.Drift(label_noise=0.7), r"Drift.label_noise must be a number in \[0.0, 0.5\]"),
-    (lambda: envs.Drift(seed=-1), "Drift.seed must be a non-negative int"),
+    (lambda: envs.Drift(at=float("nan")), "Drift.at .* got nan"),
+    (lambda: envs.Drift(label_noise=0.7),
+     r"Drift.label_noise must be a finite number in \[0, 0.5\]"),
+    (lambda: envs.Drift(seed=-1), r"Drift.seed must be an int in \[0, inf\), got -1"),
     (lambda: envs.Task.of("digits", drift={"at": 0.5}), "Task.drift must be an envs.Drift"),
     (lambda: envs.EnvConfig(drift=0.3), "drift must be an envs.Drift or None"),
 ])

@@ -102,7 +102,7 @@ def _start(cmd: list[str], env: dict[str, str], logs: Path) -> subprocess.Popen:
 
 def _first_line_logged(out: Path) -> bool:
     steps = out / "steps.jsonl"
-    return steps.is_file() and steps.read_bytes().count(b"\n") >= 1
+    return steps.is_file() and steps.read_bytes().count(b"\n") >= 2  # the header, a decision
 
 
 def _first_checkpoint_written(out: Path) -> bool:

@@ -18,6 +18,7 @@ from envs.engine.data.digits import GENERATOR_VERSION
 from agents import load_controller
 from envs.errors import ConfigError
 from training import meta_train
+from training.core import jsonl
 from training.core.episode import run_episode
 from training.meta.rounds import CHECKPOINT, MetaConfig, MetaTrainer
 from training.meta.rollouts import ControllerSpec, EpisodeJob
@@ -48,8 +49,8 @@ def test_in_process_run_writes_summary_best_controller_and_logs(tmp_path):
     assert summary["final"]["round"] == 4 and (out / "final" / "controller.json").is_file()
     assert summary["cpu_hours"] > 0 and 0 < summary["learner_share"] < 1
     assert summary["return_test_spearman"] is None or -1 <= summary["return_test_spearman"] <= 1
-    lines = (out / "episodes.jsonl").read_text().splitlines()
-    assert len(lines) == 4 and all(json.loads(line)["split"] == "train" for line in lines)
+    lines = jsonl.read(out / "episodes.jsonl", jsonl.META_EPISODES).records
+    assert len(lines) == 4 and all(line["split"] == "train" for line in lines)
     assert (out / CHECKPOINT).is_file() and any((out / "tb").iterdir())
     task = envs.task_set(TINY_SET).heldout[0]
     env = envs.make(task)
@@ -89,8 +90,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path):
     for agent in a:
         for key, tensor in a[agent]["q_net"].items():
             assert tensor.equal(b[agent]["q_net"][key]), (agent, key)
-    lines = (tmp_path / "split" / "episodes.jsonl").read_text().splitlines()
-    assert len(lines) == 3
+    assert len(jsonl.read(tmp_path / "split" / "episodes.jsonl", jsonl.META_EPISODES).records) == 3
 
 
 def test_resume_refuses_changed_settings(tmp_path):
@@ -105,8 +105,7 @@ def test_two_ray_workers_give_the_in_process_result(tmp_path):
     ray_summary = MetaTrainer(cfg).run()
     local = MetaTrainer(config(tmp_path, "local", workers=2, episodes=4, eval_every=2))
     local_summary = local.run(pool=InProcessPool())
-    ray_episodes = [json.loads(x) for x in (tmp_path / "ray" / "episodes.jsonl").read_text()
-                    .splitlines()]
+    ray_episodes = jsonl.read(tmp_path / "ray" / "episodes.jsonl", jsonl.META_EPISODES).records
     assert strip_time(ray_episodes) == strip_time(local.state.episodes)
     assert ray_summary["curve"] == local_summary["curve"]
     assert [e["worker"] for e in ray_episodes] == [0, 1, 0, 1]
@@ -150,7 +149,7 @@ def test_cli_runs_and_prints_how_to_resume_when_stopped(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "0"], "workers must be a positive integer"),
     (["--task-set", "digits-v9"],
-     "Registered task sets: digits-drift-v0, digits-tiny-v0, digits-v0"),
+     "Registered task sets: digits-drift-v0, digits-long-v0, digits-tiny-v0, digits-v0"),
     (["--algo", "dqn"], "dqn"),
     (["--curiosity", "rdn"], "Did you mean 'rnd'"),
 ])

@@ -33,6 +33,7 @@ from agents import zoo
 from benchmarks import ablations, headroom, peers
 from conftest import TINY
 from training import imitate, meta_train, publish, run_marl
+from training.core.logs import read_steps
 from training.run.loop import run
 from training.meta.rounds import MetaConfig
 
@@ -297,8 +298,7 @@ def test_config_file_run_with_a_flag_over_it(shell):
 
 def test_static_recipe_by_action_names(shell):
     assert run_as_typed(command("--algo static")) == 0
-    steps = [json.loads(line) for line in
-             Path("runs/mlic-digits-static-s0/steps.jsonl").read_text().splitlines()]
+    steps = read_steps(Path("runs/mlic-digits-static-s0"))
     assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
 
 
@@ -312,8 +312,7 @@ def test_rollout_expert_counts_its_compute(shell):
     assert run_as_typed(ROLLOUT) == 0
     summary = _summary("runs/mlic-digits-rollout-s0")
     assert summary["algo"] == "rollout" and summary["decisions"] == TINY.max_decisions
-    steps = [json.loads(line) for line in
-             Path("runs/mlic-digits-rollout-s0/steps.jsonl").read_text().splitlines()]
+    steps = read_steps(Path("runs/mlic-digits-rollout-s0"))
     # 7 candidates (the incumbent and 6 changes), each held from its decision to the end
     segments = 7 * sum(range(1, TINY.max_decisions + 1))
     assert steps[-1]["agent"]["search/segments"] == segments

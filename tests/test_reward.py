@@ -20,9 +20,12 @@ def test_non_finite_or_non_numeric_fields_are_rejected_by_name(name, value):
         RewardConfig(**{name: value})
 
 
-def test_map_scale_must_be_positive():
-    with pytest.raises(ConfigError, match="map_scale must be positive"):
+def test_map_scale_must_be_positive_and_weights_not_negative():
+    with pytest.raises(ConfigError, match=r"map_scale must be a finite number in \(0, inf\)"):
         RewardConfig(map_scale=0.0)
+    for name in ("w_map", "w_stab", "w_conv", "w_pen", "switch_cost"):
+        with pytest.raises(ConfigError, match=rf"RewardConfig\.{name} .* in \[0, inf\), got -1"):
+            RewardConfig(**{name: -1})
 
 
 def test_finite_config_gives_a_finite_reward():

@@ -10,7 +10,8 @@ import agents
 from conftest import TINY
 from envs.errors import ConfigError
 from training.core.config import RunConfig
-from training.core.logs import read_steps
+from training.core.jsonl import CutLineWarning
+from training.core.logs import STEPS_FILE, read_steps
 from training.run.loop import run
 from training.run_marl import main, parse_config
 
@@ -88,6 +89,29 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, algo, curiosity, reward):
     a, b = read_steps(tmp_path / "a" / "run"), read_steps(tmp_path / "b" / "run")
     strip = lambda s: {k: v for k, v in s.items() if k not in ("time", "agent")}  # noqa: E731
     assert [strip(s) for s in a] == [strip(s) for s in b]
+
+
+def test_resume_after_the_steps_log_was_cut_mid_line(tmp_path):
+    """Issue 31: the log cut behind its checkpoint (decision 2 half written) is cut back to
+    its last complete line; the next decision starts a line of its own and the run ends."""
+    calls = {"n": 0}
+
+    def stop_after_two():
+        calls["n"] += 1
+        return calls["n"] >= 2
+
+    config = _tiny(tmp_path, algo="static")
+    assert run(config, should_stop=stop_after_two).summary["decisions"] == 2
+    out = tmp_path / "run"
+    before = read_steps(out)
+    (out / STEPS_FILE).write_bytes((out / STEPS_FILE).read_bytes()[:-10])
+    with pytest.warns(CutLineWarning) as caught:
+        resumed = run(dataclasses.replace(config, resume=True))
+    said = " | ".join(str(w.message) for w in caught)
+    assert "line 3 was cut short" in said and "holds 1 of the 2 decisions" in said
+    assert not resumed.interrupted and resumed.summary["decisions"] == TINY.max_decisions
+    steps = read_steps(out)  # every line whole: the run's end read them for its report
+    assert steps[0] == before[0] and [s["step"] for s in steps[1:]] == [before[1]["step"] + 1]
 
 
 @pytest.mark.parametrize("algo", ["ma2ml", "ma2ml-lite", "mat-dqn"])

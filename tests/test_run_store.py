@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from benchmarks import ablations, episodes, peers
+from training.core.jsonl import CutLineWarning
 from training.core.run_store import RunStore, SweepResumeError, run_sweep
 
 
@@ -48,7 +49,8 @@ def test_store_skips_a_line_cut_short_and_appends_cleanly(tmp_path):
     store.put("a", 0, Result(1.0))
     with path.open("a") as f:
         f.write('{"name": "a", "seed": 1, "result": {"sco')  # killed mid-write
-    resumed = RunStore(path, {"env": "x"}, resume=True)
+    with pytest.warns(CutLineWarning, match="line 3 was cut short"):
+        resumed = RunStore(path, {"env": "x"}, resume=True)
     assert resumed.get("a", 1, Result) is None and resumed.get("a", 0, Result) == Result(1.0)
     resumed.put("a", 1, Result(2.0))
     lines = [json.loads(line) for line in path.read_text().splitlines()]

@@ -6,7 +6,8 @@
     python -m training.meta_train ... --resume           # continue exactly where it stopped
 
 ``--workers 1`` runs in-process and needs no Ray. Writes into ``--out``: ``checkpoint.pt``
-(after every round), ``episodes.jsonl`` (one line per training episode), ``tb/``
+(after every round), ``episodes.jsonl`` (a header, then one line per training episode:
+read it with ``training.core.jsonl.read(path, jsonl.META_EPISODES)``), ``tb/``
 (TensorBoard), ``best/`` (the controller with the best held-out val mAP so far, loadable
 with ``--load-agents`` or ``agents.load_controller``) and ``summary.json``. Ctrl-C stops
 after the current round and prints the command that resumes it. How the rounds work is

@@ -61,6 +61,7 @@ from agents.common import (JointBatch, JointReplayBuffer, load_file, load_module
                            load_optimizer)
 from agents.ma2ml.nets import JointCritic
 from agents.ma2ml.policy_team import PolicyTeamConfig, PolicyTeamController
+from envs.checks import require_in_range, require_optional_in_range
 
 CRITIC_FILE = "critic.pt"
 
@@ -70,35 +71,36 @@ class MA2MLConfig(PolicyTeamConfig):
     """Hyperparameters of ``ma2ml`` (runs of 25-100 decisions: learns from the 8th)."""
 
     policy_lr: float = 1e-3
-    """Adam learning rate of each policy (slower than the critic it follows)."""
+    """Adam learning rate of each policy (slower than the critic it follows), in (0, inf)."""
     critic_lr: float = 1e-2
-    """Adam learning rate of the critic (tiny MLP, short runs: learns fast)."""
+    """Adam learning rate of the critic (tiny MLP, short runs: learns fast), in (0, inf)."""
     buffer_size: int = 10_000
-    """Replay capacity (joint transitions)."""
+    """Replay capacity (joint transitions): an int in [1, inf)."""
     learning_starts: int = 8
-    """Transitions stored before the first update."""
+    """Transitions stored before the first update: an int in [1, inf)."""
     batch_size: int = 32
-    """Replayed transitions per update (drawn with replacement)."""
+    """Replayed transitions per update (drawn with replacement): an int in [1, inf)."""
     gradient_steps: int = 1
-    """Updates (critic, then policies) per env step."""
+    """Updates (critic, then policies) per env step: an int in [1, inf)."""
     tau: float = 0.05
-    """Polyak coefficient of the target critic."""
+    """Polyak coefficient of the target critic, in (0, 1]."""
     next_action_samples: int = 8
-    """Joint next actions sampled per state for the TD target's expectation."""
+    """Joint next actions sampled per state for the TD target's expectation: an int in
+    [1, inf)."""
     importance_clip: float | None = 1.0
-    """Truncation c of the others' importance ratio; None: no importance weights."""
+    """Truncation c of the others' importance ratio, in (0, inf); None: no importance
+    weights."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        e = AgentConfigError
         for name in ("buffer_size", "learning_starts", "batch_size", "gradient_steps",
                      "next_action_samples"):
-            if int(getattr(self, name)) < 1:
-                raise AgentConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 < self.tau <= 1.0:
-            raise AgentConfigError(f"tau must be in (0, 1], got {self.tau}")
-        if self.importance_clip is not None and self.importance_clip <= 0:
-            raise AgentConfigError(
-                f"importance_clip must be > 0 or None, got {self.importance_clip}")
+            require_in_range(name, getattr(self, name), 1, integer=True, error=e)
+        require_in_range("critic_lr", self.critic_lr, 0.0, low_open=True, error=e)
+        require_in_range("tau", self.tau, 0.0, 1.0, low_open=True, error=e)
+        require_optional_in_range("importance_clip", self.importance_clip, 0.0, low_open=True,
+                                  error=e)
 
 
 class MA2MLController(PolicyTeamController):

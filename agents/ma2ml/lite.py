@@ -35,6 +35,7 @@ from agents.common import generator_state, set_generator_state
 from agents.errors import AgentConfigError, ControllerCheckpointError
 from agents.common import load_file, load_module, load_optimizer, mlp
 from agents.ma2ml.policy_team import PolicyTeamConfig, PolicyTeamController
+from envs.checks import require_in_range, require_optional_in_range
 
 BASELINE_FILE = "baseline.pt"
 
@@ -44,16 +45,16 @@ class MA2MLLiteConfig(PolicyTeamConfig):
     """Hyperparameters of ``ma2ml-lite``."""
 
     baseline_lr: float = 3e-3
-    """Adam learning rate of the state-value baseline."""
+    """Adam learning rate of the state-value baseline, in (0, inf)."""
     horizon: int | None = 5
-    """Rewards summed into each return; None: to the episode's end (plain REINFORCE)."""
+    """Rewards summed into each return, an int in [1, inf); None: to the episode's end
+    (plain REINFORCE)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.baseline_lr <= 0:
-            raise AgentConfigError(f"baseline_lr must be > 0, got {self.baseline_lr}")
-        if self.horizon is not None and int(self.horizon) < 1:
-            raise AgentConfigError(f"horizon must be >= 1 or None, got {self.horizon}")
+        e = AgentConfigError
+        require_in_range("baseline_lr", self.baseline_lr, 0.0, low_open=True, error=e)
+        require_optional_in_range("horizon", self.horizon, 1, integer=True, error=e)
 
 
 class MA2MLLiteController(PolicyTeamController):

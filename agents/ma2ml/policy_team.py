@@ -28,6 +28,7 @@ from agents.base import Controller, Observations, Transition
 from agents.common import (as_state, joint_step, load_file, load_module, load_optimizer,
                            shared_state_dim, spawn_seeds)
 from agents.errors import AgentConfigError
+from envs.checks import require_choice, require_in_range, require_sizes
 from agents.ma2ml.nets import entropy_and_kl, policy_net
 
 SETTINGS = ("per-step", "pipeline")
@@ -46,38 +47,36 @@ class PolicyTeamConfig:
     """"env": the env's shared reward; "val_map": ``infos[agent]["metrics"]["mAP"] / 100``;
     None: "env" for per-step, "val_map" for pipeline."""
     gamma: float = 0.5
-    """Discount (unused in pipeline, where every transition ends its episode)."""
+    """Discount, in [0, 1] (unused in pipeline, where every transition ends its episode)."""
     hidden: tuple[int, ...] = (64, 64)
-    """Hidden layer sizes of every network."""
+    """Hidden layer sizes of every network: ints in [1, inf) (a list is kept as a tuple)."""
     policy_lr: float = 3e-3
-    """Adam learning rate of each policy."""
+    """Adam learning rate of each policy, in (0, inf)."""
     entropy_coef: float = 0.01
-    """Weight of the policies' entropy bonus."""
+    """Weight of the policies' entropy bonus, in [0, inf)."""
     kl_coef: float = 0.1
-    """Weight of the KL(target policy || policy) penalty: the trust region."""
+    """Weight of the KL(target policy || policy) penalty, the trust region: in [0, inf)."""
     policy_tau: float = 0.05
-    """Polyak coefficient of the target policies (small: the trust region moves slowly)."""
+    """Polyak coefficient of the target policies, in (0, 1] (small: the trust region moves
+    slowly)."""
     max_grad_norm: float = 10.0
-    """Gradient-norm clip of every network, per agent."""
+    """Gradient-norm clip of every network, per agent, in (0, inf)."""
 
     def __post_init__(self) -> None:
-        if self.setting not in SETTINGS:
-            raise AgentConfigError(f"setting must be one of {SETTINGS}, got {self.setting!r}")
-        if self.reward_source is not None and self.reward_source not in REWARD_SOURCES:
+        e = AgentConfigError
+        require_choice("setting", self.setting, SETTINGS, e)
+        if self.reward_source is not None and (not isinstance(self.reward_source, str)
+                                               or self.reward_source not in REWARD_SOURCES):
             raise AgentConfigError(
                 f"reward_source must be one of {REWARD_SOURCES} or None, "
                 f"got {self.reward_source!r}")
-        if not 0.0 <= self.gamma <= 1.0:
-            raise AgentConfigError(f"gamma must be in [0, 1], got {self.gamma}")
-        if not 0.0 < self.policy_tau <= 1.0:
-            raise AgentConfigError(f"policy_tau must be in (0, 1], got {self.policy_tau}")
+        require_in_range("gamma", self.gamma, 0.0, 1.0, error=e)
+        require_in_range("policy_tau", self.policy_tau, 0.0, 1.0, low_open=True, error=e)
         for name in ("policy_lr", "max_grad_norm"):
-            if getattr(self, name) <= 0:
-                raise AgentConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+            require_in_range(name, getattr(self, name), 0.0, low_open=True, error=e)
         for name in ("entropy_coef", "kl_coef"):
-            if getattr(self, name) < 0:
-                raise AgentConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        object.__setattr__(self, "hidden", tuple(int(n) for n in self.hidden))
+            require_in_range(name, getattr(self, name), 0.0, error=e)
+        object.__setattr__(self, "hidden", require_sizes("hidden", self.hidden, e))
 
     @property
     def rewards_from(self) -> str:

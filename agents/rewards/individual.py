@@ -45,6 +45,7 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from agents.errors import AgentConfigError
+from envs.checks import require_in_range
 from envs.errors import ResetNeededError
 from envs.reward import RewardConfig
 
@@ -54,15 +55,18 @@ class IndividualRewardConfig:
     """Scales of the individual signals (the penalty's weights come from the env's ``RewardConfig``)."""
 
     aug_scale: float = 0.05
-    """Change of log(val/train loss) at which the aug signal's tanh reaches 0.76."""
+    """Change of log(val/train loss) at which the aug signal's tanh reaches 0.76, in
+    (0, inf)."""
     opt_scale: float = 0.1
-    """Relative train-loss decrease at which the opt signal's tanh reaches 0.76."""
+    """Relative train-loss decrease at which the opt signal's tanh reaches 0.76, in (0, inf)."""
     tail_scale: float = 2.0
-    """Tail-class AP change (points) at which the loss signal's tanh reaches 0.76."""
+    """Tail-class AP change (points) at which the loss signal's tanh reaches 0.76, in
+    (0, inf)."""
 
     def __post_init__(self) -> None:
-        if not min(self.aug_scale, self.opt_scale, self.tail_scale) > 0:
-            raise AgentConfigError(f"scales must be > 0: {self}")
+        for name in ("aug_scale", "opt_scale", "tail_scale"):
+            require_in_range(name, getattr(self, name), 0.0, low_open=True,
+                             error=AgentConfigError)
 
 
 @dataclass(frozen=True)

@@ -121,8 +121,8 @@ def recommended(root: Path | None = None) -> str | None:
 
 def _card_of(directory: Path) -> dict[str, Any]:
     try:
-        value = json.loads((directory / CARD_JSON).read_text())
-    except (OSError, json.JSONDecodeError):
+        value = json.loads((directory / CARD_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError: not JSON, or not UTF-8
         return {}
     return value if isinstance(value, dict) else {}
 
@@ -152,9 +152,9 @@ def read_json_object(path: Path, error: type[Exception], missing: str) -> dict[s
     if not path.is_file():
         raise error(f"{path} is missing: {missing}")
     try:
-        value = json.loads(path.read_text())
-    except json.JSONDecodeError as problem:
-        raise error(f"{path} is not valid JSON ({problem})") from problem
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as problem:  # not JSON, or not even UTF-8 text
+        raise error(f"{path} is damaged, not valid JSON ({problem})") from problem
     if not isinstance(value, dict):
         raise error(f"{path} must hold a JSON object, not {type(value).__name__}")
     return value
@@ -174,7 +174,13 @@ def load(name: str, env: ParallelEnv, *, seed: int, training: bool = False,
     label = PREFIX + directory.name
     # The card's settings first: they name the exact value to pass, where a wrong observation
     # size (read_manifest) can only guess at its cause.
-    check_env_settings(read_card(name, root).get("env_settings") or {}, env, label)
+    card = directory / CARD_JSON
+    settings = read_card(name, root).get("env_settings") or {}
+    if not isinstance(settings, Mapping):
+        raise ControllerCheckpointError(f"{card} is damaged: its env_settings is not an object "
+                                        "of settings; reinstall the package (or republish the "
+                                        "entry)")
+    check_env_settings(settings, env, label)
     read_manifest(directory, env, label=label)
     # Imported here: the registry resolves zoo names through this module.
     from agents.registry import load_controller

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from envs.errors import ConfigError
+from envs.engine.checks import require_in_range
 
 _DRIFT_STREAM = 11
 """SeedSequence entry of the drift's label flips (apart from the generator's own streams)."""
@@ -29,21 +29,17 @@ class Drift:
     """From ``at`` (a fraction of the budget) on, train labels flip with ``label_noise``."""
 
     at: float = 0.5
-    """Where the drift starts, as a fraction of the training budget, in (0, 1)."""
+    """Where the drift starts, as a fraction of the training budget, in (0, 1) (both ends
+    open: a drift at the start or at the end would be no drift)."""
     label_noise: float = 0.0
     """Probability that a train label entry flips from then on, in [0, 0.5]."""
     seed: int = 0
-    """Seeds the flips (one draw per train image and class)."""
+    """Seeds the flips (one draw per train image and class): an int in [0, inf)."""
 
     def __post_init__(self) -> None:
-        for name, low, high, low_open in (("at", 0.0, 1.0, True), ("label_noise", 0.0, 0.5, False)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                    or not (low < value if low_open else low <= value) or not value <= high:
-                bounds = f"({low}, {high})" if low_open else f"[{low}, {high}]"
-                raise ConfigError(f"Drift.{name} must be a number in {bounds}, got {value!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ConfigError(f"Drift.seed must be a non-negative int, got {self.seed!r}")
+        require_in_range("Drift.at", self.at, 0.0, 1.0, low_open=True, high_open=True)
+        require_in_range("Drift.label_noise", self.label_noise, 0.0, 0.5)
+        require_in_range("Drift.seed", self.seed, 0, integer=True)
 
     def start_step(self, total_steps: int) -> int:
         """The first training iteration that sees the drifted labels."""

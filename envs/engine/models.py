@@ -38,11 +38,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import zipfile
 from typing import Any, Callable
 
 import torch
 from torch import Tensor, nn
 
+from envs.engine.weights import archive_problem
 from envs.errors import CheckpointError, ConfigError
 
 __all__ = ["BACKBONES", "GNResNet", "PatchMLP", "ResNet", "SmallCNN", "build_model"]
@@ -271,16 +273,27 @@ def _read_state_dict(path: str) -> dict[str, Tensor]:
     """Load a state_dict (optionally wrapped under 'state_dict' or 'model') from a file."""
     if not os.path.isfile(path):
         raise ConfigError(f"weights file not found: {path!r}")
+    # torch.save writes a zip, whose checksums torch.load does not check: flipped bytes would
+    # load as weights. A file that is no zip at all may be torch's legacy format: torch decides.
+    problem = archive_problem(path) if zipfile.is_zipfile(path) else None
+    if problem is not None:
+        raise _damaged(path, problem)
     try:
         state: Any = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"cannot read weights file {path!r}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [""])[0][:200]  # torch's run to pages
+        raise _damaged(path, f"{type(exc).__name__}: {first}") from exc
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
         raise CheckpointError(f"weights file {path!r} does not hold a state_dict of tensors")
     return state
+
+
+def _damaged(path: str, detail: str) -> CheckpointError:
+    return CheckpointError(f"weights file {path!r} is damaged ({detail}): it is truncated or "
+                           "corrupted, or not a torch.save file; copy or download it again")
 
 
 def _load_backbone(model: nn.Module, path: str) -> None:

@@ -42,7 +42,9 @@ from envs.engine.recipe import Recipe
 from envs.engine.runtime import RecipeRuntime, SegmentStats
 from envs.engine.sampler import BatchSampler
 from envs.engine.weights import channel_stats
-from envs.engine.checks import require_positive_int
+from envs.engine.checks import (check_device, require_bool, require_in_range,
+                                require_optional_in_range, require_optional_path,
+                                require_positive_int, require_str)
 from envs.errors import ConfigError
 
 AMP_MODES = ("none", "bf16", "fp16")
@@ -58,9 +60,9 @@ class TrainerConfig:
     weights_path: str | None = None
     """Optional local state-dict file for the backbone (pretrained weights)."""
     batch_size: int = 64
-    """Training batch size (capped at the training-set size)."""
+    """Training batch size (capped at the training-set size): an int in [1, inf)."""
     eval_batch_size: int = 512
-    """Batch size for evaluation."""
+    """Batch size for evaluation: an int in [1, inf)."""
     device: str = "cpu"
     """torch device string, e.g. ``"cpu"`` or ``"cuda"``."""
     amp: str = "none"
@@ -68,15 +70,18 @@ class TrainerConfig:
     channels_last: bool = True
     """Use the channels-last memory format (about 1.7x faster convolutions on CPU)."""
     lr_ema_rate: float = 0.2
-    """Fast EMA: fraction of the gap to the scheduled LR multiplier closed per iteration."""
+    """Fast EMA: fraction of the gap to the scheduled LR multiplier closed per iteration, in
+    (0, 1]."""
     weight_ema_decay: float = 0.99
-    """Slow EMA decay of the weights used for evaluation (per iteration)."""
+    """Slow EMA decay of the weights used for evaluation (per iteration), in [0, 1)."""
     lr_scale: float = 1.0
-    """Multiplies every optimizer's base LR (e.g. for a larger batch size)."""
+    """Multiplies every optimizer's base LR (e.g. for a larger batch size), in (0, inf)."""
     grad_clip: float | None = 10.0
-    """Max global gradient L2 norm; ``None`` disables clipping (the norm is still measured)."""
+    """Max global gradient L2 norm, in (0, inf); ``None`` disables clipping (the norm is
+    still measured)."""
     finite_check_every: int = 1
-    """Check the loss for NaN/inf every this many iterations (a larger value saves syncs on GPU)."""
+    """Check the loss for NaN/inf every this many iterations (a larger value saves syncs on
+    GPU): an int in [1, inf)."""
     schedule_free_eval: str = "ema"
     """What is evaluated while Schedule-Free AdamW trains: ``"ema"``, the slow EMA (as for
     every optimizer) of Schedule-Free's average ``x``; ``"average"``, ``x`` itself (its
@@ -84,20 +89,22 @@ class TrainerConfig:
     evaluated weights either way."""
 
     def __post_init__(self) -> None:
-        require_positive_int("batch_size", self.batch_size)
-        require_positive_int("eval_batch_size", self.eval_batch_size)
-        require_positive_int("finite_check_every", self.finite_check_every)
-        if self.amp not in AMP_MODES:
+        require_str("backbone", self.backbone)
+        require_optional_path("weights_path", self.weights_path)
+        for name in ("batch_size", "eval_batch_size", "finite_check_every"):
+            require_positive_int(name, getattr(self, name))
+        check_device(self.device)
+        if not isinstance(self.amp, str) or self.amp not in AMP_MODES:
             raise ConfigError(f"amp={self.amp!r} is not one of {AMP_MODES}")
         if self.amp == "fp16" and not self.device.startswith("cuda"):
             raise ConfigError("amp='fp16' needs a CUDA device; use amp='bf16' on CPU")
-        if not self.lr_scale > 0.0:
-            raise ConfigError(f"lr_scale must be positive, got {self.lr_scale}")
-        if not 0.0 < self.lr_ema_rate <= 1.0:
-            raise ConfigError(f"lr_ema_rate must be in (0, 1], got {self.lr_ema_rate}")
-        if not 0.0 <= self.weight_ema_decay < 1.0:
-            raise ConfigError(f"weight_ema_decay must be in [0, 1), got {self.weight_ema_decay}")
-        if self.schedule_free_eval not in SCHEDULE_FREE_EVALS:
+        require_bool("channels_last", self.channels_last)
+        require_in_range("lr_scale", self.lr_scale, 0.0, low_open=True)
+        require_in_range("lr_ema_rate", self.lr_ema_rate, 0.0, 1.0, low_open=True)
+        require_in_range("weight_ema_decay", self.weight_ema_decay, 0.0, 1.0, high_open=True)
+        require_optional_in_range("grad_clip", self.grad_clip, 0.0, low_open=True)
+        if not isinstance(self.schedule_free_eval, str) \
+                or self.schedule_free_eval not in SCHEDULE_FREE_EVALS:
             raise ConfigError(f"schedule_free_eval={self.schedule_free_eval!r} is not one of "
                               f"{SCHEDULE_FREE_EVALS}")
 

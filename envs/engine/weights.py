@@ -1,8 +1,38 @@
-"""Weight-space helpers of the trainer: snapshots, norms, finiteness, input statistics."""
+"""Weight-space helpers of the trainer: snapshots, norms, finiteness, input statistics, and
+whether a saved weights archive is whole."""
 from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+
+def archive_problem(path: str | os.PathLike, members: Sequence[str] = ()) -> str | None:
+    """What is wrong with the zip archive at ``path`` (``torch.save``, SB3's ``save`` and
+    ``numpy.savez`` all write one), or None if it is whole: every member's CRC holds and
+    ``members`` are in it.
+
+    Their readers do not all check: ``torch.load`` loads flipped bytes in a tensor as
+    weights, and ``numpy.load`` raises ``zipfile.BadZipFile``. A file cut short by a full
+    disk or an interrupted copy, or overwritten, is caught here instead.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            corrupt = archive.testzip()  # reads every member, checking its CRC
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError,
+            zlib.error) as error:  # ValueError: e.g. a member name that no longer decodes
+        return f"not a readable zip archive: {error}"
+    missing = [m for m in members if m not in names]
+    if missing:
+        return f"{', '.join(missing)} missing from it"
+    if corrupt is not None:
+        return f"{corrupt} in it fails its checksum"
+    return None
 
 
 def channel_stats(images: torch.Tensor, max_images: int = 2048) -> tuple[torch.Tensor, torch.Tensor]:

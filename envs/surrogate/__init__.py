@@ -5,7 +5,9 @@
 ``digits-v1``; its card ``weights/digits-v1.json`` gives the command and the measured
 fidelity). ``model`` holds the ensemble, ``env`` the ParallelEnv.
 """
-from envs.surrogate.env import SURROGATE_ID, WEIGHTS, SurrogateEnv, make_surrogate
+from envs.surrogate.env import (SETTINGS, SURROGATE_ID, WEIGHTS, SurrogateEnv, make_surrogate,
+                                surrogate_from_settings)
 from envs.surrogate.model import Ensemble
 
-__all__ = ["Ensemble", "SURROGATE_ID", "SurrogateEnv", "WEIGHTS", "make_surrogate"]
+__all__ = ["Ensemble", "SETTINGS", "SURROGATE_ID", "SurrogateEnv", "WEIGHTS", "make_surrogate",
+           "surrogate_from_settings"]

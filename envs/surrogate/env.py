@@ -20,6 +20,8 @@ disagreement on the val-mAP change.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -39,8 +41,12 @@ from envs.surrogate.model import (ACTION_SIZES, CATALOGUE, DYNAMIC, SCALARS, Ens
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits-v1.npz"
 """The bundled fit (its card, ``digits-v1.json`` beside it, says how it was made)."""
 SPLITS = ("train", "heldout")
+SETTINGS = ("weights", "split", "task")
+"""The keywords ``envs.make("mlic-surrogate-v0", ...)`` takes (:func:`make_surrogate`'s)."""
 _VAL = DYNAMIC.index("val_map")
 ONE_HOT_SIZE = sum(ACTION_SIZES)
+_TASK_KEYS = {"split", "decisions", "features", "starts", "start_val"}
+"""What every entry of a fit's task table holds."""
 
 
 class SurrogateEnv(AgentSpaces, ParallelEnv):
@@ -50,9 +56,11 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
 
     def __init__(self, weights: str | Path | None = None, split: str = "train",
                  ensemble: Ensemble | None = None, task: str | None = None) -> None:
-        self.model = ensemble if ensemble is not None else Ensemble.load(Path(weights or WEIGHTS))
-        if split not in SPLITS:
+        if weights is not None and not isinstance(weights, (str, os.PathLike)):
+            raise ConfigError(f"weights must be the path of a fitted .npz, got {weights!r}")
+        if not isinstance(split, str) or split not in SPLITS:
             raise ConfigError(f"split {split!r} is not one of {SPLITS}")
+        self.model = ensemble if ensemble is not None else Ensemble.load(Path(weights or WEIGHTS))
         self.tasks: dict[str, dict[str, Any]] = self.model.meta["tasks"]
         self.split = split
         self.fixed_task = task if task is None else self._known(task)
@@ -64,6 +72,7 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
         self._init_spaces(EnvConfig(observation="relative", history=history,
                                     agents=tuple(COMPONENTS),
                                     catalogue=self.model.meta.get("catalogue", CATALOGUE)))
+        self._check_task_table(weights)
         self.render_mode: str | None = None
         self.agents: list[str] = []
         self.task: str | None = None
@@ -113,8 +122,30 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
         return (observations, {a: reward for a in agents}, {a: False for a in agents},
                 {a: truncated for a in agents}, {a: infos[a] for a in agents})
 
+    def _check_task_table(self, weights: str | Path | None) -> None:
+        """Refuse a model whose task table or input width does not fit this env (a model file
+        that loaded but would fail at the first step), naming the file."""
+        obs_dim = self.observation_space(self.possible_agents[0]).shape[0]
+        for name, task in self.tasks.items():
+            if not isinstance(task, dict) or not _TASK_KEYS <= set(task) \
+                    or not all(isinstance(task[k], list) for k in ("features", "starts",
+                                                                    "start_val")) \
+                    or not task["starts"] or len(task["starts"]) != len(task["start_val"]):
+                problem = f"task {name!r} of its table lacks {sorted(_TASK_KEYS)}"
+            elif any(not isinstance(s, list) or len(s) != obs_dim for s in task["starts"]):
+                problem = f"task {name!r} starts from observations that are not {obs_dim} long"
+            elif obs_dim + ONE_HOT_SIZE + len(task["features"]) != self.model.x_mean.size:
+                problem = (f"its model takes {self.model.x_mean.size} inputs, not the "
+                           f"{obs_dim + ONE_HOT_SIZE + len(task['features'])} of an observation, "
+                           f"a joint action and task {name!r}'s features")
+            else:
+                continue
+            raise ConfigError(f"surrogate weights {weights or WEIGHTS} do not fit this env: "
+                              f"{problem}; fit them again with python -m benchmarks.surrogate "
+                              "fit")
+
     def _known(self, task: str) -> str:
-        if task not in self.tasks:
+        if not isinstance(task, str) or task not in self.tasks:
             raise ConfigError(f"task {task!r} is not in the surrogate's task table: use one of "
                               f"{sorted(self.tasks)}")
         return task
@@ -151,9 +182,27 @@ class SurrogateEnv(AgentSpaces, ParallelEnv):
         return None
 
 
-def make_surrogate(weights: str | Path | None = None, split: str = "train") -> SurrogateEnv:
+def make_surrogate(weights: str | Path | None = None, split: str = "train",
+                   task: str | None = None) -> SurrogateEnv:
     """``mlic-surrogate-v0``: the bundled fit, or the ``weights`` of another."""
-    return SurrogateEnv(weights, split)
+    return SurrogateEnv(weights, split, task=task)
 
 
-__all__ = ["SURROGATE_ID", "SurrogateEnv", "WEIGHTS", "make_surrogate"]
+def surrogate_from_settings(settings: Mapping[str, Any]) -> SurrogateEnv:
+    """``envs.make("mlic-surrogate-v0", **settings)``: :func:`make_surrogate`, refusing a
+    setting it does not take (a training env's, such as ``image_size``) by name, with the ones
+    it takes."""
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        hints = "".join(f" ({name!r}: did you mean {close[0]!r}?)" for name in unknown
+                        for close in [difflib.get_close_matches(name, SETTINGS, n=1)] if close)
+        raise ConfigError(
+            f"{SURROGATE_ID} does not take {', '.join(map(repr, unknown))}{hints}: its dynamics "
+            f"are a fitted model, so no data, model or budget setting applies. It takes "
+            f"{', '.join(SETTINGS)} (weights: a fitted .npz, default the bundled one; split: "
+            f"one of {SPLITS}; task: a name in its task table)")
+    return make_surrogate(**settings)
+
+
+__all__ = ["SETTINGS", "SURROGATE_ID", "SurrogateEnv", "WEIGHTS", "make_surrogate",
+           "surrogate_from_settings"]

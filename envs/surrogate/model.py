@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ import numpy as np
 
 from envs.engine.models import BACKBONES
 from envs.engine.recipe import CLASSIC, COMPONENTS, catalogue
+from envs.engine.weights import archive_problem
 from envs.errors import ConfigError
 from envs.observation import FEATURES
 from envs.tasks import SOURCES, Task
@@ -175,23 +177,82 @@ class Ensemble:
 
     @classmethod
     def load(cls, path: Path) -> Ensemble:
+        """The ensemble saved at ``path``; a ``ConfigError`` naming ``path`` if it is missing,
+        or damaged (not a whole ``.npz``, or arrays that do not form an ensemble)."""
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"surrogate weights {path} are missing: fit them with "
                               "python -m benchmarks.surrogate fit")
+        problem = archive_problem(path)  # numpy.load reports a bad checksum as BadZipFile
+        if problem is not None:
+            raise _damaged(path, problem)
         try:
             with np.load(path) as data:
                 arrays = {k: data[k] for k in data.files}
             meta = json.loads(arrays.pop("meta").tobytes().decode())
-        except (OSError, ValueError, KeyError) as error:
-            raise ConfigError(f"surrogate weights {path} are unreadable ({error}): fit them "
-                              "again with python -m benchmarks.surrogate fit") from None
-        members = 1 + max(int(k[1:].split("_")[0]) for k in arrays if k.startswith("m"))
-        depth = 1 + max(int(k.split("_w")[1]) for k in arrays if "_w" in k)
-        layers = [[(arrays[f"m{m}_w{i}"], arrays[f"m{m}_b{i}"]) for i in range(depth)]
-                  for m in range(members)]
-        return cls(layers, arrays["x_mean"], arrays["x_std"], arrays["y_mean"], arrays["y_std"],
-                   meta)
+        except (OSError, ValueError, KeyError, EOFError) as error:  # ValueError: JSON, UTF-8
+            raise _damaged(path, f"{type(error).__name__}: {error}") from None
+        try:
+            layers = _layers(arrays)
+            ensemble = cls(layers, arrays["x_mean"], arrays["x_std"], arrays["y_mean"],
+                           arrays["y_std"], meta)
+        except KeyError as error:
+            raise _damaged(path, f"array {error} missing") from None
+        problem = ensemble.problem()
+        if problem is not None:
+            raise _damaged(path, problem)
+        return ensemble
+
+    def problem(self) -> str | None:
+        """What keeps these arrays from being an ensemble (not float arrays, shapes that do not
+        chain, non-finite entries, a zero scale, no task table), or None."""
+        stats = {"x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean,
+                 "y_std": self.y_std}
+        arrays = list(stats.values()) + [a for member in self.layers for pair in member
+                                         for a in pair]
+        if not all(isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.floating)
+                   for a in arrays):
+            return "arrays that are not floating-point"
+        sizes = {"x": self.x_mean.size, "y": self.y_mean.size}
+        for name, array in stats.items():
+            if array.shape != (sizes[name[0]],):
+                return f"{name} has shape {array.shape}"
+        for m, member in enumerate(self.layers):
+            rows = len(self.x_mean)
+            for i, (w, b) in enumerate(member):
+                if w.ndim != 2 or w.shape[0] != rows or b.shape != (w.shape[1],):
+                    return (f"layer {i} of member {m} has weights {w.shape} and bias {b.shape} "
+                            f"after {rows} inputs")
+                rows = w.shape[1]
+            if rows != 2 * len(self.y_mean):
+                return f"member {m} has {rows} outputs for {len(self.y_mean)} targets"
+        if not all(np.isfinite(a).all() for a in arrays):
+            return "non-finite entries"
+        if not (self.x_std > 0).all() or not (self.y_std > 0).all():
+            return "a scale (x_std or y_std) that is not positive"
+        if not isinstance(self.meta, dict) or not isinstance(self.meta.get("tasks"), dict) \
+                or not isinstance(self.meta.get("history"), int):
+            return "its meta lacks the task table ('tasks') or 'history'"
+        return None
+
+
+def _layers(arrays: dict[str, np.ndarray]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Each member's ``(W, b)`` per layer, from the arrays ``m<member>_w<layer>`` and
+    ``m<member>_b<layer>``; a ``KeyError`` names one that is missing."""
+    found = [re.fullmatch(r"m(\d+)_[wb](\d+)", k) for k in arrays]
+    indices = [(int(f.group(1)), int(f.group(2))) for f in found if f]
+    if not indices:
+        raise KeyError("m0_w0")
+    members = 1 + max(m for m, _ in indices)
+    depth = 1 + max(i for _, i in indices)
+    return [[(arrays[f"m{m}_w{i}"], arrays[f"m{m}_b{i}"]) for i in range(depth)]
+            for m in range(members)]
+
+
+def _damaged(path: Path, detail: str) -> ConfigError:
+    return ConfigError(f"surrogate weights {path} are damaged, unreadable ({detail}): copy "
+                       "them again (the bundled fit: reinstall the package), or fit them "
+                       "again with python -m benchmarks.surrogate fit")
 
 
 __all__ = ["ACTION_SIZES", "DYNAMIC", "Ensemble", "action_one_hot", "model_inputs",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from os import PathLike
@@ -43,6 +44,8 @@ CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind", "catalogue", "context_f
 """The env settings a trained controller depends on beyond its spaces: what its observations
 mean and what it was rewarded for. A run records them (a meta-training run's summary.json, a
 run's ``RUN_CONFIG``) so that whoever loads its controller builds the same env."""
+_HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}")
+"""HOST:PORT of a Ray head (an IPv6 host in brackets), as ``--address`` takes it."""
 RUN_CONFIG = "config.json"
 """The file in a run's output folder that holds its settings (``RunConfig.as_dict``)."""
 
@@ -54,11 +57,12 @@ class RunConfig:
     env: str = "mlic-digits"
     """Registered env id (``envs.list_envs()``)."""
     algo: str = "mat-dqn"
-    """Controller (``agents.ALGORITHMS``)."""
+    """Controller (``agents.ALGORITHMS``, or ``module.path:ClassName``; checked unless
+    --load-agents brings its own)."""
     curiosity: str = "none"
     """Curiosity reward wrapper: none, icm or rnd."""
     beta: float = 0.05
-    """Weight of the intrinsic reward when curiosity is on."""
+    """Weight of the intrinsic reward when curiosity is on: a finite number in [0, inf)."""
     reward: str = "shared"
     """``shared`` (every agent is paid the env's composite reward) or ``individual`` (each
     agent learns from a signal of its own: the "w/o coordination" ablation,
@@ -98,6 +102,9 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         self._check_types()
+        if self.load_agents is None:  # a loaded controller brings its own algorithm
+            from agents.registry import spec
+            spec(self.algo)  # an unknown one fails here, naming the algorithms
         check_choice("--curiosity", self.curiosity, CURIOSITY_CHOICES, ConfigError)
         check_choice("--setting", self.setting, SETTINGS, ConfigError)
         check_choice("--reward", self.reward, REWARDS, ConfigError)
@@ -143,7 +150,8 @@ class RunConfig:
         if not _is_int(self.workers) or self.workers < 1:
             raise ConfigError(f"--workers must be a positive integer (1 runs in-process, "
                               f"without Ray), got {self.workers!r}")
-        if self.address is not None and (not isinstance(self.address, str) or not self.address):
+        if self.address is not None and (not isinstance(self.address, str) or not (
+                self.address == "auto" or _HOST_PORT.fullmatch(self.address))):
             raise ConfigError(f"--address must be 'auto' or HOST:PORT, got {self.address!r}")
         if isinstance(self.beta, bool) or not isinstance(self.beta, (int, float)) \
                 or not math.isfinite(self.beta) or self.beta < 0:

@@ -1,15 +1,20 @@
 """The run's logs: ``steps.jsonl`` (one line per decision) and TensorBoard scalars.
 
 Keys are namespaced (``env/``, ``train/``, ``agent/<id>/``, ``curiosity/``, ``time/``).
-On resume, lines and events written after the checkpoint are dropped, so a resumed run's
-logs equal those of a run that was never interrupted.
+``steps.jsonl`` is a ``training.core.jsonl`` log of kind ``steps``: a header line, then one
+record per decision, each flushed and fsynced. On resume, lines and events written after the
+checkpoint are dropped, and a line cut short by a kill is cut off before the next record is
+appended, so a resumed run's logs equal those of a run that was never interrupted. An old
+``steps.jsonl`` without a header is still read, recognised by its records' keys.
 """
 from __future__ import annotations
 
-import json
 import math
+import warnings
 from pathlib import Path
 from typing import Any
+
+from training.core import jsonl
 
 STEPS_FILE = "steps.jsonl"
 
@@ -20,41 +25,38 @@ class RunLogger:
     def __init__(self, out_dir: Path, resume_at: int = 0, tensorboard: bool = True) -> None:
         self.path = out_dir / STEPS_FILE
         if resume_at:
-            truncate_lines(self.path, resume_at)
-        elif self.path.exists():
-            self.path.unlink()
-        self._file = self.path.open("a", encoding="utf-8")
+            store, self._log = jsonl.resume(self.path, jsonl.STEPS, keep=resume_at,
+                                            default=_jsonable)
+            held = len(store.records) if store is not None else 0
+            if held < resume_at:
+                warnings.warn(f"{self.path} holds {held} of the {resume_at} decisions made "
+                              "before the checkpoint: the log lacks the others",
+                              jsonl.CutLineWarning, stacklevel=2)
+        else:
+            self._log = jsonl.create(self.path, jsonl.STEPS, default=_jsonable)
         self._writer = None
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter  # slow import; only when used
             self._writer = SummaryWriter(str(out_dir / "tb"), purge_step=resume_at or None)
 
     def write(self, record: dict[str, Any], scalars: dict[str, float], step: int) -> None:
-        self._file.write(json.dumps(record, default=_jsonable) + "\n")
-        self._file.flush()
+        self._log.append(record)
         if self._writer is not None:
             for key, value in scalars.items():
                 if value is not None and math.isfinite(value):
                     self._writer.add_scalar(key, value, step)
 
     def close(self) -> None:
-        self._file.close()
         if self._writer is not None:
             self._writer.close()
 
 
 def read_steps(out_dir: Path) -> list[dict[str, Any]]:
-    """The records of ``steps.jsonl``."""
+    """The records of ``steps.jsonl`` (none where there is no log)."""
     path = out_dir / STEPS_FILE
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def truncate_lines(path: Path, keep: int) -> None:
-    """Keep the first ``keep`` lines of ``path`` (what was written past a checkpoint goes)."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True) if path.exists() else []
-    path.write_text("".join(lines[:keep]), encoding="utf-8")
+    return jsonl.read(path, jsonl.STEPS).records
 
 
 def _jsonable(value: Any) -> Any:

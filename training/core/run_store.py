@@ -3,12 +3,15 @@ an interrupted sweep can resume.
 
 A sweep writes one JSON line per finished run (a method or variant on one seed) to
 ``DIR/runs/<sweep>.jsonl``, flushed and fsynced as soon as the run ends. The first line
-holds the sweep's settings (env, budget, overrides, ...: whatever changes a run's result),
-and the data generator's version, so that runs on older generated data are never reused.
-With ``--resume`` the sweep reloads every stored run whose key it needs and trains only
-the rest; seeds or methods may be added on resume, but a file written with different
-settings is refused with an error that names the differences. Without ``--resume`` the
-file is started afresh. A line cut short by a crash is ignored (that run is redone).
+names the store's kind (``training.core.jsonl``: headroom, zero-shot, demonstrations, ...)
+and holds the sweep's settings (env, budget, overrides, ...: whatever changes a run's
+result), and the data generator's version, so that runs on older generated data are never
+reused. With ``--resume`` the sweep reloads every stored run whose key it needs and trains
+only the rest; seeds or methods may be added on resume, but a file written with different
+settings, or a file that is not a store of the sweep's kind, is refused with an error that
+names the differences. Without ``--resume`` the file is started afresh. A line cut short by
+a crash is skipped with a warning and cut off before the next run is appended (that run is
+redone). Files are read and written by ``training.core.jsonl``.
 
 The records are ``dataclasses.asdict`` of the sweep's result dataclasses, so any
 dataclass whose fields are JSON values can be stored.
@@ -17,15 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import MLICError
+from training.core import jsonl
+from training.core.jsonl import RUNS, StoreFormatError, StoreKind
 
 T = TypeVar("T")
 J = TypeVar("J")
@@ -37,10 +40,13 @@ class SweepResumeError(MLICError, RuntimeError):
 
 
 class RunStore:
-    """Append-only store of finished runs, keyed by ``(name, seed)``."""
+    """Append-only store of finished runs, keyed by ``(name, seed)``; ``kind``: the store's
+    kind (``training.core.jsonl.KINDS``), written in its header and checked on resume."""
 
-    def __init__(self, path: Path, settings: Mapping[str, Any], resume: bool = False):
+    def __init__(self, path: Path, settings: Mapping[str, Any], resume: bool = False,
+                 kind: StoreKind = RUNS):
         self.path = path
+        self.kind = kind
         # runs on data of another generator version are other runs (tasks keep their names)
         settings = {**settings, "data_generator_version": GENERATOR_VERSION}
         self.settings = json.loads(json.dumps(settings, default=str))
@@ -48,11 +54,9 @@ class RunStore:
         self.reused = 0
         """How many runs ``fetch`` returned from the store instead of running them."""
         if resume and path.exists():
-            self._load()
+            self._log = self._load()
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._write_line({"settings": self.settings}, mode="w")
-
+            self._log = jsonl.create(path, kind, self.settings)
 
     def get(self, name: str, seed: int, kind: type[T]) -> T | None:
         """The stored run, rebuilt as ``kind``, or None if it has not finished yet."""
@@ -73,56 +77,51 @@ class RunStore:
         """Store a finished run (a dataclass) durably."""
         record = dataclasses.asdict(result)
         self._runs[(name, seed)] = record
-        self._write_line({"name": name, "seed": seed, "result": record})
+        self._log.append({"name": name, "seed": seed, "result": record})
 
-    def _load(self) -> None:
-        stored, self._runs = _parse(self.path)
+    def _load(self) -> jsonl.Appender:
+        """Reload the stored runs; the appender continues after the last complete line (a
+        line cut short is cut off: that run is redone)."""
+        try:
+            store, log = jsonl.resume(self.path, self.kind, self.settings)
+        except StoreFormatError as error:
+            raise SweepResumeError(
+                f"cannot resume: {error} (a run store starts with its sweep's settings "
+                "line); delete it or run without --resume") from None
+        stored = store.settings if store is not None else self.settings
         if stored != self.settings:
-            differ = sorted(k for k in set(stored or {}) | set(self.settings)
-                            if (stored or {}).get(k) != self.settings.get(k))
-            details = ", ".join(f"{k}: stored {(stored or {}).get(k)!r}, now "
+            differ = sorted(k for k in set(stored) | set(self.settings)
+                            if stored.get(k) != self.settings.get(k))
+            details = ", ".join(f"{k}: stored {stored.get(k)!r}, now "
                                 f"{self.settings.get(k)!r}" for k in differ)
             raise SweepResumeError(
                 f"cannot resume from {self.path}: it was written with other settings "
                 f"({details}). Rerun with the same settings, choose another --out, or drop "
                 "--resume to start afresh.")
-        # Rewrite without any damaged line, so that new runs are appended to a clean file.
-        entries = [{"settings": self.settings}] + [
-            {"name": name, "seed": seed, "result": record}
-            for (name, seed), record in self._runs.items()]
-        write_text_atomic(self.path, "".join(json.dumps(e) + "\n" for e in entries))
-
-    def _write_line(self, entry: Mapping[str, Any], mode: str = "a") -> None:
-        with self.path.open(mode, encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        self._runs = _runs(store) if store is not None else {}
+        return log
 
 
-def _parse(path: Path) -> tuple[dict[str, Any] | None, dict[tuple[str, int], dict[str, Any]]]:
-    """A store file's settings and its runs by ``(name, seed)``; damaged lines are skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    try:
-        settings = json.loads(lines[0])["settings"] if lines else None
-    except (json.JSONDecodeError, KeyError, TypeError) as error:
-        raise SweepResumeError(
-            f"{path} does not start with a sweep's settings line ({error}); "
-            "delete it or run without --resume") from error
-    runs: dict[tuple[str, int], dict[str, Any]] = {}
-    for line in lines[1:]:
-        try:
-            entry = json.loads(line)
-            runs[(entry["name"], int(entry["seed"]))] = entry["result"]
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue  # a line cut short by a crash: that run is redone
-    return settings, runs
+def _runs(store: jsonl.Store) -> dict[tuple[str, int], dict[str, Any]]:
+    """A store's runs by ``(name, seed)`` (a run stored twice: its last line)."""
+    return {(entry["name"], int(entry["seed"])): entry["result"] for entry in store.records}
 
 
-def read_store(path: Path, kind: type[T]) -> tuple[dict[str, Any], list[T]]:
+def read_store(path: Path, kind: type[T], kinds: StoreKind | Sequence[StoreKind] = RUNS, *,
+               task_set: str | None = None) -> tuple[dict[str, Any], list[T]]:
     """A store's settings and every run in it, rebuilt as ``kind``, without writing to it
-    (for whoever consumes a finished sweep, e.g. learners reading demonstrations)."""
-    settings, runs = _parse(path)
-    return settings or {}, [kind(**record) for record in runs.values()]
+    (for whoever consumes a finished sweep, e.g. learners reading demonstrations). ``kinds``:
+    the store kinds accepted (``training.core.jsonl``; any run store by default), of
+    ``task_set`` where given; anything else raises ``jsonl.StoreFormatError``."""
+    store = jsonl.read(path, kinds, task_set=task_set)
+    runs = []
+    for (name, seed), record in _runs(store).items():
+        try:
+            runs.append(kind(**record))
+        except TypeError as error:  # a run of another version of the record
+            raise StoreFormatError(f"{path}: the run {name!r} (seed {seed}) is not a "
+                                   f"{kind.__module__}.{kind.__qualname__} ({error})") from None
+    return store.settings, runs
 
 
 def reloaded_note(count: int, path: Path) -> str:

@@ -38,6 +38,7 @@ from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 from envs.errors import ConfigError
 from training.core.callbacks import Recorder
 from training.core.episode import Callback, StepContext, run_episode
+from training.core.jsonl import DEMONSTRATIONS
 from training.core.run_store import RunStore, read_store
 from training.meta.rollouts import torch_threads
 from training.meta.workers import make_pool
@@ -212,7 +213,7 @@ def record(config: DemoConfig) -> list[DemoEpisode]:
     """Every (train task, seed) episode of the expert: from the store, or played and stored."""
     from tqdm import tqdm
     tasks = envs.task_set(config.task_set).train[:config.max_tasks or None]
-    store = RunStore(Path(config.out) / STORE, config.settings(), config.resume)
+    store = RunStore(Path(config.out) / STORE, config.settings(), config.resume, DEMONSTRATIONS)
     # seed-major: a recording stopped early still covers every task
     jobs = [(task, seed) for seed in range(config.seeds) for task in tasks]
     out: list[DemoEpisode] = []
@@ -229,14 +230,15 @@ def record(config: DemoConfig) -> list[DemoEpisode]:
 
 def load(path: Path | str) -> tuple[dict[str, Any], list[DemoEpisode]]:
     """The settings and episodes of the demonstrations in ``path`` (a recording's ``--out``
-    folder or its store file)."""
+    folder or its store file); a file that is not a demonstrations store is refused
+    (``training.core.jsonl.StoreFormatError``, a ``ConfigError``)."""
     path = Path(path)
     path = path / STORE if path.is_dir() else path
     if not path.is_file():
         raise ConfigError(f"no demonstrations at {path}: record them with "
                           "python -m training.imitate demos --out DIR")
     try:
-        return read_store(path, DemoEpisode)
+        return read_store(path, DemoEpisode, DEMONSTRATIONS)
     except TypeError as error:
         raise ConfigError(f"{path} does not hold demonstrations ({error})") from None
 

@@ -25,6 +25,7 @@ from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError
 from training.core.config import env_make_kwargs
+from training.core.jsonl import DEMONSTRATIONS
 from training.core.run_store import RunStore
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig
@@ -182,7 +183,8 @@ class _Fitter:
                             halving=self.settings.get("halving", ""))  # the recording's expert
         store = RunStore(self.out / DAGGER_STORE, {**expert.settings(), "learner": c.learner,
                                                    "seed": c.seed, "epochs": c.epochs,
-                                                   "demos": str(c.demos)}, resume=True)
+                                                   "demos": str(c.demos)},
+                         resume=True, kind=DEMONSTRATIONS)
         sampler = self.task_set.sampler(seed=c.seed * 1000 + dagger_round)
         with torch_threads(expert.threads):
             for i in range(c.dagger_episodes):

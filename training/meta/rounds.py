@@ -48,7 +48,7 @@ from envs.task_sets import TaskSet
 from training.core.checkpoint import load_checkpoint, save_atomic
 from training.core.config import CONTROLLER_ENV_SETTINGS, RUN_CONFIG, env_make_kwargs
 from training.core.fields import dotted_settings, flag
-from training.core.logs import truncate_lines
+from training.core import jsonl
 from training.meta.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
 from training.meta.workers import InProcessPool, RayPool, make_pool
 
@@ -189,6 +189,8 @@ class MetaTrainer:
         from tqdm import tqdm
         c, state = self.config, self.state
         self.out.mkdir(parents=True, exist_ok=True)
+        if not state.episodes:  # a fresh run: a fresh episode log
+            jsonl.create(self.out / EPISODES_FILE, jsonl.META_EPISODES)
         logger = _TensorBoard(self.out, resume_at=len(state.episodes))
         bar = tqdm(total=c.rounds * c.workers, initial=len(state.episodes), unit="ep",
                    desc=f"meta {c.algo}", disable=not c.progress, dynamic_ncols=True)
@@ -238,14 +240,14 @@ class MetaTrainer:
                 transitions = [self.curiosity.shape(t) for t in transitions]
             logs = self.controller.observe_many(transitions) or logs
         state.learner_s += time.perf_counter() - started
-        with (self.out / EPISODES_FILE).open("a", encoding="utf-8") as file:
-            for record in records:
-                summary = record.summary()
-                state.episodes.append(summary)
-                state.rollout_s += record.wall_s
-                state.restarts += record.attempts - 1
-                logger.episode(len(state.episodes), summary)
-                file.write(json.dumps(summary) + "\n")
+        log = jsonl.Appender(self.out / EPISODES_FILE)
+        for record in records:
+            summary = record.summary()
+            state.episodes.append(summary)
+            state.rollout_s += record.wall_s
+            state.restarts += record.attempts - 1
+            logger.episode(len(state.episodes), summary)
+            log.append(summary)
         logger.scalars(len(state.episodes), logs)
 
     def _normalised(self, record: EpisodeRecord) -> list[Transition]:
@@ -301,7 +303,8 @@ class MetaTrainer:
         if self.curiosity is not None:
             self.curiosity.load_model_state(payload["curiosity"])
         self.state = MetaState(**payload["state"])
-        truncate_lines(self.out / EPISODES_FILE, len(self.state.episodes))
+        # what was logged past the checkpoint, or cut short by a kill, goes
+        jsonl.resume(self.out / EPISODES_FILE, jsonl.META_EPISODES, keep=len(self.state.episodes))
 
     def _postfix(self, records: list[EpisodeRecord]) -> dict[str, str]:
         last = self.state.evaluations[-1] if self.state.evaluations else None

@@ -36,6 +36,7 @@ from torch import nn
 
 from agents.base import Transition, discrete_size
 from agents.errors import AgentConfigError, ControllerCheckpointError
+from envs.checks import require_in_range
 from envs.errors import ResetNeededError
 
 
@@ -44,21 +45,24 @@ class CuriosityConfig:
     """Hyperparameters shared by the curiosity wrappers."""
 
     beta: float = 0.05
-    """Weight of the normalised intrinsic reward added to each agent's reward."""
+    """Weight of the normalised intrinsic reward added to each agent's reward, in [0, inf)."""
     learning_rate: float = 1e-3
-    """Adam learning rate of the curiosity model (one step per env step)."""
+    """Adam learning rate of the curiosity model (one step per env step), in (0, inf)."""
     hidden: int = 64
-    """Hidden width of the curiosity MLPs."""
+    """Hidden width of the curiosity MLPs: an int in [1, inf)."""
     feature_dim: int = 32
-    """Size of the embedding that is predicted (RND output, ICM state features)."""
+    """Size of the embedding that is predicted (RND output, ICM state features): an int in
+    [1, inf)."""
     clip: float = 5.0
-    """Upper clip of the normalised intrinsic reward."""
+    """Upper clip of the normalised intrinsic reward, in (0, inf)."""
 
     def __post_init__(self) -> None:
-        if self.beta < 0 or self.learning_rate <= 0 or self.clip <= 0:
-            raise AgentConfigError(f"beta >= 0, learning_rate > 0 and clip > 0 are required: {self}")
-        if self.hidden < 1 or self.feature_dim < 1:
-            raise AgentConfigError(f"hidden and feature_dim must be >= 1: {self}")
+        e = AgentConfigError
+        require_in_range("beta", self.beta, 0.0, error=e)
+        for name in ("learning_rate", "clip"):
+            require_in_range(name, getattr(self, name), 0.0, low_open=True, error=e)
+        for name in ("hidden", "feature_dim"):
+            require_in_range(name, getattr(self, name), 1, integer=True, error=e)
 
 
 class TransitionBatch(NamedTuple):

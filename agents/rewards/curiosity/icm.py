@@ -23,6 +23,7 @@ from agents.common import mlp
 from agents.rewards.curiosity.base import (CuriosityConfig, CuriosityModel, CuriosityWrapper,
                                            TransitionBatch)
 from agents.errors import AgentConfigError
+from envs.checks import require_in_range
 
 
 @dataclass(frozen=True)
@@ -30,12 +31,12 @@ class ICMConfig(CuriosityConfig):
     """Hyperparameters of the ICM wrapper."""
 
     forward_weight: float = 0.2
-    """Weight of the forward loss against the inverse loss (Pathak et al.'s beta)."""
+    """Weight of the forward loss against the inverse loss (Pathak et al.'s beta), in [0, 1]."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not 0.0 <= self.forward_weight <= 1.0:
-            raise AgentConfigError(f"forward_weight must be in [0, 1], got {self.forward_weight}")
+        require_in_range("forward_weight", self.forward_weight, 0.0, 1.0,
+                         error=AgentConfigError)
 
 
 class ICMModel(CuriosityModel):

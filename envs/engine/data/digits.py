@@ -25,6 +25,8 @@ takes about a second for the default sizes.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -37,6 +39,7 @@ from envs.engine.data.dataset import DatasetSplits, MLICDataset
 from envs.engine.data.digits_axes import (BACKGROUNDS, flip_labels, key_dict,
                                           synthetic_backgrounds)
 from envs.engine.data.digits_render import background_pyramid, backgrounds, render_split
+from envs.engine.checks import require_choice, require_in_range, require_pair
 from envs.engine.data.glyphs import DIGITS_CLASSES, SKLEARN_DIGITS, GlyphSource
 from envs.errors import ConfigError
 
@@ -53,104 +56,112 @@ class DigitsConfig:
     """Every knob of the ``mlic-digits`` generator; equal configs give identical data."""
 
     n_train: int = 4000
-    """Number of training images."""
+    """Number of training images: an int in [1, inf)."""
     n_val: int = 600
-    """Number of validation images."""
+    """Number of validation images: an int in [1, inf)."""
     n_test: int = 1000
-    """Number of test images."""
+    """Number of test images: an int in [1, inf)."""
     image_size: int = 32
-    """Side of the square images in pixels (digit sizes scale with it)."""
+    """Side of the square images in pixels (digit sizes scale with it): an int in [16, 1024]."""
     seed: int = 0
-    """Seed of every random choice (source split, class structure, rendering)."""
+    """Seed of every random choice (source split, class structure, rendering): an int in
+    [0, inf)."""
     digits_per_image: tuple[int, int] = (1, 3)
-    """Inclusive range of digits drawn per image (partners are added up to the maximum)."""
+    """Inclusive range (lo, hi) of digits drawn per image, ints with 1 <= lo <= hi <= 10 and
+    hi <= ``n_classes`` (partners are added up to the maximum)."""
     digit_size: tuple[int, int] = (12, 20)
-    """Inclusive range of a digit's side in pixels at image_size 32 (scaled with image_size)."""
+    """Inclusive range (lo, hi) of a digit's side in pixels at image_size 32, ints with
+    1 <= lo <= hi <= 32; scaled with image_size, it must stay within [3, image_size]."""
     zipf_exponent: float = 1.4
-    """Class weights are ``rank ** -zipf_exponent`` over a seeded class order (0 = uniform)."""
+    """Class weights are ``rank ** -zipf_exponent`` over a seeded class order (0 = uniform):
+    a finite number in [0, inf)."""
     n_partner_pairs: int = 3
-    """Number of disjoint class pairs that co-occur (at most ``n_classes // 2`` are used)."""
+    """Number of disjoint class pairs that co-occur, an int in [0, 5] (at most
+    ``n_classes // 2`` are used)."""
     partner_prob: float = 0.5
-    """Probability that drawing a paired class also adds its partner."""
+    """Probability that drawing a paired class also adds its partner, in [0, 1]."""
     source_fractions: tuple[float, float, float] = (0.6, 0.15, 0.25)
-    """Fractions of each class's 8x8 source digits reserved for train / val / test."""
+    """Fractions of each class's 8x8 source digits reserved for train / val / test: each in
+    (0, 1), summing to 1."""
     background_crop: tuple[float, float] = (0.15, 0.6)
-    """Background crop side as a fraction of the photo's short side (small = zoomed-in texture)."""
+    """Range (lo, hi) of the background crop side as a fraction of the photo's short side
+    (small = zoomed-in texture), with 0.01 <= lo <= hi <= 1."""
     background_contrast: tuple[float, float] = (0.5, 1.0)
-    """Range of the factor that scales background contrast around its mean."""
+    """Range (lo, hi) of the factor that scales background contrast around its mean, with
+    0 <= lo <= hi <= 2."""
     desaturate_prob: float = 0.3
-    """Probability that a background is turned to grayscale."""
+    """Probability that a background is turned to grayscale, in [0, 1]."""
     ink_contrast: tuple[float, float] = (0.4, 0.75)
-    """Range of the luminance gap between a digit's ink and the background under it."""
+    """Range (lo, hi) of the luminance gap between a digit's ink and the background under it,
+    with 0 <= lo <= hi <= 1."""
     ink_saturation: float = 0.8
-    """How colourful the ink is (0 = gray ink)."""
+    """How colourful the ink is, in [0, 1] (0 = gray ink, 1 = the full random hue)."""
     ink_opacity: tuple[float, float] = (0.75, 1.0)
-    """Range of the ink's opacity."""
+    """Range (lo, hi) of the ink's opacity, with 0 <= lo <= hi <= 1."""
     max_overlap: float = 0.25
-    """Largest allowed overlap between two digits' boxes, as a fraction of the smaller box."""
+    """Largest allowed overlap between two digits' boxes, as a fraction of the smaller box,
+    in [0, 1]."""
     noise_std: float = 4.0
-    """Standard deviation of additive pixel noise, in 0..255 units."""
+    """Standard deviation of additive pixel noise, in 0..255 units: in [0, 255]."""
     label_noise: float = 0.0
-    """Probability, per train image and class, that the label is flipped (val/test stay clean)."""
+    """Probability, per train image and class, that the label is flipped (val/test stay
+    clean), in [0, 0.5]."""
     n_classes: int = 10
-    """Number of glyph classes drawn and labelled: the first ``n_classes`` (2..10)."""
+    """Number of glyph classes drawn and labelled: the first ``n_classes``, an int in
+    [2, 10]."""
     background: str = "photo"
     """Background kind: ``photo`` crops, ``plain`` (flat colour) or ``noise`` (smooth texture)."""
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"DigitsConfig.{name} must be a positive int, "
-                                  f"got {getattr(self, name)!r}")
-        if not isinstance(self.image_size, int) or self.image_size < 16:
-            raise ConfigError(f"DigitsConfig.image_size must be an int >= 16, "
-                              f"got {self.image_size!r}")
-        lo, hi = self.digits_per_image
-        if not 1 <= lo <= hi <= 10:
-            raise ConfigError(f"DigitsConfig.digits_per_image must satisfy "
-                              f"1 <= lo <= hi <= 10, got {(lo, hi)}")
+            require_in_range(f"DigitsConfig.{name}", getattr(self, name), 1, integer=True)
+        require_in_range("DigitsConfig.image_size", self.image_size, 16, 1024, integer=True)
+        require_in_range("DigitsConfig.seed", self.seed, 0, integer=True)
+        self._pair("digits_per_image", 1, 10, integer=True)
+        self._pair("digit_size", 1, 32, integer=True)
         smin, smax = self.scaled_digit_size()
         if not 3 <= smin <= smax <= self.image_size:
             raise ConfigError(f"DigitsConfig.digit_size {self.digit_size} gives {smin}..{smax} "
                               f"px at image_size {self.image_size}; need 3 <= min <= max <= "
                               f"image_size")
-        if self.zipf_exponent < 0:
-            raise ConfigError("DigitsConfig.zipf_exponent must be >= 0")
-        if not 0 <= self.n_partner_pairs <= 5:
-            raise ConfigError("DigitsConfig.n_partner_pairs must be in 0..5")
-        if not 0.0 <= self.partner_prob <= 1.0 or not 0.0 <= self.desaturate_prob <= 1.0:
-            raise ConfigError("DigitsConfig probabilities must be in [0, 1]")
-        if len(self.source_fractions) != 3 or min(self.source_fractions) <= 0 \
-                or abs(sum(self.source_fractions) - 1.0) > 1e-6:
-            raise ConfigError(
-                "DigitsConfig.source_fractions must be 3 positive numbers summing to 1")
+        require_in_range("DigitsConfig.zipf_exponent", self.zipf_exponent, 0.0)
+        require_in_range("DigitsConfig.n_partner_pairs", self.n_partner_pairs, 0, 5, integer=True)
+        for name in ("partner_prob", "desaturate_prob", "ink_saturation", "max_overlap"):
+            require_in_range(f"DigitsConfig.{name}", getattr(self, name), 0.0, 1.0)
+        require_in_range("DigitsConfig.noise_std", self.noise_std, 0.0, 255.0)
+        self._check_fractions()
         for name, (low, high) in (("background_crop", (0.01, 1.0)),
                                   ("background_contrast", (0.0, 2.0)),
                                   ("ink_contrast", (0.0, 1.0)), ("ink_opacity", (0.0, 1.0))):
-            a, b = getattr(self, name)
-            if not low <= a <= b <= high:
-                raise ConfigError(f"DigitsConfig.{name} must satisfy {low} <= lo <= hi <= {high}")
-        if not 0.0 <= self.max_overlap <= 1.0 or self.noise_std < 0 or self.ink_saturation < 0:
-            raise ConfigError("DigitsConfig: max_overlap must be in [0, 1], noise_std and "
-                              "ink_saturation >= 0")
+            self._pair(name, low, high)
         self._check_axes()
 
+    def _pair(self, name: str, low: float, high: float, integer: bool = False) -> None:
+        # a list (e.g. from JSON) is kept as the tuple it stands for: configs stay hashable
+        object.__setattr__(self, name, require_pair(f"DigitsConfig.{name}", getattr(self, name),
+                                                    low, high, integer=integer))
+
+    def _check_fractions(self) -> None:
+        value = self.source_fractions
+        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or len(value) != 3:
+            raise ConfigError(f"DigitsConfig.source_fractions must be 3 numbers (train, val, "
+                              f"test), each in (0, 1), summing to 1, got {value!r}")
+        for item in value:
+            require_in_range("DigitsConfig.source_fractions entries", item, 0.0, 1.0,
+                             low_open=True, high_open=True)
+        if abs(math.fsum(value) - 1.0) > 1e-6:
+            raise ConfigError(f"DigitsConfig.source_fractions must sum to 1, got {value!r} "
+                              f"(sum {math.fsum(value):g})")
+        object.__setattr__(self, "source_fractions", tuple(value))
+
     def _check_axes(self) -> None:
-        if isinstance(self.label_noise, bool) or not isinstance(self.label_noise, (int, float)) \
-                or not 0.0 <= self.label_noise <= 0.5:
-            raise ConfigError(f"DigitsConfig.label_noise must be in [0, 0.5], "
-                              f"got {self.label_noise!r}")
-        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int) \
-                or not 2 <= self.n_classes <= 10:
-            raise ConfigError(f"DigitsConfig.n_classes must be an int in [2, 10], "
-                              f"got {self.n_classes!r}")
+        require_in_range("DigitsConfig.label_noise", self.label_noise, 0.0, 0.5)
+        require_in_range("DigitsConfig.n_classes", self.n_classes, 2, 10, integer=True)
         if self.digits_per_image[1] > self.n_classes:
             raise ConfigError(f"DigitsConfig.n_classes {self.n_classes} is below "
                               f"digits_per_image max {self.digits_per_image[1]}: need "
                               f"max <= n_classes")
-        if self.background not in BACKGROUNDS:
-            raise ConfigError(f"DigitsConfig.background must be one of {BACKGROUNDS}, "
-                              f"got {self.background!r}")
+        require_choice("DigitsConfig.background", self.background, BACKGROUNDS)
 
     def scaled_digit_size(self) -> tuple[int, int]:
         """``digit_size`` scaled from 32 px to ``image_size``."""
