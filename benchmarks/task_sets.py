@@ -179,7 +179,8 @@ def third_seed_jobs(tasks: list[envs.Task], runs: list[PanelRun], seeds: int,
     return jobs
 
 
-def main(argv: list[str] | None = None) -> Path:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.task_sets``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--task-set", default="digits-v0", help="a name from envs.list_task_sets()")
     parser.add_argument("--seeds", type=positive_int, default=3,
@@ -194,7 +195,11 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--resume", action="store_true",
                         help="reuse the runs an interrupted calibration stored in OUT_DIR/runs/")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> Path:
+    args = parser().parse_args(argv)
     ts = envs.task_set(args.task_set)
     targets = targets_of(ts.name)
     tasks = [(split, envs.task_sets.shrink(t) if args.quick else t) for split in ("train", "heldout")

@@ -116,6 +116,9 @@ USER_LOOP_PEERS_CM = ("python -m benchmarks.user_loop --task-set digits-v1 --see
                       "--zoo bc-digits-v1 --panel --model convmixer --calibration "
                       "benchmarks/results/task_sets_digits_v1.csv --out "
                       "benchmarks/results/user_loop_peers_convmixer.md")
+CALIBRATION_LONG = ("python -m benchmarks.task_sets --task-set digits-long-v0 --seeds 2 "
+                    "--third-seed-within 1.0 --workers 2 --resume "
+                    "--out benchmarks/results/task_sets_digits_long_v0.md")
 SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
                    "--out runs/surrogate-mat-dqn")
 
@@ -146,6 +149,8 @@ class Case:
 
 
 CASES: dict[str, Case] = {
+    CALIBRATION_LONG: Case("parses", "15 tasks x 11 recipes x 2 seeds of up to 100,000 "
+                                     "image-epochs each (about 2 hours on 2 cores)"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
     "python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007": Case(
         "fails clearly", "needs Pascal VOC 2007 on disk", expect="dataset 'voc' not found"),
@@ -478,3 +483,11 @@ def test_the_held_out_algoperf_and_user_loop_commands_made_their_results():
     for typed in (USER_LOOP_PEERS, USER_LOOP_PEERS_CM):
         out = argv_of(typed)[1][argv_of(typed)[1].index("--out") + 1]
         assert f"command: `{typed}" in (ROOT / out).read_text()  # made by it (plus --resume)
+
+
+def test_the_long_calibration_command_parses_to_what_it_says():
+    from benchmarks import task_sets
+    args = task_sets.parser().parse_args(shlex.split(CALIBRATION_LONG)[3:])
+    assert (args.task_set, args.seeds, args.third_seed_within, args.workers, args.resume) == (
+        "digits-long-v0", 2, 1.0, 2, True)
+    assert task_sets.targets_of(args.task_set).best_recipes == 4
