@@ -47,6 +47,7 @@ import numpy as np
 from tqdm import tqdm
 
 import envs
+from training.core import cli
 from agents import make_controller
 from agents.rollout import rollout_options
 from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
@@ -68,7 +69,15 @@ ONLINE = ("random", "bandit", "mat-dqn")
 EXPERT = "expert"
 EXPERT_CANDIDATES = HeadroomConfig.candidates
 """The expert's sampled one-component changes per decision: benchmarks.headroom's."""
-MIXED: tuple[str, ...] = (*(f"static:{name}" for name in RECIPES), *ONLINE, "zoo:bc-digits-v1")
+PUBLISHED_PANEL: tuple[str, ...] = (
+    "default (ASL paper)", "crop+adamw+cosine+asl", "randaug+adamw+one_cycle+asl",
+    "none+adam+cosine+bce", "cutmix+sgd+cosine+focal", "none+sgd+constant+bce",
+    "mixup+rmsprop+step+cb_bce", "color_jitter+rmsprop+constant+ls_bce")
+"""The static panel when the datasets were published (8 recipes of the ``classic`` catalogue,
+whose joint action they encode): their behaviours stay fixed as the panel grows, so that
+``export --dataset-id`` rebuilds each published id from the same episodes."""
+MIXED: tuple[str, ...] = (*(f"static:{name}" for name in PUBLISHED_PANEL), *ONLINE,
+                          "zoo:bc-digits-v1")
 BEHAVIOURS: tuple[str, ...] = (*MIXED, EXPERT)
 DATASET_ID = "mlic/digits-v1-mixed-v1"
 """The default export: every stored behaviour, the expert and its forks included."""
@@ -259,15 +268,15 @@ def dataset_size(dataset: Any) -> tuple[int, int, int]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line: ``collect`` and ``export``."""
-    p = argparse.ArgumentParser(prog="python -m benchmarks.dataset",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.dataset", __doc__)
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="play behaviours on the task set and store every step")
     c.add_argument("--task-set", default="digits-v1")
     c.add_argument("--splits", default="train,heldout", help=f"comma-separated of {SPLITS}")
     c.add_argument("--behaviours", default=",".join(BEHAVIOURS))
-    c.add_argument("--seeds", type=int, default=1)
-    c.add_argument("--workers", type=int, default=2, help="episodes side by side, 1 thread each")
+    c.add_argument("--seeds", type=cli.positive_int, default=1)
+    c.add_argument("--workers", type=cli.positive_int, default=2,
+                   help="episodes side by side, 1 thread each")
     c.add_argument("--store", type=Path, default=STORE)
     c.add_argument("--resume", action="store_true")
     c.add_argument("--no-progress", dest="progress", action="store_false")
@@ -283,6 +292,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli.command
 def main(argv: Sequence[str] | None = None) -> Any:
     p = parser()
     args = p.parse_args(argv)
@@ -291,8 +301,6 @@ def main(argv: Sequence[str] | None = None) -> Any:
         splits = [s for s in args.splits.split(",") if s]
         if not splits or set(splits) - set(SPLITS):
             p.error(f"--splits {args.splits!r}: use a comma-separated subset of {SPLITS}")
-        if args.seeds < 1 or args.workers < 1:
-            p.error("--seeds and --workers must be at least 1")
         try:
             behaviours = [check_behaviour(b) for b in args.behaviours.split(",") if b]
             envs.task_set(args.task_set)
