@@ -38,7 +38,6 @@ reloads them and trains only the rest.
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -47,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from training.core import cli
 from benchmarks.common import markdown_table, mean_std, result_header
 from benchmarks.episodes import ControllerSpec, EpisodeResult, run_controller
 from training.core.callbacks import ProgressBar
@@ -245,13 +245,14 @@ def write_outputs(config: AblationConfig, runs: list[Run], wall_s: float) -> Pat
 
 
 def parse_args(argv: list[str]) -> AblationConfig:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.ablations", __doc__)
     parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=cli.positive_int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quick", action="store_true", help=(
         f"tiny runs: image_size 16, 256 train images, {QUICK_DECISIONS} epochs"))
-    parser.add_argument("--max-decisions", type=int, default=None, help="epochs per run")
+    parser.add_argument("--max-decisions", type=cli.positive_int, default=None,
+                        help="epochs per run")
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help=f"comma-separated subset of {','.join(VARIANTS)}")
     parser.add_argument("--resume", action="store_true", help=(
@@ -272,6 +273,7 @@ def parse_args(argv: list[str]) -> AblationConfig:
                           command=command_line("benchmarks.ablations", argv))
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
     config = parse_args(list(sys.argv[1:] if argv is None else argv))
     start = time.perf_counter()

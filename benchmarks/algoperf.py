@@ -46,15 +46,16 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from training.core import cli
 from benchmarks.common import (machine_description, markdown_table, mean_std, result_header,
                                today, write_result)
-from benchmarks.episodes import parse_recipe, run_frozen, run_recipe
+from benchmarks.episodes import check_frozen, parse_recipe, run_frozen, run_recipe
 from benchmarks.headroom import Run, parse_tasks, HeadroomConfig
 from benchmarks.reporting import command_line, reach_epoch
 from benchmarks.static_recipes import PEERS, RECIPES
 from envs.errors import ConfigError
 from training.core.jsonl import ALGOPERF_CONTROLLERS, ALGOPERF_TARGETS, HEADROOM
-from training.core.run_store import RunStore, SweepResumeError, read_store
+from training.core.run_store import RunStore, read_store
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGETS = RESULTS / "algoperf_targets.json"
@@ -395,8 +396,16 @@ def _fmt_ratio(r: float | None) -> str:
 def score_command(args: argparse.Namespace) -> Path:
     targets = read_targets(args.targets)
     seeds = list(range(args.seeds))
+    for path in args.headroom:
+        if not path.is_file():
+            raise ConfigError(f"--headroom {path} is missing: give benchmarks.headroom run "
+                              "stores (.jsonl) of these targets, with val curves")
     labels = args.tasks.split(",")
     tasks = parse_tasks(HeadroomConfig(task_set=args.task_set, tasks=tuple(labels)))
+    controllers = [c for c in args.controllers.split(",") if c]
+    for source in controllers:  # a throwaway of each on every target's spaces, before any run
+        for label in labels:
+            check_frozen(tasks[label], source)
     store = RunStore(args.store or args.out.parent / "runs" / f"{args.out.stem}-controllers.jsonl",
                      {"task_set": args.task_set}, resume=True, kind=ALGOPERF_CONTROLLERS)
     sections, all_rows, times = [], [], {SELF: {}, EXTERNAL: {}}
@@ -408,8 +417,7 @@ def score_command(args: argparse.Namespace) -> Path:
         if set(seeds) & set(target["seeds"]):
             raise ConfigError(f"--seeds overlap the target-setting seeds {target['seeds']}")
         methods = headroom_methods(args.headroom, label, args.sbs, seeds, args.task_set)
-        methods += controller_methods([c for c in args.controllers.split(",") if c], label,
-                                      tasks[label], seeds, store)
+        methods += controller_methods(controllers, label, tasks[label], seeds, store)
         table, rows = report(label, target, methods)
         all_rows += [{**r, "target": label} for r in rows]
         for r in rows:
@@ -455,10 +463,17 @@ def _overall(times: Mapping[str, Mapping[str, Mapping[str, float]]], n: int) -> 
     return f"## All {n} targets\n\n{table}\n\n"
 
 
+def seed_list(text: str) -> tuple[int, ...]:
+    """``targets --seeds``: comma-separated seeds, each an int >= 0 (argparse names the flag)."""
+    seeds = tuple(cli.non_negative_int(x) for x in text.split(",") if x.strip())
+    if not seeds:
+        raise argparse.ArgumentTypeError(f"give at least one seed, got {text!r}")
+    return seeds
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.algoperf",
-                                description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.parser("benchmarks.algoperf", __doc__,
+                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("targets", help="run the reference recipe on the target-setting seeds and "
                        "commit the targets", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -467,7 +482,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--reference", required=True,
                    help="the targets' VBS recipe, aug+opt+lrs+loss, or a benchmarks.headroom "
                         "store (.jsonl) whose runs give each target's VBS")
-    t.add_argument("--seeds", default=",".join(map(str, TARGET_SEEDS)),
+    t.add_argument("--seeds", type=seed_list, default=TARGET_SEEDS,
                    help="target-setting seeds, never used by a scored run")
     t.add_argument("--force", action="store_true", help="redo a target already in the file")
     t.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
@@ -480,7 +495,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--controllers", default="zoo:recommended",
                    help="frozen controllers to run and score (comma-separated; '' for none)")
     s.add_argument("--sbs", default="none+sgd+constant+bce", help="the SBS recipe")
-    s.add_argument("--seeds", type=int, default=2, help="scored seeds 0 .. N-1")
+    s.add_argument("--seeds", type=cli.positive_int, default=2, help="scored seeds 0 .. N-1")
     s.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
     s.add_argument("--out", type=Path, default=RESULTS / "algoperf_default.md",
                    help="the result file")
@@ -491,21 +506,15 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
-    try:
-        if args.command == "targets":
-            seeds = [int(x) for x in args.seeds.split(",")]
-            set_targets(args.tasks.split(","), args.reference, seeds, task_set=args.task_set,
-                        force=args.force, path=args.targets)
-            print(f"wrote {args.targets}")
-        else:
-            if args.seeds < 1:
-                raise ConfigError(f"--seeds must be >= 1, got {args.seeds}")
-            print(f"wrote {score_command(args)}")
-    except (ConfigError, SweepResumeError) as error:  # a foreign --store: SweepResumeError
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    if args.command == "targets":
+        set_targets(args.tasks.split(","), args.reference, args.seeds, task_set=args.task_set,
+                    force=args.force, path=args.targets)
+        print(f"wrote {args.targets}")
+    else:
+        print(f"wrote {score_command(args)}")
 
 
 if __name__ == "__main__":

@@ -28,14 +28,14 @@ import torch
 from tqdm import tqdm
 
 import envs
+from training.core import cli
 from benchmarks.common import markdown_table, mean_std, positive_int, result_header, write_result
-from benchmarks.episodes import describe_choices, run_frozen, run_recipe
+from benchmarks.episodes import check_frozen, describe_choices, run_frozen, run_recipe
 from benchmarks.plots import plot_curves
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES, chosen
 from training.core.jsonl import BUDGETS
 from training.core.run_store import RunStore, play_stored
-from training.meta.rounds import controller_env_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "budgets.md"
 DEFAULT_BUDGETS = (6, 12, 25, 50)
@@ -88,7 +88,7 @@ def budgets_arg(text: str) -> tuple[int, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.budgets", __doc__)
     p.add_argument("--budgets", type=budgets_arg, default=DEFAULT_BUDGETS,
                    help="budgets in one-epoch decisions (default: 6,12,25,50)")
     p.add_argument("--recipes", default="peers,crop+adamw+cosine+asl,crop+sgd+constant+bce,"
@@ -117,12 +117,13 @@ def _recipes(text: str) -> list[str]:
                               for n in chosen(part.strip())))
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
     args = parser().parse_args(argv)
     recipes = _recipes(args.recipes)
     controllers = [c for c in args.controllers.split(",") if c]
-    for c in controllers:  # a bad name fails here, before any run
-        controller_env_settings(c)
+    for c in controllers:  # a throwaway of each, on the task's spaces: it fails before any run
+        check_frozen(task_at(1, args.quick), c)
     methods = [*controllers, *recipes]
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task": task_at(1, args.quick).name, "epochs_per_decision": 1},

@@ -1,10 +1,9 @@
-"""Helpers shared by the benchmark scripts: the result files' header, mean ± std and tables,
-and argparse types that check a count or a threshold at parse time."""
+"""Helpers shared by the benchmark scripts: the result files' header, mean ± std and tables.
+The argparse types that check a count or a threshold at parse time live in
+``training.core.cli`` (every command's); they are re-exported here."""
 from __future__ import annotations
 
-import argparse
 import datetime as _dt
-import math
 import os
 import platform
 import statistics
@@ -15,28 +14,11 @@ import torch
 
 from benchmarks.machine import cpu_model
 from envs.engine.data.digits import GENERATOR_VERSION
+from training.core.cli import non_negative_float, non_negative_int, positive_int
 
-
-def positive_int(text: str) -> int:
-    """An argparse type: an int >= 1 (argparse names the flag in its error)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """An argparse type: a finite float >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number >= 0")
-    return value
+__all__ = ["data_version_line", "machine_description", "markdown_table", "mean_std",
+           "non_negative_float", "non_negative_int", "positive_int", "result_header", "today",
+           "write_result"]
 
 
 def machine_description() -> str:

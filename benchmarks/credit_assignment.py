@@ -14,7 +14,6 @@ the end" is harder for it the longer the run. Results go to ``benchmarks/results
 """
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from typing import Any
 
 import torch
 
+from training.core import cli
 from agents import make_controller
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from envs.fakes import InteractionGameEnv
@@ -104,10 +104,13 @@ def table(results: dict[str, list[int | None]], budget: int) -> str:
                            f"mean ± std (misses count {budget})", "median"], rows)
 
 
+@cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=6, help="seeds 0..N-1 (default 6)")
-    parser.add_argument("--budget", type=int, default=1000, help="env steps per run (default 1000)")
+    parser = cli.parser("benchmarks.credit_assignment", __doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=cli.positive_int, default=6,
+                        help="seeds 0..N-1 (default 6)")
+    parser.add_argument("--budget", type=cli.positive_int, default=1000,
+                        help="env steps per run (default 1000)")
     parser.add_argument("--out", type=Path, default=RESULTS,
                         help="markdown file (default benchmarks/results/credit_assignment.md)")
     args = parser.parse_args(argv)

@@ -12,11 +12,11 @@ The machine's arithmetic (:mod:`benchmarks.machine`) is printed first.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 from collections.abc import Callable
 
 import envs
+from training.core import cli
 from benchmarks.machine import numerics_lines
 from envs.engine.data import DatasetSplits, DigitsConfig, make_digits
 from envs.engine.data.digits import GENERATOR_VERSION
@@ -53,9 +53,9 @@ def generated(task_sets: bool = True) -> dict[str, Callable[[], DatasetSplits]]:
     return out
 
 
+@cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.data_fingerprints",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.data_fingerprints", __doc__)
     parser.add_argument("--task-sets", action="store_true",
                         help="Also every task of every task set (envs.list_task_sets())")
     args = parser.parse_args(argv)

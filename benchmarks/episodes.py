@@ -21,18 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from agents import load_controller, make_controller
+from agents import ALGORITHMS, load_controller, make_controller
 from agents.registry import declared_options
 from agents.rewards import shape_rewards
 from envs.engine.recipe import Recipe
+from envs.errors import ConfigError, MLICError
 from training.core.callbacks import EpisodeResult, Recorder
 from training.core.config import env_make_kwargs
 from training.meta.rounds import controller_env_settings
 from training.core.fields import flat_settings
 from training.core.episode import Callback, run_episode
 
-__all__ = ["ControllerSpec", "EpisodeResult", "describe_choices", "parse_recipe", "recipe_name",
-           "run_controller", "run_frozen", "run_recipe", "running_best"]
+__all__ = ["ControllerSpec", "EpisodeResult", "check_frozen", "check_online", "describe_choices",
+           "parse_recipe", "recipe_name", "run_controller", "run_frozen", "run_recipe",
+           "running_best"]
 
 
 def recipe_name(recipe: Recipe) -> str:
@@ -122,6 +124,15 @@ def _finish(result: EpisodeResult, env: envs.MLICTrainingEnv, start: float) -> E
     return result
 
 
+def _frozen_kwargs(env_id: str | envs.Task, source: str | Path,
+                   overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``envs.make`` keywords of ``run_frozen``'s env: the settings the controller needs
+    (:func:`controller_env_settings`), then ``overrides``."""
+    settings = flat_settings(controller_env_settings(source))
+    base = env_id.env_id if isinstance(env_id, envs.Task) else env_id
+    return {**env_make_kwargs(base, settings), **dict(overrides or {})}
+
+
 def run_frozen(env_id: str | envs.Task, source: str | Path, seed: int,
                overrides: Mapping[str, Any] | None = None, *,
                callbacks: Iterable[Callback] = ()) -> EpisodeResult:
@@ -129,9 +140,43 @@ def run_frozen(env_id: str | envs.Task, source: str | Path, seed: int,
     greedily and learns nothing. The env is built with the settings the controller needs
     (:func:`controller_env_settings`)."""
     start = time.perf_counter()
-    settings = flat_settings(controller_env_settings(source))
-    base = env_id.env_id if isinstance(env_id, envs.Task) else env_id
-    env = envs.make(env_id, **{**env_make_kwargs(base, settings), **dict(overrides or {})})
+    env = envs.make(env_id, **_frozen_kwargs(env_id, source, overrides))
     controller = load_controller(source, env, seed=seed, training=False)
     result = _play(env, controller, seed, callbacks, learn=False)
     return _finish(result, env, start)
+
+
+# ------------------------------------------------------------------ checks before any run
+# A sweep builds, in its parent process, a throwaway of every controller its runs will build,
+# on the target's spaces (``envs.ControlSpaces``: no data loaded, nothing trained), so that a
+# bad controller fails before any compute is spent, not in a worker after other runs (issue
+# 31). Each run still builds its own: online learners share nothing between runs.
+
+def check_frozen(env_id: str | envs.Task, source: str | Path,
+                 overrides: Mapping[str, Any] | None = None) -> None:
+    """Load the controller ``run_frozen(env_id, source, ...)`` would load, on its env's
+    spaces; its error (``agents`` or ``envs``: a missing file, other spaces) otherwise."""
+    config = envs.make_config(env_id, **_frozen_kwargs(env_id, source, overrides))
+    load_controller(source, envs.ControlSpaces(config), seed=0, training=False)
+
+
+def check_online(env_id: str | envs.Task, spec: ControllerSpec,
+                 overrides: Mapping[str, Any] | None = None) -> None:
+    """Build the controller ``run_controller(env_id, spec, ...)`` would build, on its env's
+    spaces. A class of the user's (``module.path:ClassName``) that cannot be built as every
+    controller is (``cls(env, seed=..., config=...)``) is a ``ConfigError`` naming it."""
+    config = envs.make_config(env_id, **{**dict(overrides or {}), "agents": spec.agents})
+    spaces = envs.ControlSpaces(config)
+    offered = {"choices": envs.recipe_actions(spaces, config.default_recipe)}
+    try:
+        make_controller(spec.algo, spaces, seed=0, **declared_options(spec.algo, offered))
+    except MLICError:
+        raise
+    except Exception as error:
+        if spec.algo in ALGORITHMS:
+            raise  # one of ours: a bug, with its traceback
+        raise ConfigError(  # the user's class: say how every controller is built
+            f"{spec.algo.partition(':')[2]}(env, seed=0, config=...) failed ("
+            f"{type(error).__name__}: {error}): agents.make_controller builds every controller "
+            "so, so its constructor must take the env and the keywords seed and config (see "
+            "examples/protocol_controller.py)") from error

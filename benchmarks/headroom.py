@@ -32,7 +32,6 @@ interrupted benchmark resumes with ``--resume``. Results: ``benchmarks/results/h
 """
 from __future__ import annotations
 
-import argparse
 import math
 import statistics
 import sys
@@ -45,8 +44,10 @@ from tqdm import tqdm
 
 import envs
 from agents import AgentConfigError, make_controller
+from agents.registry import check_options
 from agents.rollout import halving_text, parse_halving, rollout_options
 from envs.engine.recipe import Recipe
+from envs.errors import ConfigError, MLICError
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.episodes import parse_recipe, recipe_name, run_recipe
 from benchmarks.pbt import PBTConfig, run_pbt
@@ -58,6 +59,7 @@ from benchmarks.search import SearchConfig, random_search, tpe_search
 from benchmarks.static_recipes import QUICK, RECIPES
 from benchmarks.task_sets import warm_up
 from benchmarks.zero_shot import targets
+from training.core import cli
 from training.core.callbacks import Recorder
 from training.core.episode import Callback, StepContext, run_episode
 
@@ -231,8 +233,38 @@ def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
                            halving=config.halving)
 
 
+def expert_starts(config: HeadroomConfig) -> list[tuple[str, tuple[str, ...]]]:
+    """The expert variants' (start recipe, jumps): from the default, and from the SBS
+    (``--sbs``, or the default standing in for the panel's choice, known only after the
+    panel has run)."""
+    return ([(DEFAULT_RECIPE, ())] if "expert" in config.methods else []) + (
+        [(config.sbs or DEFAULT_RECIPE, (DEFAULT_RECIPE, *config.jumps))]
+        if "expert-sbs" in config.methods else [])
+
+
+def check_experts(config: HeadroomConfig, tasks: Mapping[str, envs.Task | str]) -> None:
+    """The rollout expert's options as its runs give them (a throwaway ``RolloutConfig``,
+    ``agents.registry.check_options``), and its recipes on every task's spaces
+    (``envs.ControlSpaces``: no data loaded), before any run: a bad option fails here, not in
+    a worker after the panel runs (issue 31). The rollout controller itself needs an env that
+    forks, so each run builds it."""
+    for start, jumps in expert_starts(config):
+        check_options("rollout", _expert_options(config, start, jumps))
+        for label, target in tasks.items():
+            env_id, overrides, _ = _env_args(target)
+            spaces = envs.ControlSpaces(envs.make_config(
+                env_id, **{**overrides, "agents": envs.COMPONENTS}))
+            for name in (start, *jumps):
+                try:
+                    envs.recipe_actions(spaces, recipe_of(name))
+                except MLICError as error:
+                    raise ConfigError(f"the expert cannot play {name} (--sbs, --jumps) on "
+                                      f"{label}: {error}") from error
+
+
 def sweep(config: HeadroomConfig) -> Path:
     tasks = parse_tasks(config)
+    check_experts(config, tasks)
     seeds = range(config.seeds)
     # every recipe on every target: one outside a target's catalogue plays in the latest one
     # (benchmarks.episodes.run_recipe), on the same data and budget
@@ -450,14 +482,16 @@ def config_argv(config: HeadroomConfig) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.headroom",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.headroom", __doc__)
     p.add_argument("--task-set", default="digits-v1")
     p.add_argument("--tasks", default="", help="labels: train:I, heldout:I, mnist, default")
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
-    p.add_argument("--candidates", type=int, default=4)
-    p.add_argument("--horizon", type=int, default=0)
+    p.add_argument("--seeds", type=cli.positive_int, default=3)
+    p.add_argument("--workers", type=cli.positive_int, default=2,
+                   help="runs side by side, 1 thread each")
+    p.add_argument("--candidates", type=cli.non_negative_int, default=4,
+                   help="the expert's one-component changes per decision (0: all 19)")
+    p.add_argument("--horizon", type=cli.non_negative_int, default=0,
+                   help="segments a candidate's fork is held after its own (0: to the end)")
     p.add_argument("--halving", default="",
                    help="the expert's successive-halving rungs, KEPT:HORIZON comma-separated "
                         "(horizon 0: to the end), e.g. 0:1,2:0: every candidate held 1 segment, "
@@ -481,13 +515,20 @@ def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
 
     def items(text: str) -> tuple[str, ...]:
         return tuple(x for x in text.split(",") if x)
-    return HeadroomConfig(task_set=a.task_set, tasks=items(a.tasks), seeds=a.seeds,
-                          workers=a.workers, candidates=a.candidates, horizon=a.horizon,
-                          halving=halving,
-                          jumps=items(a.jumps), sbs=a.sbs, methods=items(a.methods),
-                          quick=a.quick, resume=a.resume, progress=a.progress, out=a.out)
+    config = HeadroomConfig(task_set=a.task_set, tasks=items(a.tasks), seeds=a.seeds,
+                            workers=a.workers, candidates=a.candidates, horizon=a.horizon,
+                            halving=halving,
+                            jumps=items(a.jumps), sbs=a.sbs, methods=items(a.methods),
+                            quick=a.quick, resume=a.resume, progress=a.progress, out=a.out)
+    try:  # the expert's options, as a throwaway RolloutConfig (its spaces: check_experts)
+        for start, jumps in expert_starts(config):
+            check_options("rollout", _expert_options(config, start, jumps))
+    except AgentConfigError as error:
+        p.error(str(error))
+    return config
 
 
+@cli.command
 def main(argv: Sequence[str] | None = None) -> Path:
     config = parse_args(argv if argv is not None else sys.argv[1:])
     return run_sweep(sweep, config, store_path(config))

@@ -11,12 +11,12 @@ point; the plot puts them on one axis, the evaluation's index.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from training.core import cli
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.plots import plot_curves
 from benchmarks.reporting import command_line
@@ -44,9 +44,9 @@ def _x(point: dict) -> str:
     return ", ".join(parts) or "start"
 
 
+@cli.command
 def main(argv: Sequence[str] | None = None) -> Path:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.learner_curves",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.learner_curves", __doc__)
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)

@@ -15,6 +15,8 @@ import platform
 import numpy as np
 import torch
 
+from training.core import cli
+
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
@@ -61,7 +63,9 @@ def numerics_lines() -> list[str]:
             f"environment: {env or 'no OPENBLAS_/ATEN_/NPY_ overrides'}"]
 
 
-def main() -> int:
+@cli.command(returns_status=True)
+def main(argv: list[str] | None = None) -> int:
+    cli.parser("benchmarks.machine", __doc__).parse_args(argv)
     print("\n".join(numerics_lines()))
     return 0
 

@@ -13,7 +13,6 @@ seed), which is checked.
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import re
 import statistics
@@ -22,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from training.core import cli
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.reporting import command_line
 from training.core import jsonl
@@ -155,9 +155,9 @@ def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, 
     return rows, per_controller
 
 
+@cli.command
 def main(argv: Sequence[str] | None = None) -> Path:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.normalised",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.normalised", __doc__)
     p.add_argument("--headroom", type=Path, required=True,
                    help="a benchmarks.headroom store (.jsonl) or result csv (.csv)")
     p.add_argument("--zero-shot", type=Path, required=True, help="a benchmarks.zero_shot store")

@@ -9,12 +9,12 @@ Target: agents <= 2% of wall time. Results go to ``benchmarks/results/overhead.m
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from training.core import cli
 from agents.rewards import CURIOSITY_CHOICES
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import add_env_flags, command_line, env_overrides
@@ -40,11 +40,13 @@ def measure(env_id: str, curiosity: str, seed: int, overrides: dict[str, Any]) -
     return share
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.overhead", __doc__)
     parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--seeds", type=int, default=2)
-    parser.add_argument("--max-decisions", type=int, default=None, help="default: the env's")
+    parser.add_argument("--seeds", type=cli.positive_int, default=2)
+    parser.add_argument("--max-decisions", type=cli.positive_int, default=None,
+                        help="default: the env's")
     parser.add_argument("--out", type=Path, default=RESULTS)
     add_env_flags(parser)
     args = parser.parse_args(argv)

@@ -36,7 +36,6 @@ Every finished run is stored at once in ``OUT/runs/peers.jsonl``; after an inter
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
 import sys
@@ -46,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from training.core import cli
 from agents.rewards.curiosity import CURIOSITY
 from benchmarks import pbt
 from benchmarks.episodes import ControllerSpec, describe_choices, parse_recipe, run_controller
@@ -187,19 +187,21 @@ def sweep(config: PeersConfig) -> SweepResult:
 
 
 def parse_args(argv: list[str]) -> PeersConfig:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.peers", __doc__)
     parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--budget-epochs", type=int, default=None, help="E (default 25; --quick 8)")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget-epochs", type=cli.positive_int, default=None,
+                        help="E (default 25; --quick 8)")
+    parser.add_argument("--seeds", type=cli.positive_int, default=3)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
     parser.add_argument("--quick", action="store_true",
                         help="tiny runs: image_size 16, 256 train images, E = 8")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
                         help=f"comma-separated subset of {','.join(PEERS + AGENTS)}")
-    parser.add_argument("--trial-epochs", type=int, default=None,
+    parser.add_argument("--trial-epochs", type=cli.positive_int, default=None,
                         help="epochs per search trial (default E // 5, at least 2)")
-    parser.add_argument("--population", type=int, default=4, help="PBT members (4-8)")
-    parser.add_argument("--interval", type=int, default=None,
+    parser.add_argument("--population", type=cli.positive_int, default=4,
+                        help="PBT members (4-8)")
+    parser.add_argument("--interval", type=cli.positive_int, default=None,
                         help="PBT epochs between perturbations (default a third of a member's)")
     parser.add_argument("--curiosity", choices=CURIOSITY, default="rnd")
     parser.add_argument("--no-retrain", action="store_true",
@@ -227,6 +229,7 @@ def parse_args(argv: list[str]) -> PeersConfig:
         command=command_line("benchmarks.peers", argv))
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
     config = parse_args(list(sys.argv[1:] if argv is None else argv))
     result = run_sweep(sweep, config, config.store_path)

@@ -54,7 +54,8 @@ import envs
 from agents import ALGORITHMS, UnknownAlgorithmError, zoo
 from agents.errors import AgentsError
 from benchmarks import leaderboard, normalised, sb3_joint
-from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
+from benchmarks.episodes import (ControllerSpec, check_frozen, check_online, run_controller,
+                                 run_frozen, run_recipe)
 from benchmarks.leaderboard import ONE_RUN, MethodInfo
 from benchmarks.common import machine_description
 from benchmarks.reporting import command_line
@@ -63,7 +64,9 @@ from benchmarks.task_sets import warm_up
 from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, TARGET_KINDS, Run,
                                   panel_best, targets, training_line)
 from envs.atomic import write_text_atomic
-from envs.errors import MLICError
+from envs.errors import ConfigError, MLICError
+from training.core import cli
+from training.core.cli import non_negative_int, positive_int
 from training.core.jsonl import PROTOCOL
 from training.core.run_store import RunStore, SweepResumeError, play_stored
 
@@ -150,7 +153,7 @@ class ProtocolConfig:
             resume=args.resume, quick=args.quick, progress=args.progress, command=command)
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """``--algo`` names nothing the protocol can run."""
 
 
@@ -243,6 +246,25 @@ def check_spec(spec: str, meta_episodes: int) -> str:
     return form
 
 
+def check_method(spec: str, form: str, chosen: Mapping[str, str | envs.Task]) -> None:
+    """Build, on every chosen target's spaces, a throwaway of the controller each of
+    ``spec``'s runs will build (``benchmarks.episodes.check_online`` / ``check_frozen``), so
+    that a controller that cannot be built or loaded fails here, before any run (the SBS's
+    included) or meta-training; a ``SpecError`` naming ``--algo`` otherwise. A meta-trained
+    algorithm is checked as it plays online (its frozen copy does not exist yet); static
+    recipes and SB3 models need nothing here."""
+    try:
+        for target in chosen.values():
+            if form in ("registered", "class"):
+                check_online(target, ControllerSpec(spec))
+            elif form == "zoo":
+                check_frozen(target, spec)
+            elif form == "run":
+                check_frozen(target, Path(spec.removeprefix(RUN_PREFIX)) / "best")
+    except MLICError as error:
+        raise SpecError(f"--algo {spec}: {error}") from error
+
+
 def prepare(spec: str, form: str, config: ProtocolConfig, ts: envs.TaskSet,
             best: str) -> Method:
     """The method ``--algo`` names, meta-trained first where the protocol says so."""
@@ -314,8 +336,8 @@ def meta_train(algo: str, ts: envs.TaskSet, config: ProtocolConfig) -> tuple[Pat
                       workers=config.meta_workers, seed=0, out=str(out), progress=config.progress)
     try:
         summary = MetaTrainer(meta, resume=(out / CHECKPOINT).is_file()).run()
-    except MLICError as error:
-        raise SystemExit(f"error: meta-training {algo} in {out}: {error}") from None
+    except MLICError as error:  # reported by cli.command, naming the run
+        raise ConfigError(f"meta-training {algo} in {out}: {error}") from error
     return out, training_line(summary)
 
 
@@ -385,20 +407,19 @@ def record(config: ProtocolConfig, sbs: Method, method: Method) -> None:
 
 # ------------------------------------------------------------------ CLI
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m benchmarks.protocol",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.protocol", __doc__)
     add = p.add_argument
     add("--algo", help="static, sbs, recipe:aug+opt+lrs+loss, a registered algorithm, "
                        "zoo:NAME, run:DIR, module.path:ClassName or sb3:PPO|A2C|DQN")
     add("--task-set", default="digits-v1")
-    add("--seeds", type=int, default=5)
+    add("--seeds", type=positive_int, default=5)
     add("--targets", default=",".join(TARGET_KINDS),
         help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
-    add("--workers", type=int, default=2, help="runs side by side, 1 thread each")
-    add("--meta-episodes", type=int, default=0,
+    add("--workers", type=positive_int, default=2, help="runs side by side, 1 thread each")
+    add("--meta-episodes", type=non_negative_int, default=0,
         help="meta-train a registered algorithm (or train sb3:ALGO) for exactly N episodes of "
              "the train split first; 0: play it online")
-    add("--meta-workers", type=int, default=1, help="meta-training's rollout workers")
+    add("--meta-workers", type=positive_int, default=1, help="meta-training's rollout workers")
     add("--meta-out", type=Path, default=Path("runs/protocol"),
         help="folder of the meta-training runs")
     add("--calibration", type=Path, help="the task set's calibration csv (default: "
@@ -417,13 +438,14 @@ def parser() -> argparse.ArgumentParser:
         help="benchmarks.headroom run stores whose panels give each target's VBS row (default: "
              "the committed ones of digits-v1: headroom_curves and default_task)")
     add("--leaderboard", action="store_true", help="only write the leaderboard again")
-    add("--reps", type=int, help="bootstrap resamples (default 5000; 200 with --quick)")
+    add("--reps", type=positive_int, help="bootstrap resamples (default 5000; 200 with --quick)")
     add("--resume", action="store_true", help="reuse the method's stored runs")
     add("--quick", action="store_true", help="tiny targets and train tasks, for tests")
     add("--no-progress", dest="progress", action="store_false")
     return p
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
     p = parser()
     args = p.parse_args(argv)
@@ -432,10 +454,6 @@ def main(argv: list[str] | None = None) -> Path:
     if set(config.targets) - set(TARGET_KINDS) or not config.targets:
         p.error(f"--targets {args.targets!r}: give a comma-separated subset of "
                 f"{','.join(TARGET_KINDS)}")
-    if min(config.seeds, config.workers, config.meta_workers, config.reps) < 1 \
-            or config.meta_episodes < 0:
-        p.error("--seeds, --workers, --meta-workers and --reps must be positive, "
-                "--meta-episodes at least 0")
     if config.headroom.suffix not in HEADROOM_SUFFIXES:
         p.error(f"--headroom {config.headroom}: give a benchmarks.headroom run store (.jsonl) "
                 "or the result csv it writes (.csv, e.g. benchmarks/results/headroom.csv)")
@@ -465,17 +483,19 @@ def main(argv: list[str] | None = None) -> Path:
         p.error(str(error))
     except FileNotFoundError as error:
         p.error(f"--calibration: {error}")
+    chosen = targets(ts, list(config.targets), config.quick)
+    check_method(config.algo, form, chosen)  # before any run: cli.command reports it
     everything = targets(ts, list(TARGET_KINDS), config.quick)
     settings = {"task_set": ts.name, "panel_best": best, "quick": config.quick,
                 "targets": {k: getattr(v, "name", v) for k, v in everything.items()}}
     try:
         store = RunStore(config.store, settings, resume=config.store.is_file(), kind=PROTOCOL)
     except SweepResumeError as error:
-        raise SystemExit(f"error: {error} (every method shares the protocol store: pass "
-                         "--store PATH for runs with other settings)") from None
+        raise SweepResumeError(f"{error} (every method shares the protocol store: pass "
+                               "--store PATH for runs with other settings)") from error
     sbs = prepare("sbs", "sbs", config, ts, best)
     method = prepare(config.algo, form, config, ts, best)
-    play(sbs, method, targets(ts, list(config.targets), config.quick), store, config)
+    play(sbs, method, chosen, store, config)
     record(config, sbs, method)
     return regenerate(config, [config.store, *config.extra])
 

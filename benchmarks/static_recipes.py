@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import envs
+from training.core import cli
 from benchmarks.episodes import run_recipe
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import add_env_flags, command_line, env_overrides
@@ -69,20 +70,20 @@ def chosen(recipes: str) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m benchmarks.static_recipes``."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.static_recipes",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.static_recipes", __doc__)
     parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--seeds", type=cli.positive_int, default=2)
     parser.add_argument("--recipes", default="all",
                         help="all (the whole panel), quick (2 recipes), "
                              "peers (the tuning-free optimizers' recipes), or panel names "
                              "joined by ','")
-    parser.add_argument("--max-decisions", type=int, default=None)
+    parser.add_argument("--max-decisions", type=cli.positive_int, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     add_env_flags(parser)
     return parser
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     overrides = env_overrides(args, quick=False)

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 import envs
+from training.core import cli
 from agents import load_controller, make_controller
 from agents.registry import declared_options
 from benchmarks.common import markdown_table, result_header, write_result
@@ -295,16 +296,15 @@ def _ranks(values: Sequence[float]) -> list[int]:
 def parser() -> argparse.ArgumentParser:
     """The command line: ``fit``, ``fidelity`` and ``train``."""
     from benchmarks.zero_shot import CALIBRATION
-    p = argparse.ArgumentParser(prog="python -m benchmarks.surrogate",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("benchmarks.surrogate", __doc__)
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit the ensemble on the dataset's train tasks")
     f.add_argument("--dataset-id", default=SURROGATE_DATASET)
     f.add_argument("--out", type=Path, default=WEIGHTS)
-    f.add_argument("--members", type=int, default=FitConfig.members)
-    f.add_argument("--epochs", type=int, default=FitConfig.epochs)
-    f.add_argument("--seed", type=int, default=0)
-    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--members", type=cli.positive_int, default=FitConfig.members)
+    f.add_argument("--epochs", type=cli.positive_int, default=FitConfig.epochs)
+    f.add_argument("--seed", type=cli.non_negative_int, default=0)
+    f.add_argument("--threads", type=cli.positive_int, default=2)
     d = sub.add_parser("fidelity", help="prediction error, speed and ranking fidelity")
     d.add_argument("--weights", type=Path, default=WEIGHTS)
     d.add_argument("--methods", required=True,
@@ -312,24 +312,25 @@ def parser() -> argparse.ArgumentParser:
                         "panel-best, bandit online, zoo:NAME, run:DIR, ...)")
     d.add_argument("--real", type=Path, nargs="+", required=True,
                    help="zero-shot or protocol run stores with the methods' real runs")
-    d.add_argument("--episodes", type=int, default=60,
+    d.add_argument("--episodes", type=cli.positive_int, default=60,
                    help="surrogate episodes per task and method (their mean is the score)")
     d.add_argument("--calibration", type=Path, default=CALIBRATION.with_name(
         "task_sets_digits_v1.csv"))
     d.add_argument("--out", type=Path, default=RESULTS)
     t = sub.add_parser("train", help="meta-train on the surrogate, then the real protocol")
     t.add_argument("--algo", default="mat-dqn")
-    t.add_argument("--episodes", type=int, default=2000)
+    t.add_argument("--episodes", type=cli.positive_int, default=2000)
     t.add_argument("--weights", type=Path, default=WEIGHTS)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--threads", type=int, default=1)
+    t.add_argument("--seed", type=cli.non_negative_int, default=0)
+    t.add_argument("--threads", type=cli.positive_int, default=1)
     t.add_argument("--out", type=Path, required=True)
     t.add_argument("--no-evaluate", dest="evaluate", action="store_false")
-    t.add_argument("--eval-seeds", type=int, default=5)
-    t.add_argument("--workers", type=int, default=2)
+    t.add_argument("--eval-seeds", type=cli.positive_int, default=5)
+    t.add_argument("--workers", type=cli.positive_int, default=2)
     return p
 
 
+@cli.command
 def main(argv: Sequence[str] | None = None) -> Any:
     args = parser().parse_args(argv)
     argv_list = list(argv) if argv is not None else sys.argv[1:]

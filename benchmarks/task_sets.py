@@ -36,6 +36,7 @@ from typing import Any
 from tqdm import tqdm
 
 import envs
+from training.core import cli
 from benchmarks.common import (markdown_table, non_negative_float, positive_int, result_header,
                                write_result)
 from benchmarks.episodes import run_recipe
@@ -181,7 +182,7 @@ def third_seed_jobs(tasks: list[envs.Task], runs: list[PanelRun], seeds: int,
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m benchmarks.task_sets``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.task_sets", __doc__)
     parser.add_argument("--task-set", default="digits-v0", help="a name from envs.list_task_sets()")
     parser.add_argument("--seeds", type=positive_int, default=3,
                         help="seeds of every task and recipe (default: %(default)s)")
@@ -198,6 +199,7 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
     args = parser().parse_args(argv)
     ts = envs.task_set(args.task_set)

@@ -23,7 +23,6 @@ Results go to ``benchmarks/results/throughput.md``.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 import torch
 
 import envs
+from training.core import cli
 from agents import make_controller
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from envs.engine.augment import augment_batch
@@ -191,11 +191,14 @@ def _evaluate(model: torch.nn.Module, data: DatasetSplits, mean: torch.Tensor, s
     return multilabel_metrics(logits, data.val.labels, ignore=data.val.ignore)["mAP"]
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.throughput", __doc__)
     parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="independent env/plain pairs (fresh models, seeds 0..N-1)")
+    parser.add_argument("--epochs", type=cli.positive_int, default=3,
+                        help="epochs per measurement")
+    parser.add_argument("--repeats", type=cli.positive_int, default=3,
+                        help="independent env/plain pairs (fresh models, seeds 0..N-1)")
     parser.add_argument("--note", default="",
                         help="a line for the report, e.g. what else ran on the machine")
     parser.add_argument("--out", type=Path, default=RESULTS)

@@ -32,7 +32,6 @@ the val evaluation) per decision and as a share of the run's wall time. Runs are
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -47,6 +46,7 @@ from tqdm import tqdm
 import envs
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import command_line
+from training.core import cli
 from training.core.jsonl import USER_LOOP
 from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import PEERS, RECIPES
@@ -54,6 +54,7 @@ from benchmarks.zero_shot import (DEFAULT, PANEL_BEST, RUN_PREFIX, add_controlle
                                   chosen_controllers, panel_best, targets)
 from envs.engine.init import init_weights
 from envs.engine.weights import channel_stats
+from envs.errors import ConfigError, MLICError
 from training.user_loop.dynamic import DynamicRecipe, split_loader
 
 RESULTS = Path(__file__).resolve().parent / "results" / "user_loop.md"
@@ -177,6 +178,19 @@ def _controller(method: str, best: str) -> str | Path | envs.Recipe:
     return method
 
 
+def check_controllers(controllers: list[str], task: envs.Task, best: str) -> None:
+    """Build a throwaway ``DynamicRecipe`` (a one-weight model, no data) with each controller,
+    as ``run_one`` builds it, before any run: a controller that cannot be loaded fails now,
+    naming it. Each run builds its own."""
+    for c in controllers:
+        try:
+            DynamicRecipe(nn.Linear(1, 1), num_classes=1, decisions=task.decisions,
+                          steps_per_decision=1, train_targets=torch.ones(1, 1),
+                          controller=_controller(c, best), batch_size=BATCH_SIZE)
+        except MLICError as error:
+            raise ConfigError(f"{c}: {error}") from error
+
+
 def run_one(job: tuple[str, envs.Task, int, str, str]) -> Run:
     """The user's loop on one method and seed (in a worker process, one torch thread)."""
     method, task, seed, best, model_name = job
@@ -209,13 +223,15 @@ def _warm_up() -> None:
     torch.set_num_threads(1)
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.user_loop", __doc__)
     parser.add_argument("--task-set", default="digits-v0",
                         help="whose size the mnist target takes, and whose calibration picks "
                              "the panel-best recipe")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
+    parser.add_argument("--seeds", type=cli.positive_int, default=5)
+    parser.add_argument("--workers", type=cli.positive_int, default=2,
+                        help="runs side by side, 1 thread each")
     parser.add_argument("--model", choices=sorted(MODELS), default="resnet",
                         help="the user's model (default: resnet)")
     add_controller_flags(parser)
@@ -226,11 +242,10 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--quick", action="store_true", help="a tiny mnist target, for tests")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     args = parser.parse_args(argv)
-    if args.seeds < 1 or args.workers < 1:
-        parser.error("--seeds and --workers must be at least 1")
     controllers = chosen_controllers(args)
     best = panel_best(args.calibration)
     (label, task), = targets(envs.task_set(args.task_set), ["mnist"], args.quick).items()
+    check_controllers(controllers, task, best)
     statics = [DEFAULT, PANEL_BEST, *PEERS]
     if args.panel:
         statics += [r for r in RECIPES if r not in (next(iter(RECIPES)), best, *PEERS)]

@@ -47,13 +47,15 @@ from agents import zoo
 from benchmarks import normalised
 from benchmarks.choice_maps import plot_choice_maps, task_dependence
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
-from benchmarks.episodes import (ControllerSpec, describe_choices, run_controller, run_frozen,
-                                 run_recipe)
+from benchmarks.episodes import (ControllerSpec, check_frozen, describe_choices, run_controller,
+                                 run_frozen, run_recipe)
 from benchmarks.reporting import command_line
+from training.core import cli
 from training.core.jsonl import ZERO_SHOT
 from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import DEFAULT_TASK, RECIPES
 from benchmarks.task_sets import warm_up
+from envs.errors import ConfigError, MLICError
 
 RESULTS = Path(__file__).resolve().parent / "results" / "zero_shot.md"
 CALIBRATION = Path(__file__).resolve().parent / "results" / "task_sets.csv"
@@ -126,6 +128,27 @@ def chosen_controllers(args: argparse.Namespace) -> list[str]:
     return controllers + [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
 
 
+def frozen_source(method: str) -> str | Path:
+    """What ``run_frozen`` loads for a controller method: ``run:<dir>``'s ``best/``, or the
+    ``zoo:<name>`` itself."""
+    if method.startswith(RUN_PREFIX):
+        return Path(method.removeprefix(RUN_PREFIX)) / "best"
+    return method
+
+
+def check_controllers(controllers: list[str], chosen: dict[str, str | envs.Task]) -> None:
+    """Load a throwaway of every controller on every target's spaces
+    (``benchmarks.episodes.check_frozen``) before any run: a controller that cannot be loaded
+    there (a missing file, spaces it does not fit) fails now, naming it. Each run loads its
+    own."""
+    for c in controllers:
+        try:
+            for target in chosen.values():
+                check_frozen(target, frozen_source(c))
+        except MLICError as error:
+            raise ConfigError(f"{c}: {error}") from error
+
+
 def panel_best(calibration: Path = CALIBRATION) -> str:
     """The panel recipe with the best mean test mAP over the calibration's train tasks."""
     if not calibration.is_file():
@@ -147,19 +170,19 @@ def run_one(job: tuple[str, str | envs.Task, str, int, str]) -> Run:
         episode = run_recipe(target, RECIPES[best], seed, {})
     elif method in ONLINE:
         episode = run_controller(target, ControllerSpec(ONLINE[method]), seed, {})
-    elif method.startswith(RUN_PREFIX):
-        episode = run_frozen(target, Path(method.removeprefix(RUN_PREFIX)) / "best", seed)
     else:
-        episode = run_frozen(target, method, seed)
+        episode = run_frozen(target, frozen_source(method), seed)
     return Run(label, method, seed, episode.test["mAP"], episode.choices, episode.wall_s,
                episode.val_map, episode.step_s)
 
 
+@cli.command
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser("benchmarks.zero_shot", __doc__)
     parser.add_argument("--task-set", default="digits-v0")
-    parser.add_argument("--seeds", type=int, default=5)
-    parser.add_argument("--workers", type=int, default=2, help="runs side by side, 1 thread each")
+    parser.add_argument("--seeds", type=cli.positive_int, default=5)
+    parser.add_argument("--workers", type=cli.positive_int, default=2,
+                        help="runs side by side, 1 thread each")
     parser.add_argument("--targets", default=",".join(TARGET_KINDS),
                         help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
     add_controller_flags(parser)
@@ -193,6 +216,7 @@ def main(argv: list[str] | None = None) -> Path:
     best = panel_best(args.calibration)
     methods = [*controllers, DEFAULT, PANEL_BEST, *ONLINE]
     chosen = targets(ts, kinds, args.quick)
+    check_controllers(controllers, chosen)
     store = RunStore(args.out.parent / "runs" / f"{args.out.stem}.jsonl",
                      {"task_set": ts.name, "panel_best": best,
                       "targets": {k: getattr(v, "name", v) for k, v in chosen.items()}},

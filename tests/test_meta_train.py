@@ -147,14 +147,17 @@ def test_cli_runs_and_prints_how_to_resume_when_stopped(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--workers", "0"], "workers must be a positive integer"),
+    (["--workers", "0"], "argument --workers: must be a positive integer"),  # parse time
     (["--task-set", "digits-v9"],
      "Registered task sets: digits-drift-v0, digits-long-v0, digits-tiny-v0, digits-v0"),
     (["--algo", "dqn"], "dqn"),
     (["--curiosity", "rdn"], "Did you mean 'rnd'"),
 ])
 def test_cli_bad_input_names_the_fix(tmp_path, capsys, argv, message):
-    code = meta_train.main(["--out", str(tmp_path / "x"), "--task-set", TINY_SET, *argv])
+    try:
+        code = meta_train.main(["--out", str(tmp_path / "x"), "--task-set", TINY_SET, *argv])
+    except SystemExit as stop:  # argparse's usage error
+        code = stop.code
     assert code == 2
     assert message in capsys.readouterr().err
 

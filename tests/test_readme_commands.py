@@ -387,11 +387,12 @@ def test_meta_training_commands_parse_to_what_they_say():
 
 
 def test_benchmark_sweeps_parse_to_what_they_say():
-    sweeps = [c for c in CASES if c.startswith("python -m benchmarks.")]
-    ablation = ablations.parse_args(argv_of(sweeps[0])[1])
+    def first(module: str) -> str:
+        return next(c for c in CASES if c.startswith(f"python -m benchmarks.{module} "))
+    ablation = ablations.parse_args(argv_of(first("ablations"))[1])
     assert (ablation.env, ablation.seeds, ablation.out) == ("mlic-digits", 5,
                                                             Path("benchmarks/results"))
-    sweep = peers.parse_args(argv_of(sweeps[1])[1])
+    sweep = peers.parse_args(argv_of(first("peers"))[1])
     assert (sweep.env, sweep.budget, sweep.seeds, sweep.out) == ("mlic-digits", 25, 5,
                                                                  Path("benchmarks/results"))
     room = headroom.parse_args(argv_of(HEADROOM)[1])

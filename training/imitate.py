@@ -14,12 +14,11 @@ recipe, the algorithm-selection baseline (:mod:`training.imitation.selector`).
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 from typing import Any
 
-from envs.errors import MLICError
+from training.core import cli
 from training.core.fields import add_field_flag, field_default, field_docs
 from training.imitation.demonstrations import DemoConfig
 from training.imitation.fit import FitConfig
@@ -29,8 +28,7 @@ COMMANDS = {"demos": DemoConfig, "fit": FitConfig, "select": SelectConfig}
 
 
 def parse_args(argv: list[str] | None = None) -> DemoConfig | FitConfig | SelectConfig:
-    parser = argparse.ArgumentParser(prog="python -m training.imitate",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.parser("training.imitate", __doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, kind in COMMANDS.items():
         sub = commands.add_parser(name, help=(kind.__doc__ or "").split("\n")[0])
@@ -45,7 +43,9 @@ def parse_args(argv: list[str] | None = None) -> DemoConfig | FitConfig | Select
     return kind(**given)
 
 
+@cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0, 2 bad input, 130 interrupted)."""
     try:
         config = parse_args(argv)
         if isinstance(config, DemoConfig):
@@ -63,9 +63,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"done: {config.learner} on {result['demonstrations']['decisions']} decisions; "
                   f"best held-out mAP {best.get('heldout_mAP', float('nan')):.2f} (after "
                   f"{best.get('epochs')} epochs) in {config.out}/best", flush=True)
-    except MLICError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:  # the episodes recorded so far are in the store
         print("interrupted: rerun the same command with --resume to continue", file=sys.stderr)
         return 130

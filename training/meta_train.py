@@ -15,11 +15,10 @@ in :mod:`training.meta.rounds`.
 """
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import sys
 
-from envs.errors import MLICError
+from training.core import cli
 from training.core.fields import add_env_flags, add_field_flag, field_default, field_docs
 from training.meta.rounds import MetaConfig
 from training.core.signals import StopFlag
@@ -29,8 +28,7 @@ META_ENV_FLAGS = ("observation", "reward_kind", "device")
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[MetaConfig, bool]:
-    parser = argparse.ArgumentParser(prog="python -m training.meta_train",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.parser("training.meta_train", __doc__)
     docs = field_docs(MetaConfig)
     for f in dataclasses.fields(MetaConfig):
         if f.name != "env_overrides":
@@ -47,7 +45,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[MetaConfig, bool]:
     return MetaConfig(**given, env_overrides=overrides), resume
 
 
+@cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0, 2 bad input, 130 stopped)."""
     stop = StopFlag(unit="round")
     try:
         config, resume = parse_args(argv)
@@ -58,9 +58,6 @@ def main(argv: list[str] | None = None) -> int:
               f"episodes={config.episodes} workers={config.workers} seed={config.seed} "
               f"out={config.out}" + (" (resumed)" if resume else ""), flush=True)
         summary = trainer.run(should_stop=stop)
-    except MLICError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
     finally:
         stop.uninstall(ignore=stop.signal is not None)
     if not summary["finished"]:

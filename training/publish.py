@@ -32,8 +32,8 @@ from typing import Any
 from agents import zoo
 from agents.base import MANIFEST
 from envs.errors import MLICError
+from training.core import cli
 
-EXIT_USAGE = 2
 EXIT_IO = 1
 
 NUMBER = (int, float)
@@ -257,8 +257,7 @@ def _write_entry(source: Path, target: Path, card: Mapping[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m training.publish",
-                                description=__doc__.split("\n\n")[0])
+    p = cli.parser("training.publish", __doc__)
     p.add_argument("run_dir", type=Path, help="--out folder of a meta-training run")
     p.add_argument("--name", required=True, help="zoo name (loaded as zoo:NAME)")
     p.add_argument("--controller", default="best",
@@ -272,15 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@cli.command(returns_status=True)
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0, 2 bad input, 1 I/O error)."""
     args = build_parser().parse_args(argv)
     try:
         target = publish(args.run_dir, args.name, controller=args.controller, root=args.zoo,
                          env=args.env, replace=args.replace, recommended=args.recommended)
-    except MLICError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except MLICError:  # reported by cli.command (before OSError: some are OSErrors too)
+        raise
     except OSError as error:
         print(f"error: {error.strerror or error} ({error.filename})", file=sys.stderr)
         return EXIT_IO

@@ -28,13 +28,13 @@ from agents import zoo
 from agents.base import MANIFEST
 from agents.errors import EnvSettingsError
 from envs.errors import ConfigError, MLICError
+from training.core import cli
 from training.core.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
                              parse_agents, read_yaml)
 from training.core.fields import (add_env_flags, add_field_flag, field_default, field_docs, flag,
                              flag_text, flat_settings)
 from training.core.signals import StopFlag
 
-EXIT_USAGE = 2
 EXIT_IO = 1
 CHECKPOINT_FILE = "checkpoint.pt"  # training.run.loop.CHECKPOINT, without importing the loop
 
@@ -51,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m training.run_marl", description=__doc__.split("\n\n")[0],
                                 argument_default=argparse.SUPPRESS)
     p.add_argument("--config", help="YAML file with any of these settings (keys as below, - or _)")
+    cli.add_debug_flag(p)
     docs = field_docs(RunConfig)
     for f in fields(RunConfig):
         if f.name != "env_overrides":
@@ -113,8 +114,11 @@ FLAGS = zoo.Wording(show=_show_flag, fix=_fix_flag)
 its flags."""
 
 
+@cli.command(returns_status=True)
 def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True) -> int:
     """Run the CLI; returns the exit code (0, 2 bad input, 1 I/O error, 130/143 interrupted).
+    A project error is ``error: ...`` and 2 (``training.core.cli.command``; ``--debug``: its
+    traceback).
 
     ``restore_signal_handlers=False`` (the ``python -m`` entry point) ignores SIGINT/SIGTERM
     once the run is over, so a late Ctrl-C cannot raise during interpreter shutdown.
@@ -139,11 +143,9 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
                   + " ".join(flag_text(k, v) for k, v in taken.items()), flush=True)
         result = run(config, should_stop=stop)
     except EnvSettingsError as error:  # its fixes worded as this CLI's flags
-        print(f"error: {error.message(FLAGS)}", file=sys.stderr)
-        return EXIT_USAGE
-    except MLICError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        raise ConfigError(error.message(FLAGS)) from error
+    except MLICError:  # reported by cli.command (before OSError: DatasetNotFoundError is one)
+        raise
     except KeyboardInterrupt:  # a second SIGINT/SIGTERM, or Ctrl-C before the handlers
         print(_abort_message(config), file=sys.stderr)
         return 128 + (stop.signal or signal.SIGINT)

@@ -56,9 +56,13 @@ def report(error: MLICError) -> None:
 
 
 @overload
-def command(main: F) -> F: ...
+def command(main: F) -> F:
+    ...
+
+
 @overload
-def command(*, returns_status: bool = False) -> Callable[[F], F]: ...
+def command(*, returns_status: bool = False) -> Callable[[F], F]:
+    ...
 
 
 def command(main: F | None = None, *, returns_status: bool = False) -> Any:

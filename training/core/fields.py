@@ -22,6 +22,8 @@ from envs.engine.recipe import CATALOGUE_NAMES
 from envs.engine.trainer import AMP_MODES, SCHEDULE_FREE_EVALS
 from envs.observation import OBSERVATION_MODES
 from envs.reward import REWARD_KINDS
+from training.core.cli import (non_negative_float, non_negative_int, positive_float,
+                               positive_int)
 
 ENV_FLAG_CHOICES: dict[str, tuple[str, ...]] = {
     "amp": AMP_MODES, "on_bad_image": BAD_IMAGE_POLICIES, "observation": OBSERVATION_MODES,
@@ -47,6 +49,21 @@ def flat_settings(dotted: Mapping[str, Any]) -> dict[str, Any]:
 
 _INT_FIELDS = ("image_size", "max_train_images", "steps_per_decision")
 """Integer ``EnvConfig`` fields whose default is ``None``."""
+FLAG_TYPES: dict[str, Callable[[str], Any]] = {
+    **dict.fromkeys(("episodes", "workers", "seeds", "epochs", "eval_every", "eval_seeds",
+                     "dagger_episodes", "neighbours", "threads", "image_size",
+                     "max_train_images", "max_decisions", "steps_per_decision", "batch_size"),
+                    positive_int),
+    **dict.fromkeys(("seed", "max_tasks", "candidates", "horizon", "dagger_rounds"),
+                    non_negative_int),
+    **dict.fromkeys(("beta", "weight_decay"), non_negative_float),
+    **dict.fromkeys(("learning_rate", "score_scale"), positive_float)}
+"""Argparse types of the config fields that are counts, sizes or indices (and of the
+weights, rates and scales), by field name, whatever the config (``RunConfig``, ``MetaConfig``,
+``DemoConfig``, ``FitConfig``, ``SelectConfig``, the ``EnvConfig`` flags): a bad value is
+refused at parse time, naming the flag. >= 0 where the field's docstring gives 0 a meaning
+(``max_tasks``/``candidates`` 0: all; ``horizon`` 0: to the end; ``dagger_rounds`` 0: none)
+or it is a seed; >= 1 otherwise. The configs check them again, for callers from Python."""
 
 
 @cache
@@ -114,7 +131,7 @@ def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, tex
                    agents_type: Callable[[str], Any] | None = None) -> None:
     """One flag for one config field, typed by its default: bools are switches (``progress``
     becomes ``--no-progress``), mappings take a JSON object, ``agents`` goes through
-    ``agents_type``."""
+    ``agents_type``, counts and sizes are checked by their ``FLAG_TYPES`` entry."""
     text = text.replace("%", "%%")  # argparse formats help with %
     if name == "progress":
         parser.add_argument("--no-progress", dest=name, action="store_false",
@@ -128,7 +145,8 @@ def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, tex
     else:
         kind = int if (isinstance(default, int) or name in _INT_FIELDS) else (
             float if isinstance(default, float) else str)
-        parser.add_argument(flag(name), dest=name, type=kind, choices=choices, help=text)
+        parser.add_argument(flag(name), dest=name, type=FLAG_TYPES.get(name, kind),
+                            choices=choices, help=text)
 
 
 def env_setting(config: EnvConfig, name: str) -> tuple[Any, str]:

@@ -131,16 +131,12 @@ def reloaded_note(count: int, path: Path) -> str:
 
 
 def run_sweep(sweep: Callable[[C], T], config: C, store_path: Path) -> T:
-    """``sweep(config)``, with a refused resume or Ctrl-C turned into a clear exit.
-
-    A resume that does not fit exits with status 2 and the reason; Ctrl-C exits with 130
-    after saying where the finished runs are and how to continue.
-    """
+    """``sweep(config)``, with Ctrl-C turned into a clear exit: status 130, after saying where
+    the finished runs are and how to continue. A resume that does not fit raises
+    ``SweepResumeError``, a project error: the command reports it (``training.core.cli``:
+    ``error: ...``, exit status 2)."""
     try:
         return sweep(config)
-    except SweepResumeError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
     except KeyboardInterrupt:
         print(f"\ninterrupted: the finished runs are kept in {store_path}; rerun the same "
               "command with --resume to continue where it stopped", file=sys.stderr)

@@ -34,6 +34,7 @@ import envs
 from agents import make_controller
 from agents.rollout import RolloutController, halving_rungs, halving_text, parse_halving, \
     rollout_options
+from envs.engine.checks import require_in_range
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 from envs.errors import ConfigError
 from training.core.callbacks import Recorder
@@ -91,6 +92,10 @@ class DemoConfig:
     """Show a progress bar (episodes, compute so far)."""
 
     def __post_init__(self) -> None:
+        for name, low in (("seeds", 1), ("max_tasks", 0), ("candidates", 0), ("horizon", 0),
+                          ("workers", 1), ("threads", 1)):  # max_tasks -1 would drop a task
+            require_in_range(f"DemoConfig.{name} (--{name.replace('_', '-')})",
+                             getattr(self, name), low, integer=True)
         rungs = (parse_halving(self.halving, "--halving") if isinstance(self.halving, str)
                  else halving_rungs(self.halving, "halving"))
         object.__setattr__(self, "halving", rungs)

@@ -24,6 +24,7 @@ import envs
 from agents import make_controller
 from agents.selector import Episode
 from envs.atomic import write_text_atomic
+from envs.engine.checks import require_in_range
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError
 from training.imitation import demonstrations
@@ -55,6 +56,9 @@ class SelectConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        for name in ("neighbours", "eval_seeds", "workers"):
+            require_in_range(f"SelectConfig.{name} (--{name.replace('_', '-')})",
+                             getattr(self, name), 1, integer=True)
         if not 0.0 < self.min_share <= 1.0:
             raise ConfigError(f"--min-share must be in (0, 1], got {self.min_share!r}")
 
