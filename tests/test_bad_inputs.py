@@ -1,15 +1,19 @@
-"""The bad-input corpus (``benchmarks/badinputs.py``): clear errors, counted skips, RGB loads.
+"""The bad-input corpus (``benchmarks/badinputs/``): clear errors, counted skips, RGB loads.
 
 Every case either raises a project exception whose message names the culprit AND the fix,
-exits ``run_marl`` with code 2 and a one-paragraph ``error: ...``, loads correctly, or is
-skipped with exactly one warning that gives the count. Cases already tested elsewhere are
-listed in ``badinputs.ELSEWHERE`` with their node ids; ``test_referenced_test_exists``
-keeps those references honest. ``benchmarks/reliability.py`` renders the table.
+exits its command with code 2 and one ``error: ...`` paragraph (or argparse's usage error),
+loads correctly, or is skipped with exactly one warning that gives the count. The cases are
+rows of data (``badinputs.api_cases``, ``badinputs.cli_cases``) run by
+``badinputs.runner``; each test records what it saw for the report. Cases already tested
+elsewhere are listed in ``badinputs.ELSEWHERE`` with their node ids;
+``test_referenced_test_exists`` keeps those references honest. ``benchmarks/reliability.py``
+renders the table.
 """
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -17,55 +21,61 @@ import torch
 from PIL import Image
 
 import envs
-from agents.errors import AgentsError
 from benchmarks import badinputs as bi
 from benchmarks import tiny_datasets as fd
+from benchmarks.badinputs import runner
 from envs.engine.data.images import decode_image
-from envs.errors import MLICError
 from training.run_marl import main
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA_LOGGER = "envs.engine.data"
 
 
-def _fill(text: str, tmp: Path) -> str:
-    return text.replace("{tmp}", str(tmp))
-
-
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
 
 
-# ---------------------------------------------------------------- errors with the fix
-
-@pytest.mark.parametrize("case", bi.ERRORS, ids=lambda c: c.id)
-def test_error_case(case: bi.ErrorCase, tmp_path: Path) -> None:
-    with pytest.raises(case.error) as info:
-        case.trigger(tmp_path)
-    assert isinstance(info.value, (MLICError, AgentsError)), type(info.value)
-    message = str(info.value)
-    for part in case.names:
-        assert _fill(part, tmp_path) in message, f"message does not name {part!r}:\n{message}"
-    for part in case.fix:
-        assert _fill(part, tmp_path) in message, f"message lacks the fix {part!r}:\n{message}"
+def _params(cases: list[Any]) -> list[Any]:
+    """One param per case, by id; a known gap is a strict xfail naming why."""
+    return [pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=c.gap))
+            if c.gap else pytest.param(c, id=c.id) for c in cases]
 
 
-@pytest.mark.parametrize("case", bi.CLI_ERRORS, ids=lambda c: c.id)
-def test_cli_error_case(case: bi.CliCase, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def _skip_on_cuda(case: Any) -> None:
     if case.needs_no_cuda and torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    args = list(case.base) + ["--out", str(tmp_path / "run")] + case.args(tmp_path)
-    try:
-        code = main(args)
-    except SystemExit as exit_info:  # argparse's own usage errors
-        code = exit_info.code
-    captured = capsys.readouterr()
-    err = captured.err
-    assert code == case.code, err
-    assert err.startswith(case.prefix) and "Traceback" not in err, err
-    for part in case.names + case.fix:
-        assert _fill(part, tmp_path) in err, f"stderr lacks {part!r}:\n{err}"
-    assert not (tmp_path / "run" / "checkpoint.pt").exists()  # failed before any training
+
+
+# ---------------------------------------------------------------- errors with the fix
+
+@pytest.mark.parametrize("case", _params(bi.ERRORS))
+def test_error_case(case: bi.ErrorCase, tmp_path: Path, record_property: Any) -> None:
+    _skip_on_cuda(case)
+    observed = runner.observe_error(case, tmp_path)
+    record_property("observed", observed.summary(tmp_path))
+    problems = runner.problems_error(case, observed, tmp_path)
+    assert not problems, "\n".join(problems)
+
+
+CLI_ERRORS = [c for c in bi.CLI_ERRORS if c.code]
+
+
+@pytest.mark.parametrize("case", _params(CLI_ERRORS))
+def test_cli_error_case(case: bi.CliCase, tmp_path: Path, record_property: Any) -> None:
+    _skip_on_cuda(case)
+    observed = runner.observe_cli(case, tmp_path)
+    record_property("observed", observed.summary(tmp_path))
+    problems = runner.problems_cli(case, observed, tmp_path)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("case", _params([c for c in bi.CLI_ERRORS if not c.code]))
+def test_cli_warning_case(case: bi.CliCase, tmp_path: Path, record_property: Any) -> None:
+    """A store whose last line a kill cut short: the command works and says so."""
+    observed = runner.observe_cli(case, tmp_path)
+    record_property("observed", observed.summary(tmp_path))
+    problems = runner.problems_cli(case, observed, tmp_path)
+    assert not problems, "\n".join(problems)
 
 
 # ---------------------------------------------------------------- images that must load as RGB
@@ -224,9 +234,27 @@ def test_referenced_test_exists(entry: bi.Entry) -> None:
 
 def test_corpus_ids_are_unique() -> None:
     ids = [c.id for c in bi.ERRORS] + [c.id for c in bi.CLI_ERRORS]
-    assert len(ids) == len(set(ids))
+    assert len(ids) == len(set(ids)) and all(ids)
+    assert set(bi.GAPS) <= set(ids)  # a gap names a case of the corpus
     described = [(row[1], row[3]) for row in bi.all_entries()]
     assert len(set(described)) == len(described)  # one row per case
+
+
+def test_the_runner_stops_a_command_that_starts_runs(tmp_path: Path) -> None:
+    """A command that does not refuse its input fails the case at once, not after a sweep."""
+    from benchmarks.badinputs import cli_cases
+    case = bi.CliCase("valid", "names", "a valid command", tuple(cli_cases.BUDGETS),
+                      error="ConfigError")
+    observed = runner.observe_cli(case, tmp_path)
+    assert observed.code == 1 and "RunStarted: benchmarks.budgets started runs" in observed.err
+    assert "RunStarted: benchmarks.budgets started runs" in observed.summary(tmp_path)
+    assert runner.problems_cli(case, observed, tmp_path) == [f"exit 1, expected 2:\n{observed.err}"]
+
+
+def test_a_row_with_an_unknown_key_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown keys \\['nmaes'\\]"):
+        bi.schema.build(bi.ErrorCase, "names", {"id": "x", "what": "x", "error": "ConfigError",
+                                                "names": [], "fix": [], "nmaes": []})
 
 
 def test_reliability_report_renders_outcomes(tmp_path: Path) -> None:
@@ -235,7 +263,8 @@ def test_reliability_report_renders_outcomes(tmp_path: Path) -> None:
     junit = tmp_path / "junit.xml"
     junit.write_text(
         '<testsuites><testsuite name="pytest">'
-        '<testcase classname="tests.test_x" name="test_a" />'
+        '<testcase classname="tests.test_x" name="test_a"><properties>'
+        '<property name="observed" value="ConfigError: x | y" /></properties></testcase>'
         '<testcase classname="tests.test_x" name="test_b[p1]" />'
         '<testcase classname="tests.test_x" name="test_b[p2]"><failure message="boom"/></testcase>'
         '<testcase classname="tests.test_x" name="test_c"><skipped type="pytest.xfail" '
@@ -249,9 +278,12 @@ def test_reliability_report_renders_outcomes(tmp_path: Path) -> None:
     rows = [("names", "a", "ok", "tests/test_x.py::test_a", True, ""),
             ("names", "b", "ok", "tests/test_x.py::test_b", True, ""),
             ("names", "c", "raw error", "tests/test_x.py::test_c", False, "known gap")]
+    seen = reliability.observations(junit)
+    assert seen == {"tests/test_x.py::test_a": "ConfigError: x | y"}
     text = reliability.render(rows, results, ["python", "-m", "benchmarks.reliability"], 1.0, 1,
-                              True, list(reliability.CORPUS_FILES))
+                              True, list(reliability.CORPUS_FILES), seen)
     assert "**tried: 3, handled: 1**; not handled: 2" in text
+    assert "| 1 | names | a | ConfigError: x \\| y | `tests/test_x.py::test_a` | handled |" in text
     assert "| 2 | names | b | ok | `tests/test_x.py::test_b` | FAILED |" in text
     assert "#3 c: known gap" in text
     targets = reliability.pytest_targets(bi.all_entries())
