@@ -168,7 +168,8 @@ def test_every_committed_store_reads_without_error_or_warning(path):
     kinds = {"algoperf-": jsonl.ALGOPERF_CONTROLLERS,
              "algoperf_default": jsonl.ALGOPERF_CONTROLLERS,
              "algoperf_targets": jsonl.ALGOPERF_TARGETS, "default_task": jsonl.HEADROOM,
-             "headroom": jsonl.HEADROOM, "protocol": jsonl.PROTOCOL, "user_loop": jsonl.USER_LOOP}
+             "headroom": jsonl.HEADROOM, "protocol": jsonl.PROTOCOL, "user_loop": jsonl.USER_LOOP,
+             "demonstrations": jsonl.DEMONSTRATIONS, "zero_shot": jsonl.ZERO_SHOT}
     kind = next(k for prefix, k in kinds.items() if path.name.startswith(prefix))
     before = path.read_bytes()
     with warnings.catch_warnings():
