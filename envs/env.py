@@ -73,9 +73,11 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         return self.config.steps_per_decision or epoch * self.config.epochs_per_decision
 
     def _new_trainer(self, seed: int) -> Trainer:
-        return Trainer(self._trainer_config, self.data,
-                       total_steps=self.steps_per_decision * self.config.max_decisions, seed=seed,
-                       drift=self.config.drift)
+        trainer = Trainer(self._trainer_config, self.data,
+                          total_steps=self.steps_per_decision * self.config.max_decisions,
+                          seed=seed, drift=self.config.drift)
+        trainer.runtime.keeps_probe = self.config.context_features
+        return trainer
 
     def reset(self, seed: int | None = None, options: dict | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:

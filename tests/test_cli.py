@@ -18,6 +18,7 @@ import pytest
 
 from agents import StaticController
 from envs.errors import ConfigError, MLICError
+from benchmarks.badinputs.builders import unfinished_run
 from training.core import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -302,15 +303,6 @@ def _headroom_store(path: Path) -> Path:
     return path
 
 
-def _unfinished_run(tmp: Path) -> Path:
-    """A run folder that passes the form check (best/ and summary.json) but whose best/
-    holds no saved controller."""
-    run = tmp / "run"
-    (run / "best").mkdir(parents=True)
-    (run / "summary.json").write_text(json.dumps({"algo": "mat-dqn"}))
-    return run
-
-
 @pytest.mark.parametrize("algo, message", [
     ("run:{run}", "controller.json is missing"),
     (f"{__name__}:NeedsAnArgument", "missing 1 required keyword-only argument: 'extra'"),
@@ -319,7 +311,7 @@ def test_protocol_checks_the_controller_before_any_run(algo, message, tmp_path, 
                                                        monkeypatch):
     from benchmarks import protocol
     monkeypatch.setattr(protocol, "play_stored", _no_runs)
-    algo = algo.format(run=_unfinished_run(tmp_path))
+    algo = algo.format(run=unfinished_run(tmp_path))
     with pytest.raises(SystemExit) as stop:
         protocol.main(["--quick", "--algo", algo, "--targets", "heldout", "--seeds", "1",
                        "--workers", "1", "--no-progress", "--headroom",
@@ -338,7 +330,7 @@ def test_protocol_checks_the_controller_before_any_run(algo, message, tmp_path, 
 def test_zero_shot_and_user_loop_check_runs_before_any_run(module, tmp_path, capsys,
                                                           monkeypatch):
     monkeypatch.setattr(importlib.import_module(module), "play_stored", _no_runs)
-    run = _unfinished_run(tmp_path)
+    run = unfinished_run(tmp_path)
     argv = ["--quick", "--zoo", "bandit-digits-v0", "--runs", str(run), "--seeds", "1",
             "--no-progress", "--out", str(tmp_path / "x.md")]
     with pytest.raises(SystemExit) as stop:

@@ -120,6 +120,9 @@ class RecipeRuntime:
         """The last clean (unaugmented, normalised) training inputs, kept while Schedule-Free
         trains a model with BatchNorm: where :meth:`prepare_evaluation` recomputes its
         statistics."""
+        self.keeps_probe = False
+        """Keep the probe images of every batch (set where the observation reads the label
+        effects, ``EnvConfig.context_features``); off, the training loop copies nothing."""
         self._probe: tuple[torch.Tensor, torch.Tensor] | None = None
         """The first ``PROBE_IMAGES`` clean images (in [0, 1]) and targets of the last training
         batch: what :meth:`probe_losses` augments."""
@@ -182,8 +185,9 @@ class RecipeRuntime:
         targets, mask = mixed[:, :k], mixed[:, k:] > 0.999
         if self._keeps_bn_batches:
             self._bn_batches.append(self._normalise(clean).detach())
-        self._probe = (clean[:PROBE_IMAGES].detach().clone(),
-                       torch.cat([targets_in[:PROBE_IMAGES], mask_in[:PROBE_IMAGES].float()], 1))
+        if self.keeps_probe:
+            self._probe = (clean[:PROBE_IMAGES].detach().clone(),
+                           torch.cat([targets_in[:PROBE_IMAGES], mask_in[:PROBE_IMAGES].float()], 1))
         return self._normalise(images), targets, mask
 
     def _normalise(self, images: torch.Tensor) -> torch.Tensor:

@@ -196,6 +196,7 @@ class DynamicRecipe:
             model, config, total_steps=self.decisions * self.steps_per_decision,
             positive_counts=positive_counts, train_size=targets.shape[0],
             generator=generator or torch.Generator().manual_seed(int(seed)), mean=mean, std=std)
+        self.runtime.keeps_probe = self.env_config.context_features
         self.status: TrainingStatus | None = None
         self.decisions_made = 0
         self.steps_in_decision = 0
