@@ -254,6 +254,15 @@ class Controller(ABC):
 
 
 # -------------------------------------------------------------------- helpers
+def _saved_controller_fix() -> str:
+    """What to pass instead of a folder with no ``controller.json`` (``read_manifest``)."""
+    from agents import zoo  # agents.zoo imports this module
+    names = ", ".join(zoo.PREFIX + name for name in zoo.list_zoo()) or "none published yet"
+    return ("pass a folder written by Controller.save (a finished run's best/, e.g. "
+            "runs/<name>/best, or a training.run_marl run's agents/) or zoo:<name> "
+            f"(available: {names}; agents.zoo.list_zoo() lists them)")
+
+
 def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None) -> dict[str, Any]:
     """The ``controller.json`` of a saved controller, checked against ``env``: its agents,
     their action sizes and (manifests written since they were recorded) observation shapes.
@@ -262,7 +271,8 @@ def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None
     """
     path = Path(directory) / MANIFEST
     if not path.is_file():
-        raise ControllerCheckpointError(f"{path} is missing: {directory} holds no saved controller")
+        raise ControllerCheckpointError(f"{path} is missing: {directory} holds no saved "
+                                        f"controller; {_saved_controller_fix()}")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as error:  # not JSON, or not even UTF-8 text

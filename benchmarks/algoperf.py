@@ -53,6 +53,7 @@ from benchmarks.episodes import check_frozen, parse_recipe, run_frozen, run_reci
 from benchmarks.headroom import Run, parse_tasks, HeadroomConfig
 from benchmarks.reporting import command_line, reach_epoch
 from benchmarks.static_recipes import PEERS, RECIPES
+from envs.engine.checks import require_file
 from envs.errors import ConfigError
 from training.core.jsonl import ALGOPERF_CONTROLLERS, ALGOPERF_TARGETS, HEADROOM
 from training.core.run_store import RunStore, read_store
@@ -192,10 +193,15 @@ def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
     """
     existing = read_targets(path) if path.is_file() else {}
     tasks = parse_tasks(HeadroomConfig(task_set=task_set, tasks=tuple(labels)))
+    if reference.endswith(".jsonl"):
+        require_file(reference, "give a benchmarks.headroom run store (.jsonl) of these "
+                     "targets, or the reference recipe itself (aug+opt+lrs+loss)",
+                     flag="--reference")
+    names = {label: vbs_recipe(Path(reference), label, task_set)
+             if reference.endswith(".jsonl") else reference for label in tasks}
+    recipes = {label: parse_recipe(name) for label, name in names.items()}  # before any run
     for label, target in tasks.items():
-        name = (vbs_recipe(Path(reference), label, task_set) if reference.endswith(".jsonl")
-                else reference)
-        recipe = parse_recipe(name)
+        name, recipe = names[label], recipes[label]
         if label in existing and not force:
             print(f"{label}: target {existing[label]['target_val_mAP']:.2f} kept (fixed in "
                   "advance; --force redoes it)")
@@ -396,12 +402,23 @@ def _fmt_ratio(r: float | None) -> str:
 def score_command(args: argparse.Namespace) -> Path:
     targets = read_targets(args.targets)
     seeds = list(range(args.seeds))
+    if args.sbs not in RECIPES:  # it names the headroom store's panel runs of the SBS
+        raise ConfigError(f"--sbs {args.sbs!r} is not a panel recipe: give one of "
+                          f"{', '.join(RECIPES)} (the panel's names, aug+opt+lrs+loss)")
     for path in args.headroom:
-        if not path.is_file():
-            raise ConfigError(f"--headroom {path} is missing: give benchmarks.headroom run "
-                              "stores (.jsonl) of these targets, with val curves")
+        require_file(path, "give benchmarks.headroom run stores (.jsonl) of these targets, "
+                     "with val curves", flag="--headroom")
     labels = args.tasks.split(",")
     tasks = parse_tasks(HeadroomConfig(task_set=args.task_set, tasks=tuple(labels)))
+    for label in labels:
+        if label not in targets:
+            raise ConfigError(f"no target for {label!r} in {args.targets}; set it first with "
+                              f"python -m benchmarks.algoperf targets --tasks {label} "
+                              "--reference RECIPE")
+        if set(seeds) & set(targets[label]["seeds"]):
+            raise ConfigError(f"--seeds overlap the target-setting seeds "
+                              f"{targets[label]['seeds']}: score on fewer seeds (--seeds N "
+                              f"plays seeds 0 to N-1)")
     controllers = [c for c in args.controllers.split(",") if c]
     for source in controllers:  # a throwaway of each on every target's spaces, before any run
         for label in labels:
@@ -410,12 +427,7 @@ def score_command(args: argparse.Namespace) -> Path:
                      {"task_set": args.task_set}, resume=True, kind=ALGOPERF_CONTROLLERS)
     sections, all_rows, times = [], [], {SELF: {}, EXTERNAL: {}}
     for label in labels:
-        if label not in targets:
-            raise ConfigError(f"no target for {label!r} in {args.targets}; set it first with "
-                              f"python -m benchmarks.algoperf targets --tasks {label} --reference RECIPE")
         target = targets[label]
-        if set(seeds) & set(target["seeds"]):
-            raise ConfigError(f"--seeds overlap the target-setting seeds {target['seeds']}")
         methods = headroom_methods(args.headroom, label, args.sbs, seeds, args.task_set)
         methods += controller_methods(controllers, label, tasks[label], seeds, store)
         table, rows = report(label, target, methods)

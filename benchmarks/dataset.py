@@ -50,16 +50,18 @@ import envs
 from training.core import cli
 from agents import make_controller
 from agents.rollout import rollout_options
-from benchmarks.episodes import ControllerSpec, run_controller, run_frozen, run_recipe
+from benchmarks.episodes import (ControllerSpec, check_frozen, run_controller, run_frozen,
+                                 run_recipe)
 from benchmarks.headroom import HeadroomConfig
 from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from benchmarks.task_sets import warm_up
 from envs.engine.data.digits import GENERATOR_VERSION
+from envs.errors import DependencyNotInstalledError
 from envs.surrogate.model import CATALOGUE
 from training.core.episode import run_episode
 from training.core import jsonl
-from training.core.jsonl import DATASET, StoreFormatError
+from training.core.jsonl import DATASET
 from training.core.run_store import RunStore, play_stored
 from training.core.transitions import EpisodeTransitions, ForkRecorder, TransitionRecorder
 
@@ -120,6 +122,25 @@ def check_behaviour(name: str) -> str:
                      "run:<dir> (a meta-training or imitation run with a best/ controller)")
 
 
+def frozen_source(behaviour: str) -> str | Path | None:
+    """The saved controller a ``zoo:<name>`` or ``run:<dir>`` behaviour plays (None for the
+    others)."""
+    kind, _, rest = behaviour.partition(":")
+    return behaviour if kind == "zoo" else Path(rest) / "best" if kind == "run" else None
+
+
+def check_controllers(behaviours: Sequence[str], tasks: Sequence[envs.Task]) -> None:
+    """Load, on every task's spaces, a throwaway of each saved controller the behaviours play
+    (``benchmarks.episodes.check_frozen``), so that an unknown zoo name or a run folder with no
+    saved controller fails here, in the parent, before any episode; the project error of
+    ``agents`` or ``envs`` otherwise (``cli.command`` reports it)."""
+    for behaviour in behaviours:
+        source = frozen_source(behaviour)
+        if source is not None:
+            for task in {task.name: task for task in tasks}.values():
+                check_frozen(task, source)
+
+
 def play(job: tuple[str, str, envs.Task, str, int]) -> Episode:
     """One recorded episode (in a worker process, one torch thread)."""
     label, split, task, behaviour, seed = job
@@ -132,8 +153,7 @@ def play(job: tuple[str, str, envs.Task, str, int]) -> Episode:
     elif behaviour == EXPERT:
         return _expert_episode(label, task, seed, recorder)
     else:  # a saved controller brings its own env settings; they must match the dataset's
-        source = behaviour if kind == "zoo" else Path(rest) / "best"
-        run_frozen(task, source, seed, callbacks=[recorder])
+        run_frozen(task, frozen_source(behaviour), seed, callbacks=[recorder])
     return Episode(**asdict(recorder.episodes[0]), task=task.name, label=label,
                    behaviour=behaviour, seed=seed)
 
@@ -162,10 +182,13 @@ def open_store(path: Path, task_set: str, resume: bool) -> RunStore:
 
 def collect(task_set: str, splits: Sequence[str], behaviours: Sequence[str], seeds: int,
             workers: int, store_path: Path, resume: bool, progress: bool = True) -> list[Episode]:
-    """Play and store every (task, behaviour, seed) episode; returns them in job order."""
+    """Play and store every (task, behaviour, seed) episode; returns them in job order. The
+    saved controllers the behaviours play are loaded first (:func:`check_controllers`)."""
     ts = envs.task_set(task_set)
+    tasks = tasks_of(ts, splits)
+    check_controllers(behaviours, [task for _, _, task in tasks])
     store = open_store(store_path, ts.name, resume)
-    jobs = [(label, split, task, b, s) for label, split, task in tasks_of(ts, splits)
+    jobs = [(label, split, task, b, s) for label, split, task in tasks
             for b in behaviours for s in range(seeds)]
     with tqdm(total=len(jobs), unit="episode", desc="collect", disable=not progress) as bar:
         return play_stored(jobs, play, lambda j: (f"{j[0]}|{j[3]}", j[4]), Episode, store,
@@ -174,10 +197,12 @@ def collect(task_set: str, splits: Sequence[str], behaviours: Sequence[str], see
 
 def stored_episodes(store_path: Path) -> tuple[dict[str, Any], list[Episode]]:
     """A ``collect`` store's settings (its task set, ...) and every episode, in the order
-    stored; a file that is not a collection store raises ``jsonl.StoreFormatError``."""
+    stored. A missing file raises ``envs.ConfigError``, one that is not a collection store
+    (empty, binary, another kind) ``jsonl.StoreFormatError``."""
     if not store_path.is_file():
-        raise FileNotFoundError(f"{store_path} is missing: run python -m benchmarks.dataset "
-                                "collect first")
+        raise envs.ConfigError(f"--store {store_path} is missing: run python -m "
+                               "benchmarks.dataset collect first (or pass --store PATH, the "
+                               "store it wrote)")
     names = {f.name for f in fields(Episode)}
     store = jsonl.read(store_path, DATASET)
     return store.settings, [Episode(**{k: v for k, v in result.items() if k in names})
@@ -188,8 +213,9 @@ def require_minari() -> Any:
     try:
         import minari
     except ImportError as error:  # pragma: no cover - the extra is part of make setup
-        raise SystemExit("error: the Minari export needs the minari extra: "
-                         "pip install -c constraints.txt -e '.[minari]'") from error
+        raise DependencyNotInstalledError(
+            f"the Minari export needs the minari extra ({error}): pip install -c "
+            "constraints.txt -e '.[minari]'") from error
     return minari
 
 
@@ -318,10 +344,7 @@ def main(argv: Sequence[str] | None = None) -> Any:
         p.error(str(error))
     if args.root is not None:
         os.environ["MINARI_DATASETS_PATH"] = str(args.root.resolve())
-    try:
-        settings, episodes = stored_episodes(args.store)
-    except (FileNotFoundError, StoreFormatError) as error:
-        raise SystemExit(f"error: {error}") from None
+    settings, episodes = stored_episodes(args.store)  # its errors: cli.command reports them
     wanted = (args.behaviours.split(",") if args.behaviours is not None
               else DATASETS.get(args.dataset_id))
     if wanted is not None:

@@ -68,6 +68,11 @@ METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe", "pbt")
 DEFAULT_METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe")
 DEFAULT_RECIPE = next(iter(RECIPES))
 EXPERTS = ("expert", "expert-sbs")
+NO_TRAIN_TASK = ("no train task in --tasks, so the SBS cannot be chosen: add train tasks or "
+                 "pass --sbs RECIPE (e.g. from the task set's calibration, "
+                 "benchmarks/results/task_sets*.md)")
+"""Why a sweep is refused when its SBS (the panel recipe best over the train tasks run) has
+nothing to be chosen from."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +105,11 @@ class HeadroomConfig:
     def __post_init__(self) -> None:
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown or "panel" not in self.methods:
-            raise SystemExit(f"error: --methods {','.join(self.methods)}: the panel is needed "
-                             f"(default, SBS, VBS-8) and the methods are {', '.join(METHODS)}")
+            what = (f"unknown {', '.join(unknown)}" if unknown else
+                    "the panel is needed (the default, SBS and VBS-8 come from it)")
+            raise ConfigError(f"--methods {','.join(self.methods)}: {what}; give "
+                              f"comma-separated methods of {', '.join(METHODS)}, panel "
+                              "included")
         for name in (self.sbs, *self.jumps):
             if name:
                 recipe_of(name)
@@ -114,8 +122,8 @@ def recipe_of(name: str) -> Recipe:
     try:
         return parse_recipe(name)
     except (TypeError, ValueError) as error:
-        raise SystemExit(f"error: {name!r} is neither a panel recipe ({', '.join(RECIPES)}) "
-                         f"nor aug+opt+lrs+loss: {error}") from None
+        raise ConfigError(f"{name!r} is neither a panel recipe ({', '.join(RECIPES)}) "
+                          f"nor aug+opt+lrs+loss: {error}") from None
 
 
 @dataclass(frozen=True)
@@ -221,8 +229,8 @@ def parse_tasks(config: HeadroomConfig) -> dict[str, envs.Task | str]:
     chosen = config.tasks or tuple(every)
     unknown = [label for label in chosen if label not in every]
     if unknown:
-        raise SystemExit(f"error: --tasks {','.join(unknown)}: not a task of {ts.name}; valid: "
-                         f"{', '.join(every)}")
+        raise ConfigError(f"--tasks {','.join(unknown)}: not a task of {ts.name}; valid: "
+                          f"{', '.join(every)}")
     return {label: every[label] for label in chosen}
 
 
@@ -264,6 +272,8 @@ def check_experts(config: HeadroomConfig, tasks: Mapping[str, envs.Task | str]) 
 
 def sweep(config: HeadroomConfig) -> Path:
     tasks = parse_tasks(config)
+    if not config.sbs and not any(label.startswith("train:") for label in tasks):
+        raise ConfigError(NO_TRAIN_TASK)  # before any run: the SBS is needed to report
     check_experts(config, tasks)
     seeds = range(config.seeds)
     # every recipe on every target: one outside a target's catalogue plays in the latest one
@@ -308,9 +318,7 @@ def single_best(runs: Sequence[Run], recipes: Sequence[str]) -> str:
     """The panel recipe with the best mean test mAP over the train tasks run."""
     train = [r for r in runs if r.label.startswith("train:") and r.method.startswith("panel:")]
     if not train:
-        raise SystemExit("error: no train task in --tasks, so the SBS cannot be chosen: add "
-                         "train tasks or pass --sbs RECIPE (e.g. from the task set's "
-                         "calibration, benchmarks/results/task_sets*.md)")
+        raise ConfigError(NO_TRAIN_TASK)
     return max(recipes, key=lambda r: statistics.fmean(
         x.test_mAP for x in train if x.method == f"panel:{r}"))
 

@@ -44,7 +44,9 @@ from benchmarks import algoperf
 from benchmarks import normalised as normalised_score
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.zero_shot import DEFAULT, PANEL_BEST, PBT, RUN_PREFIX, Run, training_line
-from training.core.jsonl import PROTOCOL, ZERO_SHOT, StoreFormatError
+from envs.engine.checks import require_file
+from envs.errors import ConfigError, DependencyNotInstalledError
+from training.core.jsonl import PROTOCOL, ZERO_SHOT
 from training.core.run_store import read_store
 
 ANCHORS = {"expert": "expert (headroom)", "expert-sbs": "expert-sbs (headroom)",
@@ -167,8 +169,9 @@ def read_stores(stores: Sequence[Path], task_set: str | None = None) -> Stores:
     """Runs of every method from run stores in the zero-shot format (the first store wins
     where two hold the same target label, method and seed). Stores of another task set
     (``task_set`` where given, else the first store's) or SBS, or that ran other tasks under
-    one label (a ``--quick`` store beside a full one), are refused, as is a file that is not
-    a zero-shot or protocol store (``training.core.jsonl``)."""
+    one label (a ``--quick`` store beside a full one), are refused (a ``ConfigError``), as is
+    a missing file, or one that is not a zero-shot or protocol store (``training.core.jsonl``'s
+    ``StoreFormatError``)."""
     scores: dict[str, Scores] = {}
     origins: dict[str, list[Path]] = {}
     sources: dict[tuple[str, str, int], Path] = {}
@@ -177,23 +180,18 @@ def read_stores(stores: Sequence[Path], task_set: str | None = None) -> Stores:
     names: dict[str, tuple[str, Path]] = {}
     first: dict[str, Any] = {}
     for path in stores:
-        if not path.is_file():
-            raise SystemExit(f"error: {path} is missing: give run stores that exist "
-                             "(benchmarks/results/runs/*.jsonl)")
-        try:
-            settings, runs = read_store(path, Run, (ZERO_SHOT, PROTOCOL), task_set=task_set)
-        except StoreFormatError as error:
-            raise SystemExit(f"error: {error}") from None
+        require_file(path, "give run stores that exist (benchmarks/results/runs/*.jsonl)")
+        settings, runs = read_store(path, Run, (ZERO_SHOT, PROTOCOL), task_set=task_set)
         first = first or settings
         for key, what in (("task_set", "task set"), ("panel_best", "SBS (panel-best recipe)")):
             if settings.get(key, first.get(key)) != first.get(key):
-                raise SystemExit(f"error: {path} ran {what} {settings.get(key)}, {stores[0]} "
-                                 f"ran {first.get(key)}: rank one {what} at a time")
+                raise ConfigError(f"{path} ran {what} {settings.get(key)}, {stores[0]} ran "
+                                  f"{first.get(key)}: rank one {what} at a time")
         for label, name in (settings.get("targets") or {}).items():
             if names.setdefault(label, (name, path))[0] != name:
-                raise SystemExit(f"error: {path} ran {name} as {label!r}, {names[label][1]} ran "
-                                 f"{names[label][0]}: leave one of them out (a --quick store "
-                                 "cannot share a leaderboard with a full one)")
+                raise ConfigError(f"{path} ran {name} as {label!r}, {names[label][1]} ran "
+                                  f"{names[label][0]}: leave one of them out (a --quick store "
+                                  "cannot share a leaderboard with a full one)")
         for run in runs:
             target = short_target(run.target)
             if run.method == PANEL_BEST:
@@ -222,10 +220,10 @@ def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Sco
     runs = normalised_score.read_runs(path, normalised_score.HEADROOM_KINDS)
     if path.suffix == ".csv" and not any(m == f"panel:{sbs}" for _, m, _ in runs):
         held = sorted({m.removeprefix("panel:") for _, m, _ in runs if m.startswith("panel:")})
-        raise SystemExit(f"error: the headroom csv {path} holds the runs of the static recipes "
-                         f"{', '.join(held) or 'none'} only, not of the runs' SBS {sbs}: pass "
-                         "the headroom store (--headroom benchmarks/results/runs/"
-                         "headroom-<task set>.jsonl), which holds every panel recipe")
+        raise ConfigError(f"the headroom csv {path} holds the runs of the static recipes "
+                          f"{', '.join(held) or 'none'} only, not of the runs' SBS {sbs}: pass "
+                          "the headroom store (--headroom benchmarks/results/runs/"
+                          "headroom-<task set>.jsonl), which holds every panel recipe")
     for (label, method, seed), value in runs.items():
         if is_target(label):
             by_method.setdefault(method, {}).setdefault(short_target(label), {})[seed] = value
@@ -313,13 +311,14 @@ def _common_seeds(method: Scores, sbs: Scores, targets: Sequence[str]) -> list[i
 
 def rliable() -> tuple[Any, Any, Any]:
     """``rliable``'s ``library``, ``metrics`` and ``plot_utils`` (imported on first use: they
-    pull in arch and seaborn), or an exit that says how to install them."""
+    pull in arch and seaborn), or a ``DependencyNotInstalledError`` that says how to install
+    them."""
     import benchmarks.plots  # noqa: F401  (the Agg backend, before rliable imports pyplot)
     try:
         from rliable import library, metrics, plot_utils
     except ImportError as error:
-        raise SystemExit(f"error: the leaderboard needs rliable ({error}): pip install -e "
-                         "'.[protocol]' -c constraints.txt") from None
+        raise DependencyNotInstalledError(f"the leaderboard needs rliable ({error}): pip "
+                                          "install -e '.[protocol]' -c constraints.txt") from None
     return library, metrics, plot_utils
 
 
@@ -590,18 +589,16 @@ def write(out: Path, stores: Stores, infos: Mapping[str, MethodInfo], headroom: 
     (its performance profile beside it, ``<out>_profile.png``)."""
     scores, settings = stores.scores, stores.settings
     if PANEL_BEST not in scores:
-        raise SystemExit(f"error: no {PANEL_BEST!r} runs to score against: run python -m "
-                         "benchmarks.protocol --algo sbs first (it plays them)")
-    if not headroom.is_file():
-        raise SystemExit(f"error: the headroom runs {headroom} are missing: run python -m "
-                         "benchmarks.headroom first (its rollout expert is the normalised "
-                         "score's 1), or pass --headroom FILE (its store, .jsonl, or its result "
-                         "csv, .csv)")
+        raise ConfigError(f"no {PANEL_BEST!r} runs to score against: run python -m "
+                          "benchmarks.protocol --algo sbs first (it plays them)")
+    require_file(headroom, "run python -m benchmarks.headroom first (its rollout expert is "
+                 "the normalised score's 1), or pass --headroom FILE (its store, .jsonl, or its "
+                 "result csv, .csv)", flag="the headroom runs")
     ran = normalised_score.read_settings(headroom, normalised_score.HEADROOM_KINDS)
     if ran.get("task_set", settings.get("task_set")) != settings.get("task_set"):
-        raise SystemExit(f"error: the headroom runs {headroom} ran {ran['task_set']}, the runs "
-                         f"{settings.get('task_set')}: pass the headroom store or result csv of "
-                         "that task set")
+        raise ConfigError(f"the headroom runs {headroom} ran {ran['task_set']}, the runs "
+                          f"{settings.get('task_set')}: pass the headroom store or result csv "
+                          "of that task set")
     sbs_recipe = str(settings.get("panel_best", ""))
     experts, anchors, anchor_sbs = read_headroom(headroom, sbs_recipe)
     anchor_command = result_command(headroom, str(settings.get("task_set", ""))) \

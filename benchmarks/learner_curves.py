@@ -16,6 +16,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from envs.engine.checks import require_file
+from envs.errors import ConfigError
 from training.core import cli
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.plots import plot_curves
@@ -26,14 +28,16 @@ RESULTS = Path(__file__).resolve().parent / "results" / "learner_curves_digits_v
 
 def read_curve(run: Path) -> tuple[dict, list[dict]]:
     """The run's summary and its curve (a clear error if it has none)."""
-    path = run / "summary.json"
-    if not path.is_file():
-        raise SystemExit(f"error: {path} is missing: give a training.imitate or "
-                         "training.meta_train output folder")
-    summary = json.loads(path.read_text(encoding="utf-8"))
-    curve = summary.get("curve") or []
+    fix = "give a training.imitate or training.meta_train output folder"
+    path = require_file(run / "summary.json", fix)
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ConfigError(f"{path} is not a run's summary (not JSON: {error}): {fix}") from None
+    curve = summary.get("curve") if isinstance(summary, dict) else None
     if not curve:
-        raise SystemExit(f"error: {path} has no held-out curve")
+        raise ConfigError(f"{path} has no held-out curve (the run recorded no evaluation): "
+                          "give a run that evaluated on the held-out tasks at least once")
     return summary, curve
 
 

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from envs.engine.checks import require_file
+from envs.errors import ConfigError
 from training.core import cli
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.reporting import command_line
@@ -35,19 +37,12 @@ ZERO_SHOT_SBS = "static panel-best"
 
 CSV_COLUMNS = ("task", "method", "seed", "test_mAP", "episodes", "schedule")
 """The columns of a ``benchmarks.headroom`` result csv that its runs are read from."""
+CSV_FIX = "give a headroom run store (.jsonl) or the csv the headroom benchmark writes"
+"""What to pass instead of a csv that is not a headroom result csv."""
 STORE_KINDS = (HEADROOM, ZERO_SHOT, PROTOCOL)
 """The run stores whose results this module reads (``training.core.jsonl`` kinds)."""
 HEADROOM_KINDS = (HEADROOM,)
 """Where a headroom store is asked for (``--headroom``, ``--vbs``)."""
-
-
-def _read_store(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS) -> jsonl.Store:
-    """The run store at ``path``, one of ``kinds``; anything else exits with an error that
-    names the file, the kind expected and the kind found."""
-    try:
-        return jsonl.read(path, kinds)
-    except jsonl.StoreFormatError as error:
-        raise SystemExit(f"error: {error}") from None
 
 
 def read_results(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS
@@ -60,12 +55,14 @@ def read_results(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS
     carry ``target``, e.g. ``heldout 1: <task>``, read as ``heldout:1``; the mnist and default
     targets keep their whole label): one JSON line of settings, then one run per line. A run
     stored twice keeps its last line. A ``.csv`` is read as a headroom result csv
-    (``read_headroom_csv``), under the store's method names. ``kinds``: the stores accepted.
+    (``read_headroom_csv``), under the store's method names. ``kinds``: the stores accepted;
+    anything else raises ``jsonl.StoreFormatError`` naming the file, the kind expected and the
+    kind found.
     """
     if path.suffix == ".csv":
         return read_headroom_csv(path)
     out = {}
-    for result in _read_store(path, kinds).results:
+    for result in jsonl.read(path, kinds).results:
         label = result.get("label") or re.sub(r"^heldout (\d+):.*", r"heldout:\1",
                                               result["target"])
         out[(label, result["method"], int(result["seed"]))] = result
@@ -86,30 +83,36 @@ def read_headroom_csv(path: Path) -> dict[tuple[str, str, int], dict[str, Any]]:
     ``panel:default (ASL paper)``; ``VBS-8`` (a copy of each task's best panel recipe's runs)
     is left out; ``expert``, ``expert-sbs``, ``tpe``, ``vbs-c`` and ``pbt`` keep their names."""
     from benchmarks.static_recipes import RECIPES
-    with path.open(newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise SystemExit(f"error: {path} is not a benchmarks.headroom result csv (it lacks "
-                             f"the column(s) {', '.join(missing)}): give a headroom run store "
-                             "(.jsonl) or the csv the headroom benchmark writes")
-        rows = list(reader)
+
+    def refuse(what: str) -> ConfigError:
+        return ConfigError(f"{path} is not a benchmarks.headroom result csv ({what}): {CSV_FIX}")
+    try:
+        with path.open(newline="", encoding="utf-8") as file:
+            reader = csv.DictReader(file)
+            missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise refuse(f"it lacks the column(s) {', '.join(missing)}")
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as error:  # binary data, NUL bytes
+        raise refuse(f"unreadable as csv text: {error}") from None
     default, names = next(iter(RECIPES)), {r.name: name for name, r in RECIPES.items()}
     sbs = {re.sub(r" ×\d+$", "", r["schedule"]) for r in rows if r["method"] == "SBS"}
     if len(sbs) > 1 or any(" → " in s for s in sbs):
-        raise SystemExit(f"error: the SBS runs of {path} do not hold one recipe throughout "
-                         f"({', '.join(sorted(sbs))}): not a headroom result csv")
+        raise refuse(f"its SBS runs do not hold one recipe throughout: {', '.join(sorted(sbs))}")
     methods = {"default": f"panel:{default}", "VBS-8": None,
                **{"SBS": f"panel:{names.get(s, s)}" for s in sbs}}
     out = {}
-    for row in rows:
+    for line, row in enumerate(rows, 2):
         method = methods.get(row["method"], row["method"])
         if method is None:
             continue
-        seed = int(row["seed"])
-        out[(row["task"], method, seed)] = {
-            "label": row["task"], "method": method, "seed": seed,
-            "test_mAP": float(row["test_mAP"]), "episodes": float(row["episodes"] or 1.0)}
+        try:
+            seed = int(row["seed"])
+            out[(row["task"], method, seed)] = {
+                "label": row["task"], "method": method, "seed": seed,
+                "test_mAP": float(row["test_mAP"]), "episodes": float(row["episodes"] or 1.0)}
+        except (TypeError, ValueError) as error:  # a cut row, or text where a number goes
+            raise refuse(f"line {line}: {error}") from None
     return out
 
 
@@ -118,7 +121,7 @@ def read_settings(path: Path, kinds: Sequence[StoreKind] = STORE_KINDS) -> dict[
     the ``tasks: ... of <task set>`` line of the report beside it (``headroom.md`` for
     ``headroom.csv``; none when there is no report)."""
     if path.suffix != ".csv":
-        return _read_store(path, kinds).settings
+        return jsonl.read(path, kinds).settings
     report = path.with_suffix(".md")
     if not report.is_file():
         return {}
@@ -141,8 +144,9 @@ def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, 
             continue
         sbs = [h[(task, SBS, s)] for s in seeds]
         if sbs != [z[(task, ZERO_SHOT_SBS, s)] for s in seeds]:
-            raise SystemExit(f"error: the SBS runs of {task} differ between the stores: they "
-                             "were not made with the same task set and data")
+            raise ConfigError(f"the SBS runs of {task} differ between the stores: they were "
+                              "not made with the same task set and data; give a headroom and a "
+                              "zero-shot store of one task set, made by the same code")
         expert = statistics.fmean(h[(task, "expert", s)] for s in seeds)
         gap = expert - statistics.fmean(sbs)
         row = [task, str(len(seeds)), f"{statistics.fmean(sbs):.1f}", f"{expert:.1f}"]
@@ -163,12 +167,16 @@ def main(argv: Sequence[str] | None = None) -> Path:
     p.add_argument("--zero-shot", type=Path, required=True, help="a benchmarks.zero_shot store")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    for path in (args.headroom, args.zero_shot):
-        if not path.is_file():
-            raise SystemExit(f"error: {path} is missing: run the benchmark that writes it first")
+    for flag, path, writer in (("--headroom", args.headroom, "benchmarks.headroom"),
+                               ("--zero-shot", args.zero_shot, "benchmarks.zero_shot")):
+        require_file(path, f"run the benchmark that writes it first (python -m {writer})",
+                     flag=flag)
     rows, per_controller = scores(args.headroom, args.zero_shot)
     if not rows:
-        raise SystemExit("error: no held-out task with the expert and the SBS in both stores")
+        raise ConfigError(f"no held-out task with the expert and the SBS in both stores: give "
+                          f"a --headroom store whose expert and SBS ({SBS}) ran held-out tasks "
+                          f"and a --zero-shot store whose {ZERO_SHOT_SBS!r} ran them on the "
+                          "same seeds")
     controllers = list(per_controller)
     rows.append(["**mean score**", "", "", "",
                  *[f"**{statistics.fmean(v):+.2f}**" for v in per_controller.values()]])

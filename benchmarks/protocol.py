@@ -406,6 +406,24 @@ def record(config: ProtocolConfig, sbs: Method, method: Method) -> None:
 
 
 # ------------------------------------------------------------------ CLI
+def check_stores(p: argparse.ArgumentParser, config: ProtocolConfig, *, given_vbs: bool) -> None:
+    """Read the ``--vbs`` and ``--from`` stores the leaderboard will read, before any run: a
+    missing ``--vbs`` store is a usage error; a file that is not a store of the kind and task
+    set wanted, or a missing ``--from`` store, is the project error of
+    ``benchmarks.leaderboard``'s readers (``cli.command`` reports it)."""
+    for path in config.vbs:
+        if not path.is_file():
+            default = "" if given_vbs else f" (--vbs's default for {config.task_set})"
+            p.error(f"--vbs {path} is missing{default}: give benchmarks.headroom run stores "
+                    f"(runs/headroom*-{config.task_set}.jsonl) that exist, run python -m "
+                    f"benchmarks.headroom --task-set {config.task_set} first, or pass --vbs "
+                    "with no store for no VBS row")
+    if config.vbs:
+        leaderboard.read_vbs(config.vbs)
+    if config.extra:
+        leaderboard.read_stores(list(config.extra), config.task_set)
+
+
 def parser() -> argparse.ArgumentParser:
     p = cli.parser("benchmarks.protocol", __doc__)
     add = p.add_argument
@@ -451,6 +469,7 @@ def main(argv: list[str] | None = None) -> Path:
     args = p.parse_args(argv)
     config = ProtocolConfig.from_args(args, command_line(
         "benchmarks.protocol", argv if argv is not None else sys.argv[1:]))
+    ts = envs.task_set(config.task_set)  # an unknown name lists the registered ones
     if set(config.targets) - set(TARGET_KINDS) or not config.targets:
         p.error(f"--targets {args.targets!r}: give a comma-separated subset of "
                 f"{','.join(TARGET_KINDS)}")
@@ -467,6 +486,7 @@ def main(argv: list[str] | None = None) -> Path:
     if ran != config.task_set:
         p.error(f"--headroom {config.headroom} ran {ran}, not --task-set {config.task_set}: "
                 "pass the headroom store or result csv of that task set")
+    check_stores(p, config, given_vbs=args.vbs is not None)
     if args.leaderboard:
         stores = ([config.store] if config.store.is_file() else []) + list(config.extra)
         if not stores:
@@ -476,7 +496,6 @@ def main(argv: list[str] | None = None) -> Path:
     if not config.algo:
         p.error("--algo SPEC is required (or --leaderboard)")
     try:
-        ts = envs.task_set(config.task_set)
         form = check_spec(config.algo, config.meta_episodes)
         best = panel_best(config.calibration)
     except (SpecError, MLICError) as error:

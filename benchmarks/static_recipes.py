@@ -22,6 +22,7 @@ from benchmarks.episodes import run_recipe
 from benchmarks.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.reporting import add_env_flags, command_line, env_overrides
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
+from envs.errors import ConfigError
 
 RECIPES: dict[str, Recipe] = {
     "default (ASL paper)": DEFAULT_RECIPE,
@@ -63,8 +64,9 @@ def chosen(recipes: str) -> list[str]:
         names = [n.strip() for n in recipes.split(",") if n.strip()]
     unknown = [n for n in names if n not in RECIPES]
     if unknown or not names:
-        raise SystemExit(f"error: --recipes {recipes}: unknown {unknown}; use all, quick, peers "
-                         f"or names of the panel: {', '.join(RECIPES)}")
+        what = f"unknown {', '.join(map(repr, unknown))}" if unknown else "no recipe named"
+        raise ConfigError(f"--recipes {recipes}: {what}; use all, quick, peers or names of the "
+                          f"panel: {', '.join(RECIPES)}")
     return names
 
 

@@ -42,7 +42,7 @@ import torch
 
 import envs
 from training.core import cli
-from agents import load_controller, make_controller
+from agents import load_controller, make_controller, zoo
 from agents.registry import declared_options
 from benchmarks.common import markdown_table, result_header, write_result
 from benchmarks.leaderboard import shown
@@ -50,6 +50,9 @@ from benchmarks.reporting import command_line
 from benchmarks.static_recipes import RECIPES
 from benchmarks.surrogate_fit import (FitConfig, fit, load_dataset, prediction_error,
                                       split_transitions, task_table)
+from benchmarks.zero_shot import CALIBRATION, RUN_PREFIX, frozen_source, panel_best
+from envs.engine.checks import require_file
+from envs.errors import ConfigError
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
 from envs.surrogate.model import CATALOGUE, SCALARS
 from training.core import jsonl
@@ -82,23 +85,36 @@ def surrogate_controller(method: str, env: SurrogateEnv, seed: int, best: str) -
     if method in ("static default", "static panel-best"):
         recipe = envs.DEFAULT_RECIPE if method == "static default" else RECIPES[best]
         return make_controller("static", env, seed=seed, choices=envs.recipe_actions(env, recipe))
-    if method.endswith(" online") or (":" in method and not method.startswith(("zoo:", "run:"))):
+    if method.endswith(" online") or (":" in method and not is_frozen(method)):
         algo = method.removesuffix(" online")  # a registered algorithm, or module.path:Class
         offered = {"choices": envs.recipe_actions(env, envs.DEFAULT_RECIPE)}
         return make_controller(algo, env, seed=seed, **declared_options(algo, offered))
-    source: str | Path = method if method.startswith("zoo:") else \
-        Path(method.removeprefix("run:")) / "best"
+    source = frozen_source(method)
     return load_controller(source, frozen_view(env, source), seed=seed, training=False)
+
+
+def is_frozen(method: str) -> bool:
+    """Whether a leaderboard method is a saved controller (``zoo:NAME``, ``run:DIR``)."""
+    return method.startswith((zoo.PREFIX, RUN_PREFIX))
+
+
+def surrogate_settings(source: str | Path) -> dict[str, Any]:
+    """The env settings a frozen controller from ``source`` was trained with, refused unless
+    it sees the relative observation (the surrogate's)."""
+    settings = controller_env_settings(source)
+    if settings.get("observation", "standard") != "relative":
+        raise ConfigError(f"{source} sees the {settings.get('observation', 'standard')} "
+                          "observation; the surrogate gives the relative one: give a "
+                          "controller trained on it (python -m benchmarks.surrogate train) "
+                          "or with the relative observation")
+    return settings
 
 
 def frozen_view(env: SurrogateEnv, source: str | Path) -> SurrogateEnv:
     """``env`` as a frozen controller from ``source`` needs it: it must see the relative
     observation (the surrogate's); a reward setting it was trained with is taken on, since a
     frozen controller never learns from the reward (the surrogate's stays the data's)."""
-    settings = controller_env_settings(source)
-    if settings.get("observation", "standard") != "relative":
-        raise SystemExit(f"error: {source} sees the {settings.get('observation', 'standard')} "
-                         "observation; the surrogate gives the relative one")
+    settings = surrogate_settings(source)
     reward = {k.split(".", 1)[1]: v for k, v in settings.items() if k.startswith("reward.")}
     if reward:
         env.config = replace(env.config, reward=replace(env.config.reward, **reward))
@@ -125,14 +141,9 @@ def real_scores(stores: Sequence[Path], tasks: dict[str, str],
     stores' targets whose task is in ``tasks`` (label -> name), on ``seeds`` (default: all)."""
     runs: dict[tuple[str, str], list[float]] = {}
     for path in stores:
-        if not path.is_file():
-            raise SystemExit(f"error: {path} is missing: run benchmarks.zero_shot or "
-                             "benchmarks.protocol first")
-        try:
-            results = jsonl.read(path, (ZERO_SHOT, PROTOCOL)).results
-        except jsonl.StoreFormatError as error:
-            raise SystemExit(f"error: {error}") from None
-        for result in results:
+        require_file(path, "run benchmarks.zero_shot or benchmarks.protocol first",
+                     flag="--real")
+        for result in jsonl.read(path, (ZERO_SHOT, PROTOCOL)).results:
             label = result["target"].split(":")[0].replace(" ", ":")
             if label in tasks and (seeds is None or int(result["seed"]) in seeds):
                 runs.setdefault((result["method"], tasks[label]), []).append(result["test_mAP"])
@@ -220,21 +231,24 @@ def _train_command(args: argparse.Namespace, argv: list[str]) -> Path:
 
 
 def _fidelity_command(args: argparse.Namespace, argv: list[str]) -> Path:
-    from benchmarks.zero_shot import panel_best
     torch.set_num_threads(1)
     model = Ensemble.load(args.weights)
     env = SurrogateEnv(ensemble=model, split="heldout")
-    dataset, info = load_dataset(model.meta["dataset_id"])
-    errors = prediction_error(model, split_transitions(dataset, info, "heldout"))
     ts = envs.task_set("digits-v1")
     labels = {f"heldout:{i}": t.name for i, t in enumerate(ts.heldout, 1)}
     tasks = [n for n in labels.values() if n in env.tasks]
-    real = real_scores(args.real, labels)
+    real = real_scores(args.real, labels)  # the inputs first: refused before any work
     best = panel_best(args.calibration)
     methods = [m for m in args.methods.split(",") if m]
     missing = [m for m in methods if not all(t in real.get(m, {}) for t in tasks)]
     if missing:
-        raise SystemExit(f"error: the --real stores lack held-out runs of {missing}")
+        raise ConfigError(f"the --real stores lack held-out runs of {', '.join(missing)}: "
+                          "give --methods that they ran (their method names), or stores that "
+                          "ran them")
+    for method in filter(is_frozen, methods):
+        surrogate_settings(frozen_source(method))
+    dataset, info = load_dataset(model.meta["dataset_id"])
+    errors = prediction_error(model, split_transitions(dataset, info, "heldout"))
     rows, real_means, surrogate_means = [], [], []
     for method in methods:
         on_surrogate = play_on_surrogate(method, env, tasks, args.episodes, best)
@@ -295,7 +309,6 @@ def _ranks(values: Sequence[float]) -> list[int]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line: ``fit``, ``fidelity`` and ``train``."""
-    from benchmarks.zero_shot import CALIBRATION
     p = cli.parser("benchmarks.surrogate", __doc__)
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit the ensemble on the dataset's train tasks")

@@ -16,6 +16,7 @@ from torch import nn
 
 import envs
 from benchmarks.dataset import require_minari
+from envs.errors import ConfigError, DatasetFormatError
 from envs.surrogate import Ensemble
 from envs.surrogate.model import DYNAMIC, model_inputs, model_targets, task_features
 
@@ -46,8 +47,8 @@ def load_dataset(dataset_id: str) -> tuple[Any, dict[str, Any]]:
     try:
         dataset = minari.load_dataset(dataset_id)
     except Exception as error:  # minari raises several kinds for a missing dataset
-        raise SystemExit(f"error: cannot load Minari dataset {dataset_id!r} ({error}): make it "
-                         "with python -m benchmarks.dataset collect, then export") from None
+        raise ConfigError(f"cannot load Minari dataset {dataset_id!r} ({error}): make it "
+                          "with python -m benchmarks.dataset collect, then export") from None
     return dataset, json.loads(dataset.storage.metadata["description"])
 
 
@@ -57,8 +58,10 @@ def dataset_tasks(info: dict[str, Any]) -> dict[str, envs.Task]:
     by_name = {t.name: t for t in (*ts.train, *ts.heldout)}
     missing = sorted(set(info["tasks"]) - set(by_name))
     if missing:
-        raise SystemExit(f"error: tasks {missing} of the dataset are not in task set "
-                         f"{info['task_set']}: was it collected with another version?")
+        raise DatasetFormatError(f"tasks {missing} of the dataset are not in task set "
+                                 f"{info['task_set']}: was it collected with another version? "
+                                 "Collect and export it again with this one (python -m "
+                                 "benchmarks.dataset collect, then export)")
     return by_name
 
 
@@ -77,8 +80,8 @@ def split_transitions(dataset: Any, info: dict[str, Any], split: str) -> Transit
         start.append(np.full(len(episode.actions), episode.infos["val_mAP"][0, 0]))
         feat.append(np.tile(task_features(tasks[task]), (len(episode.actions), 1)))
     if not obs:
-        raise SystemExit(f"error: the dataset has no {split} transitions: collect with "
-                         f"--splits train,heldout")
+        raise DatasetFormatError(f"the dataset has no {split} transitions: collect with "
+                                 "--splits train,heldout")
     return Transitions(np.concatenate(obs), np.concatenate(act), np.concatenate(nxt),
                        np.concatenate(rew), np.concatenate(start), np.concatenate(feat))
 

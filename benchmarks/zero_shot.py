@@ -55,6 +55,7 @@ from training.core.jsonl import ZERO_SHOT
 from training.core.run_store import RunStore, play_stored
 from benchmarks.static_recipes import DEFAULT_TASK, RECIPES
 from benchmarks.task_sets import warm_up
+from envs.engine.checks import require_file
 from envs.errors import ConfigError, MLICError
 
 RESULTS = Path(__file__).resolve().parent / "results" / "zero_shot.md"
@@ -70,9 +71,11 @@ RUN_PREFIX = "run:"
 
 
 def check_run(run: Path) -> str:
+    """``--runs DIR`` as a method name's path; a folder that is not a finished meta-training
+    run is refused (a ``ConfigError``)."""
     if not (run / "best").is_dir() or not (run / "summary.json").is_file():
-        raise SystemExit(f"--runs {run}: not a finished meta-training run (it needs best/ and "
-                         "summary.json; see python -m training.meta_train)")
+        raise ConfigError(f"--runs {run}: not a finished meta-training run (it needs best/ and "
+                          "summary.json; see python -m training.meta_train)")
     return str(run)
 
 
@@ -150,14 +153,24 @@ def check_controllers(controllers: list[str], chosen: dict[str, str | envs.Task]
 
 
 def panel_best(calibration: Path = CALIBRATION) -> str:
-    """The panel recipe with the best mean test mAP over the calibration's train tasks."""
-    if not calibration.is_file():
-        raise FileNotFoundError(f"{calibration} is missing: run python -m benchmarks.task_sets "
-                                "first (the panel-best recipe comes from its train tasks)")
-    with calibration.open() as file:
-        rows = [r for r in csv.DictReader(file) if r["split"] == "train"]
-    measured = [name for name in RECIPES if rows and f"mAP[{name}]" in rows[0]]  # its panel
-    means = {name: statistics.fmean(float(r[f"mAP[{name}]"]) for r in rows) for name in measured}
+    """The panel recipe with the best mean test mAP over the calibration's train tasks; a
+    missing file, or one that is not a ``benchmarks.task_sets`` calibration csv, is refused (a
+    ``ConfigError`` naming ``--calibration`` and the command that writes it)."""
+    fix = ("run python -m benchmarks.task_sets first (the panel-best recipe comes from its "
+           "train tasks), or pass the calibration csv it writes")
+    require_file(calibration, fix, flag="--calibration")
+    try:
+        with calibration.open(newline="", encoding="utf-8") as file:
+            rows = [r for r in csv.DictReader(file) if r.get("split") == "train"]
+        measured = [name for name in RECIPES if rows and f"mAP[{name}]" in rows[0]]  # its panel
+        means = {name: statistics.fmean(float(r[f"mAP[{name}]"]) for r in rows)
+                 for name in measured}
+    except (UnicodeDecodeError, csv.Error, TypeError, ValueError) as error:
+        raise ConfigError(f"--calibration {calibration} is not a calibration csv ({error}): "
+                          f"{fix}") from None
+    if not means:
+        raise ConfigError(f"--calibration {calibration} is not a calibration csv (no train "
+                          f"task with a panel recipe's mAP[...] column): {fix}")
     return max(means, key=means.get)
 
 

@@ -141,7 +141,7 @@ def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
     assert controller_env_settings(tmp_path) == {}
 
 
-def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path):
+def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path, capsys):
     import json
     from benchmarks import learner_curves
     for name, curve in (("bc", [30.0, 33.5, 32.0]), ("rl", [33.0, 31.0])):
@@ -158,8 +158,10 @@ def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path):
     assert "| rl (mat-dqn) |" in text and "-2.0" in text
     assert (tmp_path / "curves.png").is_file()
     (tmp_path / "empty").mkdir()
-    with pytest.raises(SystemExit, match="summary.json is missing"):
+    with pytest.raises(SystemExit) as stop:  # a project error: exit 2, one error: line
         learner_curves.main([str(tmp_path / "empty"), "--out", str(tmp_path / "x.md")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: ") and "summary.json is missing" in err
 
 
 def test_budgets_quick_reports_recipes_and_a_controller_per_budget(tmp_path):

@@ -254,6 +254,16 @@ def _partial_tmp(directory: Path, name: str, min_bytes: int) -> Path | None:
     return None
 
 
+def _wait_stopped(pid: int) -> None:
+    """Wait until ``pid`` is stopped (state T in /proc), so the files it writes are still."""
+    stat = Path(f"/proc/{pid}/stat")
+    for _ in range(10_000):
+        if stat.read_text().rsplit(")", 1)[1].split()[0] in ("T", "t"):
+            return
+        time.sleep(0.001)
+    raise AssertionError(f"process {pid} did not stop")
+
+
 def test_kill_9_mid_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
     target = tmp_path / "checkpoint.pt"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -263,11 +273,17 @@ def test_kill_9_mid_write_keeps_previous_checkpoint(tmp_path: Path) -> None:
         deadline = time.monotonic() + WAIT_S
         partial = None
         while time.monotonic() < deadline and proc.poll() is None:
-            # a complete checkpoint exists AND the next one is half written (>= 1 MB of 16 MB)
-            if target.exists():
+            # a complete checkpoint exists AND the next one is half written (>= 1 MB of 16 MB);
+            # the writer is stopped, the file checked again (on a busy machine the write may
+            # have finished meanwhile: then it goes on), and only then killed
+            if target.exists() and _partial_tmp(tmp_path, target.name, 1 << 20) is not None:
+                proc.send_signal(signal.SIGSTOP)
+                _wait_stopped(proc.pid)
                 partial = _partial_tmp(tmp_path, target.name, 1 << 20)
-                if partial is not None:
+                if partial is not None and partial.stat().st_size < target.stat().st_size:
                     break
+                partial = None
+                proc.send_signal(signal.SIGCONT)
             time.sleep(0.001)
         assert partial is not None, proc.stderr.read().decode() if proc.poll() is not None else ""
         proc.send_signal(signal.SIGKILL)

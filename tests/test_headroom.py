@@ -44,9 +44,13 @@ def test_quick_run_writes_the_table_and_resumes(tmp_path, monkeypatch):
     (["--sbs", "none+sgd+constant"], "neither a panel recipe"),
     (["--tasks", "heldout:1"], "pass --sbs RECIPE"),
 ])
-def test_bad_input_is_named(tmp_path, argv, message):
-    with pytest.raises(SystemExit) as exit_info:
+def test_bad_input_is_named(tmp_path, capsys, monkeypatch, argv, message):
+    def refuse(*args, **kwargs):
+        raise AssertionError("runs started before the input was refused")
+    monkeypatch.setattr(headroom, "play_stored", refuse)
+    with pytest.raises(SystemExit) as exit_info:  # a project error: exit 2, one error: line
         headroom.main(["--quick", "--seeds", "1", "--workers", "1", "--candidates", "1",
                        "--methods", "panel", "--no-progress", "--out", str(tmp_path / "h.md"),
                        *argv])
-    assert message in str(exit_info.value.code)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith("error: ") and message in err

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from benchmarks import normalised
+from envs.errors import ConfigError
 
 
 def _store(path, rows):
@@ -38,7 +40,7 @@ def test_sbs_runs_that_differ_between_the_stores_are_refused(tmp_path):
     zero_shot = _store(tmp_path / "z.jsonl", [
         (0, {"target": "heldout 1: task", "method": normalised.ZERO_SHOT_SBS, "seed": 0,
              "test_mAP": 31.0})])
-    with pytest.raises(SystemExit, match="SBS runs of heldout:1 differ"):
+    with pytest.raises(ConfigError, match="SBS runs of heldout:1 differ"):
         normalised.scores(headroom, zero_shot)
 
 
@@ -88,5 +90,27 @@ def test_a_headroom_result_csv_reads_as_its_store(tmp_path):
 def test_a_csv_that_is_not_a_headroom_result_is_refused(tmp_path):
     table = tmp_path / "peers.csv"
     table.write_text("method,seed,test_mAP\nx,0,1.0\n")
-    with pytest.raises(SystemExit, match="not a benchmarks.headroom result csv"):
+    with pytest.raises(ConfigError, match="not a benchmarks.headroom result csv"):
         normalised.read_runs(table)
+
+
+@pytest.mark.parametrize("text, message", [
+    (b"\xff\xfe\x00binary", "not a benchmarks.headroom result csv (unreadable as csv text"),
+    (b"task,method,seed,test_mAP,episodes,schedule\nheldout:1,expert,zero,30,1,x\n",
+     "not a benchmarks.headroom result csv (line 2: invalid literal"),
+])
+def test_a_damaged_headroom_csv_is_refused_with_the_fix(tmp_path, text, message):
+    table = tmp_path / "headroom.csv"
+    table.write_bytes(text)
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        normalised.read_runs(table)
+    assert "give a headroom run store (.jsonl)" in str(refused.value)
+
+
+def test_a_folder_given_as_a_store_is_named(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        normalised.main(["--headroom", str(tmp_path), "--zero-shot", str(tmp_path / "z.jsonl"),
+                         "--out", str(tmp_path / "n.md")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith(f"error: --headroom {tmp_path} is a folder")
+    assert "python -m benchmarks.headroom" in err

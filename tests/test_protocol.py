@@ -14,6 +14,7 @@ import pytest
 from scipy.stats import trim_mean
 
 from benchmarks import leaderboard, normalised, protocol
+from envs.errors import ConfigError
 
 SBS = "none+sgd+constant+bce"
 
@@ -367,7 +368,7 @@ def test_a_headroom_csv_of_another_task_set_or_sbs_is_refused(tmp_path, capsys):
                                              {"task_set": "digits-v1", "panel_best": SBS}, runs)])
     (tmp_path / "v0").mkdir()
     v0 = _headroom_csv(tmp_path / "v0" / "headroom.csv", {1: 35.0}, task_set="digits-v0")
-    with pytest.raises(SystemExit, match="ran digits-v0, the runs digits-v1"):
+    with pytest.raises(ConfigError, match="ran digits-v0, the runs digits-v1"):
         leaderboard.write(tmp_path / "lb.md", stores, {}, v0, command="cmd", reps=50)
     with pytest.raises(SystemExit) as exit_info:
         protocol.main(["--leaderboard", "--headroom", str(v0), "--store",
@@ -375,11 +376,11 @@ def test_a_headroom_csv_of_another_task_set_or_sbs_is_refused(tmp_path, capsys):
     assert exit_info.value.code == 2
     assert "ran digits-v0, not --task-set digits-v1" in capsys.readouterr().err
     other = _headroom_csv(tmp_path / "headroom.csv", {1: 35.0}, sbs="crop+adamw+cosine+asl")
-    with pytest.raises(SystemExit, match="not of the runs' SBS none.sgd.constant.bce: pass the "
+    with pytest.raises(ConfigError, match="not of the runs' SBS none.sgd.constant.bce: pass the "
                                          "headroom store"):
         leaderboard.write(tmp_path / "lb.md", stores, {}, other, command="cmd", reps=50)
     (tmp_path / "peers.csv").write_text("method,seed,test_mAP\nx,0,1.0\n")
-    with pytest.raises(SystemExit, match="not a benchmarks.headroom result csv .*schedule"):
+    with pytest.raises(ConfigError, match="not a benchmarks.headroom result csv .*schedule"):
         leaderboard.write(tmp_path / "lb.md", stores, {}, tmp_path / "peers.csv",
                           command="cmd", reps=50)
     assert not (tmp_path / "lb.md").exists()

@@ -191,6 +191,22 @@ def test_cli_errors_are_one_paragraph_with_the_fix(tmp_path, capsys, args, messa
     assert err.startswith("error: ")
 
 
+def test_an_outside_controller_class_runs_and_one_that_cannot_be_built_is_refused_first(
+        tmp_path, capsys):
+    out = tmp_path / "mine"
+    assert main(TINY_FLAGS + ["--algo", "examples.protocol_controller:MyController", "--out",
+                              str(out)]) == 0
+    assert json.loads((out / "summary.json").read_text())["decisions"] == TINY.max_decisions
+    capsys.readouterr()
+    algo = "benchmarks.badinputs.builders:NeedsAnArgument"  # its constructor wants 'extra'
+    refused = tmp_path / "refused"
+    assert main(TINY_FLAGS + ["--algo", algo, "--out", str(refused)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --algo {algo}: NeedsAnArgument(env, seed=") and "'extra'" in err
+    assert "seed and config" in err and "Traceback" not in err
+    assert not refused.exists()  # refused before the run made its folder
+
+
 def test_config_file_with_unknown_key(tmp_path, capsys):
     path = tmp_path / "bad.yaml"
     path.write_text("algo: bandit\nmax_decision: 2\n")

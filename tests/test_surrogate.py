@@ -148,12 +148,17 @@ def test_export_takes_the_behaviours_asked_for(pipeline, monkeypatch, capsys):
     assert "zoo:bc-digits-v1" in err and "not in" in err and "collect --behaviours" in err
 
 
-def test_dataset_cli_names_bad_input(tmp_path):
+def test_dataset_cli_names_bad_input(tmp_path, capsys):
     with pytest.raises(SystemExit):
         ds.main(["collect", "--behaviours", "static:no-such-recipe", "--store",
                  str(tmp_path / "x.jsonl")])
-    with pytest.raises(SystemExit, match="collect first"):
+    assert "unknown behaviour" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # a project error: one line, exit 2
         ds.main(["export", "--store", str(tmp_path / "missing.jsonl")])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and err.startswith("error: --store ") and "collect first" in err
+    with pytest.raises(envs.ConfigError, match="missing.jsonl is missing"):
+        ds.stored_episodes(tmp_path / "missing.jsonl")
     with pytest.raises(ValueError, match="unknown behaviour"):
         ds.check_behaviour("ppo")
 

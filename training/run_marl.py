@@ -26,7 +26,8 @@ import agents
 import envs
 from agents import zoo
 from agents.base import MANIFEST
-from agents.errors import EnvSettingsError
+from agents.errors import AgentConfigError, EnvSettingsError
+from agents.registry import declared_options
 from envs.errors import ConfigError, MLICError
 from training.core import cli
 from training.core.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
@@ -92,6 +93,39 @@ def check_load_agents(config: RunConfig) -> None:
             f"(e.g. runs/<name>/agents, written when that run finished) or zoo:<name>")
 
 
+def check_controller_class(config: RunConfig) -> None:
+    """``--algo module.path:ClassName`` (a class of the user's): build a throwaway on the env's
+    spaces (no data, no training) as the run will build it, ``cls(env, seed=..., config=...)``
+    through ``agents.make_controller``, so that a constructor that cannot be called so fails
+    here, before the run starts, as a ``ConfigError`` naming the class. Registered algorithms
+    and ``--load-agents`` are built by the run itself (their errors are the project's)."""
+    if config.load_agents is not None or config.algo in agents.ALGORITHMS:
+        return
+    env_config = envs.make_config(config.env, **config.make_overrides())
+    spaces = envs.ControlSpaces(env_config)
+    offered = declared_options(config.algo, {  # what training.run.loop offers, then --options
+        "setting": config.setting,
+        "choices": envs.recipe_actions(spaces, env_config.default_recipe)})
+    options = dict(config.options)
+    if "choices" in offered and isinstance(options.get("choices"), dict):
+        options["choices"] = {**offered["choices"], **options["choices"]}
+    try:
+        agents.make_controller(config.algo, spaces, seed=config.seed, **{**offered, **options})
+    except AgentConfigError as error:  # a hyperparameter, or a choice, it refused
+        if not config.options:
+            raise
+        raise AgentConfigError(f"--options: {error}") from None
+    except MLICError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the user's constructor: say how it is called
+        raise ConfigError(
+            f"--algo {config.algo}: {config.algo.partition(':')[2]}(env, seed={config.seed}, "
+            f"config=...) failed ({type(error).__name__}: {error}): the registry "
+            "(agents.make_controller) builds every controller so, so its constructor must be "
+            "callable as cls(env, seed=..., config=...), taking the env and the keywords seed "
+            "and config (see examples/protocol_controller.py)") from error
+
+
 def _flag_name(setting: str) -> str:
     """The run_marl setting of an env setting as a card names it (``reward.kind``)."""
     (name, _), = flat_settings({setting: None}).items()
@@ -130,6 +164,7 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         envs.spec(config.env)
         agents.spec(config.algo)
         check_load_agents(config)
+        check_controller_class(config)
         from training.run.loop import run  # heavy imports only once the arguments are valid
         stop.install()
         algo = f"(loaded from {config.load_agents})" if config.load_agents else config.algo

@@ -11,6 +11,7 @@ import math
 import numbers
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import torch
 
@@ -102,6 +103,18 @@ def require_optional_path(name: str, value: object,
     """Raise ``error`` unless ``value`` is ``None`` or a path (a ``str`` or ``os.PathLike``)."""
     if value is not None and not isinstance(value, (str, os.PathLike)):
         raise error(f"{name} must be a path (a string) or None, got {value!r}")
+
+
+def require_file(path: str | os.PathLike, fix: str, *, flag: str = "",
+                 error: type[MLICError] = ConfigError) -> Path:
+    """``path`` as a ``Path`` if a file is there, else ``error``: ``[flag ]<path> is missing:
+    <fix>`` (or ``is a folder, not a file``), so a command refuses an input file it names
+    before it starts any work, rather than with a ``FileNotFoundError`` from deep inside."""
+    path = Path(path)
+    if not path.is_file():
+        state = "is a folder, not a file" if path.is_dir() else "is missing"
+        raise error(f"{flag} {path} {state}: {fix}" if flag else f"{path} {state}: {fix}")
+    return path
 
 
 def require_mapping(name: str, value: object, error: type[MLICError] = ConfigError) -> None:
