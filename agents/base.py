@@ -256,11 +256,9 @@ class Controller(ABC):
 # -------------------------------------------------------------------- helpers
 def _saved_controller_fix() -> str:
     """What to pass instead of a folder with no ``controller.json`` (``read_manifest``)."""
-    from agents import zoo  # agents.zoo imports this module
-    names = ", ".join(zoo.PREFIX + name for name in zoo.list_zoo()) or "none published yet"
     return ("pass a folder written by Controller.save (a finished run's best/, e.g. "
             "runs/<name>/best, or a training.run_marl run's agents/) or zoo:<name> "
-            f"(available: {names}; agents.zoo.list_zoo() lists them)")
+            "(agents.zoo.list_zoo() lists the published names)")
 
 
 def read_manifest(directory: Path, env: ParallelEnv, *, label: str | None = None) -> dict[str, Any]:

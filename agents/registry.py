@@ -124,23 +124,27 @@ def make_controller(algo: str, env: ParallelEnv, *, seed: int, **hyperparameters
     """Build the controller ``algo`` (a registered name or ``module.path:ClassName``) for
     ``env``'s agents; hyperparameters go to its config.
 
-    ``algo="zoo:<name>"`` loads that pretrained controller, frozen (``agents.zoo.load``);
+    ``algo="zoo:<name>"`` loads that pretrained controller, frozen (:func:`load_controller`);
     ``hyperparameters`` then override its saved ones.
     """
     if zoo.is_zoo_name(algo):
-        return zoo.load(algo, env, seed=seed, **hyperparameters)
+        return load_controller(algo, env, seed=seed, training=False, **hyperparameters)
     return spec(algo).resolve().from_options(env, seed=seed, **hyperparameters)
 
 
 def load_controller(directory: Path | str, env: ParallelEnv, *, seed: int,
-                    training: bool | None = None, **overrides: Any) -> Controller:
+                    training: bool | None = None, zoo_root: Path | None = None,
+                    **overrides: Any) -> Controller:
     """Rebuild a controller saved with ``save(directory)`` for ``env`` (see ``Controller.load``).
 
-    ``directory`` may be ``"zoo:<name>"`` (``agents.zoo.load``). ``training`` defaults to
-    True for a directory (learning goes on) and False, frozen, for a zoo entry.
+    ``directory`` may be ``"zoo:<name>"``: the entry's folder (in ``zoo_root``, default the
+    installed zoo), checked to fit ``env`` (``agents.zoo.checked_dir``). ``training`` defaults
+    to True for a directory (learning goes on) and False, frozen, for a zoo entry
+    (``training=True`` fine-tunes it).
     """
     if zoo.is_zoo_name(directory):
-        return zoo.load(str(directory), env, seed=seed, training=bool(training), **overrides)
+        directory = zoo.checked_dir(str(directory), env, zoo_root)
+        training = bool(training)
     training = True if training is None else training
     algo = read_manifest(directory, env)["algo"]
     return spec(algo).resolve().load(directory, env, seed=seed, training=training, **overrides)

@@ -37,6 +37,7 @@ from envs.config import EnvConfig, config_field_names
 from envs.engine.recipe import CLASSIC
 from envs.engine.data import load_splits
 from envs.env import MLICTrainingEnv
+from envs.surrogate.env import SURROGATE_ID  # not a training env: make() builds it apart
 from envs.tasks import Task
 from envs.errors import ConfigError, UnknownEnvError
 
@@ -104,9 +105,6 @@ _BUILTIN = tuple(
                 f"{description} Catalogue 'tuning-free'; the observation adds the budget and "
                 f"the augmentations' label effects (version 2).")))
 _REGISTRY: dict[str, EnvSpec] = {spec.id: spec for spec in _BUILTIN}
-SURROGATE_ID = "mlic-surrogate-v0"
-"""Not a training env, so not in the registry: ``make`` builds ``envs.surrogate.SurrogateEnv``
-(keyword arguments: ``weights``, ``split``)."""
 
 
 def register(spec: EnvSpec) -> None:

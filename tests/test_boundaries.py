@@ -58,7 +58,7 @@ def test_a_damaged_zoo_file_is_reported_as_damaged_naming_its_path(tmp_path, zoo
     path = root / ZOO_ENTRY / file
     path.write_bytes(DAMAGE[damage](path.read_bytes()))
     with pytest.raises(ControllerCheckpointError, match="damaged") as caught:
-        zoo.load(ZOO_ENTRY, zoo_env, seed=0, root=root)
+        agents.load_controller(f"zoo:{ZOO_ENTRY}", zoo_env, seed=0, zoo_root=root)
     assert str(path) in str(caught.value)
 
 

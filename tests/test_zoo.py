@@ -70,13 +70,14 @@ def test_published_controller_loads_by_name_frozen_and_plays(tmp_path, zoo_root,
     target = publish(run_dir, f"tiny-{algo}", root=zoo_root, date="2025-01-02")
     assert target == zoo_root / f"tiny-{algo}" and zoo.list_zoo(zoo_root) == [f"tiny-{algo}"]
     assert all((target / f).is_file() for f in zoo.ENTRY_FILES)
-    controller = zoo.load(f"zoo:tiny-{algo}", env, seed=0, root=zoo_root)
+    controller = agents.load_controller(f"zoo:tiny-{algo}", env, seed=0, zoo_root=zoo_root)
     assert controller.name == algo and controller.training is False
     observations, _ = env.reset(seed=5)
     assert controller.act(observations, training=False) == source.act(observations, training=False)
     outcome = run_episode(env, controller, seed=0, learn=False)
     assert outcome.state.step == TINY.max_decisions and not outcome.stopped
-    fine_tune = zoo.load(f"tiny-{algo}", env, seed=0, root=zoo_root, training=True)
+    fine_tune = agents.load_controller(f"zoo:tiny-{algo}", env, seed=0, zoo_root=zoo_root,
+                                       training=True)
     assert fine_tune.training is True
 
 
@@ -129,7 +130,7 @@ def test_unknown_name_lists_every_entry_ready_to_paste(tmp_path, zoo_root, env):
     for name in ("alpha", "beta-2"):
         publish(run_dir, name, root=zoo_root)
     with pytest.raises(UnknownZooControllerError) as caught:
-        zoo.load("zoo:alpah", env, seed=0, root=zoo_root)
+        agents.load_controller("zoo:alpah", env, seed=0, zoo_root=zoo_root)
     message = str(caught.value)
     assert "zoo:alpah" in message and "Did you mean zoo:alpha?" in message
     assert message.endswith("Available: zoo:alpha, zoo:beta-2")
@@ -155,7 +156,7 @@ def test_other_agents_are_refused(tmp_path, zoo_root, env, tiny_env):
     publish(make_run(tmp_path, env)[0], "tiny", root=zoo_root)
     fewer = tiny_env("mlic-digits", agents=("aug", "opt"))
     with pytest.raises(ControllerCheckpointError) as caught:
-        zoo.load("zoo:tiny", fewer, seed=0, root=zoo_root)
+        agents.load_controller("zoo:tiny", fewer, seed=0, zoo_root=zoo_root)
     message = str(caught.value)
     assert message.startswith("zoo:tiny holds agents ['aug', 'opt', 'lrs', 'loss']; this env "
                               "has ['aug', 'opt']")
@@ -167,7 +168,7 @@ def test_other_observation_size_is_refused_with_the_likely_fix(tmp_path, zoo_roo
     n = env.observation_space("aug").shape[0]
     longer = tiny_env("mlic-digits", history=6)
     with pytest.raises(ControllerCheckpointError) as caught:
-        zoo.load("zoo:tiny", longer, seed=0, root=zoo_root)
+        agents.load_controller("zoo:tiny", longer, seed=0, zoo_root=zoo_root)
     assert str(caught.value).startswith(
         f"zoo:tiny was trained on observations of {n} features for 'aug'; this env gives "
         f"{n + 2} (history length? this env has history=6; history=4 would give {n})")
@@ -230,9 +231,9 @@ def test_matching_env_settings_load(tmp_path, zoo_root, env, tiny_env):
             root=zoo_root)
     with pytest.raises(ControllerCheckpointError, match="max_decisions=5 and this env has "
                                                         f"max_decisions={TINY.max_decisions}"):
-        zoo.load("zoo:tiny", env, seed=0, root=zoo_root)
-    assert zoo.load("zoo:tiny", tiny_env("mlic-digits", max_decisions=5), seed=0,
-                    root=zoo_root).training is False
+        agents.load_controller("zoo:tiny", env, seed=0, zoo_root=zoo_root)
+    assert agents.load_controller("zoo:tiny", tiny_env("mlic-digits", max_decisions=5), seed=0,
+                                  zoo_root=zoo_root).training is False
 
 
 # ------------------------------------------------------------------ publish errors

@@ -166,10 +166,11 @@ def weights_bytes(directory: Path) -> int:
                if p.is_file() and p.name not in (CARD_JSON, CARD_MD))
 
 
-def load(name: str, env: ParallelEnv, *, seed: int, training: bool = False,
-         root: Path | None = None, **overrides: Any) -> Controller:
-    """Entry ``name`` (``zoo:`` optional) loaded for ``env``, frozen unless ``training=True``
-    (fine-tuning). Refuses an env it does not fit, naming what differs and the fix."""
+def checked_dir(name: str, env: ParallelEnv, root: Path | None = None) -> Path:
+    """The folder of entry ``name`` (``zoo:`` optional), checked to fit ``env``: its card's env
+    settings and its manifest's spaces. Refuses an env it does not fit, naming what differs and
+    the fix. Loading is the registry's (``agents.load_controller("zoo:<name>", env, ...)``):
+    this module only resolves names, so the registry depends on it and not the other way."""
     directory = zoo_dir(name, root)
     label = PREFIX + directory.name
     # The card's settings first: they name the exact value to pass, where a wrong observation
@@ -182,9 +183,7 @@ def load(name: str, env: ParallelEnv, *, seed: int, training: bool = False,
                                         "entry)")
     check_env_settings(settings, env, label)
     read_manifest(directory, env, label=label)
-    # Imported here: the registry resolves zoo names through this module.
-    from agents.registry import load_controller
-    return load_controller(directory, env, seed=seed, training=training, **overrides)
+    return directory
 
 
 # ------------------------------------------------------------------ env settings

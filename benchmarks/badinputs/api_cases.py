@@ -253,7 +253,7 @@ ROWS: dict[str, list[dict]] = {
     ],
     "weights": [
         {"id": "zoo_weights_truncated", "what": "a zoo controller's SB3 zip cut in half "
-         "(agents.zoo.load)", "trigger": "damaged_zoo_entry", "args": ["aug.zip", "truncated"],
+         "(agents.load_controller)", "trigger": "damaged_zoo_entry", "args": ["aug.zip", "truncated"],
          "error": "ControllerCheckpointError",
          "names": ["{tmp}/zoo/mat-dqn-digits-v0/aug.zip", "is damaged"],
          "fix": ["Save or copy the controller again", "reinstall the package"]},

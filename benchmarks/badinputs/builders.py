@@ -22,7 +22,7 @@ from typing import Any
 from PIL import Image
 
 import envs
-from agents import StaticController
+from agents import StaticController, load_controller
 from benchmarks import tiny_datasets as fd
 
 TINY: dict[str, Any] = dict(image_size=16, max_train_images=32, max_decisions=2,
@@ -310,7 +310,7 @@ def damaged_zoo_entry(tmp: Path, name: str, damage: str) -> Any:
     shutil.copytree(zoo.zoo_dir(ZOO_ENTRY), tmp / "zoo" / ZOO_ENTRY)
     path = tmp / "zoo" / ZOO_ENTRY / name
     path.write_bytes(DAMAGE[damage](path.read_bytes()))
-    return zoo.load(ZOO_ENTRY, env, seed=0, root=tmp / "zoo")
+    return load_controller(f"zoo:{ZOO_ENTRY}", env, seed=0, zoo_root=tmp / "zoo")
 
 
 @trigger

@@ -33,11 +33,13 @@ from envs.actions import validate_actions
 from envs.config import EnvConfig
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError, ResetNeededError
-from envs.registry import SURROGATE_ID
 from envs.spaces import AgentSpaces
 from envs.surrogate.model import (ACTION_SIZES, CATALOGUE, DYNAMIC, SCALARS, Ensemble, model_inputs,
                                   next_observation)
 
+SURROGATE_ID = "mlic-surrogate-v0"
+"""Not a training env, so not in the registry: ``envs.make`` builds :class:`SurrogateEnv` for
+it (keyword arguments: ``weights``, ``split``)."""
 WEIGHTS = Path(__file__).resolve().parent / "weights" / "digits-v1.npz"
 """The bundled fit (its card, ``digits-v1.json`` beside it, says how it was made)."""
 SPLITS = ("train", "heldout")
