@@ -12,14 +12,14 @@ VENV        := .venv
 BIN         := $(VENV)/bin
 STAMP       := $(VENV)/.installed-stamp
 PIP_VERSION := 26.3
-EXTRAS      := test,torchrl,ray,lightning,protocol,minari
+EXTRAS      := test,torchrl,ray,lightning,protocol,minari,docs
 LOCK        := constraints.txt
 LOCK_INPUT  := constraints.in
 LOCK_VENV   := .lock-venv
 PIP         := $(BIN)/pip install -q -c $(LOCK) --build-constraint $(LOCK)
 JOBS        ?= 2
 
-.PHONY: setup run test test-all bench lock clean
+.PHONY: setup run test test-all docs bench lock clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,10 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(JOBS) -m ""
+
+# The docs site (docs/, Sphinx + MyST + autodoc), warnings as errors; open docs/_build/html/index.html.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.throughput

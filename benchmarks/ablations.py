@@ -1,4 +1,5 @@
-"""The MAT-Agent ablation table, scripted: which agents (and which reward) the result needs.
+"""The MAT-Agent ablation table, scripted: which agents (and which reward) the
+result needs.
 
     python -m benchmarks.ablations --env mlic-digits --seeds 3 --out benchmarks/results
     python -m benchmarks.ablations --quick --seeds 2 --out /tmp/abl      # a few minutes
@@ -38,6 +39,8 @@ reloads them and trains only the rest.
 """
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import sys
 import time
@@ -50,9 +53,11 @@ from training.core import cli
 from benchmarks.common import markdown_table, mean_std, result_header
 from benchmarks.episodes import ControllerSpec, EpisodeResult, run_controller
 from training.core.callbacks import ProgressBar
+from training.core.config import check_backbone
+from training.core.fields import add_env_flags, env_default_text
 from benchmarks.plots import plot_bars, plot_curves
-from benchmarks.reporting import (add_env_flags, command_line, env_overrides, progress_bar,
-                                  reach_epoch, shortfalls, write_csv)
+from benchmarks.reporting import (QUICK_OVERRIDES, SWEEP_ENV_FLAGS, command_line, env_overrides,
+                                  progress_bar, reach_epoch, shortfalls, write_csv)
 from training.core.jsonl import ABLATIONS
 from training.core.run_store import RunStore, reloaded_note, run_sweep
 
@@ -244,23 +249,70 @@ def write_outputs(config: AblationConfig, runs: list[Run], wall_s: float) -> Pat
     return out / "ablations.md"
 
 
+MODEL_ENV_FLAGS: tuple[str, ...] = ("backbone", "weights_path", "device")
+"""The env settings of the classifier every variant trains, besides the sweeps' own
+(``benchmarks.reporting.SWEEP_ENV_FLAGS``): ``--backbone``, ``--weights`` and ``--device``."""
+EXAMPLE = """\
+# tiny runs, a few minutes on a CPU; then the digits table:
+python -m benchmarks.ablations --quick --seeds 2 --out /tmp/abl
+python -m benchmarks.ablations --env mlic-digits --seeds 3 --out abl-digits
+# MAT-Agent's paper setting (needs timm, a GPU and Pascal VOC 2007 on disk):
+python -m benchmarks.ablations --env mlic-voc --data-root ~/data/VOCdevkit \\
+    --backbone timm:resnet101 --weights resnet101.pth --image-size 448 \\
+    --device cuda --seeds 3 --out runs/ablations-voc"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The flags, in groups: the sweep, the env overrides every variant gets, the output."""
+    parser = cli.parser("benchmarks.ablations", __doc__, example=EXAMPLE)
+    sweep_group = parser.add_argument_group("sweep")
+    sweep_group.add_argument("--env", default="mlic-digits", metavar="ENV", help=(
+        f"registered env id, one of {', '.join(envs.list_envs())}"))
+    sweep_group.add_argument("--seeds", type=cli.positive_int, default=3, metavar="N",
+                             help="seeds per variant (0 .. N-1), one episode each")
+    sweep_group.add_argument("--variants", default=",".join(VARIANTS), metavar="KEY[,KEY...]",
+                             help=f"comma-separated subset of {','.join(VARIANTS)} (default: "
+                                  f"all; {STATIC} always runs: it sets the convergence target)")
+    sweep_group.add_argument("--quick", action="store_true", help=(
+        f"tiny runs: image_size {QUICK_OVERRIDES['image_size']}, "
+        f"{QUICK_OVERRIDES['max_train_images']} train images, {QUICK_DECISIONS} epochs "
+        "(the env overrides below win over it)"))
+    sweep_group.add_argument("--max-decisions", type=cli.positive_int, default=None,
+                             metavar="N", help=(
+                                 "epochs per run (default: the env's, mlic-digits: "
+                                 f"{envs.make_config('mlic-digits').max_decisions}; with "
+                                 f"--quick: {QUICK_DECISIONS})"))
+    env_group = parser.add_argument_group(
+        "env overrides", "Each replaces the env's own setting in every variant, so its default "
+        "is\nthe env's (shown for the default --env).")
+    add_env_flags(env_group, SWEEP_ENV_FLAGS + MODEL_ENV_FLAGS, prefix="",
+                  describe=env_default_text(AblationConfig.env), metavars=METAVARS)
+    out_group = parser.add_argument_group("output")
+    out_group.add_argument("--out", type=Path, default=Path("benchmarks/results"),
+                           metavar="DIR", help="folder of the report (ablations.md, .csv, .png) "
+                                               "and of runs/ablations.jsonl")
+    out_group.add_argument("--resume", action="store_true", help=(
+        "reload the runs an interrupted sweep with the same settings stored in "
+        "OUT/runs/ablations.jsonl and train only the rest"))
+    out_group.add_argument("--no-progress", action="store_true",
+                           help="do not show a progress bar")
+    return parser
+
+
+METAVARS = {"data_root": "DIR", "image_size": "PX", "max_train_images": "N",
+            "steps_per_decision": "N", "batch_size": "N", "device": "DEVICE",
+            "backbone": "NAME", "weights_path": "PATH"}
+"""How the help names the env overrides' values."""
+
+
 def parse_args(argv: list[str]) -> AblationConfig:
-    parser = cli.parser("benchmarks.ablations", __doc__)
-    parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--seeds", type=cli.positive_int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--quick", action="store_true", help=(
-        f"tiny runs: image_size 16, 256 train images, {QUICK_DECISIONS} epochs"))
-    parser.add_argument("--max-decisions", type=cli.positive_int, default=None,
-                        help="epochs per run")
-    parser.add_argument("--variants", default=",".join(VARIANTS),
-                        help=f"comma-separated subset of {','.join(VARIANTS)}")
-    parser.add_argument("--resume", action="store_true", help=(
-        "reload the runs an interrupted sweep stored in OUT/runs/ablations.jsonl"))
-    parser.add_argument("--no-progress", action="store_true")
-    add_env_flags(parser)
+    parser = build_parser()
     args = parser.parse_args(argv)
     overrides = env_overrides(args, args.quick)
+    overrides.update({k: getattr(args, k) for k in MODEL_ENV_FLAGS
+                      if getattr(args, k, None) is not None})
+    if "weights_path" in overrides:
+        overrides["weights_path"] = os.path.expanduser(overrides["weights_path"])
     decisions = args.max_decisions or (QUICK_DECISIONS if args.quick else None)
     if decisions:
         overrides["max_decisions"] = decisions
@@ -276,6 +328,7 @@ def parse_args(argv: list[str]) -> AblationConfig:
 @cli.command
 def main(argv: list[str] | None = None) -> Path:
     config = parse_args(list(sys.argv[1:] if argv is None else argv))
+    check_backbone(envs.make_config(config.env, **config.overrides))  # before any output
     start = time.perf_counter()
     runs = run_sweep(sweep, config, config.store_path)
     path = write_outputs(config, runs, time.perf_counter() - start)

@@ -484,37 +484,63 @@ def seed_list(text: str) -> tuple[int, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
+    targets_example = ("python -m benchmarks.algoperf targets --tasks default --reference "
+                       "benchmarks/results/runs/default_task-digits-v1.jsonl")
+    score_example = ("python -m benchmarks.algoperf score --tasks default --headroom "
+                     "benchmarks/results/runs/default_task-digits-v1.jsonl --controllers "
+                     "zoo:recommended --seeds 2 --out benchmarks/results/algoperf_default.md")
     p = cli.parser("benchmarks.algoperf", __doc__,
-                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    sub = p.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("targets", help="run the reference recipe on the target-setting seeds and "
-                       "commit the targets", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    t.add_argument("--tasks", default="default", help="target labels, as benchmarks.headroom's")
-    t.add_argument("--task-set", default="digits-v1", help="whose tasks the labels name")
-    t.add_argument("--reference", required=True,
-                   help="the targets' VBS recipe, aug+opt+lrs+loss, or a benchmarks.headroom "
-                        "store (.jsonl) whose runs give each target's VBS")
-    t.add_argument("--seeds", type=seed_list, default=TARGET_SEEDS,
-                   help="target-setting seeds, never used by a scored run")
-    t.add_argument("--force", action="store_true", help="redo a target already in the file")
-    t.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
-    s = sub.add_parser("score", help="score the stored runs against the targets",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    s.add_argument("--task-set", default="digits-v1", help="whose tasks the labels name")
-    s.add_argument("--tasks", default="default", help="target labels")
-    s.add_argument("--headroom", type=Path, nargs="+", required=True,
-                   help="benchmarks.headroom run stores (with val curves) for these targets")
-    s.add_argument("--controllers", default="zoo:recommended",
-                   help="frozen controllers to run and score (comma-separated; '' for none)")
-    s.add_argument("--sbs", default="none+sgd+constant+bce", help="the SBS recipe")
-    s.add_argument("--seeds", type=cli.positive_int, default=2, help="scored seeds 0 .. N-1")
-    s.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
-    s.add_argument("--out", type=Path, default=RESULTS / "algoperf_default.md",
-                   help="the result file")
-    s.add_argument("--store", type=Path, default=None,
-                   help="the controllers' run store (default: runs/<out stem>-controllers.jsonl "
-                        "beside --out); stored runs are reused, so a committed store rebuilds "
-                        "the committed table without training")
+                   example=f"{targets_example}\n{score_example}")
+    sub = p.add_subparsers(dest="command", required=True, title="commands",
+                           help="what to do (each has its own --help)")
+    t = cli.subcommand(sub, "targets", "run the reference recipe on the target-setting seeds and "
+                       "commit the targets", targets_example, description=(
+                           "Set each target's val-mAP target once: the lowest best val mAP of "
+                           "the reference recipe (the target's VBS) over the target-setting "
+                           "seeds, written to the targets file."))
+    t_what = t.add_argument_group("what to set")
+    t_output = t.add_argument_group("output")
+    t_what.add_argument("--tasks", default="default",
+                        help="comma-separated target labels, as benchmarks.headroom's "
+                             "(train:I, heldout:I, mnist, default)")
+    t_what.add_argument("--task-set", default="digits-v1", help="whose tasks the labels name")
+    t_what.add_argument("--reference", required=True,
+                        help="the targets' VBS recipe, aug+opt+lrs+loss, or a "
+                             "benchmarks.headroom store (.jsonl) whose runs give each target's "
+                             "VBS")
+    t_what.add_argument("--seeds", type=seed_list, default=TARGET_SEEDS,
+                        help="target-setting seeds, comma-separated, never used by a scored run")
+    t_output.add_argument("--force", action="store_true",
+                          help="redo a target already in the file")
+    t_output.add_argument("--targets", type=Path, default=TARGETS,
+                          help="the targets file (JSON, by target label)")
+    s = cli.subcommand(sub, "score", "score the stored runs against the targets", score_example,
+                       description=(
+                           "Score every method's time to each target (decisions until val mAP "
+                           "reaches it): performance ratios and profiles, and AlgoPerf's "
+                           "integrated score, self-tuning and external-tuning tracks apart."))
+    s_what = s.add_argument_group("what to score")
+    s_input = s.add_argument_group("inputs")
+    s_output = s.add_argument_group("output")
+    s_what.add_argument("--task-set", default="digits-v1", help="whose tasks the labels name")
+    s_what.add_argument("--tasks", default="default",
+                        help="comma-separated target labels (each needs a target in --targets)")
+    s_input.add_argument("--headroom", type=Path, nargs="+", required=True,
+                         help="benchmarks.headroom run stores (with val curves) for these "
+                              "targets")
+    s_what.add_argument("--controllers", default="zoo:recommended",
+                        help="frozen controllers to run and score (comma-separated; '' for none)")
+    s_what.add_argument("--sbs", default="none+sgd+constant+bce",
+                        help="the SBS recipe, aug+opt+lrs+loss")
+    s_what.add_argument("--seeds", type=cli.positive_int, default=2,
+                        help="scored seeds 0 .. N-1")
+    s_input.add_argument("--targets", type=Path, default=TARGETS, help="the targets file")
+    s_output.add_argument("--out", type=Path, default=RESULTS / "algoperf_default.md",
+                          help="the result file (markdown)")
+    s_output.add_argument("--store", type=Path, default=None,
+                          help="the controllers' run store (default: runs/<out "
+                               "stem>-controllers.jsonl beside --out); stored runs are reused, so "
+                               "a committed store rebuilds the committed table without training")
     return p
 
 

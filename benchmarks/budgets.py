@@ -88,26 +88,34 @@ def budgets_arg(text: str) -> tuple[int, ...]:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = cli.parser("benchmarks.budgets", __doc__)
-    p.add_argument("--budgets", type=budgets_arg, default=DEFAULT_BUDGETS,
-                   help="budgets in one-epoch decisions (default: 6,12,25,50)")
-    p.add_argument("--recipes", default="peers,crop+adamw+cosine+asl,crop+sgd+constant+bce,"
-                   "none+sgd+constant+bce,default (ASL paper)",
-                   help="panel recipes to hold fixed: all, quick, peers, or names "
-                        "(comma-separated); default: the SBS, the default, the practitioner's "
-                        "standard, the default task's best and the two tuning-free optimizers")
-    p.add_argument("--controllers", default="zoo:recommended",
-                   help="frozen controllers (zoo:<name> or a saved folder), comma-separated; "
-                        "'' for none")
-    p.add_argument("--seeds", type=positive_int, default=1)
-    p.add_argument("--workers", type=positive_int, default=2,
-                   help="runs side by side, 1 torch thread each")
-    p.add_argument("--out", type=Path, default=RESULTS)
-    p.add_argument("--resume", action="store_true",
-                   help="reuse the runs stored in OUT_DIR/runs/<out stem>.jsonl")
-    p.add_argument("--no-progress", dest="progress", action="store_false",
-                   help="no progress bar")
-    p.add_argument("--quick", action="store_true", help="the data shrunk, for tests")
+    p = cli.parser("benchmarks.budgets", __doc__, example=(
+        "python -m benchmarks.budgets --budgets 6,12,25,50 --controllers zoo:recommended "
+        "--seeds 1 --workers 2 --out benchmarks/results/budgets.md"))
+    what = p.add_argument_group("what to run")
+    compute = p.add_argument_group("compute")
+    output = p.add_argument_group("output")
+    what.add_argument("--budgets", type=budgets_arg, default=DEFAULT_BUDGETS,
+                      help="budgets in one-epoch decisions, comma-separated (default: 6,12,25,50)")
+    what.add_argument("--recipes", default="peers,crop+adamw+cosine+asl,crop+sgd+constant+bce,"
+                      "none+sgd+constant+bce,default (ASL paper)",
+                      help="panel recipes to hold fixed: all, quick, peers, or names "
+                           "(comma-separated); default: the SBS, the default, the practitioner's "
+                           "standard, the default task's best and the two tuning-free optimizers")
+    what.add_argument("--controllers", default="zoo:recommended",
+                      help="frozen controllers (zoo:<name> or a saved folder), comma-separated; "
+                           "'' for none")
+    what.add_argument("--seeds", type=positive_int, default=1,
+                      help="seeds of every method and budget (0..N-1)")
+    compute.add_argument("--workers", type=positive_int, default=2,
+                         help="runs side by side, 1 torch thread each")
+    output.add_argument("--out", type=Path, default=RESULTS,
+                        help="the markdown report; its .png plot goes beside it and its run store "
+                             "into OUT_DIR/runs/<out stem>.jsonl")
+    output.add_argument("--resume", action="store_true",
+                        help="reuse the runs stored in OUT_DIR/runs/<out stem>.jsonl")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar")
+    what.add_argument("--quick", action="store_true", help="the data shrunk, for tests")
     return p
 
 

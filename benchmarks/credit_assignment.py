@@ -106,13 +106,15 @@ def table(results: dict[str, list[int | None]], budget: int) -> str:
 
 @cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("benchmarks.credit_assignment", __doc__.splitlines()[0])
+    parser = cli.parser("benchmarks.credit_assignment", __doc__.splitlines()[0],
+                        example="python -m benchmarks.credit_assignment --seeds 6 --budget 1000")
     parser.add_argument("--seeds", type=cli.positive_int, default=6,
-                        help="seeds 0..N-1 (default 6)")
+                        help="seeds of every learner, 0..N-1 (default 6)")
     parser.add_argument("--budget", type=cli.positive_int, default=1000,
-                        help="env steps per run (default 1000)")
+                        help="env steps per run, the learner's whole run (default 1000)")
     parser.add_argument("--out", type=Path, default=RESULTS,
-                        help="markdown file (default benchmarks/results/credit_assignment.md)")
+                        help="the markdown report "
+                             "(default benchmarks/results/credit_assignment.md)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny MLPs: one thread is fastest and steadiest
     results = {algo: measure(algo, args.seeds, args.budget) for algo in LEARNERS}

@@ -55,9 +55,12 @@ def generated(task_sets: bool = True) -> dict[str, Callable[[], DatasetSplits]]:
 
 @cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("benchmarks.data_fingerprints", __doc__)
+    parser = cli.parser("benchmarks.data_fingerprints", __doc__, example="""\
+python -m benchmarks.data_fingerprints
+python -m benchmarks.data_fingerprints --task-sets""")
     parser.add_argument("--task-sets", action="store_true",
-                        help="Also every task of every task set (envs.list_task_sets())")
+                        help="also fingerprint every task of every task set "
+                             "(envs.list_task_sets()), not only the three env ids' default data")
     args = parser.parse_args(argv)
     print("\n".join(numerics_lines()))
     print(f"generator version {GENERATOR_VERSION}")

@@ -294,27 +294,59 @@ def dataset_size(dataset: Any) -> tuple[int, int, int]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line: ``collect`` and ``export``."""
-    p = cli.parser("benchmarks.dataset", __doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    c = sub.add_parser("collect", help="play behaviours on the task set and store every step")
-    c.add_argument("--task-set", default="digits-v1")
-    c.add_argument("--splits", default="train,heldout", help=f"comma-separated of {SPLITS}")
-    c.add_argument("--behaviours", default=",".join(BEHAVIOURS))
-    c.add_argument("--seeds", type=cli.positive_int, default=1)
-    c.add_argument("--workers", type=cli.positive_int, default=2,
-                   help="episodes side by side, 1 thread each")
-    c.add_argument("--store", type=Path, default=STORE)
-    c.add_argument("--resume", action="store_true")
-    c.add_argument("--no-progress", dest="progress", action="store_false")
-    e = sub.add_parser("export", help="write the stored episodes as a Minari dataset")
-    e.add_argument("--store", type=Path, default=STORE)
-    e.add_argument("--dataset-id", default=DATASET_ID)
-    e.add_argument("--behaviours", default=None,
-                   help="comma-separated stored behaviours to export (an expert's forks come "
-                        "with it); default: those of a published id "
-                        f"({', '.join(DATASETS)}), else all")
-    e.add_argument("--root", type=Path, default=None,
-                   help="where Minari keeps datasets (default: MINARI_DATASETS_PATH or ~/.minari)")
+    collect_example = "python -m benchmarks.dataset collect --task-set digits-v1 --seeds 3 " \
+                      "--workers 2"
+    export_example = "python -m benchmarks.dataset export --dataset-id mlic/digits-v1-mixed-v0"
+    p = cli.parser("benchmarks.dataset", __doc__,
+                   example=f"{collect_example}\n{export_example}")
+    sub = p.add_subparsers(dest="command", required=True, title="commands",
+                           help="what to do (each has its own --help)")
+    c = cli.subcommand(sub, "collect", "play behaviours on the task set and store every step",
+                       collect_example, description=(
+                           "Play behaviour policies on every task of the chosen splits, each "
+                           "episode recorded in full (observation, joint action, reward, val mAP "
+                           "after each decision, final test mAP) into a run store; the "
+                           "observation is relative."))
+    c_what = c.add_argument_group("what to play")
+    c_compute = c.add_argument_group("compute")
+    c_output = c.add_argument_group("output")
+    c_what.add_argument("--task-set", default="digits-v1",
+                        help="the task set whose tasks are played (envs.list_task_sets())")
+    c_what.add_argument("--splits", default="train,heldout",
+                        help=f"comma-separated of {', '.join(SPLITS)}")
+    c_what.add_argument("--behaviours", default=",".join(BEHAVIOURS),
+                        help="comma-separated: static:<panel recipe>, random, bandit, mat-dqn, "
+                             "expert (with its forks), zoo:<name>, run:<dir>; default: the 8 "
+                             "published panel recipes, random, bandit, mat-dqn, "
+                             "zoo:bc-digits-v1 and expert")
+    c_what.add_argument("--seeds", type=cli.positive_int, default=1,
+                        help="episodes per task and behaviour (seeds 0..N-1)")
+    c_compute.add_argument("--workers", type=cli.positive_int, default=2,
+                           help="episodes side by side, 1 thread each")
+    c_output.add_argument("--store", type=Path, default=STORE,
+                          help="the run store (.jsonl) the episodes go to")
+    c_output.add_argument("--resume", action="store_true",
+                          help="reuse the episodes already in --store and play only the rest")
+    c_output.add_argument("--no-progress", dest="progress", action="store_false",
+                          help="no progress bar")
+    e = cli.subcommand(sub, "export", "write the stored episodes as a Minari dataset",
+                       export_example, description=(
+                           "Write the stored episodes as a Minari dataset of the joint Gymnasium "
+                           "view (envs.make_joint); minari.load_dataset(ID) loads it. Needs the "
+                           "minari extra."))
+    e_what = e.add_argument_group("what to export")
+    e_output = e.add_argument_group("output")
+    e_what.add_argument("--store", type=Path, default=STORE,
+                        help="the run store that collect wrote")
+    e_output.add_argument("--dataset-id", default=DATASET_ID,
+                          help="the Minari dataset id, [namespace/]name-v<version>")
+    e_what.add_argument("--behaviours", default=None,
+                        help="comma-separated stored behaviours to export (an expert's forks "
+                             "come with it); default: those of a published id "
+                             f"({', '.join(DATASETS)}), else all")
+    e_output.add_argument("--root", type=Path, default=None,
+                          help="where Minari keeps datasets (default: MINARI_DATASETS_PATH or "
+                               "~/.minari)")
     return p
 
 

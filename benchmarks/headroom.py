@@ -490,28 +490,50 @@ def config_argv(config: HeadroomConfig) -> list[str]:
 
 
 def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
-    p = cli.parser("benchmarks.headroom", __doc__)
-    p.add_argument("--task-set", default="digits-v1")
-    p.add_argument("--tasks", default="", help="labels: train:I, heldout:I, mnist, default")
-    p.add_argument("--seeds", type=cli.positive_int, default=3)
-    p.add_argument("--workers", type=cli.positive_int, default=2,
-                   help="runs side by side, 1 thread each")
-    p.add_argument("--candidates", type=cli.non_negative_int, default=4,
-                   help="the expert's one-component changes per decision (0: all 19)")
-    p.add_argument("--horizon", type=cli.non_negative_int, default=0,
-                   help="segments a candidate's fork is held after its own (0: to the end)")
-    p.add_argument("--halving", default="",
-                   help="the expert's successive-halving rungs, KEPT:HORIZON comma-separated "
-                        "(horizon 0: to the end), e.g. 0:1,2:0: every candidate held 1 segment, "
-                        "then the best 2 and the incumbent to the end; empty: off")
-    p.add_argument("--jumps", default=",".join(HeadroomConfig.jumps))
-    p.add_argument("--sbs", default="")
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help=f"comma-separated, panel included: {', '.join(METHODS)}")
-    p.add_argument("--quick", action="store_true", help="tiny tasks, 2 recipes, for tests")
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--no-progress", dest="progress", action="store_false")
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p = cli.parser("benchmarks.headroom", __doc__, example=(
+        "python -m benchmarks.headroom --tasks default --methods panel,vbs-c "
+        "--sbs none+sgd+constant+bce --seeds 2 --workers 2 "
+        "--out benchmarks/results/default_task.md"))
+    what = p.add_argument_group("what to run")
+    expert = p.add_argument_group("the rollout expert")
+    compute = p.add_argument_group("compute")
+    output = p.add_argument_group("output")
+    what.add_argument("--task-set", default="digits-v1",
+                      help="the task set whose tasks are run (a name of envs.list_task_sets())")
+    what.add_argument("--tasks", default="",
+                      help="comma-separated task labels: train:I, heldout:I (1-based), mnist "
+                           "(mlic-mnist at task size), default (the full default task); "
+                           "default: every task of the set, mnist and default")
+    what.add_argument("--seeds", type=cli.positive_int, default=3,
+                      help="seeds of every task and method (0..N-1)")
+    compute.add_argument("--workers", type=cli.positive_int, default=2,
+                         help="runs side by side, 1 thread each")
+    expert.add_argument("--candidates", type=cli.non_negative_int, default=4,
+                        help="the expert's one-component changes per decision (0: all 19)")
+    expert.add_argument("--horizon", type=cli.non_negative_int, default=0,
+                        help="segments a candidate's fork is held after its own (0: to the end)")
+    expert.add_argument("--halving", default="",
+                        help="the expert's successive-halving rungs, KEPT:HORIZON comma-separated "
+                             "(horizon 0: to the end), e.g. 0:1,2:0: every candidate held 1 "
+                             "segment, then the best 2 and the incumbent to the end; empty: off")
+    expert.add_argument("--jumps", default=",".join(HeadroomConfig.jumps),
+                        help="comma-separated recipes (panel names or aug+opt+lrs+loss) that "
+                             "expert-sbs also tries at every decision, besides the default")
+    what.add_argument("--sbs", default="",
+                      help="the SBS recipe (a panel name or aug+opt+lrs+loss), where expert-sbs "
+                           "starts; default: the panel recipe with the best mean test mAP over "
+                           "the train tasks run (needs train tasks in --tasks)")
+    what.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                      help=f"comma-separated, panel included: {', '.join(METHODS)}")
+    what.add_argument("--quick", action="store_true", help="tiny tasks, 2 recipes, for tests")
+    output.add_argument("--resume", action="store_true",
+                        help="reuse the runs an interrupted sweep stored in "
+                             "OUT_DIR/runs/<out stem>-<task set>.jsonl")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar")
+    output.add_argument("--out", type=Path, default=RESULTS,
+                        help="the markdown report; its .csv and .png go beside it and its run "
+                             "store into OUT_DIR/runs/")
     a = p.parse_args(argv)
 
     try:

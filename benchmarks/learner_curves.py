@@ -50,9 +50,13 @@ def _x(point: dict) -> str:
 
 @cli.command
 def main(argv: Sequence[str] | None = None) -> Path:
-    p = cli.parser("benchmarks.learner_curves", __doc__)
-    p.add_argument("runs", nargs="+", type=Path)
-    p.add_argument("--out", type=Path, default=RESULTS)
+    p = cli.parser("benchmarks.learner_curves", __doc__, example=(
+        "python -m benchmarks.learner_curves runs/imitate-bc runs/imitate-q runs/selector"))
+    p.add_argument("runs", nargs="+", type=Path,
+                   help="run folders with a summary.json: training.imitate fit or select, or "
+                        "training.meta_train --out folders")
+    p.add_argument("--out", type=Path, default=RESULTS,
+                   help="the markdown report (its .png plot goes beside it)")
     args = p.parse_args(argv)
     rows, curves = [], {}
     for run in args.runs:

@@ -65,7 +65,8 @@ def numerics_lines() -> list[str]:
 
 @cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
-    cli.parser("benchmarks.machine", __doc__).parse_args(argv)
+    cli.parser("benchmarks.machine", __doc__,
+               example="python -m benchmarks.machine").parse_args(argv)
     print("\n".join(numerics_lines()))
     return 0
 

@@ -161,11 +161,16 @@ def scores(headroom: Path, zero_shot: Path) -> tuple[list[list[str]], dict[str, 
 
 @cli.command
 def main(argv: Sequence[str] | None = None) -> Path:
-    p = cli.parser("benchmarks.normalised", __doc__)
+    p = cli.parser("benchmarks.normalised", __doc__, example=(
+        "python -m benchmarks.normalised "
+        "--headroom benchmarks/results/runs/headroom-digits-v1.jsonl "
+        "--zero-shot benchmarks/results/runs/zero_shot_digits_v1.jsonl"))
     p.add_argument("--headroom", type=Path, required=True,
-                   help="a benchmarks.headroom store (.jsonl) or result csv (.csv)")
-    p.add_argument("--zero-shot", type=Path, required=True, help="a benchmarks.zero_shot store")
-    p.add_argument("--out", type=Path, default=RESULTS)
+                   help="a benchmarks.headroom store (.jsonl) or result csv (.csv): the expert "
+                        "and the SBS")
+    p.add_argument("--zero-shot", type=Path, required=True,
+                   help="a benchmarks.zero_shot store (.jsonl): the controllers")
+    p.add_argument("--out", type=Path, default=RESULTS, help="the markdown report")
     args = p.parse_args(argv)
     for flag, path, writer in (("--headroom", args.headroom, "benchmarks.headroom"),
                                ("--zero-shot", args.zero_shot, "benchmarks.zero_shot")):

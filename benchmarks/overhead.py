@@ -42,12 +42,17 @@ def measure(env_id: str, curiosity: str, seed: int, overrides: dict[str, Any]) -
 
 @cli.command
 def main(argv: list[str] | None = None) -> None:
-    parser = cli.parser("benchmarks.overhead", __doc__)
-    parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--seeds", type=cli.positive_int, default=2)
-    parser.add_argument("--max-decisions", type=cli.positive_int, default=None,
-                        help="default: the env's")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = cli.parser("benchmarks.overhead", __doc__,
+                        example="python -m benchmarks.overhead --env mlic-digits --seeds 2")
+    what = parser.add_argument_group("what to run")
+    output = parser.add_argument_group("output")
+    what.add_argument("--env", default="mlic-digits",
+                      help="the env id each mat-dqn run trains in (envs.list_envs())")
+    what.add_argument("--seeds", type=cli.positive_int, default=2,
+                      help="runs per curiosity setting (seeds 0..N-1)")
+    what.add_argument("--max-decisions", type=cli.positive_int, default=None,
+                      help="decisions per run, one segment each (default: the env's)")
+    output.add_argument("--out", type=Path, default=RESULTS, help="the markdown report")
     add_env_flags(parser)
     args = parser.parse_args(argv)
     overrides = env_overrides(args, quick=False)

@@ -187,29 +187,40 @@ def sweep(config: PeersConfig) -> SweepResult:
 
 
 def parse_args(argv: list[str]) -> PeersConfig:
-    parser = cli.parser("benchmarks.peers", __doc__)
-    parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--budget-epochs", type=cli.positive_int, default=None,
-                        help="E (default 25; --quick 8)")
-    parser.add_argument("--seeds", type=cli.positive_int, default=3)
-    parser.add_argument("--out", type=Path, default=Path("benchmarks/results"))
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny runs: image_size 16, 256 train images, E = 8")
-    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                        help=f"comma-separated subset of {','.join(PEERS + AGENTS)}")
-    parser.add_argument("--trial-epochs", type=cli.positive_int, default=None,
-                        help="epochs per search trial (default E // 5, at least 2)")
-    parser.add_argument("--population", type=cli.positive_int, default=4,
-                        help="PBT members (4-8)")
-    parser.add_argument("--interval", type=cli.positive_int, default=None,
-                        help="PBT epochs between perturbations (default a third of a member's)")
-    parser.add_argument("--curiosity", choices=CURIOSITY, default="rnd")
-    parser.add_argument("--no-retrain", action="store_true",
-                        help="skip training each search's chosen recipe for the whole budget "
-                             "(that extra run costs E epochs per search and seed)")
-    parser.add_argument("--resume", action="store_true",
+    parser = cli.parser("benchmarks.peers", __doc__, example=(
+        "python -m benchmarks.peers --env mlic-digits --budget-epochs 25 --seeds 5 "
+        "--out benchmarks/results\npython -m benchmarks.peers --quick --seeds 2 --out /tmp/peers"))
+    what = parser.add_argument_group("what to run")
+    searches = parser.add_argument_group("the methods' settings")
+    output = parser.add_argument_group("output")
+    what.add_argument("--env", default="mlic-digits",
+                      help="the env id every method trains in (envs.list_envs())")
+    what.add_argument("--budget-epochs", type=cli.positive_int, default=None,
+                      help="E, the epochs of training every method gets per seed "
+                           "(default 25; --quick 8)")
+    what.add_argument("--seeds", type=cli.positive_int, default=3,
+                      help="seeds of every method (0..N-1)")
+    output.add_argument("--out", type=Path, default=Path("benchmarks/results"),
+                        help="the output folder: peers.md, peers.csv, peers_curves.csv, the "
+                             "plots and the run store runs/peers.jsonl")
+    what.add_argument("--quick", action="store_true",
+                      help="tiny runs: image_size 16, 256 train images, E = 8")
+    what.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                      help=f"comma-separated subset of {', '.join(PEERS + AGENTS)}")
+    searches.add_argument("--trial-epochs", type=cli.positive_int, default=None,
+                          help="epochs per search trial (default E // 5, at least 2)")
+    searches.add_argument("--population", type=cli.positive_int, default=4,
+                          help="PBT members (4-8)")
+    searches.add_argument("--interval", type=cli.positive_int, default=None,
+                          help="PBT epochs between perturbations (default a third of a member's)")
+    searches.add_argument("--curiosity", choices=CURIOSITY, default="rnd",
+                          help="the curiosity bonus of the mat-dqn-curiosity method")
+    searches.add_argument("--no-retrain", action="store_true",
+                          help="skip training each search's chosen recipe for the whole budget "
+                               "(that extra run costs E epochs per search and seed)")
+    output.add_argument("--resume", action="store_true",
                         help="reload the runs an interrupted sweep stored in OUT/runs/peers.jsonl")
-    parser.add_argument("--no-progress", action="store_true")
+    output.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_env_flags(parser)
     args = parser.parse_args(argv)
     budget = args.budget_epochs or (QUICK_BUDGET if args.quick else 25)

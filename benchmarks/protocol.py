@@ -425,41 +425,63 @@ def check_stores(p: argparse.ArgumentParser, config: ProtocolConfig, *, given_vb
 
 
 def parser() -> argparse.ArgumentParser:
-    p = cli.parser("benchmarks.protocol", __doc__)
-    add = p.add_argument
-    add("--algo", help="static, sbs, recipe:aug+opt+lrs+loss, a registered algorithm, "
-                       "zoo:NAME, run:DIR, module.path:ClassName or sb3:PPO|A2C|DQN")
-    add("--task-set", default="digits-v1")
-    add("--seeds", type=positive_int, default=5)
-    add("--targets", default=",".join(TARGET_KINDS),
-        help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
-    add("--workers", type=positive_int, default=2, help="runs side by side, 1 thread each")
-    add("--meta-episodes", type=non_negative_int, default=0,
-        help="meta-train a registered algorithm (or train sb3:ALGO) for exactly N episodes of "
-             "the train split first; 0: play it online")
-    add("--meta-workers", type=positive_int, default=1, help="meta-training's rollout workers")
-    add("--meta-out", type=Path, default=Path("runs/protocol"),
-        help="folder of the meta-training runs")
-    add("--calibration", type=Path, help="the task set's calibration csv (default: "
-        "benchmarks/results/task_sets.csv for digits-v0, task_sets_digits_v1.csv for v1)")
-    add("--headroom", type=Path,
-        help="the benchmarks.headroom run store (.jsonl) or result csv (.csv) (default: the "
-             "committed csv, benchmarks/results/headroom.csv for digits-v1, "
-             "headroom_digits_v0.csv for digits-v0, headroom_<task set>.csv otherwise)")
-    add("--out", type=Path,
-        help="the leaderboard (default: benchmarks/results/leaderboard.md for digits-v1)")
-    add("--store", type=Path, help="the run store (default: <out dir>/runs/protocol-<task "
-        "set>.jsonl)")
-    add("--from", dest="extra", type=Path, nargs="*", default=[],
-        help="zero-shot stores whose rows join the leaderboard")
-    add("--vbs", type=Path, nargs="*", default=None,
-        help="benchmarks.headroom run stores whose panels give each target's VBS row (default: "
-             "the committed ones of digits-v1: headroom_curves and default_task)")
-    add("--leaderboard", action="store_true", help="only write the leaderboard again")
-    add("--reps", type=positive_int, help="bootstrap resamples (default 5000; 200 with --quick)")
-    add("--resume", action="store_true", help="reuse the method's stored runs")
-    add("--quick", action="store_true", help="tiny targets and train tasks, for tests")
-    add("--no-progress", dest="progress", action="store_false")
+    p = cli.parser("benchmarks.protocol", __doc__, example=(
+        "python -m benchmarks.protocol --algo bandit --task-set digits-v1 --seeds 5 "
+        "--targets heldout,mnist --workers 2 --resume\n"
+        "python -m benchmarks.protocol --leaderboard --task-set digits-v1"))
+    what = p.add_argument_group("what to run")
+    meta = p.add_argument_group("meta-training (registered algorithms, sb3:ALGO)")
+    inputs = p.add_argument_group("inputs")
+    output = p.add_argument_group("output")
+    what.add_argument("--algo", help="the method, SPEC: static, sbs, recipe:aug+opt+lrs+loss, a "
+                      "registered algorithm, zoo:NAME, run:DIR, module.path:ClassName or "
+                      "sb3:PPO|A2C|DQN (needed unless --leaderboard)")
+    what.add_argument("--task-set", default="digits-v1",
+                      help="the task set: its held-out tasks are targets, its train split "
+                           "meta-trains (envs.list_task_sets())")
+    what.add_argument("--seeds", type=positive_int, default=5,
+                      help="runs per method and target, on seeds 0..N-1")
+    what.add_argument("--targets", default=",".join(TARGET_KINDS),
+                      help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
+    what.add_argument("--workers", type=positive_int, default=2,
+                      help="runs side by side, 1 thread each")
+    meta.add_argument("--meta-episodes", type=non_negative_int, default=0,
+                      help="meta-train a registered algorithm (or train sb3:ALGO) for exactly N "
+                           "episodes of the train split first; 0: play it online")
+    meta.add_argument("--meta-workers", type=positive_int, default=1,
+                      help="meta-training's rollout workers")
+    meta.add_argument("--meta-out", type=Path, default=Path("runs/protocol"),
+                      help="folder of the meta-training runs")
+    inputs.add_argument("--calibration", type=Path, help="the task set's calibration csv, whose "
+                        "best train recipe is the SBS (default: benchmarks/results/task_sets.csv "
+                        "for digits-v0, task_sets_digits_v1.csv for v1, "
+                        "task_sets_<task set>.csv otherwise)")
+    inputs.add_argument("--headroom", type=Path,
+                        help="the benchmarks.headroom run store (.jsonl) or result csv (.csv) "
+                             "(default: the committed csv, benchmarks/results/headroom.csv for "
+                             "digits-v1, headroom_digits_v0.csv for digits-v0, "
+                             "headroom_<task set>.csv otherwise)")
+    output.add_argument("--out", type=Path,
+                        help="the leaderboard (default: benchmarks/results/leaderboard.md for "
+                             "digits-v1, leaderboard_<task set>.md otherwise)")
+    output.add_argument("--store", type=Path, help="the run store (default: <out "
+                        "dir>/runs/protocol-<task set>.jsonl)")
+    inputs.add_argument("--from", dest="extra", type=Path, nargs="*", default=[],
+                        help="zero-shot stores whose rows join the leaderboard")
+    inputs.add_argument("--vbs", type=Path, nargs="*", default=None,
+                        help="benchmarks.headroom run stores whose panels give each target's VBS "
+                             "row (default: the committed ones of digits-v1: headroom_curves and "
+                             "default_task)")
+    what.add_argument("--leaderboard", action="store_true",
+                      help="only write the leaderboard again (no --algo needed)")
+    output.add_argument("--reps", type=positive_int,
+                        help="bootstrap resamples of every interval (default 5000; 200 with "
+                             "--quick)")
+    output.add_argument("--resume", action="store_true", help="reuse the method's stored runs")
+    what.add_argument("--quick", action="store_true",
+                      help="tiny targets and train tasks, for tests")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars (runs, meta-training)")
     return p
 
 

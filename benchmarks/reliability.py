@@ -154,10 +154,11 @@ def render(rows: list[tuple], results: dict[str, str], cmd: list[str], seconds: 
 
 @cli.command(returns_status=True)
 def main(argv: list[str] | None = None) -> int:
-    parser = cli.parser("benchmarks.reliability", __doc__)
+    parser = cli.parser("benchmarks.reliability", __doc__,
+                        example="OMP_NUM_THREADS=1 python -m benchmarks.reliability --no-slow")
     parser.add_argument("--no-slow", dest="slow", action="store_false",
                         help="skip the tests marked slow (the 100-episode run)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the markdown table")
     args = parser.parse_args(argv)
     rows = badinputs.all_entries()
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,6 +2,7 @@
 sentences that say, from the numbers, where the agents do not beat a comparison."""
 from __future__ import annotations
 
+import argparse
 import csv
 import shlex
 import statistics
@@ -110,9 +111,16 @@ the sweeps pass their overrides straight to ``envs.make`` (and ``overhead`` to `
 so a nested setting such as ``run_marl``'s ``--reward-kind`` would need translating at each."""
 
 
+ENV_GROUP = "env overrides (unset: the env's own settings)"
+"""The help's group of the sweeps' env flags (``add_env_flags``)."""
+
+
 def add_env_flags(parser: Any) -> None:
-    """``--image-size`` etc.: env overrides given on the command line (they win over --quick)."""
-    training.core.fields.add_env_flags(parser, SWEEP_ENV_FLAGS)
+    """``--image-size`` etc.: env overrides given on the command line (they win over --quick),
+    in their own group of a parser's help (``ENV_GROUP``; a group given instead takes them)."""
+    group = (parser.add_argument_group(ENV_GROUP) if isinstance(parser, argparse.ArgumentParser)
+             else parser)
+    training.core.fields.add_env_flags(group, SWEEP_ENV_FLAGS)
 
 
 def env_overrides(args: Any, quick: bool) -> dict[str, Any]:

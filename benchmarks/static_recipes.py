@@ -72,15 +72,22 @@ def chosen(recipes: str) -> list[str]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m benchmarks.static_recipes``."""
-    parser = cli.parser("benchmarks.static_recipes", __doc__)
-    parser.add_argument("--env", default="mlic-digits")
-    parser.add_argument("--seeds", type=cli.positive_int, default=2)
-    parser.add_argument("--recipes", default="all",
-                        help="all (the whole panel), quick (2 recipes), "
-                             "peers (the tuning-free optimizers' recipes), or panel names "
-                             "joined by ','")
-    parser.add_argument("--max-decisions", type=cli.positive_int, default=None)
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser = cli.parser("benchmarks.static_recipes", __doc__,
+                        example="python -m benchmarks.static_recipes --env mlic-digits --seeds 2 "
+                                "--recipes all")
+    what = parser.add_argument_group("what to run")
+    output = parser.add_argument_group("output")
+    what.add_argument("--env", default="mlic-digits",
+                      help="the env id every recipe trains in (envs.list_envs())")
+    what.add_argument("--seeds", type=cli.positive_int, default=2,
+                      help="episodes per recipe (seeds 0..N-1)")
+    what.add_argument("--recipes", default="all",
+                      help="all (the whole panel), quick (2 recipes), "
+                           "peers (the tuning-free optimizers' recipes), or panel names "
+                           "joined by ','")
+    what.add_argument("--max-decisions", type=cli.positive_int, default=None,
+                      help="the budget in one-epoch decisions (default: the env's)")
+    output.add_argument("--out", type=Path, default=RESULTS, help="the markdown report")
     add_env_flags(parser)
     return parser
 

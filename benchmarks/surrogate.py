@@ -309,37 +309,86 @@ def _ranks(values: Sequence[float]) -> list[int]:
 
 def parser() -> argparse.ArgumentParser:
     """The command line: ``fit``, ``fidelity`` and ``train``."""
-    p = cli.parser("benchmarks.surrogate", __doc__)
-    sub = p.add_subparsers(dest="command", required=True)
-    f = sub.add_parser("fit", help="fit the ensemble on the dataset's train tasks")
-    f.add_argument("--dataset-id", default=SURROGATE_DATASET)
-    f.add_argument("--out", type=Path, default=WEIGHTS)
-    f.add_argument("--members", type=cli.positive_int, default=FitConfig.members)
-    f.add_argument("--epochs", type=cli.positive_int, default=FitConfig.epochs)
-    f.add_argument("--seed", type=cli.non_negative_int, default=0)
-    f.add_argument("--threads", type=cli.positive_int, default=2)
-    d = sub.add_parser("fidelity", help="prediction error, speed and ranking fidelity")
-    d.add_argument("--weights", type=Path, default=WEIGHTS)
-    d.add_argument("--methods", required=True,
-                   help="comma-separated zero-shot method names (static default, static "
-                        "panel-best, bandit online, zoo:NAME, run:DIR, ...)")
-    d.add_argument("--real", type=Path, nargs="+", required=True,
-                   help="zero-shot or protocol run stores with the methods' real runs")
-    d.add_argument("--episodes", type=cli.positive_int, default=60,
-                   help="surrogate episodes per task and method (their mean is the score)")
-    d.add_argument("--calibration", type=Path, default=CALIBRATION.with_name(
-        "task_sets_digits_v1.csv"))
-    d.add_argument("--out", type=Path, default=RESULTS)
-    t = sub.add_parser("train", help="meta-train on the surrogate, then the real protocol")
-    t.add_argument("--algo", default="mat-dqn")
-    t.add_argument("--episodes", type=cli.positive_int, default=2000)
-    t.add_argument("--weights", type=Path, default=WEIGHTS)
-    t.add_argument("--seed", type=cli.non_negative_int, default=0)
-    t.add_argument("--threads", type=cli.positive_int, default=1)
-    t.add_argument("--out", type=Path, required=True)
-    t.add_argument("--no-evaluate", dest="evaluate", action="store_false")
-    t.add_argument("--eval-seeds", type=cli.positive_int, default=5)
-    t.add_argument("--workers", type=cli.positive_int, default=2)
+    fit_example = "python -m benchmarks.surrogate fit --dataset-id mlic/digits-v1-mixed-v0"
+    fidelity_example = ("python -m benchmarks.surrogate fidelity --real "
+                        "benchmarks/results/runs/protocol-digits-v1.jsonl --methods "
+                        "'static default,static panel-best,random online,bandit online'")
+    train_example = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
+                     "--out runs/surrogate-mat-dqn")
+    p = cli.parser("benchmarks.surrogate", __doc__,
+                   example="\n".join((fit_example, fidelity_example, train_example)))
+    sub = p.add_subparsers(dest="command", required=True, title="commands",
+                           help="what to do (each has its own --help)")
+    f = cli.subcommand(sub, "fit", "fit the ensemble on the dataset's train tasks", fit_example,
+                       description=(
+                           "Fit the surrogate's ensemble (MLPs with Gaussian heads, each on a "
+                           "bootstrap resample) on a Minari dataset's train tasks only, and "
+                           "write its weights with the task table."))
+    f_what = f.add_argument_group("what to fit")
+    f_output = f.add_argument_group("output")
+    f_compute = f.add_argument_group("compute")
+    f_what.add_argument("--dataset-id", default=SURROGATE_DATASET,
+                        help="the Minari dataset of real transitions (benchmarks.dataset export)")
+    f_output.add_argument("--out", type=Path, default=WEIGHTS,
+                          help="the weights file (.npz) to write")
+    f_what.add_argument("--members", type=cli.positive_int, default=FitConfig.members,
+                        help="ensemble members, each on its own bootstrap resample")
+    f_what.add_argument("--epochs", type=cli.positive_int, default=FitConfig.epochs,
+                        help="passes over each member's resample (AdamW, minibatches of "
+                             f"{FitConfig.batch_size})")
+    f_what.add_argument("--seed", type=cli.non_negative_int, default=0,
+                        help="seeds the resamples and the members' initialisation")
+    f_compute.add_argument("--threads", type=cli.positive_int, default=2,
+                           help="torch threads of the fit")
+    d = cli.subcommand(sub, "fidelity", "prediction error, speed and ranking fidelity",
+                       fidelity_example, description=(
+                           "Measure the surrogate against the real env: per-step prediction "
+                           "error on the held-out tasks' real transitions, steps per second, "
+                           "and how it ranks methods against their real held-out test mAP "
+                           "(Spearman)."))
+    d_what = d.add_argument_group("what to compare")
+    d_input = d.add_argument_group("inputs")
+    d_output = d.add_argument_group("output")
+    d_input.add_argument("--weights", type=Path, default=WEIGHTS,
+                         help="the surrogate's weights file (.npz, written by fit)")
+    d_what.add_argument("--methods", required=True,
+                        help="comma-separated zero-shot method names (static default, static "
+                             "panel-best, bandit online, zoo:NAME, run:DIR, ...)")
+    d_input.add_argument("--real", type=Path, nargs="+", required=True,
+                         help="zero-shot or protocol run stores with the methods' real runs")
+    d_what.add_argument("--episodes", type=cli.positive_int, default=60,
+                        help="surrogate episodes per task and method (their mean is the score)")
+    d_input.add_argument("--calibration", type=Path, default=CALIBRATION.with_name(
+        "task_sets_digits_v1.csv"), help="the benchmarks.task_sets calibration csv that picks "
+                                         "static panel-best (its best recipe on the train tasks)")
+    d_output.add_argument("--out", type=Path, default=RESULTS, help="the markdown report")
+    t = cli.subcommand(sub, "train", "meta-train on the surrogate, then the real protocol",
+                       train_example, description=(
+                           "Meta-train a built-in algorithm on the surrogate's train tasks, save "
+                           "OUT/best with a summary.json (benchmarks.protocol --algo run:OUT and "
+                           "benchmarks.zero_shot --runs OUT read it), then run the protocol on "
+                           "the real env with it."))
+    t_what = t.add_argument_group("what to train")
+    t_output = t.add_argument_group("output")
+    t_eval = t.add_argument_group("evaluation on the real env (benchmarks.protocol)")
+    t_what.add_argument("--algo", default="mat-dqn",
+                        help="the registered algorithm to train (agents.ALGORITHMS)")
+    t_what.add_argument("--episodes", type=cli.positive_int, default=2000,
+                        help="surrogate training episodes, each on a train task drawn at random")
+    t_what.add_argument("--weights", type=Path, default=WEIGHTS,
+                        help="the surrogate's weights file (.npz)")
+    t_what.add_argument("--seed", type=cli.non_negative_int, default=0,
+                        help="seeds the controller and the surrogate episodes")
+    t_what.add_argument("--threads", type=cli.positive_int, default=1,
+                        help="torch threads of the training")
+    t_output.add_argument("--out", type=Path, required=True,
+                          help="the run folder: best/ (the trained controller) and summary.json")
+    t_eval.add_argument("--no-evaluate", dest="evaluate", action="store_false",
+                        help="only train: skip the real protocol run")
+    t_eval.add_argument("--eval-seeds", type=cli.positive_int, default=5,
+                        help="protocol seeds per real target (held-out tasks and mnist)")
+    t_eval.add_argument("--workers", type=cli.positive_int, default=2,
+                        help="protocol runs side by side, 1 thread each")
     return p
 
 

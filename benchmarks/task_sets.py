@@ -182,19 +182,28 @@ def third_seed_jobs(tasks: list[envs.Task], runs: list[PanelRun], seeds: int,
 
 def parser() -> argparse.ArgumentParser:
     """The command line of ``python -m benchmarks.task_sets``."""
-    parser = cli.parser("benchmarks.task_sets", __doc__)
-    parser.add_argument("--task-set", default="digits-v0", help="a name from envs.list_task_sets()")
-    parser.add_argument("--seeds", type=positive_int, default=3,
-                        help="seeds of every task and recipe (default: %(default)s)")
-    parser.add_argument("--third-seed-within", type=non_negative_float, default=None,
-                        metavar="MAP", help="run one more seed of a task's top two recipes where "
-                        "their means are within MAP mAP (e.g. 1.0 with --seeds 2)")
-    parser.add_argument("--workers", type=positive_int, default=2,
-                        help="runs side by side, 1 thread each")
-    parser.add_argument("--quick", action="store_true", help="tiny tasks, 2 recipes, for tests")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--resume", action="store_true",
+    parser = cli.parser("benchmarks.task_sets", __doc__, example=(
+        "python -m benchmarks.task_sets --task-set digits-v1 --seeds 3 --workers 2 "
+        "--out benchmarks/results/task_sets_digits_v1.md"))
+    what = parser.add_argument_group("what to run")
+    compute = parser.add_argument_group("compute")
+    output = parser.add_argument_group("output")
+    what.add_argument("--task-set", default="digits-v0", help="a name from envs.list_task_sets()")
+    what.add_argument("--seeds", type=positive_int, default=3,
+                      help="seeds of every task and recipe (default: %(default)s)")
+    what.add_argument("--third-seed-within", type=non_negative_float, default=None,
+                      metavar="MAP", help="run one more seed of a task's top two recipes where "
+                      "their means are within MAP mAP (e.g. 1.0 with --seeds 2); unset: no "
+                      "third seed")
+    compute.add_argument("--workers", type=positive_int, default=2,
+                         help="runs side by side, 1 thread each")
+    what.add_argument("--quick", action="store_true", help="tiny tasks, 2 recipes, for tests")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bar")
+    output.add_argument("--out", type=Path, default=RESULTS,
+                        help="the markdown report; its per-recipe means go to <out>.csv beside "
+                             "it and its run store to OUT_DIR/runs/task_sets-<task set>.jsonl")
+    output.add_argument("--resume", action="store_true",
                         help="reuse the runs an interrupted calibration stored in OUT_DIR/runs/")
     return parser
 

@@ -193,15 +193,19 @@ def _evaluate(model: torch.nn.Module, data: DatasetSplits, mean: torch.Tensor, s
 
 @cli.command
 def main(argv: list[str] | None = None) -> None:
-    parser = cli.parser("benchmarks.throughput", __doc__)
-    parser.add_argument("--env", default="mlic-digits")
+    parser = cli.parser("benchmarks.throughput", __doc__,
+                        example="python -m benchmarks.throughput --env mlic-digits --epochs 3 "
+                                "--repeats 15")
+    parser.add_argument("--env", default="mlic-digits",
+                        help="the env id whose data, model and default recipe both sides train "
+                             "(envs.list_envs())")
     parser.add_argument("--epochs", type=cli.positive_int, default=3,
                         help="epochs per measurement")
     parser.add_argument("--repeats", type=cli.positive_int, default=3,
                         help="independent env/plain pairs (fresh models, seeds 0..N-1)")
     parser.add_argument("--note", default="",
                         help="a line for the report, e.g. what else ran on the machine")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="the markdown report")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     env = envs.make(args.env, max_decisions=1)

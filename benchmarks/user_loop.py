@@ -225,22 +225,34 @@ def _warm_up() -> None:
 
 @cli.command
 def main(argv: list[str] | None = None) -> Path:
-    parser = cli.parser("benchmarks.user_loop", __doc__)
-    parser.add_argument("--task-set", default="digits-v0",
-                        help="whose size the mnist target takes, and whose calibration picks "
-                             "the panel-best recipe")
-    parser.add_argument("--seeds", type=cli.positive_int, default=5)
-    parser.add_argument("--workers", type=cli.positive_int, default=2,
-                        help="runs side by side, 1 thread each")
-    parser.add_argument("--model", choices=sorted(MODELS), default="resnet",
-                        help="the user's model (default: resnet)")
-    add_controller_flags(parser)
-    parser.add_argument("--panel", action="store_true",
-                        help="also run every other panel recipe, for the VBS row")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--quick", action="store_true", help="a tiny mnist target, for tests")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser = cli.parser("benchmarks.user_loop", __doc__, example=(
+        "python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 "
+        "--zoo bc-digits-v1 --panel --calibration benchmarks/results/task_sets_digits_v1.csv "
+        "--out benchmarks/results/user_loop_peers.md"))
+    what = parser.add_argument_group("what to run")
+    methods = parser.add_argument_group("the methods")
+    output = parser.add_argument_group("output")
+    what.add_argument("--task-set", default="digits-v0",
+                      help="whose size the mnist target takes, and whose calibration picks "
+                           "the panel-best recipe")
+    what.add_argument("--seeds", type=cli.positive_int, default=5,
+                      help="runs per method, on seeds 0..N-1 (same weights and batches across "
+                           "methods)")
+    what.add_argument("--workers", type=cli.positive_int, default=2,
+                      help="runs side by side, 1 thread each")
+    what.add_argument("--model", choices=sorted(MODELS), default="resnet",
+                      help="the user's model (default: resnet)")
+    add_controller_flags(methods)
+    methods.add_argument("--panel", action="store_true",
+                         help="also run every other panel recipe, for the VBS row")
+    output.add_argument("--out", type=Path, default=RESULTS,
+                        help="the markdown report; its run store goes to OUT_DIR/runs/<out "
+                             "stem>.jsonl")
+    output.add_argument("--resume", action="store_true",
+                        help="reuse the runs stored in OUT_DIR/runs/<out stem>.jsonl")
+    what.add_argument("--quick", action="store_true", help="a tiny mnist target, for tests")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars")
     args = parser.parse_args(argv)
     controllers = chosen_controllers(args)
     best = panel_best(args.calibration)

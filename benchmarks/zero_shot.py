@@ -115,13 +115,17 @@ def targets(task_set: envs.TaskSet, kinds: list[str], quick: bool = False
     return out
 
 
-def add_controller_flags(parser: argparse.ArgumentParser) -> None:
-    """``--zoo``, ``--runs`` and ``--calibration``, shared with ``benchmarks.user_loop``."""
-    parser.add_argument("--zoo", default=None, help="zoo entries to compare (default: all)")
+def add_controller_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--zoo``, ``--runs`` and ``--calibration``, shared with ``benchmarks.user_loop`` (on a
+    parser or one of its argument groups)."""
+    parser.add_argument("--zoo", default=None,
+                        help="zoo entries to compare, comma-separated names (default: all)")
     parser.add_argument("--runs", default="",
                         help="meta-training run directories whose best/ controller to compare "
                              "too, before publishing them (comma-separated)")
-    parser.add_argument("--calibration", type=Path, default=CALIBRATION)
+    parser.add_argument("--calibration", type=Path, default=CALIBRATION,
+                        help="the task set's benchmarks.task_sets calibration csv: static "
+                             "panel-best, the SBS, is its best recipe over the train tasks")
 
 
 def chosen_controllers(args: argparse.Namespace) -> list[str]:
@@ -191,25 +195,38 @@ def run_one(job: tuple[str, str | envs.Task, str, int, str]) -> Run:
 
 @cli.command
 def main(argv: list[str] | None = None) -> Path:
-    parser = cli.parser("benchmarks.zero_shot", __doc__)
-    parser.add_argument("--task-set", default="digits-v0")
-    parser.add_argument("--seeds", type=cli.positive_int, default=5)
-    parser.add_argument("--workers", type=cli.positive_int, default=2,
-                        help="runs side by side, 1 thread each")
-    parser.add_argument("--targets", default=",".join(TARGET_KINDS),
-                        help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
-    add_controller_flags(parser)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--no-pbt", dest="pbt", action="store_false",
-                        help="leave out Ray Tune PBT (it needs the ray extra)")
-    parser.add_argument("--quick", action="store_true",
-                        help="tiny versions of the held-out and mnist targets, for tests")
-    parser.add_argument("--vbs", type=Path, nargs="*", default=None,
-                        help="benchmarks.headroom run stores whose panels give each target's VBS "
-                             "column (default: the task set's, benchmarks.protocol.VBS_STORES; "
-                             "none with --quick)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    parser = cli.parser("benchmarks.zero_shot", __doc__, example=(
+        "python -m benchmarks.zero_shot --task-set digits-v0 --seeds 5 --workers 2 "
+        "--targets heldout,mnist"))
+    what = parser.add_argument_group("what to run")
+    methods = parser.add_argument_group("the methods (and the VBS reference)")
+    output = parser.add_argument_group("output")
+    what.add_argument("--task-set", default="digits-v0",
+                      help="the task set whose held-out tasks (and size) make the targets "
+                           "(envs.list_task_sets())")
+    what.add_argument("--seeds", type=cli.positive_int, default=5,
+                      help="runs per method and target, on seeds 0..N-1")
+    what.add_argument("--workers", type=cli.positive_int, default=2,
+                      help="runs side by side, 1 thread each")
+    what.add_argument("--targets", default=",".join(TARGET_KINDS),
+                      help=f"comma-separated subset of {','.join(TARGET_KINDS)}")
+    add_controller_flags(methods)
+    output.add_argument("--out", type=Path, default=RESULTS,
+                        help="the markdown report; its run store goes to OUT_DIR/runs/<out "
+                             "stem>.jsonl and its choice plots beside it")
+    output.add_argument("--resume", action="store_true",
+                        help="reuse the runs stored in OUT_DIR/runs/<out stem>.jsonl (and "
+                             "rebuild the table without training)")
+    methods.add_argument("--no-pbt", dest="pbt", action="store_false",
+                         help="leave out Ray Tune PBT (it needs the ray extra)")
+    what.add_argument("--quick", action="store_true",
+                      help="tiny versions of the held-out and mnist targets, for tests")
+    methods.add_argument("--vbs", type=Path, nargs="*", default=None,
+                         help="benchmarks.headroom run stores whose panels give each target's "
+                              "VBS column (default: the task set's, "
+                              "benchmarks.protocol.VBS_STORES; none with --quick)")
+    output.add_argument("--no-progress", dest="progress", action="store_false",
+                        help="no progress bars")
     args = parser.parse_args(argv)
     kinds = [k for k in args.targets.split(",") if k]
     unknown = sorted(set(kinds) - set(TARGET_KINDS))

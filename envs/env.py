@@ -81,6 +81,13 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
 
     def reset(self, seed: int | None = None, options: dict | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, dict]]:
+        """Start an episode: a fresh model set to ``default_recipe``, evaluated on the val split.
+
+        ``seed`` reseeds the episode generator (``None`` continues it; the first reset
+        without a seed draws one). Returns every agent's observation (the shared vector of
+        ``state``) and info (``metrics``, ``config``, ``decision``, ...); ``options`` is
+        ignored.
+        """
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
             raise ConfigError(f"reset(seed={seed!r}): the seed must be a non-negative int or None")
         if seed is not None or self._seed_rng is None:
@@ -95,6 +102,13 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         return self._observations(), infos
 
     def step(self, actions: Mapping[str, Any]) -> tuple[dict, dict, dict, dict, dict]:
+        """One decision: apply ``actions`` (an action per active agent), train for
+        ``steps_per_decision`` iterations and evaluate on the val split.
+
+        Returns PettingZoo's ``(observations, rewards, terminations, truncations, infos)``,
+        each keyed by agent; every agent gets the shared reward. The episode is truncated
+        after ``max_decisions``, when the infos add ``test_metrics``.
+        """
         if self._status is None:
             raise ResetNeededError("step() before the first reset(): call reset() first")
         if not self.agents:
@@ -206,6 +220,7 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         return _unpickle, (self.config, self.data, self.env_id, state)
 
     def close(self) -> None:
+        """Drop the model and optimizer; ``reset`` builds new ones."""
         self._trainer = None
 
 

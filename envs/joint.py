@@ -50,16 +50,20 @@ class JointActionEnv(gymnasium.Env):
 
     def reset(self, *, seed: int | None = None, options: dict | None = None
               ) -> tuple[np.ndarray, dict]:
+        """Reset the wrapped env; returns the shared observation and the first agent's info."""
         super().reset(seed=seed)
         observations, infos = self.env.reset(seed=seed, options=options)
         first = self.agent_order[0]
         return observations[first], infos[first]
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Play one joint action (see ``decode``); returns the shared observation, reward,
+        termination and truncation, and the first agent's info."""
         observations, rewards, terminations, truncations, infos = self.env.step(self.decode(action))
         first = self.agent_order[0]
         return (observations[first], float(rewards[first]), bool(terminations[first]),
                 bool(truncations[first]), infos[first])
 
     def close(self) -> None:
+        """Close the wrapped env."""
         self.env.close()

@@ -105,6 +105,42 @@ def test_ablations_quick_writes_every_row(tmp_path):
     assert len(_csv(tmp_path / "ablations_curves.csv")) == 2 * len(ablations.VARIANTS)
 
 
+def test_ablations_pass_backbone_weights_and_device_to_every_variant(tmp_path, monkeypatch):
+    import torch
+    from envs.engine.models import build_model
+    weights = tmp_path / "gn.pt"
+    torch.save(build_model("gn_resnet", 5).state_dict(), weights)
+    built = []
+    make = envs.make
+
+    def recording_make(env_id, **overrides):
+        env = make(env_id, **overrides)
+        built.append(env.config.trainer_config())
+        return env
+    monkeypatch.setattr(envs, "make", recording_make)
+    out = tmp_path / "out"
+    path = ablations.main(TINY + ["--max-decisions", "1", "--variants", "full", "--out", str(out),
+                                  "--backbone", "gn_resnet", "--weights", str(weights),
+                                  "--device", "cpu"])
+    assert len(built) == 2  # the static default and full
+    assert {(t.backbone, t.weights_path, t.device) for t in built} == {
+        ("gn_resnet", str(weights), "cpu")}
+    assert "backbone gn_resnet" in path.read_text()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--weights", "{tmp}/missing.pt"], "error: --weights {tmp}/missing.pt does not exist"),
+    (["--backbone", "no_such_net"], "error: --backbone no_such_net: unknown backbone"),
+])
+def test_ablations_refuse_bad_backbone_flags_before_any_output(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        ablations.main(TINY + ["--out", str(out)] + [a.format(tmp=tmp_path) for a in args])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and err.startswith(message.format(tmp=tmp_path))
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
 # ------------------------------------------------------------------- peers
 def test_peers_quick_without_pbt_writes_curves(tmp_path):
     methods = "static,random-search,tpe,bandit,mat-dqn,mat-dqn-curiosity,ma2ml"

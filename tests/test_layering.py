@@ -54,3 +54,46 @@ def test_benchmarks_never_import_from_tests(name):
     path = ROOT / "benchmarks" / name
     assert not _imported_modules(path) & TEST_MODULES
     assert "sys.path" not in path.read_text(), "a sys.path entry would reach into tests/"
+
+
+def _module_files() -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for package in ("envs", "agents", "training", "benchmarks"):
+        for path in (ROOT / package).rglob("*.py"):
+            name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            files[name.removesuffix(".__init__")] = path
+    return files
+
+
+def _runtime_imports(path: Path, files: dict[str, Path]) -> set[str]:
+    """The project modules ``path`` imports at run time, anywhere in the file (a function's
+    import too), except under ``if TYPE_CHECKING:``."""
+    def owner(name: str) -> str | None:
+        while name and name not in files:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    typing_only = {id(node) for branch in ast.walk(tree) if isinstance(branch, ast.If)
+                   and "TYPE_CHECKING" in ast.unparse(branch.test)
+                   for child in branch.body for node in ast.walk(child)}
+    found: set[str | None] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found.update(owner(alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.update(owner(f"{node.module}.{alias.name}") for alias in node.names)
+    return {name for name in found if name is not None}
+
+
+def test_no_module_imports_the_module_that_imports_it():
+    """No import circle between two modules (a package and its own submodules aside): loading
+    goes one way, so each module can be read, and imported, on its own."""
+    files = _module_files()
+    graph = {name: _runtime_imports(path, files) - {name} for name, path in files.items()}
+    circles = sorted({tuple(sorted((a, b))) for a, deps in graph.items() for b in deps
+                      if a in graph.get(b, ()) and not (a.startswith(b + ".")
+                                                        or b.startswith(a + "."))})
+    assert not circles, circles

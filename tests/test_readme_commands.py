@@ -1,16 +1,24 @@
-"""Every shell command in the README's ```bash blocks, run as a user would type it.
+"""Every shell command in the docs' ```bash blocks, run as a user would type it.
 
-Each ``python -m`` line (continuations joined, comments dropped) has one entry in ``CASES``
-saying how it is checked, and the README's commands and ``CASES`` must be the same set:
+The docs are README.md and every page under docs/ (``DOC_PAGES``). Each ``python -m`` line of
+their ```bash blocks (continuations joined, comments dropped) has one entry in ``CASES``
+saying how it is checked, and the docs' commands and ``CASES`` must be the same set, so a
+command moved from one page to another stays checked:
 
 * ``run``: it runs to completion as typed, in a fresh working directory (so its ``runs/...``
   stay out of the checkout), with the tiny-env flags of ``TINY.flags()`` added where its own
   flags allow; a placeholder (``zoo:<name>``, ``DIR``) is filled in with something real.
 * ``fails clearly``: it needs what a test cannot have (Pascal VOC on disk, the outputs of a
-  run the README leaves to the reader); it must exit with 2 and a one-paragraph error naming
-  what is missing, without a traceback. ``reason`` says why it cannot run.
+  run the docs leave to the reader, the user's own data); it must exit with 2 and a
+  one-paragraph error naming what is missing, without a traceback. ``reason`` says why it
+  cannot run.
 * ``parses``: it runs too long for a test (a 200-episode meta-training, a 5-seed sweep); its
   arguments must parse to the settings it says. ``reason`` says why it cannot run.
+
+The other lines (``make``, ``pip install``, ``python examples/...``) are in ``NOT_PYTHON``,
+each with where it is checked. A command that writes into ``benchmarks/results/`` (``--out``
+there, or a benchmark whose default output is there: ``DEFAULT_OUTPUTS``) must stand in a
+section whose text says that it regenerates (or rewrites) that file.
 
 The commands run in-process (``main(argv)``: tokens split and ``~`` expanded as a shell
 would); one of them also runs through ``python -m`` in a subprocess, the way it is typed.
@@ -24,6 +32,7 @@ import re
 import shlex
 import subprocess
 import sys
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,19 +47,33 @@ from training.run.loop import run
 from training.meta.rounds import MetaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOC_PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")
+                                         if "_build" not in p.parts)]
+"""The pages whose commands are checked: the README and the docs site's pages."""
 MAIN: dict[str, Callable[[list[str]], int]] = {
     "training.run_marl": run_marl.main, "training.meta_train": meta_train.main,
-    "training.publish": publish.main, "training.imitate": imitate.main}
-"""The entry point behind each ``python -m`` module the README runs."""
-NOT_PYTHON = {"make run": "its recipe is the first run_marl command below, checked here",
-              "make test": "it runs this test suite",
-              "python examples/offline_dqn.py --out runs/offline-dqn":
-                  "tests/test_surrogate.py runs its main() on a tiny Minari dataset"}
+    "training.publish": publish.main, "training.imitate": imitate.main,
+    "benchmarks.ablations": ablations.main}
+"""The entry point behind each ``python -m`` module the docs run (or make fail)."""
+MAKE_TARGETS = ("make run", "make test", "make docs")
+TORCH_FIRST = "pip install torch==2.13.0"
+PIP_EXTRAS = 'pip install -c constraints.txt -e ".[test,protocol,minari]"'
+OFFLINE_EXAMPLE = "python examples/offline_dqn.py --out runs/offline-dqn"
+NOT_PYTHON = {"make run": "its recipe is the first run_marl command, checked here; the target "
+                          "is checked to exist in the Makefile",
+              "make test": "it runs this test suite; the target is checked to exist",
+              "make docs": "tests/test_docs_examples.py builds the docs the same way; the "
+                           "target is checked to exist",
+              TORCH_FIRST: "test_pip_commands_match_the_makefile_and_pyproject: the Makefile's "
+                           "torch pin",
+              PIP_EXTRAS: "test_pip_commands_match_the_makefile_and_pyproject: the extras "
+                          "exist in pyproject.toml and the lock file exists",
+              OFFLINE_EXAMPLE: "tests/test_surrogate.py runs its main() on a tiny Minari "
+                               "dataset"}
 """Commands in the bash blocks that are not ``python -m`` lines, and where they are checked."""
 META = ("python -m training.meta_train --algo mat-dqn --task-set digits-v0 --episodes 200 "
         "--workers 2 --seed 0 --observation relative --reward-kind best_gain --out runs/meta")
-"""The meta-training command; the README's ``meta_train ... --flag`` lines add to it."""
+"""The meta-training command; the docs' ``meta_train ... --flag`` lines add to it."""
 
 
 ROLLOUT = "python -m training.run_marl --algo rollout --options '{\"candidates\": 6}'"
@@ -72,12 +95,21 @@ ZERO_SHOT_V1 = ("python -m benchmarks.zero_shot --task-set digits-v1 --seeds 5 -
                 "--out benchmarks/results/zero_shot_digits_v1.md")
 
 
+PBT_STORE = "benchmarks/results/runs/zero_shot_pbt_digits_v1.jsonl"
+"""The zero-shot store whose row (Ray Tune PBT) the committed leaderboard holds: every
+protocol command names it with ``--from``, or it would drop that row."""
 PROTOCOL_MINE = ("python -m benchmarks.protocol --algo examples.protocol_controller:MyController "
-                 "--targets heldout,mnist")
+                 f"--targets heldout,mnist --from {PBT_STORE}")
 PROTOCOL_SB3 = ("python -m benchmarks.protocol --algo sb3:PPO --meta-episodes 100 "
-                "--targets heldout,mnist")
+                f"--targets heldout,mnist --from {PBT_STORE}")
 PROTOCOL_OFFLINE = ("python -m benchmarks.protocol --algo run:runs/offline-dqn "
-                    "--targets heldout,mnist")
+                    f"--targets heldout,mnist --from {PBT_STORE}")
+LEADERBOARD = f"python -m benchmarks.protocol --leaderboard --from {PBT_STORE}"
+CALIBRATION_V0 = "python -m benchmarks.task_sets --task-set digits-v0 --seeds 3 --workers 2"
+CALIBRATION_V1 = ("python -m benchmarks.task_sets --task-set digits-v1 --seeds 3 --workers 2 "
+                  "--out benchmarks/results/task_sets_digits_v1.md")
+ABLATIONS_VOC = ("python -m benchmarks.ablations --env mlic-voc --data-root "
+                 "~/data/VOCdevkit/VOC2007 --seeds 3 --out runs/ablations-voc")
 COLLECT = "python -m benchmarks.dataset collect --task-set digits-v1 --seeds 3 --workers 2"
 EXPORT = "python -m benchmarks.dataset export"
 EXPORT_V0 = "python -m benchmarks.dataset export --dataset-id mlic/digits-v1-mixed-v0"
@@ -123,15 +155,59 @@ SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episod
                    "--out runs/surrogate-mat-dqn")
 
 
-def readme_commands() -> list[str]:
-    """The commands of the README's ```bash blocks: continuations joined, comments dropped."""
+def _joined(block: str) -> list[str]:
+    """A bash block's commands: continuations joined, comments dropped (quotes kept)."""
     commands = []
-    for block in re.findall(r"```bash\n(.*?)```", README, re.S):
-        for line in block.replace("\\\n", " ").splitlines():
-            command = " ".join(re.sub(r"(^|\s)#.*$", "", line).split())  # quotes kept
-            if command:
-                commands.append(command)
+    for line in block.replace("\\\n", " ").splitlines():
+        command = " ".join(re.sub(r"(^|\s)#.*$", "", line).split())
+        if command:
+            commands.append(command)
     return commands
+
+
+@dataclasses.dataclass(frozen=True)
+class DocCommand:
+    """One command of a docs page, with the text of the section it stands in."""
+
+    page: Path
+    section: str
+    """The section's heading."""
+    prose: str
+    """The section's text without its code blocks: what a reader reads around the command."""
+    command: str
+
+
+def sections(text: str) -> list[tuple[str, str]]:
+    """(heading, body) of each section of a Markdown page (any heading level; the text
+    before the first heading is the section ``""``). Headings inside code fences are not
+    headings."""
+    out, heading, body, fence = [], "", [], False
+    for line in text.splitlines(keepends=True):
+        if line.startswith("```"):
+            fence = not fence
+        if not fence and re.match(r"#{1,6} ", line):
+            out.append((heading, "".join(body)))
+            heading, body = line.lstrip("#").strip(), []
+        else:
+            body.append(line)
+    out.append((heading, "".join(body)))
+    return out
+
+
+def doc_commands() -> list[DocCommand]:
+    """Every command of every ```bash block of ``DOC_PAGES``, in page order."""
+    found = []
+    for page in DOC_PAGES:
+        for heading, body in sections(page.read_text(encoding="utf-8")):
+            prose = re.sub(r"```.*?```", "", body, flags=re.S)
+            for block in re.findall(r"```bash\n(.*?)```", body, re.S):
+                found += [DocCommand(page, heading, prose, c) for c in _joined(block)]
+    return found
+
+
+def readme_commands() -> list[str]:
+    """The commands of every docs page, as typed (kept under its old name)."""
+    return [c.command for c in doc_commands()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +225,14 @@ class Case:
 
 
 CASES: dict[str, Case] = {
+    LEADERBOARD: Case("parses", "it rewrites the committed leaderboard (the docs say so); "
+                                "tests/test_protocol.py rebuilds a leaderboard from stores"),
+    CALIBRATION_V0: Case("parses", "16 tasks x 8 recipes x 3 seeds (about 40 minutes), and would "
+                                   "rewrite its result"),
+    CALIBRATION_V1: Case("parses", "16 tasks x 8 recipes x 3 seeds (about 40 minutes), and would "
+                                   "rewrite its result"),
+    ABLATIONS_VOC: Case("fails clearly", "needs Pascal VOC 2007 on disk",
+                        expect="dataset 'voc' not found"),
     CALIBRATION_LONG: Case("parses", "15 tasks x 11 recipes x 2 seeds of up to 100,000 "
                                      "image-epochs each (about 2 hours on 2 cores)"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
@@ -241,13 +325,114 @@ CASES: dict[str, Case] = {
 }
 
 
-def test_every_readme_command_is_checked_here():
+
+
+RESULTS = "benchmarks/results"
+DEFAULT_OUTPUTS: dict[tuple[str, str | None], str | None] = {
+    ("benchmarks.headroom", None): "benchmarks/results/headroom.md",
+    ("benchmarks.task_sets", None): "benchmarks/results/task_sets.md",
+    ("benchmarks.protocol", None): "benchmarks/results/leaderboard.md",
+    ("benchmarks.dataset", "collect"): "benchmarks/results/runs/transitions-digits-v1.jsonl",
+    ("benchmarks.dataset", "export"): None,  # Minari's own folder
+    ("benchmarks.surrogate", "fit"): None,  # envs/surrogate/weights/ (the docs say so)
+    ("benchmarks.surrogate", "fidelity"): "benchmarks/results/surrogate.md",
+    ("benchmarks.surrogate", "train"): "benchmarks/results/leaderboard.md",  # its protocol run
+    ("benchmarks.algoperf", "targets"): "benchmarks/results/algoperf_targets.json",
+}
+"""Where a ``benchmarks.*`` command without ``--out`` writes (under ``benchmarks/results/``,
+or None: elsewhere), by (module, subcommand); checked against the modules below."""
+SAYS_IT_REWRITES = re.compile(r"regenerat|rewrit", re.I)
+
+
+def results_written(command: str) -> list[str]:
+    """The paths under ``benchmarks/results/`` that ``command`` writes."""
+    if not command.startswith("python -m benchmarks."):
+        return []  # make, pip, the examples and the training commands write to runs/ (their
+        # --out), .venv or the zoo
+    module, args = argv_of(command)
+    out = args[args.index("--out") + 1] if "--out" in args else None
+    if out is None:
+        sub = args[0] if args and not args[0].startswith("-") else None
+        assert (module, sub) in DEFAULT_OUTPUTS, (
+            f"{command!r}: add where it writes to DEFAULT_OUTPUTS")
+        out = DEFAULT_OUTPUTS[module, sub]
+    return [out] if out is not None and out.startswith(RESULTS) else []
+
+
+def test_every_doc_command_is_checked_here():
     commands = readme_commands()
     python = [c for c in commands if c.startswith("python -m ")]
     assert sorted(set(commands) - set(python)) == sorted(NOT_PYTHON)
-    assert sorted(set(python)) == sorted(CASES), "a README command without a check, or a " \
-                                                 "check for a command the README dropped"
+    assert sorted(set(python)) == sorted(CASES), "a docs command without a check, or a " \
+                                                 "check for a command the docs dropped"
     assert all(case.reason for case in CASES.values() if case.how != "run")
+
+
+def test_the_docs_pages_are_collected():
+    pages = {c.page.relative_to(ROOT).as_posix() for c in doc_commands()}
+    assert {"README.md", "docs/getting-started.md", "docs/guides/protocol.md"} <= pages
+
+
+def test_commands_that_write_into_the_results_say_they_regenerate_them():
+    """A command that writes into benchmarks/results/ stands in a section whose text says that
+    it regenerates (or rewrites) that file, naming it (or "the result file it names")."""
+    silent = []
+    for doc in doc_commands():
+        for out in results_written(doc.command):
+            named = Path(out).name in doc.prose or "the result file it names" in doc.prose
+            if not (SAYS_IT_REWRITES.search(doc.prose) and named):
+                silent.append((doc.page.name, doc.section, doc.command, out))
+    assert not silent, f"commands that write into {RESULTS}/ without saying so: {silent}"
+
+
+def test_default_outputs_are_where_the_modules_write():
+    from benchmarks import algoperf, dataset, protocol, surrogate, task_sets
+    assert headroom.RESULTS == ROOT / DEFAULT_OUTPUTS["benchmarks.headroom", None]
+    assert task_sets.RESULTS == ROOT / DEFAULT_OUTPUTS["benchmarks.task_sets", None]
+    config = protocol.ProtocolConfig.from_args(protocol.parser().parse_args([]), "")
+    assert ROOT / config.out == ROOT / DEFAULT_OUTPUTS["benchmarks.protocol", None]
+    assert dataset.STORE == ROOT / DEFAULT_OUTPUTS["benchmarks.dataset", "collect"]
+    assert surrogate.RESULTS == ROOT / DEFAULT_OUTPUTS["benchmarks.surrogate", "fidelity"]
+    targets = algoperf.parser().parse_args(["targets", "--tasks", "default", "--reference",
+                                            "crop+sgd+constant+bce"]).targets
+    assert targets == ROOT / DEFAULT_OUTPUTS["benchmarks.algoperf", "targets"]
+    assert results_written(PROTOCOL_MINE) == ["benchmarks/results/leaderboard.md"]
+    assert results_written(ABLATIONS_VOC) == [] and results_written(META) == []
+
+
+def test_every_protocol_command_keeps_the_committed_leaderboards_rows():
+    """Without ``--from`` the PBT store, a protocol run rewrites leaderboard.md without the
+    Ray Tune PBT row."""
+    protocol_runs = [c for c in CASES if c.startswith("python -m benchmarks.protocol")]
+    assert len(protocol_runs) == 4
+    for typed in protocol_runs:
+        args = argv_of(typed)[1]
+        assert args[args.index("--from") + 1] == PBT_STORE and (ROOT / PBT_STORE).is_file()
+    made_by = (ROOT / "benchmarks/results/leaderboard.md").read_text(encoding="utf-8")
+    assert f"command: `{LEADERBOARD}`" in made_by
+
+
+def test_make_targets_exist():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    phony = re.search(r"^\.PHONY:(.*)$", makefile, re.M).group(1).split()
+    for typed in MAKE_TARGETS:
+        target = typed.split()[1]
+        assert target in phony and re.search(rf"^{target}:", makefile, re.M), typed
+
+
+def test_pip_commands_match_the_makefile_and_pyproject():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    pinned = re.search(r"pip install -q (torch==\S+)", makefile).group(1)
+    assert TORCH_FIRST.endswith(pinned)
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    named = re.search(r"\.\[([\w,]+)\]", PIP_EXTRAS).group(1).split(",")
+    assert set(named) <= set(extras), set(named) - set(extras)
+    assert (ROOT / "constraints.txt").is_file()
+    # every extra the docs' table names is one pyproject.toml has
+    table = (ROOT / "docs/getting-started.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    assert set(listed) == set(extras), (set(listed) ^ set(extras))
 
 
 @pytest.fixture()
@@ -269,7 +454,10 @@ def argv_of(command: str, **placeholders: str) -> tuple[str, list[str]]:
 
 def run_as_typed(command: str, *, tiny: bool = True, **placeholders: str) -> int:
     module, args = argv_of(command, **placeholders)
-    return MAIN[module](args + (TINY.flags() if tiny else []))
+    try:
+        return MAIN[module](args + (TINY.flags() if tiny else []))
+    except SystemExit as stop:  # the benchmarks' entry points exit instead of returning
+        return stop.code
 
 
 def command(fragment: str) -> str:
@@ -368,7 +556,11 @@ def test_zoo_controller_on_your_own_csv_data(shell, csv_root):
 def test_commands_that_need_what_a_test_lacks_fail_clearly(shell, capsys, typed):
     assert run_as_typed(typed, tiny=False, **{"<name>": "my-controller"}) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and CASES[typed].expect in err and "Traceback" not in err
+    assert "Traceback" not in err and "error: " in err
+    before, error = err[:err.index("error: ")], err[err.index("error: "):]
+    assert not before.strip() or "\r" in before or "it/s" in before or "/s]" in before, \
+        before  # only a sweep's progress bar may come first
+    assert CASES[typed].expect in error and "\n\n" not in error.strip()
 
 
 def test_meta_training_commands_parse_to_what_they_say():
@@ -388,7 +580,8 @@ def test_meta_training_commands_parse_to_what_they_say():
 
 def test_benchmark_sweeps_parse_to_what_they_say():
     def first(module: str) -> str:
-        return next(c for c in CASES if c.startswith(f"python -m benchmarks.{module} "))
+        return next(c for c in CASES if c.startswith(f"python -m benchmarks.{module} ")
+                    and "--env mlic-digits" in c)
     ablation = ablations.parse_args(argv_of(first("ablations"))[1])
     assert (ablation.env, ablation.seeds, ablation.out) == ("mlic-digits", 5,
                                                             Path("benchmarks/results"))
@@ -432,6 +625,12 @@ def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
     assert (mine.algo, mine.targets, mine.seeds, mine.meta_episodes) == (
         "examples.protocol_controller:MyController", ("heldout", "mnist"), 5, 0)
     assert mine.headroom.is_file() and mine.calibration.is_file()  # committed: a clone runs it
+    assert mine.extra == (Path(PBT_STORE),) and mine.out == ROOT / DEFAULT_OUTPUTS[
+        "benchmarks.protocol", None]
+    board = protocol.ProtocolConfig.from_args(protocol.parser().parse_args(
+        argv_of(LEADERBOARD)[1]), LEADERBOARD)
+    assert protocol.parser().parse_args(argv_of(LEADERBOARD)[1]).leaderboard
+    assert board.extra == mine.extra and board.store.is_file()  # the committed store
     sb3 = protocol.parser().parse_args(argv_of(PROTOCOL_SB3)[1])
     assert (sb3.algo, sb3.meta_episodes) == ("sb3:PPO", 100)
     offline = protocol.parser().parse_args(argv_of(PROTOCOL_OFFLINE)[1])
@@ -492,3 +691,12 @@ def test_the_long_calibration_command_parses_to_what_it_says():
     assert (args.task_set, args.seeds, args.third_seed_within, args.workers, args.resume) == (
         "digits-long-v0", 2, 1.0, 2, True)
     assert task_sets.targets_of(args.task_set).best_recipes == 4
+
+
+def test_the_calibration_commands_made_their_results():
+    from benchmarks import task_sets
+    for typed, made in ((CALIBRATION_V0, "task_sets.md"), (CALIBRATION_V1,
+                                                            "task_sets_digits_v1.md")):
+        args = task_sets.parser().parse_args(argv_of(typed)[1])
+        assert (args.seeds, args.workers, args.out.name) == (3, 2, made)
+        assert f"command: `{typed} --no-progress`" in (ROOT / RESULTS / made).read_text()

@@ -25,16 +25,51 @@ from training.imitation.fit import FitConfig
 from training.imitation.selector import SelectConfig
 
 COMMANDS = {"demos": DemoConfig, "fit": FitConfig, "select": SelectConfig}
+EXAMPLES = {
+    "demos": "python -m training.imitate demos --task-set digits-v1 --seeds 2 --workers 2 "
+             "--out runs/demos",
+    "fit": "python -m training.imitate fit --learner q --demos runs/demos --out runs/imitate-q",
+    "select": "python -m training.imitate select --demos runs/demos --out runs/selector"}
+"""Each subcommand's example command line (its ``--help`` ends with it)."""
+SUMMARIES = {
+    "demos": "record the rollout expert's every decision on a task set's train tasks "
+             "(resumable with --resume)",
+    "fit": "fit a learner (bc or q) on demonstrations and select it on the held-out tasks: a "
+           "run that training.publish and training.meta_train --init take",
+    "select": "fit the selector (which static recipe, from the first observation) on "
+              "demonstrations: the algorithm-selection baseline"}
+"""Each subcommand's line in ``--help``, and its own ``--help``'s description."""
+GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
+    "demos": {"what to record": ("task_set", "seeds", "max_tasks", "observation"),
+              "the expert": ("candidates", "horizon", "halving", "jumps", "start"),
+              "compute": ("workers", "threads", "address"),
+              "output": ("out", "resume", "progress")},
+    "fit": {"what to fit": ("demos", "learner", "options", "seed"),
+            "training": ("epochs", "learning_rate", "weight_decay", "score_scale",
+                         "dagger_rounds", "dagger_episodes"),
+            "held-out evaluation": ("eval_every", "eval_seeds", "workers", "address"),
+            "output": ("out", "progress")},
+    "select": {"what to fit": ("demos", "neighbours", "min_share"),
+               "held-out evaluation": ("eval_seeds", "workers", "address"),
+               "output": ("out", "progress")}}
+"""Each subcommand's groups of flags in its help, by config field (the flags keep the order
+of the fields)."""
 
 
 def parse_args(argv: list[str] | None = None) -> DemoConfig | FitConfig | SelectConfig:
-    parser = cli.parser("training.imitate", __doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = cli.parser("training.imitate", __doc__, example="\n".join(EXAMPLES.values()))
+    commands = parser.add_subparsers(dest="command", required=True, title="commands",
+                                     help="what to do (each has its own --help)")
     for name, kind in COMMANDS.items():
-        sub = commands.add_parser(name, help=(kind.__doc__ or "").split("\n")[0])
+        sub = cli.subcommand(commands, name, SUMMARIES[name], EXAMPLES[name])
+        groups = {title: sub.add_argument_group(title) for title in GROUPS[name]}
+        group_of = {field: groups[title] for title, fields in GROUPS[name].items()
+                    for field in fields}
         docs = field_docs(kind)
+        defaults = {f.name: field_default(f) for f in dataclasses.fields(kind)}
         for f in dataclasses.fields(kind):
-            add_field_flag(sub, f.name, field_default(f), docs.get(f.name, ""))
+            add_field_flag(group_of[f.name], f.name, defaults[f.name], docs.get(f.name, ""))
+        cli.show_defaults(sub, defaults)
     args: dict[str, Any] = vars(parser.parse_args(argv))
     kind = COMMANDS[args.pop("command")]
     given = {k: v for k, v in args.items() if v is not None}

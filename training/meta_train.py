@@ -25,17 +25,36 @@ from training.core.signals import StopFlag
 
 META_ENV_FLAGS = ("observation", "reward_kind", "device")
 """``EnvConfig`` fields a meta-training run may set for every task."""
+GROUPS: dict[str, tuple[str, ...]] = {
+    "what to train": ("algo", "task_set", "episodes", "seed", "curiosity", "reward_norm",
+                      "options", "init"),
+    "compute": ("workers", "address"),
+    "held-out evaluation": ("eval_every", "eval_seeds"),
+    "env overrides (unset: each task's own setting)": META_ENV_FLAGS,
+    "output": ("out", "progress", "resume")}
+"""The help's groups of flags, by config field (the flags keep the order of the fields)."""
+RUN = "--algo mat-dqn --task-set digits-v0 --episodes 200 --workers 2 --out runs/meta"
+EXAMPLE = f"python -m training.meta_train {RUN}\npython -m training.meta_train {RUN} --resume"
+"""The help's example: a run, and the command that resumes it."""
 
 
 def parse_args(argv: list[str] | None = None) -> tuple[MetaConfig, bool]:
-    parser = cli.parser("training.meta_train", __doc__)
+    parser = cli.parser("training.meta_train", __doc__, example=EXAMPLE)
+    groups = {title: parser.add_argument_group(title) for title in GROUPS}
+    group_of = {name: groups[title] for title, names in GROUPS.items() for name in names}
     docs = field_docs(MetaConfig)
+    defaults = {}
     for f in dataclasses.fields(MetaConfig):
         if f.name != "env_overrides":
-            add_field_flag(parser, f.name, field_default(f), docs[f.name])
-    add_env_flags(parser, META_ENV_FLAGS)
-    parser.add_argument("--resume", action="store_true",
-                        help="Continue the run in --out from its checkpoint")
+            defaults[f.name] = field_default(f)
+            add_field_flag(group_of[f.name], f.name, defaults[f.name], docs[f.name])
+    for name in META_ENV_FLAGS:
+        add_env_flags(group_of[name], (name,))
+    group_of["resume"].add_argument(
+        "--resume", action="store_true",
+        help="Continue the run in --out from its checkpoint; only --episodes, --address and "
+             "--no-progress may differ from the run's own flags")
+    cli.show_defaults(parser, defaults)
     args = vars(parser.parse_args(argv))
     resume = args.pop("resume")
     overrides = {k: args.pop(k) for k in META_ENV_FLAGS if args.get(k) is not None}

@@ -257,17 +257,29 @@ def _write_entry(source: Path, target: Path, card: Mapping[str, Any]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = cli.parser("training.publish", __doc__)
-    p.add_argument("run_dir", type=Path, help="--out folder of a meta-training run")
-    p.add_argument("--name", required=True, help="zoo name (loaded as zoo:NAME)")
-    p.add_argument("--controller", default="best",
-                   help="folder of RUN_DIR written by Controller.save (default: best)")
-    p.add_argument("--env", default=None, help="env id on the card (default: from the task set)")
-    p.add_argument("--zoo", type=Path, default=None, help="zoo folder (default: agents/zoo)")
-    p.add_argument("--replace", action="store_true", help="overwrite an existing entry")
-    p.add_argument("--recommended", action="store_true",
-                   help="mark this entry recommended (zoo:recommended loads it); the mark "
-                        "leaves any other entry")
+    p = cli.parser("training.publish", __doc__, example="""\
+python -m training.publish runs/imitate-q --name digits-v1-q
+python -m training.publish runs/meta-digits --name digits-v0-mat-dqn --controller final""")
+    what = p.add_argument_group("what to publish")
+    entry = p.add_argument_group("the zoo entry")
+    what.add_argument("run_dir", type=Path,
+                      help="the --out folder of a training.meta_train or training.imitate run "
+                           "(it holds summary.json and the controller's folder)")
+    entry.add_argument("--name", required=True,
+                       help="the entry's zoo name (loaded as zoo:NAME; a folder of the zoo)")
+    what.add_argument("--controller", default="best",
+                      help="which folder of RUN_DIR written by Controller.save to copy "
+                           "(default: best, the best held-out one; final: the last)")
+    entry.add_argument("--env", default=None,
+                       help="the env id the card names (default: the summary's env, else the "
+                            "task set's first train task's)")
+    entry.add_argument("--zoo", type=Path, default=None,
+                       help="the zoo folder to publish into (default: agents/zoo)")
+    entry.add_argument("--replace", action="store_true",
+                       help="overwrite an existing entry of that name")
+    entry.add_argument("--recommended", action="store_true",
+                       help="mark this entry recommended (zoo:recommended loads it); the mark "
+                            "leaves any other entry")
     return p
 
 

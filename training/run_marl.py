@@ -1,4 +1,5 @@
-"""``python -m training.run_marl``: train a classifier while agents reconfigure its recipe.
+"""``python -m training.run_marl``: train a classifier while agents reconfigure its
+recipe.
 
     python -m training.run_marl --env mlic-digits
     python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007
@@ -27,13 +28,15 @@ import envs
 from agents import zoo
 from agents.base import MANIFEST
 from agents.errors import AgentConfigError, EnvSettingsError
+from agents.ma2ml.policy_team import SETTINGS
 from agents.registry import declared_options
+from agents.rewards import CURIOSITY_CHOICES, REWARDS
 from envs.errors import ConfigError, MLICError
 from training.core import cli
-from training.core.config import (ENV_FLAGS, RunConfig, controller_settings, from_settings,
-                             parse_agents, read_yaml)
-from training.core.fields import (add_env_flags, add_field_flag, field_default, field_docs, flag,
-                             flag_text, flat_settings)
+from training.core.config import (ENV_FLAGS, RunConfig, check_backbone, controller_settings,
+                                  from_settings, parse_agents, read_yaml)
+from training.core.fields import (add_env_flags, add_field_flag, env_default_text,
+                                  field_default, field_docs, flag_text, flat_settings)
 from training.core.signals import StopFlag
 
 EXIT_IO = 1
@@ -45,20 +48,81 @@ RUN_FLAG_HELP = {
     "algo": lambda: f"{field_docs(RunConfig)['algo']} One of {', '.join(agents.ALGORITHMS)}.",
 }
 """Flags whose help also lists what is registered (read when the parser is built)."""
+RUN_FLAG_GROUPS: dict[str, tuple[str, ...]] = {
+    "run": ("env", "setting", "episodes", "seed"),
+    "controller": ("algo", "curiosity", "beta", "reward", "load_agents", "freeze", "options",
+                   "workers", "address"),
+    "output": ("out", "resume", "progress"),
+}
+"""The help's groups of ``RunConfig``'s flags (each field in one; a new one lands in "run")."""
+ENV_FLAG_GROUPS: dict[str, tuple[str, ...]] = {
+    "env overrides: data": ("data_root", "download", "image_size", "max_train_images",
+                            "on_bad_image"),
+    "env overrides: model and training": ("backbone", "weights_path", "device", "amp",
+                                          "batch_size", "schedule_free_eval"),
+    "env overrides: budget": ("max_decisions", "steps_per_decision"),
+    "env overrides: agents, observation and reward": ("agents", "observation", "reward_kind",
+                                                      "catalogue", "context_features"),
+}
+"""The help's groups of the ``ENV_FLAGS`` (each in one; a new one lands in "env overrides")."""
+ENV_GROUP_TEXT = ("Each replaces the env's own setting (envs.make_config(ENV)), so its default\n"
+                  "is the env's (shown for the default --env). YAML keys: the field names.")
+METAVARS = {
+    "config": "FILE", "env": "ENV", "algo": "ALGO",
+    "curiosity": "{" + ",".join(CURIOSITY_CHOICES) + "}",
+    "reward": "{" + ",".join(REWARDS) + "}", "setting": "{" + ",".join(SETTINGS) + "}",
+    "episodes": "N", "seed": "N", "out": "DIR", "load_agents": "DIR|zoo:NAME", "workers": "N",
+    "address": "auto|HOST:PORT", "data_root": "DIR", "image_size": "PX", "max_train_images": "N",
+    "max_decisions": "N", "steps_per_decision": "N", "batch_size": "N", "device": "DEVICE",
+    "backbone": "NAME", "weights_path": "PATH", "agents": "AGENT[,AGENT...]", "beta": "BETA"}
+"""How the help names each flag's value."""
+EXAMPLE = """\
+python -m training.run_marl --env mlic-digits
+# MAT-Agent's paper setting (needs timm, a GPU and Pascal VOC 2007 on disk):
+python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit \\
+    --backbone timm:resnet101 --weights resnet101.pth --image-size 448 \\
+    --device cuda
+# settings from a file (flags win over it); a pretrained controller, frozen:
+python -m training.run_marl --config run.yaml --seed 3
+python -m training.run_marl --load-agents zoo:mat-dqn-rnd-digits-v0 --freeze"""
+
+
+def _with_default(text: str, default: Any) -> str:
+    """A run flag's help with its default, unless it has none to show or says it already."""
+    if default is None or isinstance(default, bool) or default == {} or cli.says_default(text):
+        return text
+    return f"{text} (default: {cli.shown(default)})"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Flags derived from ``RunConfig`` and the ``EnvConfig`` fields in ``ENV_FLAGS``."""
-    p = argparse.ArgumentParser(prog="python -m training.run_marl", description=__doc__.split("\n\n")[0],
-                                argument_default=argparse.SUPPRESS)
-    p.add_argument("--config", help="YAML file with any of these settings (keys as below, - or _)")
-    cli.add_debug_flag(p)
+    """Flags derived from ``RunConfig`` and the ``EnvConfig`` fields in ``ENV_FLAGS``, in the
+    groups of ``RUN_FLAG_GROUPS`` and ``ENV_FLAG_GROUPS``; ``cli.HelpFormatter`` shows them
+    without docstring markup. Every default is ``SUPPRESS``ed, so the parsed namespace holds
+    only the flags given (they win over the ``--config`` file); the help states each default."""
+    p = cli.parser("training.run_marl", __doc__, example=EXAMPLE,
+                   argument_default=argparse.SUPPRESS)
+    groups = {title: p.add_argument_group(title) for title in RUN_FLAG_GROUPS}
+    groups["run"].add_argument("--config", metavar=METAVARS["config"], help=(
+        "YAML file with any of these settings (keys are the flag names with - or _, e.g. "
+        "max_decisions: 5; weights_path for --weights); flags given win over it"))
     docs = field_docs(RunConfig)
     for f in fields(RunConfig):
-        if f.name != "env_overrides":
-            add_field_flag(p, f.name, field_default(f),
-                           RUN_FLAG_HELP[f.name]() if f.name in RUN_FLAG_HELP else docs[f.name])
-    add_env_flags(p, ENV_FLAGS, agents_type=_agents_argument)
+        if f.name == "env_overrides":
+            continue
+        title = next((t for t, names in RUN_FLAG_GROUPS.items() if f.name in names), "run")
+        text = RUN_FLAG_HELP[f.name]() if f.name in RUN_FLAG_HELP else docs[f.name]
+        add_field_flag(groups[title], f.name, field_default(f),
+                       _with_default(text, field_default(f)), metavar=METAVARS.get(f.name))
+    describe = env_default_text(RunConfig.env)
+    grouped = [n for names in ENV_FLAG_GROUPS.values() for n in names]
+    env_groups = {**ENV_FLAG_GROUPS,
+                  "env overrides": tuple(n for n in ENV_FLAGS if n not in grouped)}
+    for i, (title, names) in enumerate(env_groups.items()):
+        names = tuple(n for n in names if n in ENV_FLAGS)
+        if names:
+            group = p.add_argument_group(title, ENV_GROUP_TEXT if i == 0 else None)
+            add_env_flags(group, names, agents_type=_agents_argument, prefix="",
+                          describe=describe, metavars=METAVARS)
     return p
 
 
@@ -165,6 +229,7 @@ def main(argv: Sequence[str] | None = None, restore_signal_handlers: bool = True
         agents.spec(config.algo)
         check_load_agents(config)
         check_controller_class(config)
+        check_backbone(envs.make_config(config.env, **config.make_overrides()))
         from training.run.loop import run  # heavy imports only once the arguments are valid
         stop.install()
         algo = f"(loaded from {config.load_agents})" if config.load_agents else config.algo

@@ -26,8 +26,10 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar, overload
 
 from envs.errors import MLICError
@@ -93,13 +95,120 @@ def add_debug_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(DEBUG, action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
 
 
-def parser(module: str, doc: str | None, **kwargs: Any) -> argparse.ArgumentParser:
+_ROLE = re.compile(r":[a-z]+(?::[a-z]+)?:`~?([^`<]*?)(?:\s*<[^>]*>)?`")
+_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain(text: str) -> str:
+    """``text`` with the reST markup of docstrings taken out, for a terminal:
+    ``:class:`~envs.Task``` becomes ``Task``, a ``literal`` its bare text, ``::`` a colon."""
+    def role(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return name.rsplit(".", 1)[-1] if match.group(0).count("`~") else name
+    text = _ROLE.sub(role, text)
+    return _LITERAL.sub(r"\1", text).replace("::", ":")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+"""The repository's root: a default path under it is shown relative to it."""
+
+
+def shown(value: Any) -> str:
+    """A default as a help text shows it: a path under the repository relative to it (so help
+    reads the same on every machine), a list or tuple comma-separated (as the flags take
+    them), anything else as text."""
+    if isinstance(value, Path) and value.is_absolute():
+        try:
+            return str(value.relative_to(ROOT))
+        except ValueError:
+            return str(value)
+    if isinstance(value, (list, tuple)):
+        return ",".join(shown(v) for v in value)
+    return str(value)
+
+
+def _hidden_default(action: argparse.Action) -> bool:
+    """Whether ``action``'s default says nothing worth a "(default: ...)": None, empty, or
+    the implied value of a switch (``store_true``/``store_false``/``store_const``)."""
+    default = action.default
+    return (action.nargs == 0 or default is argparse.SUPPRESS or default is None
+            or default is False or default == "" or default == [] or default == ())
+
+
+_SAYS_DEFAULT = re.compile(r"\(default\b|\bdefault:|%\(default\)", re.IGNORECASE)
+
+
+def says_default(text: str) -> bool:
+    """Whether a help text already names its default: ``(default ...``, ``default: ...`` or
+    argparse's ``%(default)s`` (a mere "the default recipe" does not)."""
+    return _SAYS_DEFAULT.search(text) is not None
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The commands' help: docstring markup taken out (:func:`plain`), each flag's default
+    shown (:func:`shown`; unless it is None, empty, a switch's, or its help already names it,
+    :func:`says_default`), the description and the epilog's example kept as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = plain(action.help or "")
+        if _hidden_default(action) or says_default(text):
+            return text
+        return f"{text} (default: {shown(action.default).replace('%', '%%')})"
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(plain(text))
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose help, and its subcommands' help, uses :class:`HelpFormatter`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def example_epilog(example: str) -> str:
+    """An epilog of example command lines (one a line; a continuation line keeps its own
+    indent): ``example:`` then each line indented, as ``--help`` prints it last."""
+    lines = example.strip("\n").splitlines()
+    indent = min(len(line) - len(line.lstrip()) for line in lines if line.strip())
+    return "example:\n" + "\n".join(f"  {line[indent:]}" for line in lines)
+
+
+def parser(module: str, doc: str | None, example: str | None = None,
+           **kwargs: Any) -> argparse.ArgumentParser:
     """The parser of ``python -m <module>``: its description is the first paragraph of
-    ``doc`` (the module's docstring), and it lists ``--debug``."""
-    p = argparse.ArgumentParser(prog=f"python -m {module}",
-                                description=(doc or "").split("\n\n")[0], **kwargs)
+    ``doc`` (the module's docstring), its epilog the ``example`` command line(s)
+    (:func:`example_epilog`), and it lists ``--debug``."""
+    if example is not None:
+        kwargs.setdefault("epilog", example_epilog(example))
+    p = Parser(prog=f"python -m {module}", description=(doc or "").split("\n\n")[0], **kwargs)
     add_debug_flag(p)
     return p
+
+
+def subcommand(commands: Any, name: str, help: str, example: str,
+               description: str | None = None, **kwargs: Any) -> argparse.ArgumentParser:
+    """A subcommand's parser (``commands`` is what ``add_subparsers`` returned): ``help`` is
+    its line in the command's list and, unless ``description`` is given, its description
+    too; its epilog the ``example`` command line(s)."""
+    return commands.add_parser(name, help=help, description=description or help,
+                               epilog=example_epilog(example), **kwargs)
+
+
+def show_defaults(parser: argparse.ArgumentParser, defaults: Mapping[str, Any]) -> None:
+    """Name in each flag's help the default a config fills in, where the flag's own argparse
+    default is None (so that only what is given reaches the config): ``defaults`` maps a
+    flag's ``dest`` to the config's default. Empty defaults (None, "", {}, ()) are left
+    unsaid, as is one a help already names (:func:`says_default`)."""
+    for action in parser._actions:
+        if action.dest not in defaults or action.default is not None:
+            continue
+        value = defaults[action.dest]
+        text = action.help or ""
+        if value is None or value is False or value in ("", {}, (), []) or says_default(text):
+            continue
+        action.help = f"{text} (default: {shown(value).replace('%', '%%')})"
 
 
 # ------------------------------------------------------------------ argparse types

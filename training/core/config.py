@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -33,10 +34,12 @@ from envs.errors import ConfigError
 from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_text, flat_settings
 
 ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
-             "steps_per_decision", "batch_size", "device", "amp", "on_bad_image", "observation",
-             "reward_kind", "catalogue", "context_features", "schedule_free_eval")
+             "steps_per_decision", "batch_size", "device", "amp", "backbone", "weights_path",
+             "on_bad_image", "observation", "reward_kind", "catalogue", "context_features",
+             "schedule_free_eval")
 """The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names
-(``reward_kind`` sets ``EnvConfig.reward.kind``)."""
+(``reward_kind`` sets ``EnvConfig.reward.kind``; ``weights_path``'s flag is ``--weights``,
+``training.core.fields.FLAG_NAMES``)."""
 PAIRED_ENV_FLAGS = {"catalogue": ("context_features",), "context_features": ("catalogue",)}
 """Env settings valid only together (observation version 2 is the ``tuning-free`` catalogue's):
 each is checked with its partner when both are given."""
@@ -210,6 +213,8 @@ def checked_env_overrides(env_id: str, overrides: Mapping[str, Any]) -> dict[str
         raise ConfigError(f"unknown env override(s) {unknown}; a run may override {ENV_FLAGS}")
     if "agents" in overrides:
         overrides = {**overrides, "agents": parse_agents(overrides["agents"])}
+    if isinstance(overrides.get("weights_path"), (str, PathLike)):  # ~ from a YAML file
+        overrides = {**overrides, "weights_path": os.path.expanduser(overrides["weights_path"])}
     values = {k: v for k, v in overrides.items() if v is not None}
     for name, value in values.items():
         paired = {p: values[p] for p in PAIRED_ENV_FLAGS.get(name, ()) if p in values}
@@ -274,6 +279,37 @@ def config_kwargs(base: Any, overrides: Mapping[str, Any]) -> dict[str, Any]:
             nested = kwargs.get(outer) or getattr(base(), outer)
             kwargs[outer] = replace(nested, **{inner: value})
     return kwargs
+
+
+def check_backbone(config: Any) -> None:
+    """Fail now, naming the flag, if the ``envs.EnvConfig`` ``config`` cannot train: its
+    ``--weights`` file is missing, its ``--device`` is not there
+    (``envs.registry.check_resources``), or its ``--backbone`` cannot be built or the weights
+    file loaded into it (damaged, not a state_dict, or entries that do not match). A command
+    calls it before it writes anything; ``envs.make`` would find the same later, after the
+    output folder and the data. The model is built once on the CPU with a one-class head (the
+    file's head is never loaded), leaving the global torch RNG as it was."""
+    from envs.engine.models import BACKBONES, build_model
+    from envs.errors import CheckpointError
+    from envs.registry import check_resources
+
+    path = config.weights_path
+    if path is not None and not Path(path).is_file():
+        what = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
+        raise ConfigError(f"--weights {path} {what}: pass a backbone state_dict saved with "
+                          "torch.save (e.g. resnet101.pth for --backbone timm:resnet101), or "
+                          "leave --weights out to train the backbone from scratch")
+    check_resources(config)
+    if path is None and config.backbone in BACKBONES:  # a built-in one: nothing can fail
+        return
+    import torch
+    with torch.random.fork_rng(devices=[]):
+        try:
+            build_model(config.backbone, 1, weights_path=path)
+        except CheckpointError as error:  # the file: damaged, not a state_dict, mismatched
+            raise CheckpointError(f"--weights for --backbone {config.backbone}: {error}") from None
+        except ConfigError as error:  # the name, or a library it needs
+            raise ConfigError(f"--backbone {config.backbone}: {error}") from None
 
 
 def _is_int(value: Any) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from envs.config import EnvConfig
 from envs.engine.data.images import BAD_IMAGE_POLICIES
+from envs.engine.models import BACKBONES
 from envs.engine.recipe import CATALOGUE_NAMES
 from envs.engine.trainer import AMP_MODES, SCHEDULE_FREE_EVALS
 from envs.observation import OBSERVATION_MODES
@@ -30,6 +31,23 @@ ENV_FLAG_CHOICES: dict[str, tuple[str, ...]] = {
     "reward_kind": REWARD_KINDS, "catalogue": CATALOGUE_NAMES,
     "schedule_free_eval": SCHEDULE_FREE_EVALS}
 """Env settings with a fixed catalogue (owned by envs): their flags take only those values."""
+FLAG_NAMES: dict[str, str] = {"weights_path": "--weights"}
+"""Fields whose flag is not their name with dashes: ``EnvConfig.weights_path`` is
+``--weights`` (its YAML key stays ``weights_path``)."""
+ENV_FLAG_NOTES: dict[str, Callable[[], str]] = {
+    "backbone": lambda: (
+        f"Built in: {', '.join(b for b in BACKBONES if '<' not in b)}; also tv:<name> (a "
+        "torchvision.models model, needs torchvision) and timm:<name> (e.g. timm:resnet101, "
+        "needs timm: pip install 'mlic-marl[vision]'). Built before the run starts, so an "
+        "unknown name fails at once."),
+    "weights_path": lambda: (
+        "A state_dict saved with torch.save (e.g. resnet101.pth for --backbone "
+        "timm:resnet101); nothing is downloaded. Its entries must match the backbone exactly; "
+        "its classifier head is ignored and a new one trained. Loaded before the run starts: "
+        "a missing, damaged or mismatched file fails at once."),
+    "device": lambda: "cpu, cuda, cuda:<index> or mps.",
+}
+"""What a flag's help adds to its field's docstring (read when the parser is built)."""
 NESTED_ENV_FLAGS: dict[str, tuple[str, str]] = {"reward_kind": ("reward", "kind")}
 """Env settings that are a field of a config nested in ``EnvConfig``: name -> (the
 ``EnvConfig`` field holding that config, the field in it). ``reward_kind`` is
@@ -91,8 +109,9 @@ def field_default(f: dataclasses.Field) -> Any:
 
 
 def flag(name: str) -> str:
-    """The command-line flag of a field: ``max_decisions`` -> ``--max-decisions``."""
-    return "--" + name.replace("_", "-")
+    """The command-line flag of a field: ``max_decisions`` -> ``--max-decisions``
+    (``weights_path`` -> ``--weights``, :data:`FLAG_NAMES`)."""
+    return FLAG_NAMES.get(name) or "--" + name.replace("_", "-")
 
 
 def flag_value(value: Any) -> str:
@@ -126,13 +145,16 @@ def json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, text: str,
+def add_field_flag(parser: Any, name: str, default: Any, text: str,
                    choices: Sequence[str] | None = None,
-                   agents_type: Callable[[str], Any] | None = None) -> None:
-    """One flag for one config field, typed by its default: bools are switches (``progress``
-    becomes ``--no-progress``), mappings take a JSON object, ``agents`` goes through
-    ``agents_type``, counts and sizes are checked by their ``FLAG_TYPES`` entry."""
+                   agents_type: Callable[[str], Any] | None = None,
+                   metavar: str | None = None) -> None:
+    """One flag for one config field (on a parser or an argument group), typed by its
+    default: bools are switches (``progress`` becomes ``--no-progress``), mappings take a JSON
+    object, ``agents`` goes through ``agents_type``, counts and sizes are checked by their
+    ``FLAG_TYPES`` entry. ``metavar`` names a value in the help (default: the flag's name)."""
     text = text.replace("%", "%%")  # argparse formats help with %
+    named = {"metavar": metavar} if metavar else {}
     if name == "progress":
         parser.add_argument("--no-progress", dest=name, action="store_false",
                             help=f"Do not {text[:1].lower()}{text[1:]}")  # "Show a ..." docs
@@ -141,12 +163,12 @@ def add_field_flag(parser: argparse.ArgumentParser, name: str, default: Any, tex
     elif isinstance(default, Mapping):
         parser.add_argument(flag(name), dest=name, type=json_object, metavar="JSON", help=text)
     elif name == "agents":
-        parser.add_argument(flag(name), dest=name, type=agents_type or str, help=text)
+        parser.add_argument(flag(name), dest=name, type=agents_type or str, help=text, **named)
     else:
         kind = int if (isinstance(default, int) or name in _INT_FIELDS) else (
             float if isinstance(default, float) else str)
         parser.add_argument(flag(name), dest=name, type=FLAG_TYPES.get(name, kind),
-                            choices=choices, help=text)
+                            choices=choices, help=text, **named)
 
 
 def env_setting(config: EnvConfig, name: str) -> tuple[Any, str]:
@@ -158,12 +180,47 @@ def env_setting(config: EnvConfig, name: str) -> tuple[Any, str]:
     return config, name
 
 
-def add_env_flags(parser: argparse.ArgumentParser, names: Sequence[str],
-                  agents_type: Callable[[str], Any] | None = None) -> None:
-    """Flags for the env settings ``names``; each help is the field's docstring."""
+def env_flag_help(name: str, prefix: str = "Env override: ") -> str:
+    """The help of env setting ``name``'s flag: ``prefix``, its field's docstring and its
+    :data:`ENV_FLAG_NOTES` entry."""
+    owner, field_name = env_setting(EnvConfig(), name)
+    note = ENV_FLAG_NOTES[name]() if name in ENV_FLAG_NOTES else ""
+    return " ".join(filter(None, (f"{prefix}{field_docs(type(owner))[field_name]}", note)))
+
+
+def env_default_text(env_id: str) -> Callable[[str, str], str]:
+    """A ``describe`` for :func:`add_env_flags`: each help ends with ``(default: the env's;
+    <env_id>: <its value>)``, the value that env ``env_id`` has without the flag."""
+    from envs.registry import make_config
+
+    config = make_config(env_id)
+
+    def describe(name: str, text: str) -> str:
+        owner, field_name = env_setting(config, name)
+        value = getattr(owner, field_name)
+        if value is None:
+            shown = "none"
+        elif isinstance(value, bool):
+            shown = "on" if value else "off"
+        else:
+            shown = flag_value(value)
+        return f"{text} (default: the env's; {env_id}: {shown})"
+    return describe
+
+
+def add_env_flags(parser: Any, names: Sequence[str],
+                  agents_type: Callable[[str], Any] | None = None, *,
+                  prefix: str = "Env override: ",
+                  describe: Callable[[str, str], str] | None = None,
+                  metavars: Mapping[str, str] | None = None) -> None:
+    """Flags for the env settings ``names`` (on a parser or an argument group); each help is
+    :func:`env_flag_help` (``prefix`` and the field's docstring), passed through
+    ``describe(name, help)`` if given (e.g. to add the default)."""
     default = EnvConfig()
     for name in names:
         owner, field_name = env_setting(default, name)
+        text = env_flag_help(name, prefix)
         add_field_flag(parser, name, getattr(owner, field_name),
-                       f"Env override: {field_docs(type(owner))[field_name]}",
-                       choices=ENV_FLAG_CHOICES.get(name), agents_type=agents_type)
+                       describe(name, text) if describe else text,
+                       choices=ENV_FLAG_CHOICES.get(name), agents_type=agents_type,
+                       metavar=(metavars or {}).get(name))

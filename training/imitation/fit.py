@@ -55,7 +55,9 @@ class FitConfig:
     eval_seeds: int = 1
     """Greedy episodes per held-out task at each evaluation."""
     learning_rate: float = 1e-3
+    """Adam's learning rate."""
     weight_decay: float = 1e-4
+    """Adam's L2 weight decay."""
     score_scale: float = 5.0
     """``q``: val mAP points per unit of Q target."""
     dagger_rounds: int = 0
@@ -69,10 +71,14 @@ class FitConfig:
     workers: int = 1
     """Held-out episodes played side by side on Ray (1: in-process)."""
     address: str | None = None
+    """Join this Ray cluster (``auto`` or ``HOST:PORT``) instead of starting a local one."""
     out: str = "runs/imitate"
+    """Output folder, laid out as a meta-training run's: ``best/``, ``final/``,
+    ``summary.json`` (and ``dagger.jsonl`` with DAgger rounds)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """``mat-dqn`` hyperparameters (e.g. ``net_arch``); those of RL fine-tuning too."""
     progress: bool = True
+    """Show a progress bar (evaluations, held-out mAP)."""
 
     def __post_init__(self) -> None:
         if self.learner not in learners.LEARNERS:

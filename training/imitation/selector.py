@@ -51,9 +51,14 @@ class SelectConfig:
     eval_seeds: int = 1
     """Greedy episodes per held-out task in the evaluation."""
     workers: int = 1
+    """Held-out episodes played side by side on Ray (1: in-process)."""
     address: str | None = None
+    """Join this Ray cluster (``auto`` or ``HOST:PORT``) instead of starting a local one."""
     out: str = "runs/selector"
+    """Output folder, laid out as a learner's: ``best/`` and ``summary.json``."""
     progress: bool = True
+    """Show a progress bar (select has none: the flag is there for the same flags as
+    ``demos`` and ``fit``)."""
 
     def __post_init__(self) -> None:
         for name in ("neighbours", "eval_seeds", "workers"):
