@@ -28,7 +28,7 @@ from envs.engine.recipe import Recipe
 from envs.errors import ConfigError, MLICError
 from training.core.callbacks import EpisodeResult, Recorder
 from training.core.config import env_make_kwargs
-from training.meta.rounds import controller_env_settings
+from training.core.saved_settings import controller_env_settings
 from training.core.fields import flat_settings
 from training.core.episode import Callback, run_episode
 

@@ -23,7 +23,10 @@ there to be started, never fitted on).
 ``train`` meta-trains a built-in algorithm on the surrogate's train tasks (fast), saves
 ``DIR/best`` with a ``summary.json`` that ``benchmarks.protocol --algo run:DIR`` and
 ``benchmarks.zero_shot --runs DIR`` read, then (``--evaluate``, the default) runs the
-protocol on the real env with it: one command from surrogate training to a real row.
+protocol on the real env with it: one command from surrogate training to a real row. The
+protocol rewrites ``benchmarks/results/leaderboard.md``; ``--from`` names the zero-shot stores
+whose rows join it, by default those the committed leaderboard holds (``LEADERBOARD_FROM``:
+the Ray Tune PBT row), as the docs' protocol commands name them.
 """
 from __future__ import annotations
 
@@ -58,9 +61,13 @@ from envs.surrogate.model import CATALOGUE, SCALARS
 from training.core import jsonl
 from training.core.episode import Callback, StepContext, run, run_episode
 from training.core.jsonl import PROTOCOL, ZERO_SHOT
-from training.meta.rounds import controller_env_settings
+from training.core.saved_settings import controller_env_settings
 
 RESULTS = Path(__file__).resolve().parent / "results" / "surrogate.md"
+LEADERBOARD_FROM: tuple[Path, ...] = (RESULTS.parent / "runs" / "zero_shot_pbt_digits_v1.jsonl",)
+"""The zero-shot stores whose rows the committed ``leaderboard.md`` holds beside the protocol
+store's (the Ray Tune PBT row): ``train``'s protocol run names those that exist with ``--from``
+unless ``--from`` is given, or it would rewrite the leaderboard without them."""
 SURROGATE_DATASET = "mlic/digits-v1-mixed-v0"
 """What the bundled surrogate was fitted on: the mixed behaviours, without the expert's runs
 (``python -m benchmarks.dataset export --dataset-id mlic/digits-v1-mixed-v0``)."""
@@ -201,8 +208,19 @@ def _fit_command(args: argparse.Namespace, argv: list[str]) -> Path:
     return path
 
 
+def leaderboard_stores(given: Sequence[Path] | None) -> list[Path]:
+    """The ``--from`` stores of ``train``'s protocol run: those given (none for a bare
+    ``--from``), else the ones of ``LEADERBOARD_FROM`` that exist."""
+    return list(given) if given is not None else [p for p in LEADERBOARD_FROM if p.is_file()]
+
+
 def _train_command(args: argparse.Namespace, argv: list[str]) -> Path:
-    """Meta-train on the surrogate's train tasks, save ``OUT/best`` and ``summary.json``."""
+    """Meta-train on the surrogate's train tasks, save ``OUT/best`` and ``summary.json``, then
+    (``--evaluate``) run the protocol with it, its leaderboard keeping the ``--from`` rows."""
+    stores = leaderboard_stores(args.extra)
+    if args.evaluate and stores:  # read before training: a bad store is refused at once
+        from benchmarks import leaderboard
+        leaderboard.read_stores(stores, "digits-v1")
     torch.set_num_threads(args.threads)
     env = SurrogateEnv(args.weights, split="train")
     controller = make_controller(args.algo, env, seed=args.seed)
@@ -226,7 +244,8 @@ def _train_command(args: argparse.Namespace, argv: list[str]) -> Path:
         from benchmarks import protocol
         protocol.main(["--algo", f"run:{args.out}", "--task-set", "digits-v1",
                        "--seeds", str(args.eval_seeds), "--targets", "heldout,mnist",
-                       "--workers", str(args.workers), "--resume"])
+                       "--workers", str(args.workers), "--resume",
+                       *(["--from", *map(shown, stores)] if stores else [])])
     return args.out
 
 
@@ -389,6 +408,12 @@ def parser() -> argparse.ArgumentParser:
                         help="protocol seeds per real target (held-out tasks and mnist)")
     t_eval.add_argument("--workers", type=cli.positive_int, default=2,
                         help="protocol runs side by side, 1 thread each")
+    t_eval.add_argument("--from", dest="extra", type=Path, nargs="*", default=None,
+                        metavar="STORE", help=(
+                            "zero-shot stores whose rows join the leaderboard the protocol "
+                            "rewrites (its --from); a bare --from names none (default: "
+                            f"{', '.join(cli.shown(p) for p in LEADERBOARD_FROM)}, the "
+                            "committed leaderboard's PBT row, when it exists)"))
     return p
 
 

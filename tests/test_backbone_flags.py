@@ -14,7 +14,8 @@ import envs
 from conftest import TINY
 from envs.engine.models import GNResNet, build_model
 from envs.errors import ConfigError
-from training.core.config import (CONTROLLER_ENV_SETTINGS, ENV_FLAGS, check_backbone,
+from training.core.saved_settings import CONTROLLER_ENV_SETTINGS
+from training.core.config import (ENV_FLAGS, check_backbone,
                                   checked_env_overrides)
 from training.core.fields import flag
 from training.run_marl import ENV_FLAG_GROUPS, RUN_FLAG_GROUPS, build_parser, main, parse_config

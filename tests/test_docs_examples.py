@@ -12,7 +12,8 @@ Blocks name real objects: an undefined name fails here, and an ``...`` placehold
 before the block runs. Two blocks restate code that lives elsewhere and are compared with it:
 the contract table of ``docs/guides/own-algorithm.md`` lists every abstract method of
 ``agents.Controller``, and the protocol page's ``MyController`` is
-``examples/protocol_controller.py``.
+``examples/protocol_controller.py``. The environment page's list of the ``EnvConfig`` fields
+that are ``run_marl`` flags is ``training.core.config.ENV_FLAGS``.
 """
 from __future__ import annotations
 
@@ -140,6 +141,23 @@ def test_the_protocol_example_is_the_example_file():
     source = (ROOT / "examples/protocol_controller.py").read_text(encoding="utf-8")
     assert block.code == source[source.index("from __future__"):]
     assert "examples/protocol_controller.py" in page
+
+
+def test_the_environment_page_lists_the_run_marl_env_flags():
+    """docs/environment.md names the ``EnvConfig`` fields that are also ``run_marl`` flags, and
+    how many: ``training.core.config.ENV_FLAGS`` but ``reward_kind`` (its own sentence)."""
+    from training.core.config import ENV_FLAGS
+    numbers = {14: "fourteen", 15: "fifteen", 16: "sixteen", 17: "seventeen", 18: "eighteen",
+               19: "nineteen", 20: "twenty"}
+    page = " ".join((ROOT / "docs/environment.md").read_text(encoding="utf-8").split())
+    listed = re.search(r"one docstring per field\): (.*?) \(these (\w+) are also `run_marl` "
+                       r"flags", page)
+    assert listed, "the sentence listing the EnvConfig fields that are run_marl flags is gone"
+    names = re.findall(r"`(\w+)`", listed.group(1))
+    flags = [f for f in ENV_FLAGS if f != "reward_kind"]
+    assert sorted(names) == sorted(flags) and len(names) == len(set(names))
+    assert listed.group(2) == numbers[len(flags)]
+    assert "`--reward-kind`" in page
 
 
 def test_the_docs_build_without_warnings(tmp_path: Path) -> None:

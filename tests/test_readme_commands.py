@@ -110,6 +110,12 @@ CALIBRATION_V1 = ("python -m benchmarks.task_sets --task-set digits-v1 --seeds 3
                   "--out benchmarks/results/task_sets_digits_v1.md")
 ABLATIONS_VOC = ("python -m benchmarks.ablations --env mlic-voc --data-root "
                  "~/data/VOCdevkit/VOC2007 --seeds 3 --out runs/ablations-voc")
+PAPER_FLAGS = ("--env mlic-voc --data-root ~/data/VOCdevkit --backbone timm:resnet101 --weights "
+               "resnet101.pth --image-size 448 --device cuda")
+"""MAT-Agent's setting: a pretrained ResNet-101 at 448 px on a GPU, on Pascal VOC 2007."""
+PAPER_RUN = f"python -m training.run_marl {PAPER_FLAGS}"
+PAPER_ABLATIONS = f"python -m benchmarks.ablations {PAPER_FLAGS} --seeds 3 --out runs/ablations-voc"
+PAPER_NEEDS = "needs timm, a GPU, Pascal VOC 2007 on disk and a ResNet-101 state_dict"
 COLLECT = "python -m benchmarks.dataset collect --task-set digits-v1 --seeds 3 --workers 2"
 EXPORT = "python -m benchmarks.dataset export"
 EXPORT_V0 = "python -m benchmarks.dataset export --dataset-id mlic/digits-v1-mixed-v0"
@@ -233,6 +239,10 @@ CASES: dict[str, Case] = {
                                    "rewrite its result"),
     ABLATIONS_VOC: Case("fails clearly", "needs Pascal VOC 2007 on disk",
                         expect="dataset 'voc' not found"),
+    PAPER_RUN: Case("fails clearly", PAPER_NEEDS,
+                    expect="--weights resnet101.pth does not exist"),
+    PAPER_ABLATIONS: Case("fails clearly", PAPER_NEEDS,
+                          expect="--weights resnet101.pth does not exist"),
     CALIBRATION_LONG: Case("parses", "15 tasks x 11 recipes x 2 seeds of up to 100,000 "
                                      "image-epochs each (about 2 hours on 2 cores)"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
@@ -402,7 +412,8 @@ def test_default_outputs_are_where_the_modules_write():
 
 def test_every_protocol_command_keeps_the_committed_leaderboards_rows():
     """Without ``--from`` the PBT store, a protocol run rewrites leaderboard.md without the
-    Ray Tune PBT row."""
+    Ray Tune PBT row (``benchmarks.surrogate train`` passes it itself:
+    test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say)."""
     protocol_runs = [c for c in CASES if c.startswith("python -m benchmarks.protocol")]
     assert len(protocol_runs) == 4
     for typed in protocol_runs:
@@ -563,6 +574,54 @@ def test_commands_that_need_what_a_test_lacks_fail_clearly(shell, capsys, typed)
     assert CASES[typed].expect in error and "\n\n" not in error.strip()
 
 
+@pytest.mark.parametrize("typed", [PAPER_RUN, PAPER_ABLATIONS], ids=["run_marl", "ablations"])
+def test_the_papers_setting_names_each_missing_piece_in_turn(shell, capsys, typed):
+    """The paper's commands as typed fail on the weights file (the fails-clearly test); given
+    each piece in turn, the next missing one is named, with exit 2 and one error paragraph: the
+    device, timm (or, with timm, the damaged file), then Pascal VOC under the temp home's
+    ~/data/VOCdevkit. The weights, device and backbone are refused before anything is written."""
+    import importlib.util
+    import torch
+    from envs.engine.models import build_model
+
+    def fails_with(command: str, expect: str, *, writes: bool = False) -> None:
+        assert run_as_typed(command, tiny=False) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and expect in err, err
+        error = err[err.index("error: "):]
+        assert "\n\n" not in error.strip(), error
+        assert writes or not Path("runs").exists()
+
+    fails_with(typed, "--weights resnet101.pth does not exist")
+    Path("resnet101.pth").write_bytes(b"not a state_dict")  # a damaged download
+    has_timm = importlib.util.find_spec("timm") is not None
+    backbone = ("is damaged" if has_timm else "needs timm, which could not be imported")
+    if not torch.cuda.is_available():
+        fails_with(typed, "device 'cuda': CUDA is not available")
+    on_cpu = typed.replace("--device cuda", "--device cpu")
+    fails_with(on_cpu, backbone)
+    torch.save(build_model("resnet", 20).state_dict(), "resnet.pth")  # a backbone that loads
+    built_in = on_cpu.replace("timm:resnet101 --weights resnet101.pth",
+                              "resnet --weights resnet.pth")
+    fails_with(built_in, "dataset 'voc' not found under data root "
+               f"{Path.home() / 'data/VOCdevkit'}", writes=True)
+
+
+def test_the_ablation_table_gives_each_variant_its_run_marl_command():
+    """docs/guides/mat-agent.md's table: one row per ``benchmarks.ablations`` variant, whose
+    ``run_marl`` command plays that variant's controller (algorithm, agents, reward)."""
+    page = (ROOT / "docs/guides/mat-agent.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| [^|]+ \| `([\w-]+)` \| `(python -m training\.run_marl [^`]*)` \|$",
+                      page, re.M)
+    assert [key for key, _ in rows] == list(ablations.VARIANTS)
+    for key, typed in rows:
+        spec = ablations.VARIANTS[key].spec
+        config = run_marl.parse_config(argv_of(typed.replace("ENV", "mlic-digits"))[1])
+        assert (config.algo, config.env_overrides.get("agents", ablations._without()),
+                config.reward == "individual", config.curiosity) == (
+            spec.algo, spec.agents, spec.individual_reward, spec.curiosity), key
+
+
 def test_meta_training_commands_parse_to_what_they_say():
     config, resume = meta_train.parse_args(argv_of(META)[1])
     assert config == MetaConfig(algo="mat-dqn", task_set="digits-v0", episodes=200, workers=2,
@@ -651,6 +710,7 @@ def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
     assert f"command: `{SURROGATE_FIDELITY}`" in surrogate.RESULTS.read_text()  # made by it
     train = surrogate.parser().parse_args(argv_of(SURROGATE_TRAIN)[1])
     assert (train.algo, train.episodes, train.evaluate) == ("mat-dqn", 2000, True)
+    assert surrogate.leaderboard_stores(train.extra) == [ROOT / PBT_STORE]  # its protocol's --from
 
 
 def test_the_default_task_and_algoperf_commands_parse_to_what_they_say():

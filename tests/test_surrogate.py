@@ -7,6 +7,7 @@ fitted on its train tasks. The bundled surrogate is checked for conformance as i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,6 +194,27 @@ def test_training_on_the_surrogate_gives_a_controller_the_real_env_takes(pipelin
     task = envs.task_set("digits-tiny-v0").heldout[0]
     result = run_frozen(task, out / "best", seed=0)  # the real env, with the run's settings
     assert len(result.choices) == task.decisions and result.test["mAP"] > 0
+
+
+def test_train_keeps_the_committed_leaderboards_rows(pipeline, tmp_path, monkeypatch):
+    """``train``'s protocol run names the committed leaderboard's zero-shot store (the PBT row)
+    with ``--from``, as the docs' protocol commands do; a bare ``--from`` names none, and a
+    missing store is refused before any training."""
+    from benchmarks import protocol
+    assert all(p.is_file() for p in sg.LEADERBOARD_FROM)  # committed
+    forwarded = []
+    monkeypatch.setattr(protocol, "main", forwarded.append)
+    common = ["train", "--algo", "random", "--episodes", "1", "--weights",
+              str(pipeline["weights"])]
+    sg.main(common + ["--out", str(tmp_path / "a")])
+    sg.main(common + ["--out", str(tmp_path / "b"), "--from"])
+    with_from, bare = forwarded
+    assert [Path(s).resolve() for s in with_from[with_from.index("--from") + 1:]] == list(
+        sg.LEADERBOARD_FROM)
+    assert "--from" not in bare and bare[:2] == ["--algo", f"run:{tmp_path / 'b'}"]
+    with pytest.raises(SystemExit) as stop:
+        sg.main(common + ["--out", str(tmp_path / "c"), "--from", str(tmp_path / "none.jsonl")])
+    assert stop.value.code == 2 and not (tmp_path / "c").exists() and len(forwarded) == 2
 
 
 def test_the_offline_example_learns_from_the_dataset_alone(pipeline, monkeypatch, tmp_path):

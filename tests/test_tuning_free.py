@@ -180,7 +180,7 @@ def test_the_tuning_free_recipes_train_through_the_env(tiny_env, recipe: Recipe)
 def test_an_old_zoo_entry_plays_a_new_id_in_its_own_catalogue(tiny_env) -> None:
     """``zoo:recommended`` was trained on ``classic``: on a ``-v1`` id it needs the env built
     with ``catalogue='classic'``, which every loader that reads its settings does."""
-    from training.meta.rounds import controller_env_settings
+    from training.core.saved_settings import controller_env_settings
     settings = controller_env_settings("zoo:recommended")
     assert settings["catalogue"] == "classic"  # from its manifest, older than catalogue names
     with pytest.raises(ControllerCheckpointError, match="catalogue='classic'"):

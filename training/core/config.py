@@ -31,6 +31,7 @@ from agents.ma2ml.policy_team import SETTINGS
 from agents.rewards import CURIOSITY_CHOICES, REWARDS, check_choice
 from envs.engine.recipe import COMPONENTS
 from envs.errors import ConfigError
+from training.core.saved_settings import controller_env_settings
 from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_text, flat_settings
 
 ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
@@ -43,16 +44,8 @@ ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images"
 PAIRED_ENV_FLAGS = {"catalogue": ("context_features",), "context_features": ("catalogue",)}
 """Env settings valid only together (observation version 2 is the ``tuning-free`` catalogue's):
 each is checked with its partner when both are given."""
-CONTROLLER_ENV_SETTINGS = ("observation", "reward_kind", "catalogue", "context_features")
-"""The env settings a trained controller depends on beyond its spaces: what its observations
-mean and what it was rewarded for. A run records them (a meta-training run's summary.json, a
-run's ``RUN_CONFIG``) so that whoever loads its controller builds the same env."""
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}")
 """HOST:PORT of a Ray head (an IPv6 host in brackets), as ``--address`` takes it."""
-RUN_CONFIG = "config.json"
-"""The file in a run's output folder that holds its settings (``RunConfig.as_dict``)."""
-
-
 @dataclass(frozen=True)
 class RunConfig:
     """One run of controllers on an environment."""
@@ -232,8 +225,6 @@ def controller_settings(env_id: str, load_agents: str | PathLike | None) -> dict
     no flag sets are left to the loader's check (``agents.zoo.check_env_settings``)."""
     if load_agents is None:
         return {}
-    from training.meta.rounds import controller_env_settings  # training.meta.rounds imports this module
-
     needed = flat_settings(controller_env_settings(load_agents))
     settable = {k: v for k, v in needed.items() if k in ENV_FLAGS}
     try:

@@ -30,7 +30,8 @@ from training.core.run_store import RunStore
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig
 from training.meta.rollouts import ControllerSpec, torch_threads
-from training.meta.rounds import SUMMARY, evaluate_heldout, git_commit
+from training.core.saved_settings import SUMMARY
+from training.meta.rounds import evaluate_heldout, git_commit
 from training.meta.workers import make_pool
 
 ALGO = "mat-dqn"

@@ -31,7 +31,8 @@ from training.imitation import demonstrations
 from training.imitation.demonstrations import DemoEpisode
 from training.imitation.fit import architectures
 from training.meta.rollouts import ControllerSpec
-from training.meta.rounds import SUMMARY, evaluate_heldout, git_commit
+from training.core.saved_settings import SUMMARY
+from training.meta.rounds import evaluate_heldout, git_commit
 from training.meta.workers import make_pool
 
 ALGO = "selector"

@@ -39,21 +39,20 @@ import envs
 from agents import make_controller, zoo
 from agents.registry import declared_options
 from agents.rewards import CURIOSITY_CHOICES, check_choice, make_curiosity
-from agents.base import (MANIFEST, Controller, Transition, manifest_catalogue,
-                         manifest_context_features, read_manifest)
+from agents.base import MANIFEST, Controller, Transition, read_manifest
 from envs.atomic import write_text_atomic
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError, UnknownEnvError
 from envs.task_sets import TaskSet
 from training.core.checkpoint import load_checkpoint, save_atomic
-from training.core.config import CONTROLLER_ENV_SETTINGS, RUN_CONFIG, env_make_kwargs
-from training.core.fields import dotted_settings, flag
+from training.core.config import env_make_kwargs
+from training.core.saved_settings import SUMMARY, controller_env_settings, controller_settings_of
+from training.core.fields import flag
 from training.core import jsonl
 from training.meta.rollouts import ControllerSpec, EpisodeJob, EpisodeRecord
 from training.meta.workers import InProcessPool, RayPool, make_pool
 
 CHECKPOINT = "checkpoint.pt"
-SUMMARY = "summary.json"
 EPISODES_FILE = "episodes.jsonl"
 EVAL_SEED = 1_000_000
 """Held-out episodes reset with ``EVAL_SEED + i``: the same seeds at every evaluation."""
@@ -420,53 +419,6 @@ def _within_task_spearman(episodes: list[dict[str, Any]]) -> float | None:
               for group in by_task.values()]
     values = [v for v in values if v is not None]
     return statistics.fmean(values) if values else None
-
-
-def controller_env_settings(source: str | Path) -> dict[str, Any]:
-    """The env settings a saved controller needs (``EnvConfig`` names, dotted for nested ones):
-    a zoo entry's card; for a folder inside a run, that run's record of them: a meta-training
-    run's (``RUN/best``, ``RUN/final``) ``summary.json``, or a ``run_marl`` run's
-    (``RUN/agents``) ``RUN_CONFIG``; else none."""
-    if zoo.is_zoo_name(source):
-        settings = dict(zoo.read_card(str(source))["env_settings"] or {})
-        return {**saved_catalogue(zoo.zoo_dir(str(source))), **settings}
-    if not Path(source).is_dir():  # an algorithm name, or nothing saved
-        return {}
-    return {**saved_catalogue(Path(source)), **_run_env_settings(Path(source))}
-
-
-def saved_catalogue(directory: Path) -> dict[str, Any]:
-    """``{"catalogue": NAME, "context_features": BOOL}`` for a saved controller that acts in a
-    catalogue (its manifest's, or ``classic`` and no context features for a manifest older
-    than those settings: ``agents.base.manifest_catalogue``, ``manifest_context_features``);
-    else ``{}``."""
-    path = Path(directory) / MANIFEST
-    if not path.is_file():
-        return {}
-    manifest = zoo.read_json_object(path, ConfigError, "")
-    name = manifest_catalogue(manifest)
-    if name is None:
-        return {}
-    return {"catalogue": name, "context_features": bool(manifest_context_features(manifest))}
-
-
-def _run_env_settings(source: Path) -> dict[str, Any]:
-    """The env settings the run that saved the controller in ``source`` recorded."""
-    run = Path(source).resolve().parent
-    if (run / SUMMARY).is_file():
-        summary = zoo.read_json_object(run / SUMMARY, ConfigError, "")
-        if "env_settings" in summary:  # a meta-training run's (run_marl's has none)
-            return dict(summary["env_settings"] or {})
-    if (run / RUN_CONFIG).is_file():
-        config = zoo.read_json_object(run / RUN_CONFIG, ConfigError, "")
-        return controller_settings_of(config.get("env_overrides") or {})
-    return {}
-
-
-def controller_settings_of(env_overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``CONTROLLER_ENV_SETTINGS`` among a run's flat env overrides, as a card names them
-    (``reward.kind``): what the run records for whoever loads its controller."""
-    return dotted_settings({k: v for k, v in env_overrides.items() if k in CONTROLLER_ENV_SETTINGS})
 
 
 def _command(c: MetaConfig) -> str:

@@ -27,7 +27,8 @@ from agents.rollout import InProcessScorer
 from envs.errors import CheckpointError, ConfigError
 from training.core.callbacks import Checkpoint, ProgressBar, Recorder, StepContext, StepLog, StopOn
 from training.core.checkpoint import load_checkpoint, save_atomic
-from training.core.config import RUN_CONFIG, RunConfig
+from training.core.config import RunConfig
+from training.core.saved_settings import RUN_CONFIG
 from training.core.episode import DriverState, run as run_episodes
 from training.core.logs import RunLogger, read_steps
 from training.run.report import write_report

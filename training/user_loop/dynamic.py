@@ -58,7 +58,7 @@ from envs.reward import decision_reward
 from envs.spaces import ControlSpaces
 from training.core.config import config_kwargs
 from training.core.fields import flat_settings
-from training.meta.rounds import controller_env_settings
+from training.core.saved_settings import controller_env_settings
 
 __all__ = ["Decision", "DynamicRecipe", "UserLoopError", "channel_stats", "split_loader"]
 
