@@ -8,7 +8,7 @@
 Besides the registered names, ``algo`` may be ``"module.path:ClassName"``: an
 ``agents.base.Controller`` subclass written outside the package (e.g.
 ``examples.protocol_controller:MyController``), imported when named; everything that takes
-an algorithm (``make_controller``, ``declared_options``, ``benchmarks.episodes``,
+an algorithm (``make_controller``, ``declared_options``, ``benchmarks.core.episodes``,
 ``training.meta_train --algo``) then builds it as it builds a registered one.
 """
 from __future__ import annotations

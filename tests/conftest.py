@@ -8,7 +8,7 @@ its speed.
 Fixtures: tiny on-disk datasets (built once per session), a fresh cache dir, a factory of
 tiny envs, and one torch thread for the tiny-MLP controller tests. The session datasets
 must not be modified by tests; a test that needs to break a file builds its own copy with
-the writers in ``benchmarks.tiny_datasets``.
+the writers in ``benchmarks.quality.tiny_datasets``.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import envs
-from benchmarks import tiny_datasets
+from benchmarks.quality import tiny_datasets
 
 
 def pytest_configure(config: pytest.Config) -> None:

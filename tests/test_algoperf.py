@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks import algoperf
-from benchmarks.algoperf import (EXTERNAL, REFERENCE, SELF, Method, method_time,
-                                 performance_ratios, profile, report, score, time_to_target)
-from benchmarks.headroom import Run
+from benchmarks.ranking import algoperf
+from benchmarks.ranking.algoperf import (EXTERNAL, REFERENCE, SELF, Method, method_time,
+                                         performance_ratios, profile, report, score, time_to_target)
+from benchmarks.expert.headroom import Run
 
 
 def test_time_to_target_is_the_first_decision_that_reaches_it() -> None:

@@ -157,7 +157,7 @@ def test_help_is_plain_grouped_and_gives_defaults_and_an_example(module, monkeyp
     if module == "training.run_marl":
         parser = build_parser()
     else:
-        from benchmarks.ablations import build_parser as ablations_parser
+        from benchmarks.paper.ablations import build_parser as ablations_parser
         parser = ablations_parser()
     text = _help(parser)
     for markup in ("``", ":func:", ":class:", ":data:", ":mod:", ":meth:"):

@@ -1,4 +1,4 @@
-"""The bad-input corpus (``benchmarks/badinputs/``): clear errors, counted skips, RGB loads.
+"""The bad-input corpus (``benchmarks/quality/badinputs/``): clear errors, counted skips, RGB loads.
 
 Every case either raises a project exception whose message names the culprit AND the fix,
 exits its command with code 2 and one ``error: ...`` paragraph (or argparse's usage error),
@@ -6,7 +6,7 @@ loads correctly, or is skipped with exactly one warning that gives the count. Th
 rows of data (``badinputs.api_cases``, ``badinputs.cli_cases``) run by
 ``badinputs.runner``; each test records what it saw for the report. Cases already tested
 elsewhere are listed in ``badinputs.ELSEWHERE`` with their node ids;
-``test_referenced_test_exists`` keeps those references honest. ``benchmarks/reliability.py``
+``test_referenced_test_exists`` keeps those references honest. ``benchmarks/quality/reliability.py``
 renders the table.
 """
 from __future__ import annotations
@@ -21,9 +21,9 @@ import torch
 from PIL import Image
 
 import envs
-from benchmarks import badinputs as bi
-from benchmarks import tiny_datasets as fd
-from benchmarks.badinputs import runner
+from benchmarks.quality import badinputs as bi
+from benchmarks.quality import tiny_datasets as fd
+from benchmarks.quality.badinputs import runner
 from envs.engine.data.images import decode_image
 from training.run_marl import main
 
@@ -242,7 +242,7 @@ def test_corpus_ids_are_unique() -> None:
 
 def test_the_runner_stops_a_command_that_starts_runs(tmp_path: Path) -> None:
     """A command that does not refuse its input fails the case at once, not after a sweep."""
-    from benchmarks.badinputs import cli_cases
+    from benchmarks.quality.badinputs import cli_cases
     case = bi.CliCase("valid", "names", "a valid command", tuple(cli_cases.BUDGETS),
                       error="ConfigError")
     observed = runner.observe_cli(case, tmp_path)
@@ -258,8 +258,9 @@ def test_a_row_with_an_unknown_key_is_refused() -> None:
 
 
 def test_reliability_report_renders_outcomes(tmp_path: Path) -> None:
-    """``benchmarks/reliability.py`` maps JUnit outcomes onto the corpus rows and totals them."""
-    from benchmarks import reliability
+    """``benchmarks/quality/reliability.py`` maps JUnit outcomes onto the corpus rows and totals
+    them."""
+    from benchmarks.quality import reliability
     junit = tmp_path / "junit.xml"
     junit.write_text(
         '<testsuites><testsuite name="pytest">'

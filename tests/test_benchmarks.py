@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 
 import envs
-from benchmarks import overhead, static_recipes, throughput
-from benchmarks.common import mean_std
+from benchmarks.speed import overhead, throughput
+from benchmarks.expert import static_recipes
+from benchmarks.core.common import mean_std
 
 
 def test_mean_std_formats():
@@ -40,7 +41,7 @@ def test_overhead_writes_a_table(tmp_path):
 
 
 def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):
-    from benchmarks import task_sets
+    from benchmarks.expert import task_sets
     out = task_sets.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
                           "--out", str(tmp_path / "ts.md")])
     text = out.read_text()
@@ -55,7 +56,7 @@ def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):
 
 def test_zero_shot_quick_compares_a_zoo_controller_with_the_baselines(tmp_path):
     from agents import zoo
-    from benchmarks import zero_shot
+    from benchmarks.ranking import zero_shot
     names = zoo.list_zoo()
     assert names, "the zoo ships at least one controller"
     out = zero_shot.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
@@ -75,7 +76,7 @@ def test_zero_shot_quick_compares_a_zoo_controller_with_the_baselines(tmp_path):
 
 
 def test_task_dependence_separates_task_specific_play_from_seed_noise():
-    from benchmarks.choice_maps import task_dependence
+    from benchmarks.ranking.choice_maps import task_dependence
     a = "none+sgd+constant+bce"
     b = "crop+adamw+cosine+asl"
     assert task_dependence({"t1": {0: [a, a], 1: [a, a]}, "t2": {0: [a, a], 1: [a, a]}}) == (0, 0)
@@ -87,7 +88,7 @@ def test_task_dependence_separates_task_specific_play_from_seed_noise():
 
 def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path):
     from agents import zoo
-    from benchmarks import user_loop
+    from benchmarks.ranking import user_loop
     name = zoo.list_zoo()[0]
     out = user_loop.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",
                           "--zoo", name, "--out", str(tmp_path / "ul.md")])
@@ -102,7 +103,7 @@ def test_user_loop_quick_compares_a_zoo_controller_with_static_recipes(tmp_path)
 
 @pytest.mark.parametrize("model, name", [("convmixer", "UserConvMixer"), ("vit", "UserViT")])
 def test_user_loop_takes_other_user_written_models(tmp_path, model, name):
-    from benchmarks import user_loop
+    from benchmarks.ranking import user_loop
     out = user_loop.main(["--quick", "--seeds", "1", "--workers", "1", "--no-progress",
                           "--model", model, "--zoo", "bc-digits-v1",
                           "--out", str(tmp_path / "ul.md")])
@@ -113,7 +114,7 @@ def test_user_loop_takes_other_user_written_models(tmp_path, model, name):
 
 
 def test_the_mnist_target_takes_the_first_train_tasks_size_budget_and_version():
-    from benchmarks.zero_shot import targets
+    from benchmarks.ranking.targets import targets
     (label, task), = targets(envs.task_set("digits-long-v0"), ["mnist"]).items()
     assert label == "mlic-mnist-v2 (task size)" and task.env_id == "mlic-mnist-v2"
     assert (task.decisions * task.epochs_per_decision, task.generator.n_train) == (25, 2000)
@@ -127,7 +128,7 @@ def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
     import json
     import shutil
     from agents import zoo
-    from benchmarks.episodes import controller_env_settings
+    from benchmarks.core.episodes import controller_env_settings
     name = zoo.list_zoo()[0]
     shutil.copytree(zoo.zoo_dir(name), tmp_path / "run" / "best")
     settings = {"observation": "relative", "reward.kind": "best_gain"}
@@ -143,7 +144,7 @@ def test_a_meta_training_runs_controller_takes_the_runs_env_settings(tmp_path):
 
 def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path, capsys):
     import json
-    from benchmarks import learner_curves
+    from benchmarks.paper import learner_curves
     for name, curve in (("bc", [30.0, 33.5, 32.0]), ("rl", [33.0, 31.0])):
         run = tmp_path / name
         run.mkdir()
@@ -165,7 +166,7 @@ def test_learner_curves_tabulates_each_run_s_heldout_curve(tmp_path, capsys):
 
 
 def test_budgets_quick_reports_recipes_and_a_controller_per_budget(tmp_path):
-    from benchmarks import budgets
+    from benchmarks.expert import budgets
     out = budgets.main(["--quick", "--budgets", "1,2", "--recipes", "quick", "--workers", "1",
                         "--controllers", "zoo:bc-digits-v1", "--no-progress",
                         "--out", str(tmp_path / "b.md")])

@@ -16,11 +16,12 @@ from pettingzoo.test import parallel_api_test
 import envs
 from conftest import TINY as TINY_ENV
 from agents.rewards.individual import IndividualRewardWrapper
-from benchmarks import ablations, pbt, peers
-from benchmarks.episodes import describe_choices, parse_recipe, recipe_name
-from benchmarks.peers_report import SweepResult, curiosity_sentence, write_outputs
-from benchmarks.reporting import reach_epoch, shortfalls, winner_sentence
-from benchmarks.search import MethodResult
+from benchmarks.paper import ablations, peers
+from benchmarks.expert import pbt
+from benchmarks.core.episodes import describe_choices, parse_recipe, recipe_name
+from benchmarks.paper.peers_report import SweepResult, curiosity_sentence, write_outputs
+from benchmarks.core.reporting import reach_epoch, shortfalls, winner_sentence
+from benchmarks.expert.search import MethodResult
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = ["--quick", "--seeds", "1", "--max-train-images", "64", "--steps-per-decision", "2",
@@ -261,7 +262,7 @@ def test_ray_console_hides_banners_but_shows_them_on_failure(capsys):
 def test_the_static_peer_is_the_static_controller_holding_the_default_recipe():
     """``static`` is played as every algorithm is (no branch of its own in ``peers.runner``),
     and gives exactly what holding the default recipe fixed gives."""
-    from benchmarks.search import static_recipe
+    from benchmarks.expert.search import static_recipe
     over = {k: v for k, v in TINY_ENV.overrides().items() if k != "max_decisions"}
     config = peers.PeersConfig(budget=2, overrides=over, methods=("static",))
     played = peers.runner(config, "static")(0, None)

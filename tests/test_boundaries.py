@@ -113,7 +113,7 @@ def test_damaged_backbone_weights_are_reported_as_damaged_naming_their_path(tmp_
 def test_a_bad_minari_id_is_refused_before_minari_writes_anything(tmp_path, monkeypatch,
                                                                    capsys):
     pytest.importorskip("minari")
-    from benchmarks import dataset
+    from benchmarks.offline import dataset
 
     root = tmp_path / "minari"
     with pytest.raises(SystemExit) as exit_info:

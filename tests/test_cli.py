@@ -18,7 +18,7 @@ import pytest
 
 from agents import StaticController
 from envs.errors import ConfigError, MLICError
-from benchmarks.badinputs.builders import unfinished_run
+from benchmarks.quality.badinputs.builders import unfinished_run
 from training.core import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +30,12 @@ ENTRY_POINTS = sorted(
 
 def _main(module: str):
     return importlib.import_module(module).main
+
+
+def _code(module: str):
+    """The module a command's code lives in (``benchmarks.<command>`` is a thin entry point
+    over a product's module), where its ``play_stored`` is looked up."""
+    return importlib.import_module(_main(module).__module__)
 
 
 def test_the_entry_points_are_found():
@@ -153,7 +159,7 @@ def test_a_project_error_exits_2_with_one_line_and_debug_shows_it(module, tmp_pa
 ])
 def test_a_refused_resume_is_a_project_error(module, store, tmp_path, capsys, monkeypatch):
     path = _store_of_other_settings(tmp_path / store)
-    monkeypatch.setattr(importlib.import_module(module), "play_stored", _no_runs)
+    monkeypatch.setattr(_code(module), "play_stored", _no_runs)
     argv = ["--task-set", "digits-tiny-v0", "--quick", "--resume", "--no-progress", "--out",
             str(tmp_path / "x.md")]
     argv += ["--zoo", "bandit-digits-v0", "--no-pbt"] if module.endswith("zero_shot") else []
@@ -165,7 +171,7 @@ def test_a_refused_resume_is_a_project_error(module, store, tmp_path, capsys, mo
 
 
 def test_dataset_collect_refuses_a_foreign_store(tmp_path, capsys, monkeypatch):
-    from benchmarks import dataset
+    from benchmarks.offline import dataset
     path = _store_of_other_settings(tmp_path / "store.jsonl")
     monkeypatch.setattr(dataset, "play_stored", _no_runs)
     with pytest.raises(SystemExit) as stop:
@@ -268,7 +274,7 @@ def test_counts_are_refused_at_parse_time_naming_the_flag(module, command, flag,
 
 @pytest.mark.parametrize("argv", [["--candidates", "0"], ["--horizon", "0"]])
 def test_zero_is_valid_where_it_means_all_or_to_the_end(argv):
-    from benchmarks import headroom
+    from benchmarks.expert import headroom
     config = headroom.parse_args(["--quick", *argv])
     assert getattr(config, argv[0][2:]) == 0
 
@@ -309,7 +315,7 @@ def _headroom_store(path: Path) -> Path:
 ])
 def test_protocol_checks_the_controller_before_any_run(algo, message, tmp_path, capsys,
                                                        monkeypatch):
-    from benchmarks import protocol
+    from benchmarks.ranking import protocol
     monkeypatch.setattr(protocol, "play_stored", _no_runs)
     algo = algo.format(run=unfinished_run(tmp_path))
     with pytest.raises(SystemExit) as stop:
@@ -329,7 +335,7 @@ def test_protocol_checks_the_controller_before_any_run(algo, message, tmp_path, 
 @pytest.mark.parametrize("module", ["benchmarks.zero_shot", "benchmarks.user_loop"])
 def test_zero_shot_and_user_loop_check_runs_before_any_run(module, tmp_path, capsys,
                                                           monkeypatch):
-    monkeypatch.setattr(importlib.import_module(module), "play_stored", _no_runs)
+    monkeypatch.setattr(_code(module), "play_stored", _no_runs)
     run = unfinished_run(tmp_path)
     argv = ["--quick", "--zoo", "bandit-digits-v0", "--runs", str(run), "--seeds", "1",
             "--no-progress", "--out", str(tmp_path / "x.md")]
@@ -343,7 +349,7 @@ def test_zero_shot_and_user_loop_check_runs_before_any_run(module, tmp_path, cap
 
 def test_headroom_checks_the_expert_before_any_run(tmp_path, capsys, monkeypatch):
     """A jump outside the tasks' catalogue failed in a worker after the panel runs."""
-    from benchmarks import headroom
+    from benchmarks.expert import headroom
     monkeypatch.setattr(headroom, "play_stored", _no_runs)
     with pytest.raises(SystemExit) as stop:
         headroom.main(["--quick", "--tasks", "train:1", "--seeds", "1", "--no-progress",

@@ -129,6 +129,16 @@ def test_the_list_covers_every_entry_point():
     assert set(COMMANDS) == set(ENTRY_POINTS)
 
 
+def test_each_command_has_one_main_block_at_the_top():
+    """A command's code lives in a product's subpackage (``benchmarks.expert.headroom``); the
+    module users run (``benchmarks/headroom.py``) holds its one ``__main__`` block, so no module
+    of a subpackage has one."""
+    nested = sorted(str(p.relative_to(ROOT)) for folder in ("training", "benchmarks")
+                    for p in (ROOT / folder).rglob("*.py") if p.parent != ROOT / folder
+                    and 'if __name__ == "__main__":' in p.read_text())
+    assert not nested, f"a __main__ block below the top: {nested}"
+
+
 @pytest.mark.parametrize("module", sorted(COMMANDS))
 def test_the_list_names_each_commands_subcommands(module):
     assert tuple(subcommands(top_parser(module))) == COMMANDS[module]

@@ -20,8 +20,8 @@ import pytest
 import torch
 
 from agents import make_controller
-from benchmarks import credit_assignment
-from benchmarks.credit_assignment import Run, steps_to_optimum
+from benchmarks.paper import credit_assignment
+from benchmarks.paper.credit_assignment import Run, steps_to_optimum
 from envs.fakes.interaction import NOISE, OPTIMUM, WEIGHTS, InteractionGameEnv, contribution
 from fakes_coop import true_q
 

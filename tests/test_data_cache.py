@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import tiny_datasets as fd
+from benchmarks.quality import tiny_datasets as fd
 from envs.engine.data import default_cache_dir, load_dataset
 from envs.engine.data import cache as cache_mod
 from envs.errors import CorruptImageError

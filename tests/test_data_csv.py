@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import tiny_datasets as fd
+from benchmarks.quality import tiny_datasets as fd
 from envs.engine.data import load_dataset, load_splits
 from envs.errors import DatasetFormatError, DatasetNotFoundError
 

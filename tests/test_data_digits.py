@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from benchmarks.machine import numerics_lines
+from benchmarks.core.machine import numerics_lines
 from envs.engine.data import DatasetSplits, DigitsConfig, load_dataset, load_splits, make_digits
 from envs.engine.data.digits import (GENERATOR_VERSION, digits_structure, load_digits_splits,
                                      make_digits_with_sources)

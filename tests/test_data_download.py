@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import tiny_datasets as fd
+from benchmarks.quality import tiny_datasets as fd
 from envs.engine.data import Resource, download_voc, load_dataset
 from envs.engine.data import download as dl
 from envs.engine.data import voc as voc_mod

@@ -18,8 +18,8 @@ import pytest
 
 import envs
 
-from benchmarks.data_fingerprints import fingerprint, generated
-from benchmarks.machine import numerics_lines
+from benchmarks.quality.data_fingerprints import fingerprint, generated
+from benchmarks.core.machine import numerics_lines
 from envs.engine.data.digits import GENERATOR_VERSION
 
 PINNED_VERSION = 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from benchmarks import tiny_datasets as fd
+from benchmarks.quality import tiny_datasets as fd
 from envs.engine.data import DATASET_NAMES, MLICDataset, load_dataset, load_splits
 from envs.engine.data.voc import VOC_CLASSES
 from envs.errors import (ConfigError, CorruptImageError, DatasetFormatError, DatasetNotFoundError,

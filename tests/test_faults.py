@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import envs
-from benchmarks import badinputs as bi
+from benchmarks.quality import badinputs as bi
 from envs.errors import CheckpointError
 from training.core import checkpoint as checkpoint_mod
 from training.core.checkpoint import load_checkpoint, save_atomic

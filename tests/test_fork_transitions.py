@@ -11,7 +11,7 @@ import pytest
 import envs
 from agents import make_controller
 from agents.rollout import InProcessScorer, rollout_options
-from benchmarks import dataset as ds
+from benchmarks.offline import dataset as ds
 from training.core.transitions import ForkRecorder
 
 

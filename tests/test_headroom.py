@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from benchmarks import headroom
+from benchmarks.expert import headroom
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

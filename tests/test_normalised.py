@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from benchmarks import normalised
+from benchmarks.ranking import normalised
 from envs.errors import ConfigError
 
 

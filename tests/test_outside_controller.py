@@ -7,7 +7,7 @@ import pytest
 
 from agents import Controller, UnknownAlgorithmError, make_controller
 from agents.registry import declared_options, spec
-from benchmarks.episodes import ControllerSpec, run_controller
+from benchmarks.core.episodes import ControllerSpec, run_controller
 from conftest import TINY
 from training.core.episode import Callback, StepContext, run_episode
 
@@ -43,7 +43,7 @@ def test_benchmarks_play_an_outside_class_as_a_registered_one(env_cache):
 @pytest.mark.parametrize("algo, message", [
     ("no_such_module:Thing", "cannot import 'no_such_module'.*PYTHONPATH"),
     ("examples.protocol_controller:Nope", "has no 'Nope'"),
-    ("benchmarks.episodes:ControllerSpec", "is not an agents.base.Controller subclass; "
+    ("benchmarks.core.episodes:ControllerSpec", "is not an agents.base.Controller subclass; "
                                            "subclass it"),
     ("agents.base:Controller", "does not implement .*act"),
 ])

@@ -1,4 +1,4 @@
-"""``benchmarks.protocol`` and ``benchmarks.leaderboard``: normalised scores and rliable
+"""``benchmarks.protocol`` and ``benchmarks.ranking.leaderboard``: normalised scores and rliable
 aggregates on hand-made stores, the headroom result csv scoring as its store, tiny end-to-end
 runs (static, sbs, an outside controller, SB3 PPO) that each put a row on the leaderboard,
 and clear errors for bad input."""
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.stats import trim_mean
 
-from benchmarks import leaderboard, normalised, protocol
+from benchmarks.ranking import leaderboard, normalised, protocol, vbs
 from envs.errors import ConfigError
 
 SBS = "none+sgd+constant+bce"
@@ -229,7 +229,7 @@ def test_the_leaderboard_scores_time_to_target_where_runs_kept_curves(quick, tmp
                                                                      monkeypatch):
     """AlgoPerf's score beside the normalised one: per track, from the runs' val curves and the
     targets committed for their tasks (here, targets set for the quick tasks)."""
-    from benchmarks import algoperf
+    from benchmarks.ranking import algoperf
     quick("--algo", "sbs", "--targets", "heldout")
     store = quick.root / "runs" / "protocol-digits-v1-quick.jsonl"
     settings = json.loads(store.read_text().splitlines()[0])["settings"]
@@ -258,10 +258,10 @@ def test_a_fixed_recipe_of_the_newer_catalogue_plays_the_older_tasks(quick):
 
 def test_the_vbs_is_a_reference_row_beside_the_sbs(quick):
     text = quick("--algo", "static", "--targets", "heldout", "--vbs", str(quick.root / "h.jsonl"))
-    row = _row(text, leaderboard.VBS_ROW)
+    row = _row(text, vbs.VBS_ROW)
     assert row[1].startswith("reference") and row[9] == "—"  # in no AlgoPerf track
     assert f"heldout 1: {SBS}; heldout 2: {SBS}" in row[-1]  # which recipe, per target
-    assert leaderboard.VBS_ROW not in quick("--algo", "static", "--targets", "heldout")  # --quick
+    assert vbs.VBS_ROW not in quick("--algo", "static", "--targets", "heldout")  # --quick
 
 
 def test_static_and_sbs_put_their_rows_on_the_leaderboard(quick):
@@ -344,7 +344,7 @@ def test_a_default_task_store_from_another_machine_joins_with_its_own_sbs(quick,
 
 @pytest.mark.parametrize("flags, message", [
     (["--algo", "bandt"], "did you mean bandit"),
-    (["--algo", "benchmarks.protocol:Job"], "is not an agents.base.Controller subclass"),
+    (["--algo", "benchmarks.ranking.protocol:Job"], "is not an agents.base.Controller subclass"),
     (["--algo", "no_such_module:Thing"], "cannot import"),
     (["--algo", "sb3:PPO"], "--meta-episodes N"),
     (["--algo", "zoo:nothing-here"], "zoo:nothing-here"),

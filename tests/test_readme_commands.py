@@ -39,7 +39,8 @@ from pathlib import Path
 import pytest
 
 from agents import zoo
-from benchmarks import ablations, headroom, peers
+from benchmarks.paper import ablations, peers
+from benchmarks.expert import headroom
 from conftest import TINY
 from training import imitate, meta_train, publish, run_marl
 from training.core.logs import read_steps
@@ -396,7 +397,9 @@ def test_commands_that_write_into_the_results_say_they_regenerate_them():
 
 
 def test_default_outputs_are_where_the_modules_write():
-    from benchmarks import algoperf, dataset, protocol, surrogate, task_sets
+    from benchmarks.ranking import algoperf, protocol
+    from benchmarks.offline import dataset, surrogate
+    from benchmarks.expert import task_sets
     assert headroom.RESULTS == ROOT / DEFAULT_OUTPUTS["benchmarks.headroom", None]
     assert task_sets.RESULTS == ROOT / DEFAULT_OUTPUTS["benchmarks.task_sets", None]
     config = protocol.ProtocolConfig.from_args(protocol.parser().parse_args([]), "")
@@ -678,7 +681,8 @@ def test_the_demonstrations_command_parses_to_what_it_says():
 
 
 def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
-    from benchmarks import dataset, protocol, surrogate
+    from benchmarks.offline import dataset, surrogate
+    from benchmarks.ranking import protocol
     mine = protocol.ProtocolConfig.from_args(protocol.parser().parse_args(
         argv_of(PROTOCOL_MINE)[1]), PROTOCOL_MINE)
     assert (mine.algo, mine.targets, mine.seeds, mine.meta_episodes) == (
@@ -714,7 +718,8 @@ def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
 
 
 def test_the_default_task_and_algoperf_commands_parse_to_what_they_say():
-    from benchmarks import algoperf, static_recipes
+    from benchmarks.ranking import algoperf
+    from benchmarks.expert import static_recipes
     room = headroom.parse_args(argv_of(DEFAULT_TASK)[1])
     assert (room.tasks, room.methods, room.seeds) == (("default",), ("panel", "vbs-c"), 2)
     assert list(headroom.parse_tasks(room).values()) == ["mlic-digits-v1"]  # make run's task
@@ -731,7 +736,7 @@ def test_the_default_task_and_algoperf_commands_parse_to_what_they_say():
 
 
 def test_the_held_out_algoperf_and_user_loop_commands_made_their_results():
-    from benchmarks import algoperf
+    from benchmarks.ranking import algoperf
     room = headroom.parse_args(argv_of(HEADROOM_CURVES)[1])
     assert (ROOT / headroom.store_path(room)).is_file()
     assert set(json.loads((ROOT / "benchmarks/results/algoperf_targets.json").read_text())) == {
@@ -746,7 +751,7 @@ def test_the_held_out_algoperf_and_user_loop_commands_made_their_results():
 
 
 def test_the_long_calibration_command_parses_to_what_it_says():
-    from benchmarks import task_sets
+    from benchmarks.expert import task_sets
     args = task_sets.parser().parse_args(shlex.split(CALIBRATION_LONG)[3:])
     assert (args.task_set, args.seeds, args.third_seed_within, args.workers, args.resume) == (
         "digits-long-v0", 2, 1.0, 2, True)
@@ -754,7 +759,7 @@ def test_the_long_calibration_command_parses_to_what_it_says():
 
 
 def test_the_calibration_commands_made_their_results():
-    from benchmarks import task_sets
+    from benchmarks.expert import task_sets
     for typed, made in ((CALIBRATION_V0, "task_sets.md"), (CALIBRATION_V1,
                                                             "task_sets_digits_v1.md")):
         args = task_sets.parser().parse_args(argv_of(typed)[1])

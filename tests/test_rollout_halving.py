@@ -289,7 +289,7 @@ def test_rollout_options_and_the_command_line_form():
 
 
 def test_the_headroom_and_demos_commands_take_halving(capsys):
-    from benchmarks import headroom
+    from benchmarks.expert import headroom
     from training import imitate
     config = headroom.parse_args(["--halving", "0:1,2:0"])
     assert config.halving == ((0, 1), (2, 0))

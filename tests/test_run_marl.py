@@ -198,7 +198,7 @@ def test_an_outside_controller_class_runs_and_one_that_cannot_be_built_is_refuse
                               str(out)]) == 0
     assert json.loads((out / "summary.json").read_text())["decisions"] == TINY.max_decisions
     capsys.readouterr()
-    algo = "benchmarks.badinputs.builders:NeedsAnArgument"  # its constructor wants 'extra'
+    algo = "benchmarks.quality.badinputs.builders:NeedsAnArgument"  # its constructor wants 'extra'
     refused = tmp_path / "refused"
     assert main(TINY_FLAGS + ["--algo", algo, "--out", str(refused)]) == 2
     err = capsys.readouterr().err
@@ -280,8 +280,8 @@ def test_a_run_marl_runs_agents_bring_that_runs_settings(tmp_path, capsys):
 def test_the_loaders_env_check_names_flags_in_the_cli(tmp_path, capsys, monkeypatch):
     """Were the card's settings not applied, the loader's check would fire: the CLI words
     its fixes as flags, where the library names ``envs.make`` keywords."""
-    import training.meta.rounds
-    monkeypatch.setattr(training.meta.rounds, "controller_env_settings", lambda source: {})
+    import training.core.config
+    monkeypatch.setattr(training.core.config, "controller_env_settings", lambda source: {})
     code = main(TINY_FLAGS + ["--load-agents", ZOO_ENTRY, "--freeze", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"error: {ZOO_ENTRY} does not fit this env")

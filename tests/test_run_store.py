@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from benchmarks import ablations, episodes, peers
+from benchmarks.paper import ablations, peers
+from benchmarks.core import episodes
 from training.core.jsonl import CutLineWarning
 from training.core.run_store import RunStore, SweepResumeError, run_sweep
 

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from benchmarks import dataset, normalised, protocol
+from benchmarks.offline import dataset
+from benchmarks.ranking import normalised, protocol
 from training import imitate
 from training.core import jsonl
 from training.core.jsonl import CutLineWarning, StoreFormatError
@@ -51,8 +52,8 @@ def _other(kind: jsonl.StoreKind) -> jsonl.StoreKind:
 
 
 def _record_types() -> dict[str, type]:
-    from benchmarks import (algoperf, budgets, headroom, search, task_sets, user_loop,
-                            zero_shot)
+    from benchmarks.expert import budgets, headroom, search, task_sets
+    from benchmarks.ranking import algoperf, user_loop, zero_shot
     from training.core.callbacks import EpisodeResult
     from training.imitation.demonstrations import DemoEpisode
     return {"demonstrations": DemoEpisode, "dataset": dataset.Episode, "headroom": headroom.Run,

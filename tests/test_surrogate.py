@@ -14,9 +14,9 @@ import pytest
 from pettingzoo.test import parallel_api_test, parallel_seed_test
 
 import envs
-from benchmarks import dataset as ds
-from benchmarks import surrogate as sg
-from benchmarks import surrogate_fit
+from benchmarks.offline import dataset as ds
+from benchmarks.offline import surrogate as sg
+from benchmarks.offline import surrogate_fit
 from envs.surrogate import WEIGHTS, Ensemble, SurrogateEnv
 from envs.surrogate.model import ACTION_SIZES, SCALARS
 
@@ -186,7 +186,7 @@ def test_the_bundled_surrogate_is_a_conforming_env():
 
 
 def test_training_on_the_surrogate_gives_a_controller_the_real_env_takes(pipeline, tmp_path):
-    from benchmarks.episodes import run_frozen
+    from benchmarks.core.episodes import run_frozen
     out = sg.main(["train", "--algo", "mat-dqn", "--episodes", "4", "--weights",
                    str(pipeline["weights"]), "--out", str(tmp_path / "run"), "--no-evaluate"])
     summary = json.loads((out / "summary.json").read_text())
@@ -200,7 +200,7 @@ def test_train_keeps_the_committed_leaderboards_rows(pipeline, tmp_path, monkeyp
     """``train``'s protocol run names the committed leaderboard's zero-shot store (the PBT row)
     with ``--from``, as the docs' protocol commands do; a bare ``--from`` names none, and a
     missing store is refused before any training."""
-    from benchmarks import protocol
+    from benchmarks.ranking import protocol
     assert all(p.is_file() for p in sg.LEADERBOARD_FROM)  # committed
     forwarded = []
     monkeypatch.setattr(protocol, "main", forwarded.append)
@@ -219,7 +219,7 @@ def test_train_keeps_the_committed_leaderboards_rows(pipeline, tmp_path, monkeyp
 
 def test_the_offline_example_learns_from_the_dataset_alone(pipeline, monkeypatch, tmp_path):
     import importlib.util
-    from benchmarks.episodes import run_frozen
+    from benchmarks.core.episodes import run_frozen
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(pipeline["root"] / "minari"))
     spec = importlib.util.spec_from_file_location(
         "offline_dqn", ds.Path(__file__).resolve().parents[1] / "examples" / "offline_dqn.py")

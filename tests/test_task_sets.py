@@ -136,7 +136,7 @@ def test_long_set_has_the_shape_its_issue_asks_for():
 
 
 def test_long_targets_and_verdicts():
-    from benchmarks.task_sets import targets_of, verdicts
+    from benchmarks.expert.task_sets import targets_of, verdicts
     t = targets_of("digits-long-v0")
     assert (t.s_per_episode, t.spread_share, t.best_recipes, t.best_share) == (60, 0.75, 4, 0.4)
     assert targets_of("digits-v1") == targets_of("digits-v0")
@@ -154,7 +154,7 @@ def test_long_targets_and_verdicts():
 
 
 def test_a_third_seed_only_where_the_top_two_are_close():
-    from benchmarks.task_sets import PanelRun, third_seed_jobs
+    from benchmarks.expert.task_sets import PanelRun, third_seed_jobs
     a, b = envs.task_set("digits-long-v0").train[:2]
     runs = [PanelRun(a.name, "x", s, 50.0 + s, 1.0) for s in (0, 1)] + \
            [PanelRun(a.name, "y", s, 50.0, 1.0) for s in (0, 1)] + \

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import envs
 from agents import zoo
-from benchmarks import zero_shot
-from benchmarks.leaderboard import VBS_ROW as VBS
-from benchmarks.protocol import VBS_STORES
-from benchmarks.zero_shot import DEFAULT, ONLINE, PANEL_BEST, Run
+from benchmarks.ranking import zero_shot
+from benchmarks.ranking.targets import targets
+from benchmarks.ranking.vbs import VBS_ROW as VBS, VBS_STORES
+from benchmarks.ranking.zero_shot import DEFAULT, ONLINE, PANEL_BEST, Run
 from training.core.run_store import RunStore
 
 SBS = "none+sgd+constant+bce"
@@ -32,7 +32,7 @@ def _zero_shot_store(out: Path, task_set: str, kinds: list[str], controller: str
                      mAP: dict[tuple[str, str], float]) -> list[str]:
     """Every run ``zero_shot.main`` would play (``--no-pbt``), each seed ``s`` at
     ``mAP[(target kind or 'heldout N', method)] + s`` (20 where not given); the labels."""
-    chosen = zero_shot.targets(envs.task_set(task_set), kinds)
+    chosen = targets(envs.task_set(task_set), kinds)
     store = RunStore(out.parent / "runs" / f"{out.stem}.jsonl",
                      {"task_set": task_set, "panel_best": SBS,
                       "targets": {k: getattr(v, "name", v) for k, v in chosen.items()}})

@@ -3,9 +3,9 @@ nothing is (empty, binary, missing), a store whose last line a kill cut short (t
 works and warns), missing or damaged weights. Rows as in ``cli_cases``."""
 from __future__ import annotations
 
-from benchmarks.badinputs.cli_cases import (COLLECT, EXPORT, FIDELITY, FIT, LEADERBOARD,
-                                            NORMALISED, PROTOCOL, SCORE, SELECT, SURROGATE,
-                                            TARGETS, USER_LOOP, ZERO_SHOT)
+from benchmarks.quality.badinputs.cli_cases import (COLLECT, EXPORT, FIDELITY, FIT, LEADERBOARD,
+                                                    NORMALISED, PROTOCOL, SCORE, SELECT, SURROGATE,
+                                                    TARGETS, USER_LOOP, ZERO_SHOT)
 
 EMPTY = {"empty.jsonl": b""}
 BINARY = {"binary.jsonl": bytes(range(256))}

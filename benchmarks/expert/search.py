@@ -27,7 +27,7 @@ import numpy as np
 
 import envs
 
-from benchmarks.episodes import EpisodeResult, recipe_name, run_recipe, running_best
+from benchmarks.core.episodes import EpisodeResult, recipe_name, run_recipe, running_best
 from training.core.callbacks import ProgressBar, StopOn
 from training.core.episode import Callback, StepContext
 from envs.engine.recipe import CATALOGUES, COMPONENTS, Recipe, catalogue

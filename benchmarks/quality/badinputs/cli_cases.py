@@ -13,7 +13,7 @@ seed, one worker), so a check that has not landed fails fast instead of running 
 """
 from __future__ import annotations
 
-from benchmarks.badinputs.builders import VOC
+from benchmarks.quality.badinputs.builders import VOC
 
 RUN = ["training.run_marl", "{tiny}", "--out", "{tmp}/out/run"]
 DEMOS = ["training.imitate", "demos", "--no-progress", "--out", "{tmp}/out/demos"]
@@ -45,7 +45,7 @@ USER_LOOP = ["benchmarks.user_loop", "--quick", "--seeds", "1", "--workers", "1"
 ZERO_SHOT = ["benchmarks.zero_shot", "--quick", "--no-pbt", "--seeds", "1", "--workers", "1",
              "--no-progress", "--out", "{tmp}/out/z.md"]
 
-NEEDS_AN_ARGUMENT = "benchmarks.badinputs.builders:NeedsAnArgument"
+NEEDS_AN_ARGUMENT = "benchmarks.quality.badinputs.builders:NeedsAnArgument"
 RECIPE = "aug+opt+lrs+loss"
 COUNT = ["positive integer"]
 NOT_A_RUN = "it needs best/ and summary.json"

@@ -1,7 +1,7 @@
 """Writers of tiny datasets in their true on-disk formats.
 
 The data-layer tests build their fixtures with them, and the reliability corpus
-(``benchmarks.badinputs``) breaks copies of them on purpose.
+(``benchmarks.quality.badinputs``) breaks copies of them on purpose.
 
 Every image is a real file written by PIL (JPEG, or PNG where noted); VOC
 annotations are real XML, COCO annotations real ``instances_*.json``. Each image

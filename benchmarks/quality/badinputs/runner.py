@@ -9,11 +9,11 @@ are plain functions of a case and a temporary folder, so each test in
 observed (:meth:`Observed.summary`).
 
 A command is run under two guards, so a check that has not landed cannot start a sweep: a
-deadline (:data:`DEADLINE_S`) and, in the command's module, ``play_stored`` (which plays a
-sweep's runs) replaced by a function that fails (:class:`RunStarted`); the environment
-variables a command sets (``MINARI_DATASETS_PATH``) are restored after it. A refused command
-must also leave no checkpoint and no stored run under ``{tmp}/out``, where every row points
-its outputs.
+deadline (:data:`DEADLINE_S`) and, in the module of the command's code (:func:`implementation`),
+``play_stored`` (which plays a sweep's runs) replaced by a function that fails
+(:class:`RunStarted`); the environment variables a command sets (``MINARI_DATASETS_PATH``)
+are restored after it. A refused command must also leave no checkpoint and no stored run under
+``{tmp}/out``, where every row points its outputs.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ import io
 import os
 import re
 import signal
+import sys
 import threading
 import traceback
 import warnings
@@ -31,15 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.badinputs.builders import FILES, TINY_FLAGS, TRIGGERS, store
-from benchmarks.badinputs.schema import CliCase, ErrorCase
+from benchmarks.quality.badinputs.builders import FILES, TINY_FLAGS, TRIGGERS, store
+from benchmarks.quality.badinputs.schema import CliCase, ErrorCase
 from envs.errors import MLICError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEADLINE_S = 120
 """Longest a case may run: every case fails at parse or construction time, or reads a file."""
 GUARDED = ("play_stored",)
-"""Functions that start a sweep's runs, replaced in a command's module while it runs."""
+"""Functions that start a sweep's runs, replaced in a command's code (its product module)
+while it runs."""
 _PLACEHOLDER = re.compile(r"\{(file|store):([\w@.-]+)\}")
 
 
@@ -162,22 +164,29 @@ def deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, before)
 
 
+def implementation(module: Any) -> Any:
+    """The module a command's ``main`` is defined in: ``benchmarks.<command>`` is a thin entry
+    point, its code (and the ``play_stored`` it calls) lives in a product's module."""
+    return sys.modules.get(getattr(module.main, "__module__", ""), module)
+
+
 @contextlib.contextmanager
 def no_runs(module: Any) -> Iterator[None]:
-    """``module``'s ``play_stored`` fails while the block runs: a guard, not a fake (a case
-    that gets that far has already failed), so that a missing check costs an error, not a
-    sweep of training runs."""
+    """The ``play_stored`` of ``module``'s code (:func:`implementation`) fails while the block
+    runs: a guard, not a fake (a case that gets that far has already failed), so that a missing
+    check costs an error, not a sweep of training runs."""
     def refuse(*args: Any, **kwargs: Any) -> None:
         raise RunStarted(f"{module.__name__} started runs before refusing its input")
 
-    saved = {name: getattr(module, name) for name in GUARDED if hasattr(module, name)}
+    code = implementation(module)
+    saved = {name: getattr(code, name) for name in GUARDED if hasattr(code, name)}
     for name in saved:
-        setattr(module, name, refuse)
+        setattr(code, name, refuse)
     try:
         yield
     finally:
         for name, function in saved.items():
-            setattr(module, name, function)
+            setattr(code, name, function)
 
 
 def observe_error(case: ErrorCase, tmp: Path) -> Observed:

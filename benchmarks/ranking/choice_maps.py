@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 import envs  # noqa: E402
-from benchmarks.episodes import parse_recipe  # noqa: E402
+from benchmarks.core.episodes import parse_recipe  # noqa: E402
 
 #: ``{target: {seed: recipe names, one per decision}}``
 Episodes = Mapping[str, Mapping[int, Sequence[str]]]

@@ -1,7 +1,7 @@
 """The leaderboard of ``benchmarks.protocol``: normalised scores and rliable aggregates.
 
 Every row is a method's test mAP per target and seed, from run stores in the zero-shot
-format (``benchmarks.zero_shot.Run``: the protocol store, and any zero-shot store, which
+format (``benchmarks.ranking.zero_shot.Run``: the protocol store, and any zero-shot store, which
 may have been made on another machine and may cover some targets only, e.g. the full
 default task), plus anchor rows read from the ``benchmarks.headroom`` store or the result
 csv it writes (the rollout expert, TPE, the VBS-C, Ray Tune PBT), which only that benchmark
@@ -40,10 +40,13 @@ import numpy as np
 
 from agents import zoo
 from agents.errors import AgentsError
-from benchmarks import algoperf
-from benchmarks import normalised as normalised_score
-from benchmarks.common import markdown_table, mean_std, result_header, write_result
-from benchmarks.zero_shot import DEFAULT, PANEL_BEST, PBT, RUN_PREFIX, Run, training_line
+from benchmarks.core.common import markdown_table, mean_std, result_header, write_result
+from benchmarks.core.reporting import shown
+from benchmarks.ranking import algoperf
+from benchmarks.ranking import normalised as normalised_score
+from benchmarks.ranking.targets import Scores, is_target, short_target, target_order
+from benchmarks.ranking.vbs import VBS_ROW, read_vbs
+from benchmarks.ranking.zero_shot import DEFAULT, PANEL_BEST, PBT, RUN_PREFIX, Run, training_line
 from envs.engine.checks import require_file
 from envs.errors import ConfigError, DependencyNotInstalledError
 from training.core.jsonl import PROTOCOL, ZERO_SHOT
@@ -59,8 +62,6 @@ ANCHOR_KINDS = {"expert": "search (rollout expert)", "expert-sbs": "search (roll
                 "pbt": "search (Ray Tune PBT)"}
 ONE_RUN = "1x (one episode per run)"
 """The deployment compute of every protocol row: one episode of the target per run."""
-Scores = dict[str, dict[int, float]]
-"""Test mAP by target (short name: ``heldout 1``, ``mnist``, ``default``) and seed."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class MethodInfo:
     command: str
     """The command that made the row's runs."""
     machine: str = ""
-    """The machine that made them (``benchmarks.common.machine_description``), where the
+    """The machine that made them (``benchmarks.core.common.machine_description``), where the
     protocol recorded it; other stores' machines are read from their result files."""
 
 
@@ -89,34 +90,6 @@ class Aggregates:
     mean: tuple[float, float, float] | None
     improvement: tuple[float, float, float] | None
     """P(method > SBS) on raw test mAP, CI low, CI high."""
-
-
-def short_target(label: str) -> str:
-    """``heldout 1: <task>`` and ``heldout:1`` -> ``heldout 1``; the mnist and default targets
-    -> ``mnist`` / ``default``; anything else as given."""
-    match = re.match(r"heldout[ :](\d+)\b", label)
-    if match:
-        return f"heldout {match.group(1)}"
-    if label.startswith("mlic-mnist") or label == "mnist":
-        return "mnist"
-    if "full default" in label or label == "default":
-        return "default"
-    return label
-
-
-def target_order(target: str) -> tuple[int, int, str]:
-    """Held-out targets by number, then mnist, then the full default task, then the rest."""
-    if target.startswith("heldout "):
-        return 0, int(target.split()[1]), ""
-    return {"mnist": 1, "default": 2}.get(target, 3), 0, target
-
-
-def shown(path: Path) -> str:
-    """``path`` relative to the working directory where it lies below it (for the results)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 @dataclass(frozen=True)
@@ -206,13 +179,8 @@ def read_stores(stores: Sequence[Path], task_set: str | None = None) -> Stores:
     return Stores(tuple(stores), scores, first, origins, sources, own_sbs, curves)
 
 
-def is_target(label: str) -> bool:
-    """Whether a headroom run's task is a protocol target (not one of the train tasks)."""
-    return not label.startswith("train:")
-
-
 def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Scores], Scores]:
-    """From a headroom store or result csv (``benchmarks.normalised.read_results``): the
+    """From a headroom store or result csv (``benchmarks.ranking.normalised.read_results``): the
     expert's mean test mAP per target it ran (held-out tasks, mnist, the default task; never a
     train task), each anchor's scores there, and the benchmark's own SBS runs (method
     ``panel:<sbs>``)."""
@@ -230,34 +198,6 @@ def read_headroom(path: Path, sbs: str) -> tuple[dict[str, float], dict[str, Sco
     experts = {t: statistics.fmean(s.values()) for t, s in by_method.get("expert", {}).items()}
     anchors = {ANCHORS[m]: by_method[m] for m in ANCHORS if m in by_method}
     return experts, anchors, by_method.get(f"panel:{sbs}", {})
-
-
-VBS_ROW = "VBS (best static recipe, hindsight)"
-"""The reference row: on each target, its best static recipe in hindsight."""
-
-
-def read_vbs(paths: Sequence[Path], static_rows: Mapping[str, Scores] | None = None
-             ) -> tuple[Scores, dict[str, str]]:
-    """On each target: the runs of the static method with the best mean test mAP among the
-    panel recipes and searches over static recipes (``vbs-c``) of ``benchmarks.headroom`` run
-    stores ``paths`` (train tasks never), and the leaderboard's own static rows
-    (``static_rows``: the static default, the SBS, ``recipe:NAME``); and, per target, which
-    it was."""
-    by: dict[tuple[str, str], dict[int, float]] = {
-        (target, name): runs for name, rows in (static_rows or {}).items()
-        for target, runs in rows.items()}
-    for path in paths:
-        for (label, method, seed), value in normalised_score.read_runs(
-                path, normalised_score.HEADROOM_KINDS).items():
-            if is_target(label) and (method.startswith("panel:") or method == "vbs-c"):
-                by.setdefault((short_target(label), method), {})[seed] = value
-    scores: Scores = {}
-    which: dict[str, str] = {}
-    for target in {t for t, _ in by}:
-        method = max((m for t, m in by if t == target),
-                     key=lambda m: statistics.fmean(by[(target, m)].values()))
-        scores[target], which[target] = by[(target, method)], method.removeprefix("panel:")
-    return scores, which
 
 
 def anchor_infos(path: Path, command: str) -> dict[str, MethodInfo]:
@@ -313,7 +253,7 @@ def rliable() -> tuple[Any, Any, Any]:
     """``rliable``'s ``library``, ``metrics`` and ``plot_utils`` (imported on first use: they
     pull in arch and seaborn), or a ``DependencyNotInstalledError`` that says how to install
     them."""
-    import benchmarks.plots  # noqa: F401  (the Agg backend, before rliable imports pyplot)
+    import benchmarks.core.plots  # noqa: F401  (the Agg backend, before rliable imports pyplot)
     try:
         from rliable import library, metrics, plot_utils
     except ImportError as error:
@@ -490,7 +430,7 @@ def result_field(store: Path, task_set: str, field: str) -> str | None:
     """The ``- <field>: ...`` line (``command``, ``machine``) of the header of the result file
     that made a store (``DIR/runs/NAME.jsonl``, zero-shot's, or ``DIR/runs/NAME-<task
     set>.jsonl``, headroom's -> ``DIR/NAME.md``; a result csv ``DIR/NAME.csv`` ->
-    ``DIR/NAME.md``; ``benchmarks.common.result_header``)."""
+    ``DIR/NAME.md``; ``benchmarks.core.common.result_header``)."""
     results = [store.with_suffix(".md")] if store.suffix == ".csv" else [
         store.parent.parent / f"{stem}.md"
         for stem in (store.stem, store.stem.removesuffix(f"-{task_set}"))]

@@ -2,7 +2,7 @@
 
 One row per case, by report group. A row is data: ``call`` (the dotted path of a public
 function or class, called with ``args`` / ``kwargs``) or ``trigger`` (a named builder of
-``benchmarks.badinputs.builders.TRIGGERS``, called as ``trigger(tmp, *args, **kwargs)``);
+``benchmarks.quality.badinputs.builders.TRIGGERS``, called as ``trigger(tmp, *args, **kwargs)``);
 ``error`` (the exception class's name, or a base's); ``names`` (substrings naming the
 culprit: file, field or value) and ``fix`` (substrings saying what to do). Strings may hold
 ``{tmp}`` (the case's temporary folder) and ``{file:NAME}`` (a built file, see
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.badinputs.builders import VOC
+from benchmarks.quality.badinputs.builders import VOC
 
 NAN = float("nan")
 EXAMPLE_RUNGS = "e.g. [[0, 1], [2, 0]]"

@@ -6,7 +6,7 @@ val mAP after every epoch spent), ``peers.png`` (those curves, mean ± std over 
 ``peers_test_map.png``. Every sentence in ``peers.md`` is computed from the numbers:
 
 * the method with the best mean test mAP and its per-seed margin over every other method;
-* where an agent method does not beat a peer (``benchmarks.reporting.shortfalls``);
+* where an agent method does not beat a peer (``benchmarks.core.reporting.shortfalls``);
 * whether curiosity changed any of mat-dqn's choices;
 * what the search peers' chosen recipes score when trained for the whole budget (extra
   compute, reported apart from the equal-compute table).
@@ -20,15 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import envs
-from benchmarks.common import markdown_table, mean_std, result_header
-from benchmarks.episodes import describe_choices
-from benchmarks.plots import plot_bars, plot_curves
-from benchmarks.reporting import shortfalls, winner_sentence, write_csv
+from benchmarks.core.common import markdown_table, mean_std, result_header
+from benchmarks.core.episodes import describe_choices
+from benchmarks.core.plots import plot_bars, plot_curves
+from benchmarks.core.reporting import shortfalls, winner_sentence, write_csv
 from training.core.run_store import reloaded_note
-from benchmarks.search import MethodResult
+from benchmarks.expert.search import MethodResult
 
 if TYPE_CHECKING:
-    from benchmarks.peers import PeersConfig
+    from benchmarks.paper.peers import PeersConfig
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 import envs
-from benchmarks.dataset import require_minari
+from benchmarks.offline.dataset import require_minari
 from envs.errors import ConfigError, DatasetFormatError
 from envs.surrogate import Ensemble
 from envs.surrogate.model import DYNAMIC, model_inputs, model_targets, task_features

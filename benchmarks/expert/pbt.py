@@ -14,7 +14,7 @@ hanging trials), so a donor may be an epoch ahead or behind; a member stops when
 has trained ``budget // population`` epochs, so the epochs actually spent (one per report,
 counted in the driver) can differ slightly from the budget and are reported as such.
 Members start from the same env seed with the first ``population`` recipes random search
-draws (``benchmarks.search.draw_recipes``, passed as Ray's ``points_to_evaluate``), so PBT
+draws (``benchmarks.expert.search.draw_recipes``, passed as Ray's ``points_to_evaluate``), so PBT
 differs from random search by its exploit/explore steps and longer members only. Python's
 ``random``, which PBT perturbs with, is seeded with the seed for the run and restored after.
 
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.episodes import running_best
-from benchmarks.search import MethodResult, draw_recipes, catalogue_of
+from benchmarks.core.episodes import running_best
+from benchmarks.expert.search import MethodResult, draw_recipes, catalogue_of
 from training.core.ray_console import ray_console
 import envs
 from envs.engine.recipe import COMPONENTS, Recipe

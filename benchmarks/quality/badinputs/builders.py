@@ -23,7 +23,7 @@ from PIL import Image
 
 import envs
 from agents import StaticController, load_controller
-from benchmarks import tiny_datasets as fd
+from benchmarks.quality import tiny_datasets as fd
 
 TINY: dict[str, Any] = dict(image_size=16, max_train_images=32, max_decisions=2,
                             steps_per_decision=1, batch_size=16)
@@ -34,7 +34,7 @@ TINY_FLAGS = ["--image-size", "16", "--max-train-images", "32", "--max-decisions
 OK_ACTION = {"aug": 0, "opt": 0, "lrs": 0, "loss": 0}
 VOC = "{tmp}/voc/VOCdevkit/VOC2007"
 """The VOC tree :func:`voc` writes, as a row names it."""
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 
 TRIGGERS: dict[str, Callable[..., Any]] = {}
 FILES: dict[str, Callable[[Path], Path]] = {}
@@ -281,7 +281,7 @@ def observe_before_begin(tmp: Path) -> Any:
 
 class NeedsAnArgument(StaticController):
     """A controller whose constructor wants more than the env, seed and config
-    (``--algo benchmarks.badinputs.builders:NeedsAnArgument``)."""
+    (``--algo benchmarks.quality.badinputs.builders:NeedsAnArgument``)."""
 
     name = "needs-an-argument"
 

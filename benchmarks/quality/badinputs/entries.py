@@ -4,7 +4,7 @@ another test file (``ELSEWHERE``, referenced, not repeated), and faults during a
 (``FAULTS``, in ``tests/test_faults.py``). Each row names its test node."""
 from __future__ import annotations
 
-from benchmarks.badinputs.schema import Entry
+from benchmarks.quality.badinputs.schema import Entry
 
 T = "tests/test_bad_inputs.py::"
 S = "tests/test_stores.py::"
@@ -208,7 +208,7 @@ ELSEWHERE: list[Entry] = [
     Entry("surrogate weights whose arrays do not chain", "weights",
           "ConfigError: <path> are damaged: x_std has shape ... (not a shape error)",
           B + "test_surrogate_arrays_that_do_not_chain_are_damaged_not_a_shape_error"),
-    Entry("benchmarks.dataset.export(..., 'not a valid id') from Python", "names",
+    Entry("benchmarks.offline.dataset.export(..., 'not a valid id') from Python", "names",
           "ConfigError: name-v<version>; Minari's folder left empty",
           B + "test_a_bad_minari_id_is_refused_before_minari_writes_anything"),
     Entry("every typed config: values drawn out of range, NaN, inf, bools", "sizes and settings",

@@ -4,9 +4,9 @@ The corpus is data. Each case is a row (``api_cases.ROWS``, ``cli_cases.ROWS``,
 ``store_cases.ROWS``): an id,
 what it is, how to trigger it (a call, a named builder, or a command line), the error or
 exit code it must produce and substrings naming the culprit and the fix. Only triggers
-that must build files are Python (``builders``); :mod:`benchmarks.badinputs.runner` runs a
+that must build files are Python (``builders``); :mod:`benchmarks.quality.badinputs.runner` runs a
 row. ``tests/test_bad_inputs.py`` parametrizes over the rows by id, and
-``benchmarks/reliability.py`` renders the same rows (plus a pytest run's outcomes and what
+``benchmarks/quality/reliability.py`` renders the same rows (plus a pytest run's outcomes and what
 each case was seen to do) into ``benchmarks/results/reliability.md``. The corpus lives in
 the benchmarks package so that the report needs nothing from ``tests/``. Five lists:
 
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import re
 
-from benchmarks.badinputs import api_cases, cli_cases, store_cases
-from benchmarks.badinputs.builders import (OK_ACTION, TINY, TINY_FLAGS, cache, coco_json,
-                                           coco_root, csv_load, csv_root, tiny_env, voc,
-                                           voc_load, write_image)
-from benchmarks.badinputs.entries import ELSEWHERE, FAULTS, OTHER
-from benchmarks.badinputs.gaps import GAPS
-from benchmarks.badinputs.schema import CliCase, Entry, ErrorCase, build
+from benchmarks.quality.badinputs import api_cases, cli_cases, store_cases
+from benchmarks.quality.badinputs.builders import (OK_ACTION, TINY, TINY_FLAGS, cache, coco_json,
+                                                   coco_root, csv_load, csv_root, tiny_env, voc,
+                                                   voc_load, write_image)
+from benchmarks.quality.badinputs.entries import ELSEWHERE, FAULTS, OTHER
+from benchmarks.quality.badinputs.gaps import GAPS
+from benchmarks.quality.badinputs.schema import CliCase, Entry, ErrorCase, build
 
 __all__ = ["CLI_ERRORS", "ELSEWHERE", "ERRORS", "FAULTS", "GAPS", "OK_ACTION", "OTHER",
            "TINY", "TINY_FLAGS", "CliCase", "Entry", "ErrorCase", "all_entries", "cache",

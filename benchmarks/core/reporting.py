@@ -1,5 +1,6 @@
-"""What the sweep scripts share: the command line, the progress bar, CSV files and the
-sentences that say, from the numbers, where the agents do not beat a comparison."""
+"""What the sweep scripts share: the command line, a path as the results show it, the progress
+bar, CSV files and the sentences that say, from the numbers, where the agents do not beat a
+comparison."""
 from __future__ import annotations
 
 import argparse
@@ -18,6 +19,14 @@ import training.core.fields
 def command_line(module: str, argv: Sequence[str]) -> str:
     """The exact command that produced a report."""
     return f"python -m {module} {shlex.join(argv)}".strip()
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory where it lies below it (for the results)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def progress_bar(total: int, description: str, enabled: bool = True) -> tqdm:

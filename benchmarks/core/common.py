@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.machine import cpu_model
+from benchmarks.core.machine import cpu_model
 from envs.engine.data.digits import GENERATOR_VERSION
 from training.core.cli import non_negative_float, non_negative_int, positive_int
 

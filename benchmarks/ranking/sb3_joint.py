@@ -8,7 +8,7 @@ function of the episode's index) for exactly ``episodes`` episodes, and saves it
 holds a finished model is reused, since SB3 cannot continue a run cut short.
 ``play(target, out, seed)`` then plays one episode of a target with the saved model as a
 frozen ``agents.base.Controller`` (``SB3Policy``: it reads the shared observation and plays
-the joint action its policy picks greedily), as ``benchmarks.episodes.run_frozen`` plays a
+the joint action its policy picks greedily), as ``benchmarks.core.episodes.run_frozen`` plays a
 saved controller. PPO and A2C act on the ``MultiDiscrete`` view (a head per agent), DQN on
 the flat ``Discrete`` one.
 """
