@@ -33,11 +33,10 @@ import pytest
 import envs
 from agents import Controller
 from conftest import TINY
+from doc_pages import DOC_PAGES
 from envs.task_sets import shrink
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC_PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")
-                                         if "_build" not in p.parts)]
 SLOW = "<!-- slow -->"
 
 

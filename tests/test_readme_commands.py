@@ -42,15 +42,13 @@ from agents import zoo
 from benchmarks.paper import ablations, peers
 from benchmarks.expert import headroom
 from conftest import TINY
+from doc_pages import DOC_PAGES, sections
 from training import imitate, meta_train, publish, run_marl
 from training.core.logs import read_steps
 from training.run.loop import run
 from training.meta.rounds import MetaConfig
 
 ROOT = Path(__file__).resolve().parents[1]
-DOC_PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")
-                                         if "_build" not in p.parts)]
-"""The pages whose commands are checked: the README and the docs site's pages."""
 MAIN: dict[str, Callable[[list[str]], int]] = {
     "training.run_marl": run_marl.main, "training.meta_train": meta_train.main,
     "training.publish": publish.main, "training.imitate": imitate.main,
@@ -182,23 +180,6 @@ class DocCommand:
     prose: str
     """The section's text without its code blocks: what a reader reads around the command."""
     command: str
-
-
-def sections(text: str) -> list[tuple[str, str]]:
-    """(heading, body) of each section of a Markdown page (any heading level; the text
-    before the first heading is the section ``""``). Headings inside code fences are not
-    headings."""
-    out, heading, body, fence = [], "", [], False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("```"):
-            fence = not fence
-        if not fence and re.match(r"#{1,6} ", line):
-            out.append((heading, "".join(body)))
-            heading, body = line.lstrip("#").strip(), []
-        else:
-            body.append(line)
-    out.append((heading, "".join(body)))
-    return out
 
 
 def doc_commands() -> list[DocCommand]:

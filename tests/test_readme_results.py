@@ -17,28 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from doc_pages import DOC_PAGES, sections
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-DOC_PAGES = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md")
-                                         if "_build" not in p.parts)]
 MEAN_STD = re.compile(r"\d[\d,]*(?:\.\d+)? ± \d[\d,]*(?:\.\d+)?")
 INTERVAL = re.compile(r"[+-]\d+\.\d+ \[[+-]\d+\.\d+, [+-]\d+\.\d+\]")
 CITED = re.compile(r"benchmarks/results/([\w./-]+\.(?:md|csv|json))")
-
-
-def _sections(text: str) -> list[tuple[str, str]]:
-    """(heading, body) of each section: any heading level, none inside a code fence."""
-    out, heading, body, fence = [], "", [], False
-    for line in text.splitlines(keepends=True):
-        if line.startswith("```"):
-            fence = not fence
-        if not fence and re.match(r"#{1,6} ", line):
-            out.append((heading, "".join(body)))
-            heading, body = line.lstrip("#").strip(), []
-        else:
-            body.append(line)
-    out.append((heading, "".join(body)))
-    return out
 
 
 def _quoting() -> dict[str, str]:
@@ -46,7 +31,7 @@ def _quoting() -> dict[str, str]:
     found = {}
     for page in DOC_PAGES:
         name = page.relative_to(ROOT).as_posix()
-        for heading, body in _sections(page.read_text(encoding="utf-8")):
+        for heading, body in sections(page.read_text(encoding="utf-8")):
             if MEAN_STD.search(body) or INTERVAL.search(body):
                 found[f"{name}: {heading}"] = body
     return found
