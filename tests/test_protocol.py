@@ -344,6 +344,7 @@ def test_a_default_task_store_from_another_machine_joins_with_its_own_sbs(quick,
 
 @pytest.mark.parametrize("flags, message", [
     (["--algo", "bandt"], "did you mean bandit"),
+    (["--algo", "statik"], "(did you mean static?)"),  # the fixed row and the registry's: once
     (["--algo", "benchmarks.ranking.protocol:Job"], "is not an agents.base.Controller subclass"),
     (["--algo", "no_such_module:Thing"], "cannot import"),
     (["--algo", "sb3:PPO"], "--meta-episodes N"),

@@ -259,10 +259,13 @@ def check_spec(spec: str, meta_episodes: int) -> str:
             raise SpecError(f"--algo {spec}: {error}") from None
         form = "class"
     else:
-        close = difflib.get_close_matches(spec, [*FIXED, *ALGORITHMS], n=2)
+        # the registry's own static is played as the fixed row of the same name, and its
+        # rollout is refused above: neither is offered twice
+        played = [a for a in ALGORITHMS if a not in FIXED and a != "rollout"]
+        close = difflib.get_close_matches(spec, [*FIXED, *played], n=2)
         hint = f" (did you mean {' or '.join(close)}?)" if close else ""
         raise SpecError(f"--algo {spec!r} is unknown{hint}: give {', '.join(FIXED)}, recipe:NAME, "
-                        f"a registered algorithm ({', '.join(ALGORITHMS)}), zoo:NAME, run:DIR, "
+                        f"a registered algorithm ({', '.join(played)}), zoo:NAME, run:DIR, "
                         "module.path:ClassName or sb3:PPO|A2C|DQN")
     if meta_episodes:
         why = (" (meta-trained controllers are deployed frozen through "
