@@ -33,12 +33,13 @@ $(STAMP): pyproject.toml $(LOCK) Makefile
 run: $(STAMP)
 	$(BIN)/python -m training.run_marl --env mlic-digits
 
-# pytest-xdist: one worker per core of the 2-core machines CI runs on (JOBS=auto elsewhere)
+# pytest-xdist: one worker per core of the 2-core machines CI runs on (JOBS=auto elsewhere);
+# loadgroup sends each xdist_group's tests to one worker (the Ray tests share one instance)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(JOBS)
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(JOBS) -m ""
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup -m ""
 
 # The docs site (docs/, Sphinx + MyST + autodoc), warnings as errors; open docs/_build/html/index.html.
 docs: $(STAMP)

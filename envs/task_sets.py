@@ -255,6 +255,42 @@ _DIGITS_LONG_V0 = TaskSet(
 )
 
 
+
+def _revised(tasks: tuple[Task, ...], changes: dict[int, Task]) -> tuple[Task, ...]:
+    """``tasks`` with the tasks at the indices of ``changes`` replaced."""
+    return tuple(changes.get(i, t) for i, t in enumerate(tasks))
+
+
+_DIGITS_LONG_V1 = TaskSet(
+    name="digits-long-v1",
+    # digits-long-v0 with the 6 tasks whose static recipes spread < 8 mAP replaced (their
+    # classifiers learnt little whatever the recipe: test mAP 26 to 32); the other 9 are
+    # the same tasks, so their calibration runs carry over
+    train=_revised(_DIGITS_LONG_V0.train, {
+        # small data over a long budget, on digits (flips change labels): the full-width CNN
+        2: _task_long(backbone="small_cnn", n_train=1500, decisions=20, epochs_per_decision=2),
+        # noisy labels on shapes, which gn_resnet learns (on digits it did not)
+        5: _task_long("shapes", backbone="gn_resnet", n_train=1500, decisions=15,
+                      epochs_per_decision=2, label_noise=0.2),
+        # patch_mlp with a long tail, on shapes
+        7: _task_long("shapes", backbone="patch_mlp", n_train=2000, decisions=16,
+                      epochs_per_decision=2, zipf_exponent=2.0),
+        # faint ink on 2,500 images (800 were too few to learn the glyphs)
+        8: _task_long(backbone="small_cnn", n_train=2500, decisions=12, epochs_per_decision=2,
+                      ink_contrast=(0.15, 0.3)),
+    }),
+    heldout=_revised(_DIGITS_LONG_V0.heldout, {
+        0: _task_long(backbone="small_cnn_half", seed=1, n_train=2000, decisions=18,
+                      epochs_per_decision=2, label_noise=0.1),
+        2: _task_long("shapes", backbone="patch_mlp", seed=2, n_train=1200, decisions=16,
+                      epochs_per_decision=3),
+    }),
+    description="digits-long-v0 revised where its static recipes spread < 8 mAP: 32 px digits "
+                "and shapes over budgets of 12 to 50 epochs, 600 to 4,000 training images, four "
+                "backbones; make run's task is a held-out target",
+)
+
+
 def shrink(task: Task) -> Task:
     """``task``'s axes at a size that trains an episode in well under a second (16 px, 96
     train, 32 val and 40 test images, 3 decisions): for smoke tests, not for results."""
@@ -271,7 +307,8 @@ _DIGITS_TINY_V0 = TaskSet(
 )
 
 _REGISTRY: dict[str, TaskSet] = {ts.name: ts for ts in (_DIGITS_V0, _DIGITS_V1, _DIGITS_DRIFT_V0,
-                                                         _DIGITS_LONG_V0, _DIGITS_TINY_V0)}
+                                                         _DIGITS_LONG_V0, _DIGITS_LONG_V1,
+                                                         _DIGITS_TINY_V0)}
 
 
 def register_task_set(task_set: TaskSet) -> None:

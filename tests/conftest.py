@@ -74,6 +74,29 @@ def one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
+def _ray_instance() -> Iterator[Any]:
+    """The ``ray`` module with one local instance (2 CPUs) up, shut down when the session ends
+    (a test that needs Ray down, the two-node cluster's, shuts it down itself)."""
+    ray = pytest.importorskip("ray")
+    yield ray
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+@pytest.fixture()
+def local_ray(_ray_instance: Any) -> Any:
+    """A local Ray instance that the code under test finds up and joins (``RayPool`` and
+    ``pbt.ray_session`` start one only where none is), shared by the tests that use it: a
+    start costs about 6 s on two cores. Mark such tests ``xdist_group("ray")`` so that one
+    xdist worker plays them all and Ray starts once."""
+    ray = _ray_instance
+    if not ray.is_initialized():
+        from benchmarks.expert import pbt
+        pbt.start_ray(2)
+    return ray
+
+
+@pytest.fixture(scope="session")
 def voc_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data root holding ``VOCdevkit/VOC2007`` (see ``tiny_datasets.VOC_OBJECTS``)."""
     return tiny_datasets.write_voc(tmp_path_factory.mktemp("voc"))

@@ -93,6 +93,12 @@ PINNED_SHA256 = {
     "shapes-32px-2000img-20x1ep-gn_resnet-6ece2274": "7f08150bc2a94fb5dd683d752500053d153b509485d0c33c3310da25770822cc",
     "digits-32px-600img-16x3ep-patch_mlp-db19a594": "43f8666f58ce411b17b859da3aa1f567aee4f59be66327a411dce0895706c549",
     "digits-32px-3000img-15x1ep-small_cnn-5ccedb10": "398d4cf202ae087ed16097aec6d09f8a167713f561454d81780b755e68d1216b",
+    "digits-32px-1500img-20x2ep-small_cnn-0d2819c9": "99f2fdfd1d916443b9e23ffaf4154921c807f129009b23990de949c57f736f24",
+    "shapes-32px-1500img-15x2ep-gn_resnet-766a04f8": "1e74e7f59dd24717a54e5900f7accb65378832cfaf42e8d602bfa6deaa76a6a8",
+    "shapes-32px-2000img-16x2ep-patch_mlp-d4feaff1": "acf251c83b46aacf49b6e184dbb8dc226ff73fe09b6d7535aa4b79a6fc388338",
+    "digits-32px-2500img-12x2ep-small_cnn-1d64e5b3": "bca4cc8cf320d3ef71171e8c02e78ea282bc261976411b6d6fb62d41c328ca27",
+    "digits-32px-2000img-18x2ep-small_cnn_half-91ac1899": "27d8799710b32c288d84a0ebf283bb993ca19f028d1990d0967e36f3df429c06",
+    "shapes-32px-1200img-16x3ep-patch_mlp-8f39ee1c": "0c4a8d57740d5c345af56842a9647f017a37efefafe212538ada487633aa3caf",
 }
 """SHA-256 of train, val and test images and labels: each env id's default data, then every
 task of every task set, as ``benchmarks.data_fingerprints`` prints them (first 16 digits)."""
@@ -106,7 +112,7 @@ def test_every_generated_dataset_is_pinned():
 
 LARGE = 1500
 """Tasks of more training images than this are pinned behind the ``slow`` marker (the
-``digits-long-v0`` ones at 32 px: about 2 s each); the three env ids' defaults, 4,000 images
+``digits-long-v0`` and ``-v1`` ones at 32 px: about 2 s each); the three env ids' defaults, 4,000 images
 each, always run."""
 
 

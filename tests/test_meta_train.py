@@ -99,8 +99,8 @@ def test_resume_refuses_changed_settings(tmp_path):
         MetaTrainer(config(tmp_path, algo="bandit", episodes=2), resume=True)
 
 
-def test_two_ray_workers_give_the_in_process_result(tmp_path):
-    pytest.importorskip("ray")
+@pytest.mark.xdist_group("ray")
+def test_two_ray_workers_give_the_in_process_result(tmp_path, local_ray):
     cfg = config(tmp_path, "ray", workers=2, episodes=4, eval_every=2)
     ray_summary = MetaTrainer(cfg).run()
     local = MetaTrainer(config(tmp_path, "local", workers=2, episodes=4, eval_every=2))
@@ -111,8 +111,8 @@ def test_two_ray_workers_give_the_in_process_result(tmp_path):
     assert [e["worker"] for e in ray_episodes] == [0, 1, 0, 1]
 
 
-def test_a_killed_worker_costs_only_its_episode(tmp_path):
-    pytest.importorskip("ray")
+@pytest.mark.xdist_group("ray")
+def test_a_killed_worker_costs_only_its_episode(tmp_path, local_ray):
     ts = envs.task_set(TINY_SET)
     spec = ControllerSpec("bandit", {})
     env = envs.make(ts.train[0])
@@ -149,7 +149,8 @@ def test_cli_runs_and_prints_how_to_resume_when_stopped(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["--workers", "0"], "argument --workers: must be a positive integer"),  # parse time
     (["--task-set", "digits-v9"],
-     "Registered task sets: digits-drift-v0, digits-long-v0, digits-tiny-v0, digits-v0"),
+     "Registered task sets: digits-drift-v0, digits-long-v0, digits-long-v1, digits-tiny-v0, "
+     "digits-v0"),
     (["--algo", "dqn"], "dqn"),
     (["--curiosity", "rdn"], "Did you mean 'rnd'"),
 ])
@@ -170,6 +171,17 @@ def test_unreachable_address_fails_fast_with_a_fix(tmp_path):
     with pytest.raises(WorkerPoolError, match="HOST:PORT"):
         make_pool(2, address="nowhere")
     assert time.perf_counter() - start < 15
+
+
+@pytest.mark.xdist_group("ray")
+def test_an_address_is_refused_while_ray_is_up_in_the_process(local_ray):
+    """The pool would otherwise join the instance that is up, not the cluster it was given."""
+    import socket
+    with socket.socket() as head:  # something listens there: the address is reachable
+        head.bind(("127.0.0.1", 0))
+        head.listen()
+        with pytest.raises(WorkerPoolError, match="already up in this process"):
+            make_pool(2, address=f"127.0.0.1:{head.getsockname()[1]}")
 
 
 def test_task_reward_norm_scales_each_tasks_returns_to_unit_rms(tmp_path):

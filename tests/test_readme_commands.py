@@ -156,6 +156,7 @@ USER_LOOP_PEERS_CM = ("python -m benchmarks.user_loop --task-set digits-v1 --see
 CALIBRATION_LONG = ("python -m benchmarks.task_sets --task-set digits-long-v0 --seeds 2 "
                     "--third-seed-within 1.0 --workers 2 --resume "
                     "--out benchmarks/results/task_sets_digits_long_v0.md")
+CALIBRATION_LONG_V1 = CALIBRATION_LONG.replace("long-v0", "long-v1").replace("long_v0", "long_v1")
 SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
                    "--out runs/surrogate-mat-dqn")
 
@@ -227,6 +228,9 @@ CASES: dict[str, Case] = {
                           expect="--weights resnet101.pth does not exist"),
     CALIBRATION_LONG: Case("parses", "15 tasks x 11 recipes x 2 seeds of up to 100,000 "
                                      "image-epochs each (about 2 hours on 2 cores)"),
+    CALIBRATION_LONG_V1: Case("parses", "15 tasks x 11 recipes x 2 seeds, of which 9 tasks "
+                                        "carry over from digits-long-v0 (about 1 hour on 2 "
+                                        "cores)"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
     "python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007": Case(
         "fails clearly", "needs Pascal VOC 2007 on disk", expect="dataset 'voc' not found"),
@@ -490,8 +494,8 @@ def test_static_recipe_by_action_names(shell):
     assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
 
 
-def test_rollout_expert_on_two_ray_workers(shell):
-    pytest.importorskip("ray")
+@pytest.mark.xdist_group("ray")
+def test_rollout_expert_on_two_ray_workers(shell, local_ray):
     assert run_as_typed(ROLLOUT + " --workers 2") == 0
     assert _summary("runs/mlic-digits-rollout-s0")["decisions"] == TINY.max_decisions
 
@@ -731,11 +735,13 @@ def test_the_held_out_algoperf_and_user_loop_commands_made_their_results():
         assert f"command: `{typed}" in (ROOT / out).read_text()  # made by it (plus --resume)
 
 
-def test_the_long_calibration_command_parses_to_what_it_says():
+@pytest.mark.parametrize("typed, name", [(CALIBRATION_LONG, "digits-long-v0"),
+                                         (CALIBRATION_LONG_V1, "digits-long-v1")])
+def test_the_long_calibration_command_parses_to_what_it_says(typed, name):
     from benchmarks.expert import task_sets
-    args = task_sets.parser().parse_args(shlex.split(CALIBRATION_LONG)[3:])
+    args = task_sets.parser().parse_args(shlex.split(typed)[3:])
     assert (args.task_set, args.seeds, args.third_seed_within, args.workers, args.resume) == (
-        "digits-long-v0", 2, 1.0, 2, True)
+        name, 2, 1.0, 2, True)
     assert task_sets.targets_of(args.task_set).best_recipes == 4
 
 

@@ -113,9 +113,9 @@ def _run_rollout(tmp_path, name: str, *extra: str) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
-def test_ray_workers_score_the_candidates_as_the_run_would(tmp_path):
+@pytest.mark.xdist_group("ray")
+def test_ray_workers_score_the_candidates_as_the_run_would(tmp_path, local_ray):
     """A local Ray pool plays the forks and gives the in-process run's result exactly."""
-    pytest.importorskip("ray")
     here = _run_rollout(tmp_path, "here")
     ray = _run_rollout(tmp_path, "ray", "--workers", "2")
     assert (ray["test_mAP"], ray["final_val_mAP"]) == (here["test_mAP"], here["final_val_mAP"])
@@ -123,8 +123,10 @@ def test_ray_workers_score_the_candidates_as_the_run_would(tmp_path):
 
 def test_a_two_node_cluster_joined_through_address_plays_the_forks(tmp_path, monkeypatch):
     """Two Ray nodes of one CPU each (one actor fits on each), on the loopback address only."""
-    pytest.importorskip("ray")
+    ray = pytest.importorskip("ray")
     import ray._private.ray_constants as ray_constants
+    if ray.is_initialized():  # the shared local instance (``local_ray``): run_marl would join it
+        ray.shutdown()
     from ray.cluster_utils import Cluster
     # Ray rewrites 127.0.0.1 in an address to the machine's own IP, where a head bound to
     # the loopback does not answer, unless it is told that this is a one-machine cluster

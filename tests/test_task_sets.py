@@ -17,8 +17,9 @@ def test_registered_sets_and_their_latest_alias():
 
 
 @pytest.mark.parametrize("name, message", [("digits-v7", "Did you mean 'digits-v"),
-                                           ("cifar", "Registered task sets: digits-drift-v0, digits-long-v0, digits-tiny-v0, "
-                                                     "digits-v0, digits-v1")])
+                                           ("cifar", "Registered task sets: digits-drift-v0, "
+                                                     "digits-long-v0, digits-long-v1, "
+                                                     "digits-tiny-v0, digits-v0, digits-v1")])
 def test_unknown_task_set_names_the_valid_ones(name, message):
     with pytest.raises(UnknownEnvError, match=message):
         envs.task_set(name)
@@ -106,9 +107,10 @@ def test_digits_v1_varies_the_backbone_and_builds_it():
     assert "backbone" not in plain.overrides() and "small_cnn" not in plain.name
 
 
-# ------------------------------------------------------------------ digits-long-v0
-def test_long_set_has_the_shape_its_issue_asks_for():
-    ts = envs.task_set("digits-long-v0")
+# ------------------------------------------------------------------ digits-long-v0, -v1
+@pytest.mark.parametrize("name", ["digits-long-v0", "digits-long-v1"])
+def test_long_set_has_the_shape_its_issue_asks_for(name):
+    ts = envs.task_set(name)
     assert len(ts.train) >= 8 and len(ts.heldout) >= 4 + 1
     default = envs.task_sets.DEFAULT_TASK
     assert default in ts.heldout and default not in ts.train
@@ -133,6 +135,16 @@ def test_long_set_has_the_shape_its_issue_asks_for():
     assert any(t.generator.ink_contrast[1] <= 0.3 for t in ts.train)
     assert any(t.generator.n_train <= 600 for t in ts.train)
     assert envs.task_set("digits").name == "digits-v1"  # not the latest "digits"
+
+
+def test_long_v1_replaces_only_v0s_narrow_tasks():
+    """The tasks v1 keeps are v0's, to the name (their calibration runs carry over)."""
+    v0, v1 = envs.task_set("digits-long-v0"), envs.task_set("digits-long-v1")
+    changed = {split: [i for i, (a, b) in enumerate(zip(v0.split(split), v1.split(split)))
+                       if a != b] for split in ("train", "heldout")}
+    assert changed == {"train": [2, 5, 7, 8], "heldout": [0, 2]}
+    from benchmarks.expert.task_sets import targets_of
+    assert targets_of("digits-long-v1").spread_share == targets_of("digits-long-v0").spread_share
 
 
 def test_long_targets_and_verdicts():

@@ -88,6 +88,9 @@ def train(algo: str, train_set: envs.TaskSet, episodes: int, out: Path,
         # before any runs (whose workers seed everything through reset(seed=...))
         model = getattr(stable_baselines3, algo)("MlpPolicy", env, seed=0, verbose=0,
                                                  device="cpu", **options)
+        # SB3's default logger makes a folder in the temp dir per model; a bare one records only
+        from stable_baselines3.common.logger import Logger
+        model.set_logger(Logger(folder=None, output_formats=[]))
         stop, start = StopTrainingOnMaxEpisodes(episodes), time.perf_counter()
         model.learn(episodes * max(t.decisions for t in tasks), callback=stop)
         wall_s = time.perf_counter() - start

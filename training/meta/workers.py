@@ -82,9 +82,16 @@ class RayPool:
         self.ray = ray
         self.workers = workers
         self.max_attempts = max_attempts
+        if address not in (None, "auto"):
+            _require_reachable(address, connect_timeout_s)
         self._started = not ray.is_initialized()
         if self._started:
-            _start_ray(ray, workers, address, connect_timeout_s)
+            _start_ray(ray, workers, address)
+        elif address not in (None, "auto"):
+            raise WorkerPoolError(
+                f"--address {address}: Ray is already up in this process (ray.init ran "
+                "before), so the pool would not join that cluster; call ray.shutdown() first, "
+                "or leave out --address to use the instance that is up")
         self._actor_class = ray.remote(num_cpus=1, max_restarts=0)(_RolloutActor)
         self.actors = [self._actor_class.remote() for _ in range(workers)]
         self.restarts = 0
@@ -190,15 +197,13 @@ def make_pool(workers: int, address: str | None = None) -> InProcessPool | RayPo
     return RayPool(workers, address=address)
 
 
-def _start_ray(ray: Any, workers: int, address: str | None, timeout_s: float) -> None:
-    """``ray.init`` for a local instance, or to join ``address`` (checked reachable first)."""
+def _start_ray(ray: Any, workers: int, address: str | None) -> None:
+    """``ray.init`` for a local instance, or to join ``address`` (checked reachable before)."""
     if address is None:
         with ray_console():
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False,
                      configure_logging=False)
         return
-    if address != "auto":
-        _require_reachable(address, timeout_s)
     try:
         with ray_console():
             ray.init(address=address, log_to_driver=False, configure_logging=False)
