@@ -34,12 +34,14 @@ run: $(STAMP)
 	$(BIN)/python -m training.run_marl --env mlic-digits
 
 # pytest-xdist: one worker per core of the 2-core machines CI runs on (JOBS=auto elsewhere);
-# loadgroup sends each xdist_group's tests to one worker (the Ray tests share one instance)
+# loadscope sends each test module to one worker, so a module's fixtures (the signal runs of
+# test_faults, the Ray cluster) are built once per worker, not once per test that lands there.
+# (loadgroup would group finer, but with pytest 9.2 it silently stops grouping: xdist #1386)
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadscope
 
 test-all: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadgroup -m ""
+	$(BIN)/python -m pytest -q -n $(JOBS) --dist loadscope -m ""
 
 # The docs site (docs/, Sphinx + MyST + autodoc), warnings as errors; open docs/_build/html/index.html.
 docs: $(STAMP)

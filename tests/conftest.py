@@ -74,26 +74,42 @@ def one_torch_thread() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def _ray_instance() -> Iterator[Any]:
-    """The ``ray`` module with one local instance (2 CPUs) up, shut down when the session ends
-    (a test that needs Ray down, the two-node cluster's, shuts it down itself)."""
+def _ray_cluster() -> Iterator[Any]:
+    """Two Ray nodes of one CPU each on the loopback address, up for the whole session: a
+    start costs about 8 s on two cores, so the Ray tests share one (see ``ray_cluster``)."""
     ray = pytest.importorskip("ray")
-    yield ray
-    if ray.is_initialized():
-        ray.shutdown()
+    import ray._private.ray_constants as ray_constants
+    from ray.cluster_utils import Cluster
+    patch = pytest.MonkeyPatch()
+    # Ray rewrites 127.0.0.1 in an address to the machine's own IP, where a head bound to
+    # the loopback does not answer, unless it is told that this is a one-machine cluster
+    patch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    loopback = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
+    cluster = Cluster(initialize_head=True, head_node_args=loopback)
+    try:
+        cluster.add_node(**loopback)
+        cluster.wait_for_nodes()
+        yield cluster
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        cluster.shutdown()
+        patch.undo()
 
 
 @pytest.fixture()
-def local_ray(_ray_instance: Any) -> Any:
-    """A local Ray instance that the code under test finds up and joins (``RayPool`` and
-    ``pbt.ray_session`` start one only where none is), shared by the tests that use it: a
-    start costs about 6 s on two cores. Mark such tests ``xdist_group("ray")`` so that one
-    xdist worker plays them all and Ray starts once."""
-    ray = _ray_instance
+def ray_cluster(_ray_cluster: Any) -> Any:
+    """The session's two-node Ray cluster, this process joined to it as the driver: the code
+    under test finds Ray up and uses it (``RayPool`` and ``pbt.ray_session`` start Ray only
+    where none is). A test may leave it (``ray.shutdown()``) to join through ``--address
+    ray_cluster.address`` itself. Under ``make test`` (``--dist loadscope``) each xdist worker
+    that plays a Ray test's module starts the cluster once."""
+    import ray
     if not ray.is_initialized():
-        from benchmarks.expert import pbt
-        pbt.start_ray(2)
-    return ray
+        from training.core.ray_console import ray_console
+        with ray_console():
+            ray.init(address=_ray_cluster.address, log_to_driver=False, configure_logging=False)
+    return _ray_cluster
 
 
 @pytest.fixture(scope="session")

@@ -240,8 +240,7 @@ def test_peers_says_pbt_was_skipped_without_ray(tmp_path, monkeypatch):
     assert [r["method"] for r in _csv(tmp_path / "peers.csv")] == ["static"]
 
 
-@pytest.mark.xdist_group("ray")
-def test_peers_pbt_runs_through_ray_tune(tmp_path, local_ray):
+def test_peers_pbt_runs_through_ray_tune(tmp_path, ray_cluster):
     pytest.importorskip("ray.tune", reason=RAY)
     path = peers.main(TINY + ["--budget-epochs", "4", "--population", "2", "--interval", "1",
                               "--methods", "pbt", "--out", str(tmp_path)])

@@ -99,8 +99,7 @@ def test_resume_refuses_changed_settings(tmp_path):
         MetaTrainer(config(tmp_path, algo="bandit", episodes=2), resume=True)
 
 
-@pytest.mark.xdist_group("ray")
-def test_two_ray_workers_give_the_in_process_result(tmp_path, local_ray):
+def test_two_ray_workers_give_the_in_process_result(tmp_path, ray_cluster):
     cfg = config(tmp_path, "ray", workers=2, episodes=4, eval_every=2)
     ray_summary = MetaTrainer(cfg).run()
     local = MetaTrainer(config(tmp_path, "local", workers=2, episodes=4, eval_every=2))
@@ -111,8 +110,7 @@ def test_two_ray_workers_give_the_in_process_result(tmp_path, local_ray):
     assert [e["worker"] for e in ray_episodes] == [0, 1, 0, 1]
 
 
-@pytest.mark.xdist_group("ray")
-def test_a_killed_worker_costs_only_its_episode(tmp_path, local_ray):
+def test_a_killed_worker_costs_only_its_episode(tmp_path, ray_cluster):
     ts = envs.task_set(TINY_SET)
     spec = ControllerSpec("bandit", {})
     env = envs.make(ts.train[0])
@@ -173,8 +171,7 @@ def test_unreachable_address_fails_fast_with_a_fix(tmp_path):
     assert time.perf_counter() - start < 15
 
 
-@pytest.mark.xdist_group("ray")
-def test_an_address_is_refused_while_ray_is_up_in_the_process(local_ray):
+def test_an_address_is_refused_while_ray_is_up_in_the_process(ray_cluster):
     """The pool would otherwise join the instance that is up, not the cluster it was given."""
     import socket
     with socket.socket() as head:  # something listens there: the address is reachable

@@ -381,6 +381,18 @@ def test_commands_that_write_into_the_results_say_they_regenerate_them():
     assert not silent, f"commands that write into {RESULTS}/ without saying so: {silent}"
 
 
+SAYS_HOW_LONG = re.compile(r"\b(about|several|takes?|long)\b[^.]*\b(minutes?|hours?|seconds?|"
+                           r"min|h|episodes?|runs?)\b|\blong\b", re.I)
+"""How the docs mark a command as long: a duration or the word "long" in its section."""
+
+
+def test_commands_that_only_parse_are_marked_long_in_their_section():
+    unmarked = [(doc.page.name, doc.section, doc.command) for doc in doc_commands()
+                if doc.command in CASES and CASES[doc.command].how == "parses"
+                and not SAYS_HOW_LONG.search(doc.prose)]
+    assert not unmarked, unmarked
+
+
 def test_default_outputs_are_where_the_modules_write():
     from benchmarks.ranking import algoperf, protocol
     from benchmarks.offline import dataset, surrogate
@@ -494,12 +506,6 @@ def test_static_recipe_by_action_names(shell):
     assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
 
 
-@pytest.mark.xdist_group("ray")
-def test_rollout_expert_on_two_ray_workers(shell, local_ray):
-    assert run_as_typed(ROLLOUT + " --workers 2") == 0
-    assert _summary("runs/mlic-digits-rollout-s0")["decisions"] == TINY.max_decisions
-
-
 def test_rollout_expert_counts_its_compute(shell):
     assert run_as_typed(ROLLOUT) == 0
     summary = _summary("runs/mlic-digits-rollout-s0")
@@ -509,6 +515,14 @@ def test_rollout_expert_counts_its_compute(shell):
     segments = 7 * sum(range(1, TINY.max_decisions + 1))
     assert steps[-1]["agent"]["search/segments"] == segments
     assert steps[-1]["agent"]["search/episodes_of_compute"] == segments / TINY.max_decisions
+
+
+def test_rollout_expert_on_two_ray_workers_gives_the_in_process_result(shell, ray_cluster):
+    assert run_as_typed(ROLLOUT + " --out runs/here") == 0
+    assert run_as_typed(ROLLOUT + " --workers 2") == 0  # on the session's cluster, which is up
+    ray, here = _summary("runs/mlic-digits-rollout-s0"), _summary("runs/here")
+    assert ray["decisions"] == TINY.max_decisions
+    assert (ray["test_mAP"], ray["final_val_mAP"]) == (here["test_mAP"], here["final_val_mAP"])
 
 
 def test_resume_after_a_stop(shell):

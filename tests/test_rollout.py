@@ -113,34 +113,16 @@ def _run_rollout(tmp_path, name: str, *extra: str) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
-@pytest.mark.xdist_group("ray")
-def test_ray_workers_score_the_candidates_as_the_run_would(tmp_path, local_ray):
-    """A local Ray pool plays the forks and gives the in-process run's result exactly."""
+def test_ray_workers_on_a_two_node_cluster_give_the_in_process_result(tmp_path, ray_cluster):
+    """The forks played by two Ray actors, one on each node of a cluster joined through
+    ``--address`` (one CPU each: one actor fits on each), score as the run would here."""
+    import ray
+    ray.shutdown()  # leave the session's cluster: run_marl joins it through --address itself
+    assert len(ray_cluster.list_all_nodes()) == 2
+    joined = _run_rollout(tmp_path, "cluster", "--workers", "2", "--address", ray_cluster.address)
     here = _run_rollout(tmp_path, "here")
-    ray = _run_rollout(tmp_path, "ray", "--workers", "2")
-    assert (ray["test_mAP"], ray["final_val_mAP"]) == (here["test_mAP"], here["final_val_mAP"])
-
-
-def test_a_two_node_cluster_joined_through_address_plays_the_forks(tmp_path, monkeypatch):
-    """Two Ray nodes of one CPU each (one actor fits on each), on the loopback address only."""
-    ray = pytest.importorskip("ray")
-    import ray._private.ray_constants as ray_constants
-    if ray.is_initialized():  # the shared local instance (``local_ray``): run_marl would join it
-        ray.shutdown()
-    from ray.cluster_utils import Cluster
-    # Ray rewrites 127.0.0.1 in an address to the machine's own IP, where a head bound to
-    # the loopback does not answer, unless it is told that this is a one-machine cluster
-    monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
-    loopback = {"num_cpus": 1, "node_ip_address": "127.0.0.1"}
-    cluster = Cluster(initialize_head=True, head_node_args=loopback)
-    try:
-        cluster.add_node(**loopback)
-        cluster.wait_for_nodes()
-        assert len(cluster.list_all_nodes()) == 2
-        joined = _run_rollout(tmp_path, "cluster", "--workers", "2", "--address", cluster.address)
-    finally:
-        cluster.shutdown()
-    assert joined["final_val_mAP"] == _run_rollout(tmp_path, "here")["final_val_mAP"]
+    assert (joined["test_mAP"], joined["final_val_mAP"]) == (here["test_mAP"],
+                                                             here["final_val_mAP"])
 
 
 def test_workers_are_refused_for_a_controller_that_does_not_search(tmp_path, capsys):
