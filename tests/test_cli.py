@@ -118,6 +118,8 @@ def _errors(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "benchmarks.headroom": (["--task-set", "nope", "--out", str(tmp / "h.md")], "nope"),
         "benchmarks.budgets": (["--controllers", "zoo:nope", "--out", str(tmp / "b.md")],
                                "zoo:nope"),
+        "benchmarks.first_decisions": (["--from", str(missing / "s.jsonl"), "--method", "x",
+                                        "--out", str(tmp / "f.md")], str(missing / "s.jsonl")),
         "benchmarks.surrogate": (["train", "--weights", str(missing / "w.pt"), "--out",
                                   str(tmp / "s")], "surrogate weights"),
         "benchmarks.static_recipes": (["--env", "mlic-vco", "--seeds", "1", "--out",
@@ -258,6 +260,7 @@ BAD_COUNTS = [
     ("benchmarks.credit_assignment", [], "--budget", "0"),
     ("benchmarks.algoperf", ["score"], "--seeds", "0"),
     ("benchmarks.algoperf", ["targets"], "--seeds", "-1"),
+    ("benchmarks.first_decisions", [], "--workers", "0"),
     ("benchmarks.zero_shot", [], "--seeds", "two"),
 ]
 

@@ -40,6 +40,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "benchmarks.credit_assignment": (),
     "benchmarks.data_fingerprints": (),
     "benchmarks.dataset": ("collect", "export"),
+    "benchmarks.first_decisions": (),
     "benchmarks.headroom": (),
     "benchmarks.learner_curves": (),
     "benchmarks.machine": (),
