@@ -157,6 +157,10 @@ CALIBRATION_LONG = ("python -m benchmarks.task_sets --task-set digits-long-v0 --
                     "--third-seed-within 1.0 --workers 2 --resume "
                     "--out benchmarks/results/task_sets_digits_long_v0.md")
 CALIBRATION_LONG_V1 = CALIBRATION_LONG.replace("long-v0", "long-v1").replace("long_v0", "long_v1")
+FIRST_DECISIONS = ('python -m benchmarks.first_decisions --from '
+                   'benchmarks/results/runs/protocol-digits-v1.jsonl --method zoo:bc-digits-v1 '
+                   '--targets "heldout 1,heldout 2,heldout 3,heldout 4,mnist" --workers 1 '
+                   '--resume --out benchmarks/results/first_decisions_bc_digits_v1.md')
 SURROGATE_TRAIN = ("python -m benchmarks.surrogate train --algo mat-dqn --episodes 2000 "
                    "--out runs/surrogate-mat-dqn")
 
@@ -231,6 +235,8 @@ CASES: dict[str, Case] = {
     CALIBRATION_LONG_V1: Case("parses", "15 tasks x 11 recipes x 2 seeds, of which 9 tasks "
                                         "carry over from digits-long-v0 (about 1 hour on 2 "
                                         "cores)"),
+    FIRST_DECISIONS: Case("parses", "replays 5 runs of up to 19 epochs (about 2 minutes), and "
+                                    "would rewrite the committed result"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
     "python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007": Case(
         "fails clearly", "needs Pascal VOC 2007 on disk", expect="dataset 'voc' not found"),
@@ -757,6 +763,15 @@ def test_the_long_calibration_command_parses_to_what_it_says(typed, name):
     assert (args.task_set, args.seeds, args.third_seed_within, args.workers, args.resume) == (
         name, 2, 1.0, 2, True)
     assert task_sets.targets_of(args.task_set).best_recipes == 4
+
+
+def test_the_first_decisions_command_parses_to_what_it_says_and_made_its_result():
+    from benchmarks.ranking import first_decisions
+    args = first_decisions.parser().parse_args(argv_of(FIRST_DECISIONS)[1])
+    assert (args.method, args.workers, args.resume, args.out.name) == (
+        "zoo:bc-digits-v1", 1, True, "first_decisions_bc_digits_v1.md")
+    made = (ROOT / RESULTS / args.out.name).read_text()
+    assert "--method zoo:bc-digits-v1" in made and args.store.name in made
 
 
 def test_the_calibration_commands_made_their_results():

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 MEAN_STD = re.compile(r"\d[\d,]*(?:\.\d+)? ± \d[\d,]*(?:\.\d+)?")
 INTERVAL = re.compile(r"[+-]\d+\.\d+ \[[+-]\d+\.\d+, [+-]\d+\.\d+\]")
-CITED = re.compile(r"benchmarks/results/([\w./-]+\.(?:md|csv|json))")
+CITED = re.compile(r"benchmarks/results/([\w./-]+\.(?:md|csv|json))(?![\w])")  # not .jsonl
 
 
 def _quoting() -> dict[str, str]:
