@@ -182,6 +182,7 @@ def test_every_committed_store_reads_without_error_or_warning(path):
     kinds = {"algoperf-": jsonl.ALGOPERF_CONTROLLERS,
              "algoperf_default": jsonl.ALGOPERF_CONTROLLERS,
              "algoperf_targets": jsonl.ALGOPERF_TARGETS, "default_task": jsonl.HEADROOM,
+             "first_decisions": jsonl.PROTOCOL,
              "headroom": jsonl.HEADROOM, "protocol": jsonl.PROTOCOL, "user_loop": jsonl.USER_LOOP,
              "demonstrations": jsonl.DEMONSTRATIONS, "zero_shot": jsonl.ZERO_SHOT,
              "task_sets": jsonl.TASK_SETS}
