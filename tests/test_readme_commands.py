@@ -235,7 +235,7 @@ CASES: dict[str, Case] = {
     CALIBRATION_LONG_V1: Case("parses", "15 tasks x 11 recipes x 2 seeds, of which 9 tasks "
                                         "carry over from digits-long-v0 (about 1 hour on 2 "
                                         "cores)"),
-    FIRST_DECISIONS: Case("parses", "replays 5 runs of up to 19 epochs (about 2 minutes), and "
+    FIRST_DECISIONS: Case("parses", "replays 5 MNIST runs of 20 epochs (about 2 minutes), and "
                                     "would rewrite the committed result"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
     "python -m training.run_marl --env mlic-voc --data-root ~/data/VOCdevkit/VOC2007": Case(
