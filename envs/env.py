@@ -119,16 +119,19 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
                                 self.config.default_recipe, self.config.catalogue)
         segment, evaluation = self.trainer.train_and_evaluate(recipe, self.steps_per_decision)
         self._decisions += 1
+        probe_start = time.perf_counter()
         effects = probed_effects(self.trainer.runtime, self._decisions, self.budget,
                                  self.config.catalogue, before)
+        probe_s = time.perf_counter() - probe_start if effects else 0.0  # () : no context
         self._status = next_status(before, segment, evaluation, recipe, self.trainer.progress,
                                    self.config.history, effects)
         terms = decision_reward(self.config.reward, before, self._status, len(self.possible_agents))
         truncated = self._decisions >= self.config.max_decisions
         test = self.trainer.evaluate("test") if truncated else None
         eval_s = evaluation.seconds + (test.seconds if test else 0.0)
-        timing = StepTiming(train_s=segment.seconds, eval_s=eval_s,
-                            overhead_s=max(0.0, time.perf_counter() - start - segment.seconds - eval_s))
+        timing = StepTiming(train_s=segment.seconds, eval_s=eval_s, probe_s=probe_s,
+                            overhead_s=max(0.0, time.perf_counter() - start - segment.seconds
+                                           - eval_s - probe_s))
         infos = self._infos(evaluation, segment, terms.as_dict(), timing, test)
         observations = self._observations()
         agents = self.agents

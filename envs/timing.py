@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class StepTiming:
-    """Seconds spent training, evaluating, and in the env's own code (overhead).
+    """Seconds spent training, evaluating, probing the label effects, and in the env's own
+    code (overhead).
 
     Timings are measurements, not part of the trajectory a seed determines, so two
     ``StepTiming`` values always compare equal: seeded-determinism checks (such as
@@ -17,10 +18,13 @@ class StepTiming:
     train_s: float = field(compare=False)
     eval_s: float = field(compare=False)
     overhead_s: float = field(compare=False, default=0.0)
+    probe_s: float = field(compare=False, default=0.0)
+    """The label-effect probe (observation version 2; next to nothing on a decision between
+    two probes, where the last reading is held; 0 without context features)."""
 
     @property
     def total_s(self) -> float:
-        return self.train_s + self.eval_s + self.overhead_s
+        return self.train_s + self.eval_s + self.overhead_s + self.probe_s
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)

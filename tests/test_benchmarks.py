@@ -38,6 +38,10 @@ def test_overhead_writes_a_table(tmp_path):
                    "--max-train-images", "64", "--out", str(out)])
     text = out.read_text()
     assert text.count("mat-dqn, curiosity=") == 3 and "agents total" in text
+    # mlic-digits is version 2: the label probe runs (at its first decision) and is reported
+    probe = [float(row.split("|")[6].split("±")[0]) for row in text.splitlines()
+             if row.startswith("| mat-dqn")]
+    assert "label probe (% of training)" in text and all(p > 0 for p in probe)
 
 
 def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):

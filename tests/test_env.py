@@ -39,6 +39,17 @@ def test_reset_without_seed_continues_the_seed_sequence(tiny_env):
     assert not np.array_equal(first["aug"], second["aug"])
 
 
+@pytest.mark.parametrize("env_id, probes", [("mlic-digits-v1", False), ("mlic-digits-v2", True)])
+def test_the_label_probe_reports_its_seconds_apart(tiny_env, env_id, probes):
+    env = tiny_env(env_id, max_decisions=1)
+    env.reset(seed=0)
+    _, _, _, _, infos = env.step({agent: 0 for agent in env.agents})
+    timing = infos["aug"]["time"]
+    assert (timing.probe_s > 0) == probes and (timing.probe_s == 0) == (not probes)
+    assert timing.total_s == pytest.approx(timing.train_s + timing.eval_s + timing.overhead_s
+                                           + timing.probe_s)
+
+
 def test_step_infos_and_truncation(tiny_env):
     env = tiny_env("mlic-digits", max_decisions=2)
     env.reset(seed=0)
@@ -49,7 +60,7 @@ def test_step_infos_and_truncation(tiny_env):
     assert set(info["metrics"]) >= {"mAP", "CP", "CR", "CF1", "OP", "OR", "OF1", "AP", "loss"}
     assert set(info["reward_terms"]) == {"reward", "map_gain", "stability", "convergence", "penalty"}
     assert info["reward_terms"]["reward"] == pytest.approx(rewards["opt"])
-    assert set(info["time"].as_dict()) == {"train_s", "eval_s", "overhead_s"}
+    assert set(info["time"].as_dict()) == {"train_s", "eval_s", "overhead_s", "probe_s"}
     assert info["time"].train_s > 0 and info["time"].eval_s > 0
     assert info["train"]["steps"] == 2 and "test_metrics" not in info
     assert not any(truncs.values()) and not any(terms.values())
