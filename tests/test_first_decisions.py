@@ -223,3 +223,12 @@ def test_a_file_that_is_not_a_store_is_refused(tmp_path, capsys):
     path.write_text("not json\n")
     err = _error(_argv(path, tmp_path / "fd.md"), capsys)
     assert str(path) in err
+
+
+def test_each_target_has_its_vbs_beside_the_sbs():
+    """digits-v1's committed headroom stores give every held-out target a VBS (MNIST: none)."""
+    from benchmarks.ranking.first_decisions import vbs_cells
+    cells = vbs_cells("digits-v1")
+    assert {"heldout 1", "heldout 2", "heldout 3", "heldout 4"} <= set(cells)
+    assert all("±" in c and "(" in c for c in cells.values())
+    assert vbs_cells("digits-tiny-v0") == {}  # no committed headroom store: no VBS known

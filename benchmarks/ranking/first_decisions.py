@@ -45,6 +45,7 @@ from benchmarks.core.reporting import command_line, write_csv
 from benchmarks.expert.task_sets import warm_up
 from benchmarks.ranking.protocol import RECIPE_PREFIX, Job, run_one
 from benchmarks.ranking.targets import TARGET_KINDS, short_target, target_order, targets
+from benchmarks.ranking.vbs import VBS_STORES, read_vbs
 from benchmarks.ranking.zero_shot import DEFAULT, PANEL_BEST, Run
 from envs.engine.checks import require_file
 from envs.errors import ConfigError, MLICError
@@ -305,8 +306,10 @@ def _seed_diffs(values: Sequence[float]) -> str:
     return ", ".join(f"{v:+.1f}" for v in values)
 
 
-def target_rows(rows: Sequence[Split]) -> list[list[str]]:
-    """One row per target (then one over every run): means over seeds, paired differences."""
+def target_rows(rows: Sequence[Split], vbs: Mapping[str, str] | None = None
+                ) -> list[list[str]]:
+    """One row per target (then one over every run): means over seeds, paired differences;
+    ``vbs``: each target's VBS cell, by short name ("—" where none is known)."""
     groups = {label: [s for s in rows if s.target == label]
               for label in dict.fromkeys(s.target for s in rows)}
     if len(groups) > 1:
@@ -318,7 +321,8 @@ def target_rows(rows: Sequence[Split]) -> list[list[str]]:
             [s.method_mAP for s in group], [s.held_mAP for s in group],
             [s.sbs_mAP for s in group], [s.gain for s in group],
             [s.first_gain for s in group], later)),
-            f"{sum(v > 0 for v in later)}/{len(later)}"])
+            f"{sum(v > 0 for v in later)}/{len(later)}",
+            (vbs or {}).get(short_target(label), "—")])
     return out
 
 
@@ -333,7 +337,15 @@ def csv_rows(rows: Sequence[Split]) -> list[dict[str, Any]]:
             for s in rows]
 
 
-def report(rows: Sequence[Split], config: FirstDecisionsConfig, replayed: int) -> str:
+def vbs_cells(task_set: str | None) -> dict[str, str]:
+    """Each target's VBS (its best static recipe in hindsight, from the task set's committed
+    headroom stores, ``benchmarks.ranking.vbs``) as a table cell: mean ± std and the recipe."""
+    scores, which = read_vbs(VBS_STORES.get(task_set or "", ()))
+    return {t: f"{mean_std(list(runs.values()))} ({which[t]})" for t, runs in scores.items()}
+
+
+def report(rows: Sequence[Split], config: FirstDecisionsConfig, replayed: int,
+           vbs: Mapping[str, str] | None = None) -> str:
     held = sum(s.source == ITSELF for s in rows)
     stored = sum(s.source.startswith(STORED) for s in rows)
     details = [f"input: {config.store} ({len(rows)} runs of {config.method!r} on "
@@ -359,7 +371,8 @@ def report(rows: Sequence[Split], config: FirstDecisionsConfig, replayed: int) -
               "differences):\n\n"
             + markdown_table(["target", "runs", "method", "first recipe held", "SBS",
                               "gain over SBS", "first decision", "later switches",
-                              "switches ahead"], target_rows(rows))
+                              "switches ahead", "VBS (best static, hindsight)"],
+                             target_rows(rows, vbs))
             + "\n\n" + summary
             + "\n\nEvery run (later decisions that differ from the first, of all later ones):"
               "\n\n"
@@ -377,7 +390,8 @@ def first_decisions(config: FirstDecisionsConfig) -> Path:
     replays, played = replay(p, config, settings) if p.jobs else ({}, 0)
     rows = splits(p, replays)
     write_csv(config.out.with_suffix(".csv"), csv_rows(rows))
-    return write_result(config.out, report(rows, config, played))
+    vbs = vbs_cells(settings.get("task_set"))
+    return write_result(config.out, report(rows, config, played, vbs))
 
 
 # ------------------------------------------------------------------ CLI
