@@ -233,8 +233,8 @@ CASES: dict[str, Case] = {
     CALIBRATION_LONG: Case("parses", "15 tasks x 11 recipes x 2 seeds of up to 100,000 "
                                      "image-epochs each (about 2 hours on 2 cores)"),
     CALIBRATION_LONG_V1: Case("parses", "15 tasks x 11 recipes x 2 seeds, of which 9 tasks "
-                                        "carry over from digits-long-v0 (about 1 hour on 2 "
-                                        "cores)"),
+                                        "carry over from digits-long-v0 (about 40 minutes on "
+                                        "2 cores)"),
     FIRST_DECISIONS: Case("parses", "replays 5 MNIST runs of 20 epochs (about 2 minutes), and "
                                     "would rewrite the committed result"),
     "python -m training.run_marl --env mlic-digits": Case("run"),
