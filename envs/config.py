@@ -38,6 +38,10 @@ class EnvConfig:
     max_train_images: int | None = None
     """Use only this many training images (a fixed subset), e.g. for tests: an int in
     [1, inf), or ``None`` for all."""
+    max_eval_images: int | None = None
+    """Evaluate on only this many val and this many test images (fixed subsets), e.g. for
+    smoke tests: an int in [1, inf), or ``None`` for all. Its mAPs are not comparable with
+    full-split ones."""
     max_decisions: int = 25
     """Decisions per episode, an int in [1, inf); the episode is truncated after the last one."""
     steps_per_decision: int | None = None
@@ -137,7 +141,7 @@ class EnvConfig:
     def _check_plain_fields(self) -> None:
         """The fields that are plain values: types and the ranges their docstrings state."""
         require_str("dataset", self.dataset)
-        for name in ("image_size", "max_train_images", "steps_per_decision"):
+        for name in ("image_size", "max_train_images", "max_eval_images", "steps_per_decision"):
             value = getattr(self, name)
             if value is not None:
                 require_positive_int(name, value)

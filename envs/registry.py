@@ -259,5 +259,6 @@ def make(env_id: str | Task, **overrides: Any) -> MLICTrainingEnv:
     data = load_splits(config.dataset, data_root=config.data_root, image_size=config.image_size,
                        download=config.download, cache_dir=config.cache_dir,
                        max_train_images=config.max_train_images,
+                       max_eval_images=config.max_eval_images,
                        on_bad_image=config.on_bad_image, digits_config=config.generator)
     return MLICTrainingEnv(config, data, env_id=env_id)

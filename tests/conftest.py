@@ -46,6 +46,7 @@ class TinySettings:
 
     image_size: int = 16
     max_train_images: int = 48
+    max_eval_images: int = 48
     max_decisions: int = 3
     steps_per_decision: int = 2
     batch_size: int = 16

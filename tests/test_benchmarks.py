@@ -44,6 +44,8 @@ def test_overhead_writes_a_table(tmp_path):
     assert "label probe (% of training)" in text and all(p > 0 for p in probe)
 
 
+# slow: 16 tasks x 11 recipes x 2 seeds of tiny runs (about 10 s)
+@pytest.mark.slow
 def test_task_set_calibration_quick_writes_its_table_and_verdicts(tmp_path):
     from benchmarks.expert import task_sets
     out = task_sets.main(["--quick", "--seeds", "2", "--workers", "1", "--no-progress",

@@ -240,6 +240,9 @@ def test_peers_says_pbt_was_skipped_without_ray(tmp_path, monkeypatch):
     assert [r["method"] for r in _csv(tmp_path / "peers.csv")] == ["static"]
 
 
+# slow: a Tune PBT trial per population member; the Ray tests of meta-training and the
+# rollout expert stay in the fast suite
+@pytest.mark.slow
 def test_peers_pbt_runs_through_ray_tune(tmp_path, ray_cluster):
     pytest.importorskip("ray.tune", reason=RAY)
     path = peers.main(TINY + ["--budget-epochs", "4", "--population", "2", "--interval", "1",

@@ -157,6 +157,7 @@ SPECS: dict[type, dict[str, Field]] = {
     envs.EnvConfig: {
         "dataset": Field(st.sampled_from(["digits", "voc"]), instance(str)), "data_root": PATH,
         "image_size": optional(integer(1)), "max_train_images": optional(integer(1)),
+        "max_eval_images": optional(integer(1)),
         "max_decisions": integer(1), "steps_per_decision": optional(integer(1)),
         "epochs_per_decision": integer(1), "batch_size": integer(1),
         "agents": Field(st.sampled_from([("aug",), ["opt", "loss"], envs.COMPONENTS]),

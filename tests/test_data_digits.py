@@ -140,6 +140,25 @@ def test_load_dataset_caches_digits(data_cache: Path) -> None:
     assert len(splits.train) == 50 and len(splits.val) == 30 and splits.train.image_size == 32
 
 
+def test_max_eval_images_keeps_fixed_nested_subsets_of_val_and_test(data_cache: Path) -> None:
+    full = load_splits("digits", cache_dir=data_cache, digits_config=SMALL)
+    small, large = (load_splits("digits", cache_dir=data_cache, digits_config=SMALL,
+                                max_eval_images=n) for n in (7, 20))
+    assert torch.equal(small.train.images, full.train.images)  # train is untouched
+    for part in ("val", "test"):
+        a, b, whole = (getattr(s, part) for s in (small, large, full))
+        assert (len(a), len(b)) == (7, 20)
+        rows = {tuple(r) for r in b.images.flatten(1).tolist()}
+        assert all(tuple(r) in rows for r in a.images.flatten(1).tolist())  # a subset of b
+        assert torch.equal(a.images, load_splits("digits", cache_dir=data_cache, digits_config=SMALL,
+                                                 max_eval_images=7).__getattribute__(part).images)
+    # a cap above the split's size keeps it whole; zero is refused, naming the setting
+    assert len(load_splits("digits", cache_dir=data_cache, digits_config=SMALL,
+                           max_eval_images=10_000).val) == len(full.val)
+    with pytest.raises(ConfigError, match="max_eval_images must be a positive int, got 0"):
+        load_splits("digits", cache_dir=data_cache, digits_config=SMALL, max_eval_images=0)
+
+
 @pytest.mark.parametrize("change", [
     {"n_train": 0}, {"image_size": 8}, {"digits_per_image": (3, 2)}, {"digit_size": (20, 40)},
     {"partner_prob": 1.5}, {"source_fractions": (0.5, 0.5, 0.5)}, {"zipf_exponent": -1.0},

@@ -29,7 +29,8 @@ from training.run_marl import main
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN_FLAGS = ["--max-decisions", "6", "--steps-per-decision", "2", "--image-size", "16",
-             "--max-train-images", "48", "--batch-size", "16", "--no-progress", "--seed", "3"]
+             "--max-train-images", "48", "--max-eval-images", "48", "--batch-size", "16",
+             "--no-progress", "--seed", "3"]
 WAIT_S = 240.0
 
 
@@ -136,12 +137,11 @@ def _finish(proc: subprocess.Popen, logs: Path) -> tuple[int, str]:
     return code, (logs / "stderr").read_text(errors="replace")
 
 
-@pytest.fixture(scope="module")
-def signal_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """An uninterrupted run, runs stopped by SIGINT / SIGTERM and their resumes, one abort.
+def _signal_runs(tmp_path_factory: pytest.TempPathFactory, names: tuple[str, ...]) -> dict:
+    """The runs ``names`` (of straight, SIGINT, SIGTERM, abort) and the stopped ones' resumes.
 
-    The four runs start at once and each resume as soon as its run has stopped, so the
-    processes overlap (they are independent; the digits cache is decoded beforehand).
+    The runs start at once and each resume as soon as its run has stopped, so the processes
+    overlap (they are independent; the digits cache is decoded beforehand).
     """
     base = tmp_path_factory.mktemp("signals")
     cache = base / "cache"
@@ -149,7 +149,6 @@ def signal_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
     env = {**os.environ, "MLIC_CACHE_DIR": str(cache), "OMP_NUM_THREADS": "1",
            "PYTHONUNBUFFERED": "1"}
     env.pop("MLIC_DATA_ROOT", None)
-    names = ("straight", "SIGINT", "SIGTERM", "abort")
     procs = {n: _start(_run_cmd(base / n), env, base / "logs" / n) for n in names}
     resumes: dict[str, subprocess.Popen] = {}
     try:
@@ -161,35 +160,63 @@ def signal_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 proc.wait()
 
 
+@pytest.fixture(scope="module")
+def signal_runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """An uninterrupted run, a run stopped by SIGINT and its resume, and one abort."""
+    return _signal_runs(tmp_path_factory, ("straight", "SIGINT", "abort"))
+
+
+@pytest.fixture(scope="module")
+def sigterm_runs(tmp_path_factory: pytest.TempPathFactory, signal_runs: dict) -> dict:
+    """A run stopped by SIGTERM and its resume (the slow tests'), and ``signal_runs``' straight
+    run to compare with."""
+    runs = _signal_runs(tmp_path_factory, ("SIGTERM",))
+    return {**runs, "straight": signal_runs["straight"], "straight_base": signal_runs["base"]}
+
+
+SIGNALS = {"SIGINT": ("signal_runs", signal.SIGINT, []),
+           "SIGTERM": ("sigterm_runs", signal.SIGTERM, [pytest.mark.slow])}
+"""Each stopping signal's fixture, number and marks: SIGTERM takes the same path as SIGINT
+(``training.core.signals``), so its runs are behind the ``slow`` marker."""
+
+
+def _signal_params() -> list:
+    return [pytest.param(name, marks=marks, id=name) for name, (_, _, marks) in SIGNALS.items()]
+
+
 def _drive_signal_runs(base: Path, env: dict[str, str], procs: dict[str, subprocess.Popen],
                        resumes: dict[str, subprocess.Popen]) -> dict:
     # SIGINT / SIGTERM once the first decision's line is in steps.jsonl; the abort run gets
     # a second signal while it is stopping, once its first checkpoint exists
+    stopping = [name for name in SIGNALS if name in procs]
     _signal_when({
-        "SIGINT": (procs["SIGINT"], base / "SIGINT", _first_line_logged, [signal.SIGINT]),
-        "SIGTERM": (procs["SIGTERM"], base / "SIGTERM", _first_line_logged, [signal.SIGTERM]),
-        "abort": (procs["abort"], base / "abort", _first_checkpoint_written,
-                  [signal.SIGINT, signal.SIGTERM])})
+        **{name: (procs[name], base / name, _first_line_logged, [SIGNALS[name][1]])
+           for name in stopping},
+        **({"abort": (procs["abort"], base / "abort", _first_checkpoint_written,
+                      [signal.SIGINT, signal.SIGTERM])} if "abort" in procs else {})})
     stopped: dict[str, dict] = {}
-    for name in ("SIGINT", "SIGTERM"):  # each resume starts as soon as its run has stopped
+    for name in stopping:  # each resume starts as soon as its run has stopped
         code, err = _finish(procs[name], base / "logs" / name)
         stopped[name] = {"code": code, "err": err, "steps": read_steps(base / name),
                          "summary_written": (base / name / "summary.json").exists(),
                          "checkpoint": load_checkpoint(base / name / "checkpoint.pt")}
         resumes[name] = _start(_run_cmd(base / name, "--resume"), env,
                                base / "logs" / f"{name}-resume")
-    others = {n: _finish(procs[n], base / "logs" / n) for n in ("straight", "abort")}
+    others = {n: _finish(procs[n], base / "logs" / n) for n in ("straight", "abort") if n in procs}
     for name, proc in resumes.items():
         stopped[name]["resume"] = _finish(proc, base / "logs" / f"{name}-resume")
     return {"base": base, **others, **stopped}
 
 
-@pytest.mark.parametrize("name, code", [("SIGINT", 130), ("SIGTERM", 143)],
-                         ids=["SIGINT", "SIGTERM"])
-def test_signal_stops_with_checkpoint_and_exit_code(signal_runs: dict, name: str,
-                                                    code: int) -> None:
-    run = signal_runs[name]
-    assert run["code"] == code, run["err"]
+def _runs_of(request: pytest.FixtureRequest, name: str) -> dict:
+    return request.getfixturevalue(SIGNALS[name][0])
+
+
+@pytest.mark.parametrize("name", _signal_params())
+def test_signal_stops_with_checkpoint_and_exit_code(request: pytest.FixtureRequest,
+                                                    name: str) -> None:
+    run = _runs_of(request, name)[name]
+    assert run["code"] == 128 + SIGNALS[name][1], run["err"]
     err = run["err"]
     assert f"{name} received" in err and "--resume" in err and "Traceback" not in err
     decisions = run["checkpoint"]["driver"]["step"]
@@ -202,17 +229,19 @@ def _strip(step: dict) -> dict:
     return {k: v for k, v in step.items() if k not in ("time", "agent")}  # wall-clock times
 
 
-@pytest.mark.parametrize("name", ["SIGINT", "SIGTERM"])
-def test_resume_after_signal_matches_uninterrupted_run(signal_runs: dict, name: str) -> None:
-    assert signal_runs["straight"][0] == 0, signal_runs["straight"][1]
-    code, err = signal_runs[name]["resume"]
+@pytest.mark.parametrize("name", _signal_params())
+def test_resume_after_signal_matches_uninterrupted_run(request: pytest.FixtureRequest,
+                                                       name: str) -> None:
+    runs = _runs_of(request, name)
+    assert runs["straight"][0] == 0, runs["straight"][1]
+    code, err = runs[name]["resume"]
     assert code == 0, err
-    base = signal_runs["base"]
-    straight = json.loads((base / "straight" / "summary.json").read_text())
-    resumed = json.loads((base / name / "summary.json").read_text())
+    straight_base = runs.get("straight_base", runs["base"])
+    straight = json.loads((straight_base / "straight" / "summary.json").read_text())
+    resumed = json.loads((runs["base"] / name / "summary.json").read_text())
     for key in ("test_mAP", "best_val_mAP", "final_val_mAP", "decisions", "test_per_episode"):
         assert resumed[key] == straight[key], key
-    a, b = read_steps(base / "straight"), read_steps(base / name)
+    a, b = read_steps(straight_base / "straight"), read_steps(runs["base"] / name)
     assert len(a) == len(b) == 6
     assert [s["actions"] for s in a] == [s["actions"] for s in b]
     assert [s["reward"] for s in a] == [s["reward"] for s in b]

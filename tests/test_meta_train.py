@@ -99,6 +99,9 @@ def test_resume_refuses_changed_settings(tmp_path):
         MetaTrainer(config(tmp_path, algo="bandit", episodes=2), resume=True)
 
 
+# slow: the fast suite's Ray test is the README's rollout expert on two workers, which uses
+# the same pool (training.meta.workers.RayPool)
+@pytest.mark.slow
 def test_two_ray_workers_give_the_in_process_result(tmp_path, ray_cluster):
     cfg = config(tmp_path, "ray", workers=2, episodes=4, eval_every=2)
     ray_summary = MetaTrainer(cfg).run()
@@ -110,6 +113,8 @@ def test_two_ray_workers_give_the_in_process_result(tmp_path, ray_cluster):
     assert [e["worker"] for e in ray_episodes] == [0, 1, 0, 1]
 
 
+# slow: a 20-decision episode per actor, so the kill lands mid-episode
+@pytest.mark.slow
 def test_a_killed_worker_costs_only_its_episode(tmp_path, ray_cluster):
     ts = envs.task_set(TINY_SET)
     spec = ControllerSpec("bandit", {})
@@ -171,6 +176,8 @@ def test_unreachable_address_fails_fast_with_a_fix(tmp_path):
     assert time.perf_counter() - start < 15
 
 
+# slow: Ray up in this process (about 5 s to start) for one refusal
+@pytest.mark.slow
 def test_an_address_is_refused_while_ray_is_up_in_the_process(ray_cluster):
     """The pool would otherwise join the instance that is up, not the cluster it was given."""
     import socket

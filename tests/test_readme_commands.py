@@ -512,21 +512,18 @@ def test_static_recipe_by_action_names(shell):
     assert {tuple(s["config"].values()) for s in steps} == {("crop", "adamw", "cosine", "asl")}
 
 
-def test_rollout_expert_counts_its_compute(shell):
-    assert run_as_typed(ROLLOUT) == 0
-    summary = _summary("runs/mlic-digits-rollout-s0")
-    assert summary["algo"] == "rollout" and summary["decisions"] == TINY.max_decisions
-    steps = read_steps(Path("runs/mlic-digits-rollout-s0"))
+def test_rollout_expert_counts_its_compute_and_on_two_ray_workers_gives_the_same_result(
+        shell, ray_cluster):
+    assert run_as_typed(ROLLOUT + " --out runs/here") == 0
+    here = _summary("runs/here")
+    assert here["algo"] == "rollout" and here["decisions"] == TINY.max_decisions
+    steps = read_steps(Path("runs/here"))
     # 7 candidates (the incumbent and 6 changes), each held from its decision to the end
     segments = 7 * sum(range(1, TINY.max_decisions + 1))
     assert steps[-1]["agent"]["search/segments"] == segments
     assert steps[-1]["agent"]["search/episodes_of_compute"] == segments / TINY.max_decisions
-
-
-def test_rollout_expert_on_two_ray_workers_gives_the_in_process_result(shell, ray_cluster):
-    assert run_as_typed(ROLLOUT + " --out runs/here") == 0
     assert run_as_typed(ROLLOUT + " --workers 2") == 0  # on the session's cluster, which is up
-    ray, here = _summary("runs/mlic-digits-rollout-s0"), _summary("runs/here")
+    ray = _summary("runs/mlic-digits-rollout-s0")
     assert ray["decisions"] == TINY.max_decisions
     assert (ray["test_mAP"], ray["final_val_mAP"]) == (here["test_mAP"], here["final_val_mAP"])
 

@@ -113,6 +113,9 @@ def _run_rollout(tmp_path, name: str, *extra: str) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
+# slow: the README's rollout-on-Ray test runs the same forks on the session's cluster;
+# this one adds joining it through --address
+@pytest.mark.slow
 def test_ray_workers_on_a_two_node_cluster_give_the_in_process_result(tmp_path, ray_cluster):
     """The forks played by two Ray actors, one on each node of a cluster joined through
     ``--address`` (one CPU each: one actor fits on each), score as the run would here."""

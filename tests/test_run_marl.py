@@ -32,8 +32,18 @@ def test_every_registered_algorithm_is_run_below():
                                      "static", "rollout", "selector"}
 
 
-@pytest.mark.parametrize("algo", agents.ALGORITHMS)
-@pytest.mark.parametrize("curiosity", ["none", "icm", "rnd"])
+CURIOSITIES = ("none", "icm", "rnd")
+
+
+def _algorithm_curiosity_pairs() -> list:
+    """Every algorithm with every curiosity; the fast suite runs each algorithm once, the
+    curiosities taking turns (each met by 2 or 3 algorithms), the rest is ``slow``."""
+    return [pytest.param(algo, curiosity, marks=[] if j == i % len(CURIOSITIES)
+                         else [pytest.mark.slow])
+            for i, algo in enumerate(agents.ALGORITHMS) for j, curiosity in enumerate(CURIOSITIES)]
+
+
+@pytest.mark.parametrize("algo, curiosity", _algorithm_curiosity_pairs())
 def test_every_algorithm_with_and_without_curiosity(tmp_path, algo, curiosity):
     out = tmp_path / "run"
     code = main(TINY_FLAGS + ["--algo", algo, "--curiosity", curiosity, "--out", str(out),

@@ -57,7 +57,7 @@ RUN_FLAG_GROUPS: dict[str, tuple[str, ...]] = {
 """The help's groups of ``RunConfig``'s flags (each field in one; a new one lands in "run")."""
 ENV_FLAG_GROUPS: dict[str, tuple[str, ...]] = {
     "env overrides: data": ("data_root", "download", "image_size", "max_train_images",
-                            "on_bad_image"),
+                            "max_eval_images", "on_bad_image"),
     "env overrides: model and training": ("backbone", "weights_path", "device", "amp",
                                           "batch_size", "schedule_free_eval"),
     "env overrides: budget": ("max_decisions", "steps_per_decision"),
@@ -73,7 +73,7 @@ METAVARS = {
     "reward": "{" + ",".join(REWARDS) + "}", "setting": "{" + ",".join(SETTINGS) + "}",
     "episodes": "N", "seed": "N", "out": "DIR", "load_agents": "DIR|zoo:NAME", "workers": "N",
     "address": "auto|HOST:PORT", "data_root": "DIR", "image_size": "PX", "max_train_images": "N",
-    "max_decisions": "N", "steps_per_decision": "N", "batch_size": "N", "device": "DEVICE",
+    "max_eval_images": "N", "max_decisions": "N", "steps_per_decision": "N", "batch_size": "N", "device": "DEVICE",
     "backbone": "NAME", "weights_path": "PATH", "agents": "AGENT[,AGENT...]", "beta": "BETA"}
 """How the help names each flag's value."""
 EXAMPLE = """\

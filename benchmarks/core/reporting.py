@@ -112,7 +112,8 @@ def reach_epoch(curve: Sequence[float], target: float) -> int | None:
 
 QUICK_OVERRIDES: dict[str, int] = {"image_size": 16, "max_train_images": 256}
 """Env overrides of ``--quick`` (each sweep adds its own budget)."""
-SWEEP_ENV_FLAGS: tuple[str, ...] = ("image_size", "max_train_images", "steps_per_decision",
+SWEEP_ENV_FLAGS: tuple[str, ...] = ("image_size", "max_train_images", "max_eval_images",
+                                     "steps_per_decision",
                                      "batch_size", "data_root", "observation",
                                      "schedule_free_eval")
 """The ``envs.EnvConfig`` fields a sweep may override from the command line. Only plain fields:

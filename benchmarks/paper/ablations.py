@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-METAVARS = {"data_root": "DIR", "image_size": "PX", "max_train_images": "N",
+METAVARS = {"data_root": "DIR", "image_size": "PX", "max_train_images": "N", "max_eval_images": "N",
             "steps_per_decision": "N", "batch_size": "N", "device": "DEVICE",
             "backbone": "NAME", "weights_path": "PATH"}
 """How the help names the env overrides' values."""

@@ -34,8 +34,8 @@ from envs.errors import ConfigError
 from training.core.saved_settings import controller_env_settings
 from training.core.fields import NESTED_ENV_FLAGS, env_setting, flag, flag_text, flat_settings
 
-ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_decisions",
-             "steps_per_decision", "batch_size", "device", "amp", "backbone", "weights_path",
+ENV_FLAGS = ("agents", "data_root", "download", "image_size", "max_train_images", "max_eval_images",
+             "max_decisions", "steps_per_decision", "batch_size", "device", "amp", "backbone", "weights_path",
              "on_bad_image", "observation", "reward_kind", "catalogue", "context_features",
              "schedule_free_eval")
 """The ``envs.EnvConfig`` settings a run may override, as flags and YAML keys of the same names

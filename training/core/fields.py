@@ -65,12 +65,12 @@ def flat_settings(dotted: Mapping[str, Any]) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in dotted.items()}
 
 
-_INT_FIELDS = ("image_size", "max_train_images", "steps_per_decision")
+_INT_FIELDS = ("image_size", "max_train_images", "max_eval_images", "steps_per_decision")
 """Integer ``EnvConfig`` fields whose default is ``None``."""
 FLAG_TYPES: dict[str, Callable[[str], Any]] = {
     **dict.fromkeys(("episodes", "workers", "seeds", "epochs", "eval_every", "eval_seeds",
                      "dagger_episodes", "neighbours", "threads", "image_size",
-                     "max_train_images", "max_decisions", "steps_per_decision", "batch_size"),
+                     "max_train_images", "max_eval_images", "max_decisions", "steps_per_decision", "batch_size"),
                     positive_int),
     **dict.fromkeys(("seed", "max_tasks", "candidates", "horizon", "dagger_rounds"),
                     non_negative_int),

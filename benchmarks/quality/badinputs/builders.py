@@ -25,11 +25,12 @@ import envs
 from agents import StaticController, load_controller
 from benchmarks.quality import tiny_datasets as fd
 
-TINY: dict[str, Any] = dict(image_size=16, max_train_images=32, max_decisions=2,
-                            steps_per_decision=1, batch_size=16)
+TINY: dict[str, Any] = dict(image_size=16, max_train_images=32, max_eval_images=32,
+                            max_decisions=2, steps_per_decision=1, batch_size=16)
 """Env overrides that build and step a digits env in a fraction of a second."""
-TINY_FLAGS = ["--image-size", "16", "--max-train-images", "32", "--max-decisions", "1",
-              "--steps-per-decision", "1", "--batch-size", "16", "--no-progress"]
+TINY_FLAGS = ["--image-size", "16", "--max-train-images", "32", "--max-eval-images", "32",
+              "--max-decisions", "1", "--steps-per-decision", "1", "--batch-size", "16",
+              "--no-progress"]
 """The same as ``run_marl`` flags (one decision); ``{tiny}`` in a command line."""
 OK_ACTION = {"aug": 0, "opt": 0, "lrs": 0, "loss": 0}
 VOC = "{tmp}/voc/VOCdevkit/VOC2007"

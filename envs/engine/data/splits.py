@@ -8,7 +8,8 @@ Held-out slices are deterministic and independent of any env seed: they come
 from ``numpy.random.default_rng(SPLIT_SEED)`` permutations of the source split's
 images, in its (sorted) order. ``max_train_images`` keeps the first N of a second
 fixed permutation (``SPLIT_SEED + 1``) of the training images, so a smaller cap
-always gives a subset of a larger one. Kept images stay in their original order.
+always gives a subset of a larger one; ``max_eval_images`` does the same to val and to test
+with a third (``SPLIT_SEED + 2``). Kept images stay in their original order.
 """
 from __future__ import annotations
 
@@ -33,7 +34,8 @@ from envs.errors import ConfigError, DatasetFormatError, DatasetNotFoundError
 DATASET_NAMES: tuple[str, ...] = ("coco", "csv", "digits", "mnist", "shapes", "voc")
 """The built-in datasets (``loaders.dataset_names()`` also lists those registered since)."""
 SPLIT_SEED = 20240601
-"""Seed of the fixed permutations behind held-out val slices and ``max_train_images``."""
+"""Seed of the fixed permutations behind held-out val slices, ``max_train_images`` (+1) and
+``max_eval_images`` (+2)."""
 GENERATED: dict[str, GlyphSource] = {"digits": SKLEARN_DIGITS, "mnist": MNIST_5K,
                                      "shapes": SHAPES}
 """The composite-scene datasets (configured by ``digits_config``) and the glyphs they paste."""
@@ -71,7 +73,8 @@ def load_dataset(name: str, split: str, *, data_root: PathLike | None = None,
 
 def load_splits(name: str, *, data_root: PathLike | None = None, image_size: int | None = None,
                 download: bool = False, cache_dir: PathLike | None = None,
-                max_train_images: int | None = None, val_fraction: float = 0.1,
+                max_train_images: int | None = None, max_eval_images: int | None = None,
+                val_fraction: float = 0.1,
                 on_bad_image: str = "error",
                 digits_config: DigitsConfig | None = None) -> DatasetSplits:
     """The train / val / test an environment uses.
@@ -84,7 +87,8 @@ def load_splits(name: str, *, data_root: PathLike | None = None, image_size: int
     * a registered dataset: what its loader's ``load_splits`` returns.
 
     The held-out slices use the fixed :data:`SPLIT_SEED`, never an env seed.
-    ``max_train_images`` keeps a deterministic subset of train.
+    ``max_train_images`` keeps a deterministic subset of train, ``max_eval_images`` one of val
+    and one of test.
     """
     key = canonical_name(name)
     loader = dataset_loader(key)
@@ -95,6 +99,11 @@ def load_splits(name: str, *, data_root: PathLike | None = None, image_size: int
     if max_train_images is not None:
         idx = train_subset_index(len(splits.train), max_train_images)
         splits = DatasetSplits(train=splits.train.subset(idx), val=splits.val, test=splits.test)
+    if max_eval_images is not None:
+        val, test = (part.subset(subset_index(len(part), max_eval_images, "max_eval_images",
+                                              seed=SPLIT_SEED + 2))
+                     for part in (splits.val, splits.test))
+        splits = DatasetSplits(train=splits.train, val=val, test=test)
     return splits
 
 
@@ -163,10 +172,16 @@ def held_out_split(n: int, fraction: float,
 
 def train_subset_index(n: int, max_images: int) -> np.ndarray:
     """Sorted indices of the first ``max_images`` of a fixed permutation of ``range(n)``."""
+    return subset_index(n, max_images, "max_train_images", seed=SPLIT_SEED + 1)
+
+
+def subset_index(n: int, max_images: int, name: str, *, seed: int) -> np.ndarray:
+    """Sorted indices of the first ``max_images`` (all, if fewer) of the permutation of
+    ``range(n)`` drawn with ``seed``; ``name`` is the setting an error names."""
     if isinstance(max_images, bool) or not isinstance(max_images, (int, np.integer)) \
             or max_images < 1:
-        raise ConfigError(f"max_train_images must be a positive int, got {max_images!r}")
-    perm = np.random.default_rng(SPLIT_SEED + 1).permutation(n)
+        raise ConfigError(f"{name} must be a positive int, got {max_images!r}")
+    perm = np.random.default_rng(seed).permutation(n)
     return np.sort(perm[:max_images])
 
 
