@@ -84,6 +84,10 @@ HEADROOM = ("python -m benchmarks.headroom --tasks heldout:1,heldout:2,heldout:3
 HEADROOM_V0 = ("python -m benchmarks.headroom --task-set digits-v0 --tasks heldout:1,heldout:3,"
                "heldout:4,mnist --sbs none+sgd+constant+bce --seeds 3 --workers 2 --out "
                "benchmarks/results/headroom_digits_v0.md")
+HEADROOM_LONG_V1 = ("python -m benchmarks.headroom --task-set digits-long-v1 --tasks heldout:1,"
+                    "heldout:2,heldout:3,heldout:4,heldout:5 --seeds 3 --methods panel,expert "
+                    "--sbs crop+sgd+constant+bce --halving 0:1,1:4 --workers 2 --resume --out "
+                    "benchmarks/results/headroom_long_v1.md")
 HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
                   "heldout:2,heldout:3 --sbs none+sgd+constant+bce --seeds 3 --workers 2 "
                   "--methods panel,expert,vbs-c --out benchmarks/results/headroom_drift.md")
@@ -292,6 +296,8 @@ CASES: dict[str, Case] = {
                                  "the learners' runs/ that the imitate commands make"),
     HEADROOM_DRIFT: Case("parses", "the expert and the VBS-C on 3 drift tasks x 3 seeds (about "
                                    "40 minutes on 2 cores)"),
+    HEADROOM_LONG_V1: Case("parses", "the panel and the cheap expert on 5 long targets x 3 seeds "
+                                     "(about 2 hours on 2 cores without its store)"),
     PROTOCOL_MINE: Case("parses", "25 runs on 5 targets (about 2 minutes), and would rewrite the "
                                   "committed leaderboard; tests/test_protocol.py runs it tiny"),
     PROTOCOL_SB3: Case("parses", "100 PPO training episodes, then 25 runs (about 7 minutes)"),
@@ -665,6 +671,11 @@ def test_benchmark_sweeps_parse_to_what_they_say():
     assert (drift.task_set, drift.methods, drift.out.name) == (
         "digits-drift-v0", ("panel", "expert", "vbs-c"), "headroom_drift.md")
     assert all(t.drift is not None for t in headroom.parse_tasks(drift).values())
+    long = headroom.parse_args(argv_of(HEADROOM_LONG_V1)[1])
+    assert (long.task_set, long.methods, long.halving, long.resume) == (
+        "digits-long-v1", ("panel", "expert"), ((0, 1), (1, 4)), True)
+    assert f"--tasks {','.join(long.tasks)} --methods panel,expert --halving 0:1,1:4 " \
+           f"--out {long.out}`" in long.out.read_text()  # the committed table is its output
 
 
 def test_the_zero_shot_command_names_the_learners_and_the_v1_calibration():
