@@ -40,7 +40,7 @@ import pytest
 
 from agents import zoo
 from benchmarks.paper import ablations, peers
-from benchmarks.expert import headroom
+from benchmarks.expert import budgets, headroom
 from conftest import TINY
 from doc_pages import DOC_PAGES, sections
 from training import imitate, meta_train, publish, run_marl
@@ -88,6 +88,8 @@ HEADROOM_LONG_V1 = ("python -m benchmarks.headroom --task-set digits-long-v1 --t
                     "heldout:2,heldout:3,heldout:4,heldout:5 --seeds 3 --methods panel,expert "
                     "--sbs crop+sgd+constant+bce --halving 0:1,1:4 --workers 2 --resume --out "
                     "benchmarks/results/headroom_long_v1.md")
+BUDGETS = ("python -m benchmarks.budgets --budgets 6,12,25,50 --controllers zoo:recommended "
+           "--seeds 1 --workers 1 --resume --no-progress --out benchmarks/results/budgets.md")
 HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
                   "heldout:2,heldout:3 --sbs none+sgd+constant+bce --seeds 3 --workers 2 "
                   "--methods panel,expert,vbs-c --out benchmarks/results/headroom_drift.md")
@@ -298,6 +300,8 @@ CASES: dict[str, Case] = {
                                    "40 minutes on 2 cores)"),
     HEADROOM_LONG_V1: Case("parses", "the panel and the cheap expert on 5 long targets x 3 seeds "
                                      "(about 2 hours on 2 cores without its store)"),
+    BUDGETS: Case("parses", "7 methods at 4 budgets on the default data (about 25 minutes on "
+                            "one core without its store)"),
     PROTOCOL_MINE: Case("parses", "25 runs on 5 targets (about 2 minutes), and would rewrite the "
                                   "committed leaderboard; tests/test_protocol.py runs it tiny"),
     PROTOCOL_SB3: Case("parses", "100 PPO training episodes, then 25 runs (about 7 minutes)"),
@@ -676,6 +680,9 @@ def test_benchmark_sweeps_parse_to_what_they_say():
         "digits-long-v1", ("panel", "expert"), ((0, 1), (1, 4)), True)
     assert f"--tasks {','.join(long.tasks)} --methods panel,expert --halving 0:1,1:4 " \
            f"--out {long.out}`" in long.out.read_text()  # the committed table is its output
+    sweep = budgets.parser().parse_args(argv_of(BUDGETS)[1])
+    assert (sweep.budgets, sweep.seeds, sweep.resume) == ((6, 12, 25, 50), 1, True)
+    assert f"`{BUDGETS}`" in sweep.out.read_text()  # the committed table is its output
 
 
 def test_the_zero_shot_command_names_the_learners_and_the_v1_calibration():

@@ -181,7 +181,8 @@ def test_a_legacy_store_describes_its_generator_version(tmp_path):
 def test_every_committed_store_reads_without_error_or_warning(path):
     kinds = {"algoperf-": jsonl.ALGOPERF_CONTROLLERS,
              "algoperf_default": jsonl.ALGOPERF_CONTROLLERS,
-             "algoperf_targets": jsonl.ALGOPERF_TARGETS, "default_task": jsonl.HEADROOM,
+             "algoperf_targets": jsonl.ALGOPERF_TARGETS, "budgets": jsonl.BUDGETS,
+             "default_task": jsonl.HEADROOM,
              "first_decisions": jsonl.PROTOCOL,
              "headroom": jsonl.HEADROOM, "protocol": jsonl.PROTOCOL, "user_loop": jsonl.USER_LOOP,
              "demonstrations": jsonl.DEMONSTRATIONS, "zero_shot": jsonl.ZERO_SHOT,

@@ -29,13 +29,19 @@ def mean_band(runs: Sequence[Sequence[float]]) -> tuple[list[int], list[float], 
 
 def plot_curves(path: Path, curves: Mapping[str, Sequence[Sequence[float]]], *, title: str,
                 xlabel: str, ylabel: str, hline: float | None = None,
-                hline_label: str = "") -> Path:
-    """One line per name (mean over its runs, ± std band); ``hline`` draws a reference level."""
+                hline_label: str = "", x_at: Sequence[float] | None = None) -> Path:
+    """One line per name (mean over its runs, ± std band); ``hline`` draws a reference level.
+
+    ``x_at`` places the i-th point of every run at ``x_at[i]`` on a log-2 axis ticked there
+    (e.g. budgets in epochs); by default point i is at x = i + 1.
+    """
     fig, ax = plt.subplots(figsize=(8, 5))
     for name, runs in curves.items():
         xs, means, stds = mean_band(runs)
         if not xs:
             continue
+        if x_at is not None:
+            xs = [x_at[i - 1] for i in xs]
         line, = ax.plot(xs, means, marker="o", markersize=3, label=name)
         ax.fill_between(xs, [m - s for m, s in zip(means, stds)],
                         [m + s for m, s in zip(means, stds)],
@@ -43,6 +49,10 @@ def plot_curves(path: Path, curves: Mapping[str, Sequence[Sequence[float]]], *, 
     if hline is not None:
         ax.axhline(hline, color="black", linestyle="--", linewidth=1, label=hline_label or None)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if x_at is not None:
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(x_at), [f"{x:g}" for x in x_at])
+        ax.minorticks_off()
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return _save(fig, path)

@@ -173,8 +173,8 @@ def report(runs: list[Run], methods: list[str], controllers: list[str], recipes:
     plot = plot_curves(args.out.with_suffix(".png"),
                        {m: [[mean(m, b) for b in args.budgets]] for m in methods},
                        title="test mAP against the budget (make run's data)",
-                       xlabel=f"budget: point i is {', '.join(map(str, args.budgets))} epochs",
-                       ylabel="test mAP")
+                       xlabel="budget (epochs, one decision each)", ylabel="test mAP",
+                       x_at=args.budgets)
     details = [f"task: make run's ({envs.task_sets.DEFAULT_TASK.name}) with B one-epoch "
                f"decisions, B in {', '.join(map(str, args.budgets))}",
                f"{args.workers} runs side by side, 1 torch thread each; controllers frozen, in "
