@@ -54,3 +54,31 @@ def test_bad_input_is_named(tmp_path, capsys, monkeypatch, argv, message):
                        *argv])
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith("error: ") and message in err
+
+
+
+def test_expert_jumps_starts_from_the_default_with_the_given_jumps(tmp_path):
+    """``expert-jumps`` is the demonstrations' expert (``training.imitate demos --jumps``):
+    from the default, trying the ``--jumps`` recipes at every decision; the report gives it
+    its own column, compute, headroom and schedule."""
+    jumps = ("none+sgd+constant+bce", "crop+sgd+constant+bce")
+    config = headroom.HeadroomConfig(tasks=("train:1",), seeds=1, jumps=jumps, quick=True,
+                                     methods=("panel", "expert", "expert-jumps", "vbs-c"),
+                                     halving=((0, 1), (1, 0)), out=tmp_path / "jumps.md")
+    assert headroom.expert_starts(config) == [(headroom.DEFAULT_RECIPE, ()),
+                                              (headroom.DEFAULT_RECIPE, jumps)]
+    options = headroom._expert_options(config, headroom.DEFAULT_RECIPE, jumps)
+    assert options["choices"] == headroom.recipe_of(headroom.DEFAULT_RECIPE).as_dict()
+    assert options["jumps"] == tuple(headroom.recipe_of(j).as_dict() for j in jumps)
+    headroom.check_experts(config, headroom.parse_tasks(config))  # playable on the task
+
+    recipes = list(headroom.QUICK)
+    runs = [headroom.Run("train:1", f"panel:{r}", 0, 1.0, 1.0 + i, 1.0)
+            for i, r in enumerate(recipes)]
+    runs += [headroom.Run("train:1", m, 0, 1.0, mAP, 5.0, choices=["crop+sgd+constant+bce"] * 3)
+             for m, mAP in (("expert", 2.0), ("expert-jumps", 4.5), ("vbs-c", 3.0))]
+    text = headroom.report(config, headroom.parse_tasks(config), runs, recipes[0],
+                           recipes).read_text()
+    assert "| expert | expert-jumps |" in text and "headroom: expert-jumps − VBS-C" in text
+    assert "expert with jumps (seed 0): crop+sgd+constant+bce ×3" in text
+    assert "headroom (expert-jumps − VBS-C) +1.5 on average" in text

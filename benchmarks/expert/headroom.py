@@ -18,6 +18,9 @@ In algorithm-selection terms (ASlib), per task and seed, test mAP of:
   the default on val at the same seed (with ``--halving``: when its last rung runs to the
   end);
 * ``expert-sbs``: the expert from the SBS, with the default and ``--jump`` recipes as jumps;
+* ``expert-jumps``: the expert from the default with the ``--jumps`` recipes as jumps, the
+  expert that records demonstrations (``training.imitate demos --jumps``; opt-in:
+  ``--methods``);
 * ``vbs-c``: the best on val of a seeded random sample of whole-budget static recipes, as
   many as the expert's compute in episodes (``benchmarks.expert.search.random_search``): the
   per-task best static recipe at the expert's compute;
@@ -64,10 +67,10 @@ from training.core.callbacks import Recorder
 from training.core.episode import Callback, StepContext, run_episode
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "headroom.md"
-METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe", "pbt")
+METHODS = ("panel", "expert", "expert-sbs", "expert-jumps", "vbs-c", "tpe", "pbt")
 DEFAULT_METHODS = ("panel", "expert", "expert-sbs", "vbs-c", "tpe")
 DEFAULT_RECIPE = next(iter(RECIPES))
-EXPERTS = ("expert", "expert-sbs")
+EXPERTS = ("expert", "expert-sbs", "expert-jumps")
 NO_TRAIN_TASK = ("no train task in --tasks, so the SBS cannot be chosen: add train tasks or "
                  "pass --sbs RECIPE (e.g. from the task set's calibration, "
                  "benchmarks/results/task_sets*.md)")
@@ -93,7 +96,8 @@ class HeadroomConfig:
     """The expert's successive-halving rungs (``agents.rollout.RolloutConfig.halving``);
     empty: every candidate held for ``horizon``."""
     jumps: tuple[str, ...] = ("crop+adamw+cosine+asl",)
-    """Recipes the expert from the SBS also tries at every decision (the default too)."""
+    """Recipes the expert from the SBS also tries at every decision (the default too), and
+    those the expert from the default tries in ``expert-jumps``."""
     sbs: str = ""
     """The SBS recipe; empty: the panel recipe best over the run's train tasks."""
     methods: tuple[str, ...] = DEFAULT_METHODS
@@ -242,12 +246,13 @@ def _expert_options(config: HeadroomConfig, start: str, jumps: Sequence[str]
 
 
 def expert_starts(config: HeadroomConfig) -> list[tuple[str, tuple[str, ...]]]:
-    """The expert variants' (start recipe, jumps): from the default, and from the SBS
+    """The expert variants' (start recipe, jumps): from the default, from the SBS
     (``--sbs``, or the default standing in for the panel's choice, known only after the
-    panel has run)."""
+    panel has run) and from the default with ``--jumps``."""
     return ([(DEFAULT_RECIPE, ())] if "expert" in config.methods else []) + (
         [(config.sbs or DEFAULT_RECIPE, (DEFAULT_RECIPE, *config.jumps))]
-        if "expert-sbs" in config.methods else [])
+        if "expert-sbs" in config.methods else []) + (
+        [(DEFAULT_RECIPE, config.jumps)] if "expert-jumps" in config.methods else [])
 
 
 def check_experts(config: HeadroomConfig, tasks: Mapping[str, envs.Task | str]) -> None:
@@ -300,6 +305,9 @@ def sweep(config: HeadroomConfig) -> Path:
              for s in seeds]
     first += [Job(label, t, "expert", s, options=_expert_options(config, DEFAULT_RECIPE, ()))
               for label, t in tasks.items() for s in seeds if "expert" in config.methods]
+    first += [Job(label, t, "expert-jumps", s,
+                  options=_expert_options(config, DEFAULT_RECIPE, config.jumps))
+              for label, t in tasks.items() for s in seeds if "expert-jumps" in config.methods]
     runs = play(first, "panel, expert")
     sbs = config.sbs or single_best(runs, recipes)
     # 2. at the expert's compute, and the expert from the SBS
@@ -347,7 +355,7 @@ def task_rows(tasks: Mapping[str, Any], runs: Sequence[Run], sbs: str, recipes: 
         panel = {r: _by(runs, label, f"panel:{r}") for r in recipes}
         vbs8 = max(recipes, key=lambda r: statistics.fmean(x.test_mAP for x in panel[r].values()))
         methods = {"default": panel[DEFAULT_RECIPE], "SBS": panel[sbs], "VBS-8": panel[vbs8]}
-        for m in ("vbs-c", "tpe", "pbt", "expert", "expert-sbs"):
+        for m in ("vbs-c", "tpe", "pbt", *EXPERTS):
             if _by(runs, label, m):
                 methods[m] = _by(runs, label, m)
         row: dict[str, Any] = {"label": label, "task": getattr(target, "name", target),
@@ -386,12 +394,12 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
                      title=f"{config.task_set}: test mAP per method, mean over {len(rows)} tasks",
                      ylabel="test mAP (task means)")
     lines = [_summary_line(rows, averages),
-             *expert_lines(rows, {"expert": DEFAULT_RECIPE, "expert-sbs": sbs})]
-    lines += [f"{row['label']}: expert (seed 0): {schedule(row['methods']['expert'][0].choices)}"
-              for row in rows if 0 in row["methods"].get("expert", {})]
-    lines += [f"{row['label']}: expert from the SBS (seed 0): "
-              f"{schedule(row['methods']['expert-sbs'][0].choices)}"
-              for row in rows if 0 in row["methods"].get("expert-sbs", {})]
+             *expert_lines(rows, {"expert": DEFAULT_RECIPE, "expert-sbs": sbs,
+                                  "expert-jumps": DEFAULT_RECIPE})]
+    said = {"expert": "expert", "expert-sbs": "expert from the SBS",
+            "expert-jumps": "expert with jumps"}
+    lines += [f"{row['label']}: {said[m]} (seed 0): {schedule(row['methods'][m][0].choices)}"
+              for m in EXPERTS for row in rows if 0 in row["methods"].get(m, {})]
     details = [f"tasks: {', '.join(tasks)} of {config.task_set} (labels: split:index, 1-based; "
                "mnist: mlic-mnist-v0 at task size; default: the full mlic-digits-v1 task, make "
                "run's)",
@@ -403,7 +411,8 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
                   if config.halving else
                   f"{'to the end' if config.horizon == 0 else f'{config.horizon} segments'}")
                + ", "
-               f"hold; expert-sbs also jumps to {', '.join((DEFAULT_RECIPE, *config.jumps))}",
+               f"hold; expert-sbs also jumps to {', '.join((DEFAULT_RECIPE, *config.jumps))}"
+               f"; expert-jumps (from the default) to {', '.join(config.jumps)}",
                f"panel: {len(recipes)} recipes ({', '.join(recipes)}); "
                "VBS-8: the task's best panel recipe by mean test mAP (hindsight; the name "
                "predates the larger panel); VBS-C, TPE: "
@@ -518,7 +527,8 @@ def parse_args(argv: Sequence[str] | None) -> HeadroomConfig:
                              "segment, then the best 2 and the incumbent to the end; empty: off")
     expert.add_argument("--jumps", default=",".join(HeadroomConfig.jumps),
                         help="comma-separated recipes (panel names or aug+opt+lrs+loss) that "
-                             "expert-sbs also tries at every decision, besides the default")
+                             "expert-sbs also tries at every decision, besides the default, "
+                             "and expert-jumps (from the default) tries")
     what.add_argument("--sbs", default="",
                       help="the SBS recipe (a panel name or aug+opt+lrs+loss), where expert-sbs "
                            "starts; default: the panel recipe with the best mean test mAP over "
