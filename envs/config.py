@@ -20,7 +20,7 @@ from envs.engine.checks import (check_device, require_bool, require_choice,
                                 require_in_range, require_optional_path, require_positive_int,
                                 require_str)
 from envs.errors import ConfigError
-from envs.observation import OBSERVATION_MODES, observation_version
+from envs.observation import OBSERVATION_MODES, RunBudget, observation_version
 from envs.reward import RewardConfig
 
 
@@ -165,3 +165,20 @@ class EnvConfig:
 def config_field_names() -> tuple[str, ...]:
     """Names accepted as keyword overrides by ``envs.make``."""
     return tuple(f.name for f in fields(EnvConfig))
+
+
+def decision_steps(config: EnvConfig, train_images: int) -> int:
+    """Training iterations per decision of ``config`` on ``train_images`` images:
+    ``steps_per_decision``, else ``epochs_per_decision`` epochs of whole batches."""
+    epoch = max(1, train_images // min(config.batch_size, max(train_images, 1)))
+    return config.steps_per_decision or epoch * config.epochs_per_decision
+
+
+def run_budget(config: EnvConfig, train_images: int) -> RunBudget:
+    """The budget the context features read for a run of ``config`` on ``train_images``
+    images (``envs.observation.RunBudget``), whether or not ``config`` reads it."""
+    batch = min(config.batch_size, max(train_images, 1))
+    return RunBudget(decisions=config.max_decisions,
+                     epochs_per_decision=decision_steps(config, train_images) * batch
+                     / max(train_images, 1),
+                     train_images=train_images)

@@ -24,7 +24,7 @@ import numpy as np
 from pettingzoo import ParallelEnv
 
 from envs.actions import actions_recipe, validate_actions
-from envs.config import EnvConfig
+from envs.config import EnvConfig, decision_steps, run_budget
 from envs.engine.data import DatasetSplits
 from envs.engine.trainer import EvalResult, SegmentStats, Trainer
 from envs.errors import ConfigError, ResetNeededError
@@ -69,8 +69,7 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
     @property
     def steps_per_decision(self) -> int:
         """Training iterations per decision (``epochs_per_decision`` epochs unless configured)."""
-        epoch = max(1, len(self.data.train) // min(self.config.batch_size, len(self.data.train)))
-        return self.config.steps_per_decision or epoch * self.config.epochs_per_decision
+        return decision_steps(self.config, len(self.data.train))
 
     def _new_trainer(self, seed: int) -> Trainer:
         trainer = Trainer(self._trainer_config, self.data,
@@ -153,11 +152,7 @@ class MLICTrainingEnv(AgentSpaces, ParallelEnv):
         """The budget the context features read (``None`` unless ``context_features``)."""
         if not self.config.context_features:
             return None
-        n = len(self.data.train)
-        batch = min(self.config.batch_size, n)
-        return RunBudget(decisions=self.config.max_decisions,
-                         epochs_per_decision=self.steps_per_decision * batch / max(n, 1),
-                         train_images=n)
+        return run_budget(self.config, len(self.data.train))
 
     def _observations(self) -> dict[str, np.ndarray]:
         vector = self.state()

@@ -2,17 +2,21 @@
 they write (publishable, and fine-tunable by ``meta_train --init``)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 import torch
 
 import envs
+from envs import task_sets
+from envs.observation import feature_names
 from agents import load_controller, make_controller
 from envs.errors import ConfigError
 from training import imitate, meta_train
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig, DemoEpisode
+from training.imitation.recordings import load_recordings
 from training.imitation.selector import selector_memory
 from training.core.run_store import read_store
 from training.publish import publish
@@ -197,3 +201,73 @@ def test_select_writes_a_run_that_loads_and_plays(demos, tmp_path):
     env = envs.make(envs.task_set("digits-tiny-v0").heldout[0], observation="relative")
     loaded = load_controller(out / "best", env, seed=0, training=False)
     assert loaded.memory and len(loaded.recipes) == len(summary["options"]["recipes"])
+
+
+@pytest.fixture(scope="module")
+def demos_v2(demos, tmp_path_factory):
+    """A second recording, in observation version 2: digits-tiny-v0's first train and held-out
+    tasks on their -v2 env ids, as a task set registered for this module only."""
+    tiny = envs.task_set("digits-tiny-v0")
+    moved = envs.TaskSet("digits-tiny-v2-test",
+                         train=tuple(dataclasses.replace(t, version=2) for t in tiny.train[:1]),
+                         heldout=tuple(dataclasses.replace(t, version=2, decisions=2)
+                                       for t in tiny.heldout[:1]))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(task_sets._REGISTRY, moved.name, moved)
+        out = tmp_path_factory.mktemp("demos-v2")
+        config = DemoConfig(task_set=moved.name, seeds=1, max_tasks=1, candidates=1,
+                            jumps=(), out=str(out), progress=False)
+        yield config, demonstrations.record(config)
+
+
+def test_recordings_of_two_versions_are_read_in_the_newest(demos, demos_v2):
+    (old, (old_episode,)), (new, (new_episode,)) = demos, demos_v2
+    recorded = load_recordings(f"{old.out},{new.out}")
+    assert recorded.version == 2 and recorded.newest_settings["task_set"] == new.task_set
+    upgraded = recorded.episodes[0]
+    width = len(feature_names(4, "tuning-free", context=True))
+    assert {len(o) for e in recorded.episodes for o in e.observations} == {width}
+    names = dict(zip(feature_names(4, "tuning-free", context=True), range(width)))
+    for name, i in zip(feature_names(4, "classic"), range(10 ** 6)):  # kept by name
+        assert [o[names[name]] for o in upgraded.observations] == pytest.approx(
+            [o[i] for o in old_episode.observations])
+    # the same task in version 2: the budget block the env measured from its data is the one
+    # the upgrade computed from the task's settings; the label effects read "nothing yet"
+    budget = [names[n] for n in ("budget_epochs", "budget_decisions", "epochs_left",
+                                 "budget_images")]
+    assert [upgraded.observations[0][i] for i in budget] == pytest.approx(
+        [new_episode.observations[0][i] for i in budget])
+    assert all(upgraded.observations[t][names["aug_effect=flip_crop"]] == 0.0
+               for t in range(upgraded.decisions))
+    assert upgraded.chosen == old_episode.chosen  # a classic index keeps its meaning
+    # one task set: the newest version's tasks first, every task on a -v2 id
+    joined = recorded.task_set
+    assert joined.name == f"{new.task_set}+{old.task_set}"
+    assert joined.train[0] == envs.task_set(new.task_set).train[0]
+    assert len(joined.heldout) == 1 + len(envs.task_set(old.task_set).heldout)
+    assert {t.version for t in (*joined.train, *joined.heldout)} == {2}
+
+
+def test_a_learner_fits_on_two_recordings_and_is_selected_on_both_held_outs(
+        demos, demos_v2, tmp_path):
+    (old, _), (new, _) = demos, demos_v2
+    out = tmp_path / "both"
+    assert imitate.main(["fit", "--learner", "bc", "--demos", f"{new.out},{old.out}",
+                         "--epochs", "2", "--eval-every", "2", "--out", str(out),
+                         "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["demonstrations"]["episodes"] == 2
+    assert len(summary["best"]["per_task"]) == 1 + len(envs.task_set(old.task_set).heldout)
+    assert summary["env"].endswith("-v2")
+
+
+@pytest.mark.parametrize("demos_arg, extra, message", [
+    ("{old},{old}", [], "names a recording twice"),
+    ("{old},", [], "give one or more demonstrations' folders"),
+    ("{old},{new}", ["--dagger-rounds", "1"], "DAgger's expert is one recording's"),
+])
+def test_bad_recordings_are_named(demos, demos_v2, capsys, demos_arg, extra, message):
+    (old, _), (new, _) = demos, demos_v2
+    assert imitate.main(["fit", "--demos", demos_arg.format(old=old.out, new=new.out), *extra,
+                         "--no-progress"]) == 2
+    assert message in capsys.readouterr().err

@@ -29,6 +29,7 @@ from training.core.jsonl import DEMONSTRATIONS
 from training.core.run_store import RunStore
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig
+from training.imitation.recordings import load_recordings, split_paths
 from training.meta.rollouts import ControllerSpec, torch_threads
 from training.core.saved_settings import SUMMARY
 from training.meta.rounds import evaluate_heldout, git_commit
@@ -45,7 +46,10 @@ class FitConfig:
     """One learner fitted on one recording of demonstrations."""
 
     demos: str = "runs/demos"
-    """The demonstrations' folder (``training.imitate demos --out``)."""
+    """The demonstrations' folder (``training.imitate demos --out``), or several
+    comma-separated, one per task set: their observations are written in the newest version
+    among them and the learner is selected on all their held-out tasks
+    (``training.imitation.recordings``)."""
     learner: str = "bc"
     """``bc`` (behaviour cloning of the expert's choice) or ``q`` (Q regression on every
     candidate's score)."""
@@ -89,6 +93,10 @@ class FitConfig:
                 or self.dagger_rounds < 0:
             raise ConfigError(f"FitConfig.dagger_rounds must be an int >= 0, got "
                               f"{self.dagger_rounds!r}")
+        if self.dagger_rounds and len(split_paths(self.demos)) > 1:
+            raise ConfigError(f"--dagger-rounds {self.dagger_rounds} with several recordings "
+                              f"({self.demos}): DAgger's expert is one recording's; fit on one "
+                              "recording, or leave --dagger-rounds 0")
         for name in ("epochs", "eval_every", "eval_seeds", "workers", "dagger_episodes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -125,8 +133,9 @@ class _Fitter:
     def __init__(self, config: FitConfig) -> None:
         self.config = config
         self.start = time.perf_counter()
-        self.settings, self.episodes = demonstrations.load(config.demos)
-        self.task_set = envs.task_set(self.settings["task_set"])
+        recorded = load_recordings(config.demos)
+        self.settings, self.episodes = recorded.newest_settings, recorded.episodes
+        self.task_set = recorded.task_set
         self.env_overrides = {"observation": self.settings["observation"]}
         self.spec = ControllerSpec(ALGO, dict(config.options), self.env_overrides)
         self.controller = self._fresh()

@@ -28,6 +28,7 @@ from envs.engine.checks import require_in_range
 from envs.engine.data.digits import GENERATOR_VERSION
 from envs.errors import ConfigError
 from training.imitation import demonstrations
+from training.imitation.recordings import load_recordings
 from training.imitation.demonstrations import DemoEpisode
 from training.imitation.fit import architectures
 from training.meta.rollouts import ControllerSpec
@@ -43,7 +44,8 @@ class SelectConfig:
     """The selector fitted on one recording of demonstrations."""
 
     demos: str = "runs/demos"
-    """The demonstrations' folder (``training.imitate demos --out``)."""
+    """The demonstrations' folder (``training.imitate demos --out``), or several
+    comma-separated, one per task set (``training.imitation.recordings``)."""
     neighbours: int = 3
     """Nearest episodes that vote."""
     min_share: float = 0.5
@@ -93,8 +95,8 @@ def selector_memory(episodes: Sequence[DemoEpisode], min_share: float = 0.5
 def run_select(config: SelectConfig) -> dict[str, Any]:
     """Fit, evaluate on the held-out tasks, save; returns the summary."""
     start = time.perf_counter()
-    settings, episodes = demonstrations.load(config.demos)
-    task_set = envs.task_set(settings["task_set"])
+    recorded = load_recordings(config.demos)
+    settings, episodes, task_set = recorded.newest_settings, recorded.episodes, recorded.task_set
     env_overrides = {"observation": settings["observation"]}
     recipes, memory = selector_memory(episodes, config.min_share)
     options = {"recipes": recipes, "neighbours": config.neighbours}
