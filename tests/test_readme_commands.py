@@ -88,6 +88,11 @@ HEADROOM_LONG_V1 = ("python -m benchmarks.headroom --task-set digits-long-v1 --t
                     "heldout:2,heldout:3,heldout:4,heldout:5 --seeds 3 --methods panel,expert "
                     "--sbs crop+sgd+constant+bce --halving 0:1,1:4 --workers 2 --resume --out "
                     "benchmarks/results/headroom_long_v1.md")
+HEADROOM_LONG_V1_SEARCH = (
+    "python -m benchmarks.headroom --task-set digits-long-v1 --tasks heldout:1,heldout:2,"
+    "heldout:3,heldout:4,heldout:5 --seeds 1 --methods panel,expert,vbs-c,tpe --sbs "
+    "crop+sgd+constant+bce --halving 0:1,1:4 --workers 2 --resume --no-progress --out "
+    "benchmarks/results/headroom_long_v1_search.md")
 BUDGETS = ("python -m benchmarks.budgets --budgets 6,12,25,50 --controllers zoo:recommended "
            "--seeds 1 --workers 1 --resume --no-progress --out benchmarks/results/budgets.md")
 HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
@@ -300,6 +305,9 @@ CASES: dict[str, Case] = {
                                    "40 minutes on 2 cores)"),
     HEADROOM_LONG_V1: Case("parses", "the panel and the cheap expert on 5 long targets x 3 seeds "
                                      "(about 2 hours on 2 cores without its store)"),
+    HEADROOM_LONG_V1_SEARCH: Case("parses", "VBS-C and TPE at the expert's compute on 5 long "
+                                            "targets, seed 0 (about 3 hours on 2 cores without "
+                                            "its store)"),
     BUDGETS: Case("parses", "7 methods at 4 budgets on the default data (about 25 minutes on "
                             "one core without its store)"),
     PROTOCOL_MINE: Case("parses", "25 runs on 5 targets (about 2 minutes), and would rewrite the "
@@ -680,6 +688,11 @@ def test_benchmark_sweeps_parse_to_what_they_say():
         "digits-long-v1", ("panel", "expert"), ((0, 1), (1, 4)), True)
     assert f"--tasks {','.join(long.tasks)} --methods panel,expert --halving 0:1,1:4 " \
            f"--out {long.out}`" in long.out.read_text()  # the committed table is its output
+    search = headroom.parse_args(argv_of(HEADROOM_LONG_V1_SEARCH)[1])
+    assert (search.seeds, search.methods, search.resume) == (
+        1, ("panel", "expert", "vbs-c", "tpe"), True)
+    assert "--methods panel,expert,vbs-c,tpe --halving 0:1,1:4 " \
+           f"--out {search.out}`" in search.out.read_text()  # the committed table is its output
     sweep = budgets.parser().parse_args(argv_of(BUDGETS)[1])
     assert (sweep.budgets, sweep.seeds, sweep.resume) == ((6, 12, 25, 50), 1, True)
     assert f"`{BUDGETS}`" in sweep.out.read_text()  # the committed table is its output
