@@ -410,9 +410,12 @@ def report(config: HeadroomConfig, tasks: Mapping[str, Any], runs: Sequence[Run]
                + (f"by successive halving (rungs of kept:horizon {halving_text(config.halving)})"
                   if config.halving else
                   f"{'to the end' if config.horizon == 0 else f'{config.horizon} segments'}")
-               + ", "
-               f"hold; expert-sbs also jumps to {', '.join((DEFAULT_RECIPE, *config.jumps))}"
-               f"; expert-jumps (from the default) to {', '.join(config.jumps)}",
+               + ", hold"
+               + ("; expert-sbs also jumps to "
+                  f"{', '.join((DEFAULT_RECIPE, *config.jumps))}"
+                  if "expert-sbs" in config.methods else "")
+               + (f"; expert-jumps (from the default) jumps to {', '.join(config.jumps)}"
+                  if "expert-jumps" in config.methods else ""),
                f"panel: {len(recipes)} recipes ({', '.join(recipes)}); "
                "VBS-8: the task's best panel recipe by mean test mAP (hindsight; the name "
                "predates the larger panel); VBS-C, TPE: "
