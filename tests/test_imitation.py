@@ -271,3 +271,39 @@ def test_bad_recordings_are_named(demos, demos_v2, capsys, demos_arg, extra, mes
     assert imitate.main(["fit", "--demos", demos_arg.format(old=old.out, new=new.out), *extra,
                          "--no-progress"]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_start_from_a_calibration_starts_each_task_from_its_best_recipe(tmp_path):
+    """``--start-from CSV``: each task's expert starts from the calibration's best recipe for
+    it (the panel's ``default (ASL paper)`` is the default recipe); the store records the
+    starts, so a recording with other starts is refused on resume."""
+    tiny = envs.task_set("digits-tiny-v0")
+    csv = tmp_path / "calibration.csv"
+    csv.write_text("split,task,best,best_mAP\n"
+                   f"train,{tiny.train[0].name},none+sgd+constant+bce,40.0\n"
+                   f"train,{tiny.train[1].name},default (ASL paper),39.0\n")
+    config = DemoConfig(task_set="digits-tiny-v0", seeds=1, max_tasks=1, candidates=1,
+                        jumps=(), start_from=str(csv), out=str(tmp_path / "demos"),
+                        progress=False)
+    starts = config.starts()
+    assert starts[tiny.train[0].name] == "none+sgd+constant+bce"
+    assert starts[tiny.train[1].name] == starts[tiny.train[2].name] == envs.DEFAULT_RECIPE.name
+    (episode,) = demonstrations.record(config)
+    sgd = envs.recipe_actions(envs.make(tiny.train[0]), envs.Recipe.parse(
+        "none+sgd+constant+bce"))
+    assert episode.candidates[0][0] == sgd  # the first incumbent is the task's best recipe
+    settings, _ = demonstrations.load(config.out)
+    assert settings["starts"][tiny.train[0].name] == "none+sgd+constant+bce"
+
+
+@pytest.mark.parametrize("text, message", [
+    (None, "no such file"),
+    ("task,recipe\nx,y\n", "not a calibration csv"),
+    ("task,best\nx,randaug+adamw+one_cycle+asl\n", "best recipe .randaug"),
+])
+def test_a_bad_calibration_for_the_starts_is_named(tmp_path, text, message):
+    csv = tmp_path / "calibration.csv"
+    if text is not None:
+        csv.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        DemoConfig(task_set="digits-tiny-v0", start_from=str(csv))

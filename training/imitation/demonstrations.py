@@ -75,6 +75,12 @@ class DemoConfig:
     decision besides the changes."""
     start: str = DEFAULT_RECIPE.name
     """The first recipe (``aug+opt+lrs+loss``)."""
+    start_from: str = ""
+    """A task-set calibration's csv (``python -m benchmarks.task_sets`` writes it beside its
+    table): each task starts from its best static recipe there (column ``best``) instead of
+    ``start``, so that the expert's first decisions hold the recipe the panel found best on
+    that task and its switches improve on it; a task the csv lacks starts from ``start``.
+    Empty: every task from ``start``."""
     observation: str = "relative"
     """The observation mode recorded (``envs.EnvConfig.observation``)."""
     workers: int = 1
@@ -105,12 +111,22 @@ class DemoConfig:
         for name in (self.start, *self.jumps):
             Recipe.parse(name)  # a clear error now, not after the first episode
         envs.task_set(self.task_set)
+        if self.start_from:
+            self.starts()  # a missing or malformed csv fails now
+
+    def starts(self) -> dict[str, str]:
+        """Each train task's first recipe by task name (``start_from``'s best, else
+        ``start``)."""
+        best = calibration_best(self.start_from) if self.start_from else {}
+        return {t.name: best.get(t.name, self.start) for t in envs.task_set(self.task_set).train}
 
     def settings(self) -> dict[str, Any]:
         """What changes a demonstration (the run store refuses to mix other settings)."""
         return {"task_set": self.task_set, "candidates": self.candidates,
                 "horizon": self.horizon, "jumps": list(self.jumps), "start": self.start,
                 "observation": self.observation, "threads": self.threads,
+                # only when set: recordings made before per-task starts existed still resume
+                **({"starts": self.starts()} if self.start_from else {}),
                 # only when set: recordings made before halving existed still resume
                 **({"halving": halving_text(self.halving)} if self.halving else {})}
 
@@ -184,23 +200,53 @@ class _LearnerPlays:
         return played
 
 
-def expert_options(config: DemoConfig) -> dict[str, Any]:
-    """``make_controller("rollout", ...)`` options of the recording's expert."""
-    return rollout_options(Recipe.parse(config.start), candidates=config.candidates,
+def calibration_best(path: str | Path) -> dict[str, str]:
+    """``{task name: best recipe}`` from a task-set calibration's csv (columns ``task`` and
+    ``best``; the panel's name of the default recipe, ``default (ASL paper)``, is read as that
+    recipe)."""
+    import csv
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--start-from {path}: no such file; give a task-set calibration's "
+                          "csv, e.g. benchmarks/results/task_sets_digits_long_v1.csv (python "
+                          "-m benchmarks.task_sets writes it)")
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"task", "best"} <= set(rows[0]):
+        raise ConfigError(f"--start-from {path}: not a calibration csv (it needs the columns "
+                          "task and best, as python -m benchmarks.task_sets writes them)")
+    out = {}
+    for row in rows:
+        name = row["best"]
+        recipe = DEFAULT_RECIPE.name if name.startswith("default") else name
+        try:
+            Recipe.parse(recipe)
+        except (TypeError, ValueError) as error:
+            raise ConfigError(f"--start-from {path}: task {row['task']}'s best recipe "
+                              f"{name!r} is not aug+opt+lrs+loss ({error})") from None
+        out[row["task"]] = recipe
+    return out
+
+
+def expert_options(config: DemoConfig, start: str | None = None) -> dict[str, Any]:
+    """``make_controller("rollout", ...)`` options of the recording's expert (from ``start``,
+    default ``config.start``)."""
+    return rollout_options(Recipe.parse(start or config.start), candidates=config.candidates,
                            horizon=config.horizon, jumps=[Recipe.parse(j) for j in config.jumps],
                            halving=config.halving)
 
 
 def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None,
-                   player: Any = None) -> DemoEpisode:
+                   player: Any = None, start: str | None = None) -> DemoEpisode:
     """The expert's episode on ``task`` from ``reset(seed)``; ``scorer``: where its candidates
     are played (a ``training.meta.workers`` pool; None: here, one after another).
 
     ``player``: a controller whose actions are played instead of the expert's, the expert
-    only labelling the states it reaches (DAgger); its ``chosen`` are the expert's labels."""
-    start = time.perf_counter()
+    only labelling the states it reaches (DAgger); its ``chosen`` are the expert's labels.
+    ``start``: the expert's first recipe (default ``config.start``)."""
+    began = time.perf_counter()
     env = envs.make(task, observation=config.observation)
-    expert = make_controller("rollout", env, seed=seed, **expert_options(config))
+    expert = make_controller("rollout", env, seed=seed, **expert_options(config, start))
     if scorer is not None:
         expert.scorer = scorer
     recorder, demo = Recorder(), _Demonstrate(expert)
@@ -210,7 +256,7 @@ def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any =
     observations, candidates, scores, chosen, played = (list(x) for x in zip(*demo.rows))
     return DemoEpisode(task.name, seed, observations, candidates, scores, chosen,
                        result.final_val, result.test.get("mAP", math.nan), expert.segments,
-                       1.0 + expert.episodes_of_compute, time.perf_counter() - start,
+                       1.0 + expert.episodes_of_compute, time.perf_counter() - began,
                        list(expert.agents), played)
 
 
@@ -221,13 +267,15 @@ def record(config: DemoConfig) -> list[DemoEpisode]:
     store = RunStore(Path(config.out) / STORE, config.settings(), config.resume, DEMONSTRATIONS)
     # seed-major: a recording stopped early still covers every task
     jobs = [(task, seed) for seed in range(config.seeds) for task in tasks]
+    starts = config.starts()
     out: list[DemoEpisode] = []
     with torch_threads(config.threads), make_pool(config.workers, config.address) as scorer, \
             tqdm(total=len(jobs), desc="demonstrations", unit="episode",
                  disable=not config.progress) as bar:
         for task, seed in jobs:
             out.append(store.fetch(task.name, seed, DemoEpisode,
-                                   lambda: record_episode(task, seed, config, scorer)))
+                                   lambda: record_episode(task, seed, config, scorer,
+                                                          start=starts[task.name])))
             bar.update(1)
             bar.set_postfix(compute=f"{sum(e.episodes_of_compute for e in out):.0f} ep")
     return out
@@ -252,7 +300,8 @@ def card(settings: Mapping[str, Any], episodes: Sequence[DemoEpisode], path: str
          ) -> dict[str, Any]:
     """What a learner's summary and model card say of its demonstrations."""
     return {**summary(episodes), "path": str(path),
-            "expert": {k: settings.get(k) for k in ("candidates", "horizon", "jumps", "start")}
+            "expert": {k: settings.get(k) for k in ("candidates", "horizon", "jumps", "start")
+                       + (("starts",) if settings.get("starts") else ())}
             | ({"halving": settings["halving"]} if settings.get("halving") else {})}
 
 
