@@ -357,3 +357,27 @@ def test_a_trap_that_wins_the_first_rung_is_refused_by_the_incumbent_at_the_last
     assert played[:5] == [0] * 5  # the trap alone survived rung 1, the incumbent beat it
     assert played[5] == 7  # 3 segments from the end the trap is the best, and is played
     assert full > halving >= static  # the full expert found aug 3, which rung 1 cut
+
+
+def test_reuse_keeps_every_choice_and_score_and_trains_fewer_segments(tiny_env):
+    """``reuse``: the chosen candidate's to-the-end val mAP is its score as the next
+    decision's incumbent. Forks are exact, so the search is the same, scores included, with
+    the incumbent's forks to the end left out."""
+    seen = {}
+    for reuse in (False, True):
+        env = tiny_env("mlic-digits", max_decisions=3)
+        expert = make_controller("rollout", env, seed=0, candidates=1, halving=[[0, 0]],
+                                 reuse=reuse)
+        rungs, choices = [], []
+
+        class Keep(Callback):
+            def on_step(self, ctx):
+                rungs.append([[(c, round(s, 9)) for c, s in rung] for rung in expert.last_rungs])
+                choices.append(dict(ctx.transition.actions))
+                return True  # go on
+        run_episode(env, expert, seed=3, callbacks=[Keep()])
+        seen[reuse] = rungs, choices, expert.segments
+    (rungs, choices, segments), (rungs_reused, choices_reused, fewer) = seen[False], seen[True]
+    assert choices_reused == choices and rungs_reused == rungs
+    # one rung to the end: decisions 2 and 3 reuse their incumbent's score, 2 + 1 segments
+    assert fewer == segments - (2 + 1)

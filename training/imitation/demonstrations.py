@@ -81,6 +81,10 @@ class DemoConfig:
     ``start``, so that the expert's first decisions hold the recipe the panel found best on
     that task and its switches improve on it; a task the csv lacks starts from ``start``.
     Empty: every task from ``start``."""
+    reuse: bool = False
+    """Reuse the chosen candidate's to-the-end score as the next decision's incumbent's
+    (``agents.rollout.RolloutConfig.reuse``): the same demonstrations for fewer segments, so a
+    recording may be resumed with it on or off (only the compute recorded differs)."""
     observation: str = "relative"
     """The observation mode recorded (``envs.EnvConfig.observation``)."""
     workers: int = 1
@@ -233,7 +237,7 @@ def expert_options(config: DemoConfig, start: str | None = None) -> dict[str, An
     default ``config.start``)."""
     return rollout_options(Recipe.parse(start or config.start), candidates=config.candidates,
                            horizon=config.horizon, jumps=[Recipe.parse(j) for j in config.jumps],
-                           halving=config.halving)
+                           halving=config.halving) | ({"reuse": True} if config.reuse else {})
 
 
 def record_episode(task: envs.Task, seed: int, config: DemoConfig, scorer: Any = None,
