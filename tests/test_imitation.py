@@ -307,3 +307,13 @@ def test_a_bad_calibration_for_the_starts_is_named(tmp_path, text, message):
         csv.write_text(text)
     with pytest.raises(ConfigError, match=message):
         DemoConfig(task_set="digits-tiny-v0", start_from=str(csv))
+
+
+def test_reuse_changes_the_experts_compute_not_the_recording():
+    """``--reuse`` gives the same demonstrations for fewer segments, so a recording resumes
+    with it on or off: it is an option of the expert, not a setting of the store."""
+    plain = DemoConfig(task_set="digits-tiny-v0", halving="0:1,1:0")
+    reused = DemoConfig(task_set="digits-tiny-v0", halving="0:1,1:0", reuse=True)
+    assert reused.settings() == plain.settings()
+    assert demonstrations.expert_options(reused) == {**demonstrations.expert_options(plain),
+                                                     "reuse": True}
