@@ -41,7 +41,8 @@ SUMMARIES = {
 """Each subcommand's line in ``--help``, and its own ``--help``'s description."""
 GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
     "demos": {"what to record": ("task_set", "seeds", "max_tasks", "observation"),
-              "the expert": ("candidates", "horizon", "halving", "jumps", "start", "start_from", "reuse"),
+              "the expert": ("candidates", "horizon", "halving", "jumps", "start", "start_from",
+                             "reuse"),
               "compute": ("workers", "threads", "address"),
               "output": ("out", "resume", "progress")},
     "fit": {"what to fit": ("demos", "learner", "options", "seed"),
