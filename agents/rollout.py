@@ -58,7 +58,7 @@ from agents.base import (Controller, Observations, Transition, action_names, map
                          require_recipes)
 from agents.common import generator_state, set_generator_state, spawn_generators
 from agents.errors import AgentConfigError
-from envs.checks import require_in_range, require_mapping
+from envs.checks import require_bool, require_in_range, require_mapping
 
 if TYPE_CHECKING:
     from envs import Recipe
@@ -114,6 +114,7 @@ class RolloutConfig:
             require_in_range(f"rollout {name}", getattr(self, name), 0, integer=True,
                              error=AgentConfigError)
         require_mapping("rollout choices", self.choices, AgentConfigError)
+        require_bool("rollout reuse", self.reuse, AgentConfigError)
         require_recipes("rollout jumps", self.jumps)
         object.__setattr__(self, "halving", halving_rungs(self.halving))
         if self.halving and self.horizon:

@@ -195,7 +195,7 @@ SPECS: dict[type, dict[str, Field]] = {
     SelectorConfig: {"recipes": RECIPES, "neighbours": integer(1)},
     RolloutConfig: {
         "choices": MAPPING, "candidates": integer(0), "jumps": RECIPES, "horizon": integer(0),
-        "base_policy": choice(*BASE_POLICIES), "score": choice(*SCORES),
+        "base_policy": choice(*BASE_POLICIES), "score": choice(*SCORES), "reuse": BOOL,
         "halving": Field(st.sampled_from([(), [[0, 1], [2, 0]], ((0, 2), (3, 4), (1, 0))]),
                          lambda v: isinstance(v, tuple) and all(
                              isinstance(r, tuple) and len(r) == 2 for r in v))},
