@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -317,3 +318,13 @@ def test_reuse_changes_the_experts_compute_not_the_recording():
     assert reused.settings() == plain.settings()
     assert demonstrations.expert_options(reused) == {**demonstrations.expert_options(plain),
                                                      "reuse": True}
+
+
+def test_two_recordings_of_one_task_set_are_refused(demos, tmp_path):
+    (old, _) = demos
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    (copy / demonstrations.STORE).write_text(
+        (Path(old.out) / demonstrations.STORE).read_text())
+    with pytest.raises(ConfigError, match="two recordings of task set 'digits-tiny-v0'"):
+        load_recordings(f"{old.out},{copy}")

@@ -36,7 +36,6 @@ from training.imitation.demonstrations import DemoEpisode, load
 class Recordings:
     """One or more recordings, their observations in one version."""
 
-    paths: tuple[str, ...]
     settings: tuple[dict[str, Any], ...]
     """Each recording's settings (its expert, task set and observation mode), in order."""
     episodes: list[DemoEpisode]
@@ -84,10 +83,13 @@ def _task_version(task: envs.Task) -> int:
 def task_budget(task: envs.Task) -> RunBudget:
     """The budget a task's run has, as the context features read it."""
     config = envs.make_config(task)
+    return run_budget(config, _train_images(task, config))
+
+
+def _train_images(task: envs.Task, config: Any) -> int:
+    """The training images a run of ``task`` (built as ``config``) trains on."""
     images = task.generator.n_train
-    if config.max_train_images is not None:
-        images = min(images, config.max_train_images)
-    return run_budget(config, images)
+    return images if config.max_train_images is None else min(images, config.max_train_images)
 
 
 def load_recordings(demos: str | Sequence[str]) -> Recordings:
@@ -103,8 +105,8 @@ def load_recordings(demos: str | Sequence[str]) -> Recordings:
                           "--observation")
     names = [s["task_set"] for s in settings]
     if len(set(names)) != len(names):
-        raise ConfigError(f"--demos {','.join(paths)}: two recordings of task set "
-                          f"{names[0] if names.count(names[0]) > 1 else names[1]!r}; join "
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ConfigError(f"--demos {','.join(paths)}: two recordings of task set {twice!r}; join "
                           "recordings of different task sets (resume one recording to add "
                           "seeds)")
     sets = [envs.task_set(n) for n in names]
@@ -119,7 +121,7 @@ def load_recordings(demos: str | Sequence[str]) -> Recordings:
         train=_unique(_in_version(t, version) for i in order for t in sets[i].train),
         heldout=_unique(_in_version(t, version) for i in order for t in sets[i].heldout),
         description="the train and held-out tasks of " + ", ".join(sets[i].name for i in order)))
-    return Recordings(paths, settings, episodes, version, joined, versions.index(version))
+    return Recordings(settings, episodes, version, joined, versions.index(version))
 
 
 def _unique(tasks: Iterable[envs.Task]) -> tuple[envs.Task, ...]:
@@ -146,8 +148,8 @@ def _upgraded(episode: DemoEpisode, task_set: envs.TaskSet, version: int, to_ver
         raise ConfigError(f"demonstration of task {episode.task}, not a train task of "
                           f"{task_set.name}: was the recording made with another version of "
                           "the task set? Record it again")
-    history = envs.make_config(task).history
-    budget = task_budget(task)
+    config = envs.make_config(task)
+    history, budget = config.history, run_budget(config, _train_images(task, config))
     observations = [upgrade_observation(o, history, version, budget, to_version).tolist()
                     for o in episode.observations]
     return dataclasses.replace(episode, observations=observations)
