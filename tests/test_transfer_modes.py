@@ -47,9 +47,10 @@ def default_episode(tiny_env):
 # ---------------------------------------------------------------- defaults unchanged
 def test_default_step_matches_the_values_measured_before_the_modes_existed(tiny_env):
     # Measured at 6da5cd4 (before the modes) with this file's _episode: tiny_env("mlic-digits"),
-    # reset(seed=0), then ACTIONS[0] (every action 1); the sums are of the float32
-    # observations, in float64. The same on 1 and 2 torch threads.
-    obs0, _, steps = _episode(tiny_env("mlic-digits-v1", **FULL_EVAL))
+    # reset(seed=0), then ACTIONS[0] (every action 1), on small_cnn (the tiny env's backbone
+    # then); the sums are of the float32 observations, in float64. The same on 1 and 2 torch
+    # threads.
+    obs0, _, steps = _episode(tiny_env("mlic-digits-v1", backbone="small_cnn", **FULL_EVAL))
     obs1, reward, _ = steps[0]
     assert reward == pytest.approx(-0.29985310326538395, rel=1e-6)
     assert float(obs0.astype(np.float64).sum()) == pytest.approx(6.568646781146526, rel=1e-6)
