@@ -300,7 +300,7 @@ def test_start_from_a_calibration_starts_each_task_from_its_best_recipe(tmp_path
 @pytest.mark.parametrize("text, message", [
     (None, "no such file"),
     ("task,recipe\nx,y\n", "not a calibration csv"),
-    ("task,best\nx,randaug+adamw+one_cycle+asl\n", "best recipe .randaug"),
+    ("task,best\nx,warp+adamw+one_cycle+asl\n", "recipe .warp"),
 ])
 def test_a_bad_calibration_for_the_starts_is_named(tmp_path, text, message):
     csv = tmp_path / "calibration.csv"
@@ -328,3 +328,59 @@ def test_two_recordings_of_one_task_set_are_refused(demos, tmp_path):
         (Path(old.out) / demonstrations.STORE).read_text())
     with pytest.raises(ConfigError, match="two recordings of task set 'digits-tiny-v0'"):
         load_recordings(f"{old.out},{copy}")
+
+
+def _panel_csv(path, rows):
+    """A calibration csv of the panel's columns (``python -m benchmarks.task_sets``' layout)."""
+    header = "split,task,best,mAP[default (ASL paper)],mAP[none+sgd+constant+bce]," \
+             "mAP[randaug+adamw+one_cycle+asl]\n"
+    path.write_text(header + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def test_the_panel_selector_remembers_each_train_tasks_first_observation_and_panel(
+        demos, tmp_path):
+    """``select --panel``: the memory is each calibrated train task's first observation with
+    every panel recipe relative to the default's; held-out rows and blank cells are not read."""
+    config, _ = demos
+    tiny = envs.task_set("digits-tiny-v0")
+    first, second = tiny.train[:2]
+    csv = _panel_csv(tmp_path / "panel.csv", [
+        ("train", first.name, "x", 30.0, 36.0, ""),
+        ("train", second.name, "x", 40.0, 38.5, 41.0),
+        ("heldout", tiny.heldout[0].name, "x", 10.0, 90.0, 10.0)])
+    out = tmp_path / "selector"
+    assert imitate.main(["select", "--demos", config.out, "--panel", str(csv), "--out", str(out),
+                         "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert "--panel" in summary["command"]
+    env = envs.make(first, observation="relative")
+    names = [envs.DEFAULT_RECIPE.name, "none+sgd+constant+bce", "randaugment+adamw+one_cycle+asl"]
+    assert summary["options"]["recipes"] == [envs.recipe_actions(env, envs.Recipe.parse(n))
+                                             for n in names]
+    loaded = load_controller(out / "best", env, seed=0, training=False)
+    observation, _ = env.reset(seed=0)
+    assert [m.scores for m in loaded.memory] == [{0: 0.0, 1: 6.0}, {0: 0.0, 1: -1.5, 2: 1.0}]
+    assert loaded.memory[0].observation == pytest.approx(
+        list(next(iter(observation.values()))))
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([("train", "not-a-task", "x", 30.0, 36.0, 1.0)], "names none of digits-tiny-v0's train"),
+    ([("train", "{first}", "x", "", 36.0, 1.0)], "no score of the default recipe"),
+])
+def test_a_panel_that_cannot_teach_the_selector_is_named(demos, tmp_path, capsys, rows, message):
+    config, _ = demos
+    first = envs.task_set("digits-tiny-v0").train[0].name
+    csv = _panel_csv(tmp_path / "panel.csv", [tuple(str(c).format(first=first) for c in r)
+                                              for r in rows])
+    assert imitate.main(["select", "--demos", config.out, "--panel", str(csv), "--out",
+                         str(tmp_path / "s"), "--no-progress"]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_the_panels_names_are_the_recipes_the_benchmarks_play():
+    from benchmarks.expert.static_recipes import RECIPES
+    assert RECIPES is envs.engine.recipe.PANEL
+    assert envs.engine.recipe.panel_recipe("default (ASL paper)") == envs.DEFAULT_RECIPE
+    assert envs.engine.recipe.panel_recipe("randaug+adamw+one_cycle+asl").aug == "randaugment"

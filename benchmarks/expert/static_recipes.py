@@ -21,25 +21,11 @@ from training.core import cli
 from benchmarks.core.episodes import run_recipe
 from benchmarks.core.common import markdown_table, mean_std, result_header, write_result
 from benchmarks.core.reporting import add_env_flags, command_line, env_overrides
-from envs.engine.recipe import DEFAULT_RECIPE, Recipe
+from envs.engine.recipe import PANEL, Recipe
 from envs.errors import ConfigError
 
-RECIPES: dict[str, Recipe] = {
-    "default (ASL paper)": DEFAULT_RECIPE,
-    "crop+adamw+cosine+asl": Recipe("crop", "adamw", "cosine", "asl"),
-    "randaug+adamw+one_cycle+asl": Recipe("randaugment", "adamw", "one_cycle", "asl"),
-    "none+adam+cosine+bce": Recipe("none", "adam", "cosine", "bce"),
-    "cutmix+sgd+cosine+focal": Recipe("cutmix", "sgd", "cosine", "focal"),
-    "none+sgd+constant+bce": Recipe("none", "sgd", "constant", "bce"),
-    "mixup+rmsprop+step+cb_bce": Recipe("mixup", "rmsprop", "step", "cb_bce"),
-    "color_jitter+rmsprop+constant+ls_bce": Recipe("color_jitter", "rmsprop", "constant", "ls_bce"),
-    # The practitioner's peers: the standard recipe (crop+adamw+cosine+asl) with a tuning-free
-    # optimizer instead, on the schedule its authors prescribe.
-    "crop+sf_adamw+constant+asl": Recipe("crop", "sf_adamw", "constant", "asl"),
-    "crop+prodigy+cosine+asl": Recipe("crop", "prodigy", "cosine", "asl"),
-    # The default task's best known static recipe (found outside the first 8; VBS-C there).
-    "crop+sgd+constant+bce": Recipe("crop", "sgd", "constant", "bce"),
-}
+RECIPES: dict[str, Recipe] = PANEL
+"""The panel by its tables' names (``envs.engine.recipe.PANEL``)."""
 PEERS = ("crop+sf_adamw+constant+asl", "crop+prodigy+cosine+asl")
 """The tuning-free optimizers' recipes: the self-tuning peers of every table."""
 QUICK = ("default (ASL paper)", "none+sgd+constant+bce")

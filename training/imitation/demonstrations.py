@@ -38,6 +38,7 @@ from envs.engine.checks import require_in_range
 from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 from envs.errors import ConfigError
 from training.core.callbacks import Recorder
+from training.imitation.panel import calibration_best
 from training.core.episode import Callback, StepContext, run_episode
 from training.core.jsonl import DEMONSTRATIONS
 from training.core.run_store import RunStore, read_store
@@ -202,34 +203,6 @@ class _LearnerPlays:
         self.expert.incumbent = {a: played.get(a, self.expert.incumbent[a])
                                  for a in self.expert.agents}
         return played
-
-
-def calibration_best(path: str | Path) -> dict[str, str]:
-    """``{task name: best recipe}`` from a task-set calibration's csv (columns ``task`` and
-    ``best``; the panel's name of the default recipe, ``default (ASL paper)``, is read as that
-    recipe)."""
-    import csv
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"--start-from {path}: no such file; give a task-set calibration's "
-                          "csv, e.g. benchmarks/results/task_sets_digits_long_v1.csv (python "
-                          "-m benchmarks.task_sets writes it)")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or not {"task", "best"} <= set(rows[0]):
-        raise ConfigError(f"--start-from {path}: not a calibration csv (it needs the columns "
-                          "task and best, as python -m benchmarks.task_sets writes them)")
-    out = {}
-    for row in rows:
-        name = row["best"]
-        recipe = DEFAULT_RECIPE.name if name.startswith("default") else name
-        try:
-            Recipe.parse(recipe)
-        except (TypeError, ValueError) as error:
-            raise ConfigError(f"--start-from {path}: task {row['task']}'s best recipe "
-                              f"{name!r} is not aug+opt+lrs+loss ({error})") from None
-        out[row["task"]] = recipe
-    return out
 
 
 def expert_options(config: DemoConfig, start: str | None = None) -> dict[str, Any]:

@@ -55,14 +55,19 @@ class Recordings:
         return self.settings[self.newest]
 
 
-def split_paths(demos: str | Sequence[str]) -> tuple[str, ...]:
-    """``a,b`` (or a sequence) as recording paths; empty entries are refused."""
+def split_paths(demos: str | Sequence[str], flag: str = "--demos") -> tuple[str, ...]:
+    """``a,b`` (or a sequence) as paths, for ``flag`` (``--demos``: recordings; ``--panel``:
+    calibration csvs); empty entries and one named twice are refused."""
     paths = tuple(p.strip() for p in demos.split(",")) if isinstance(demos, str) else tuple(demos)
+    example = {"--demos": "demonstrations' folders, comma-separated, e.g. "
+                          "runs/demos-long,runs/demos",
+               "--panel": "calibration csvs, comma-separated, e.g. "
+                          "benchmarks/results/task_sets_digits_long_v1.csv"}[flag]
     if not paths or not all(paths):
-        raise ConfigError(f"--demos {demos!r}: give one or more demonstrations' folders, "
-                          "comma-separated, e.g. runs/demos-long,runs/demos")
+        raise ConfigError(f"{flag} {demos!r}: give one or more {example}")
     if len(set(paths)) != len(paths):
-        raise ConfigError(f"--demos {demos!r} names a recording twice: give each once")
+        what = "recording" if flag == "--demos" else "file"
+        raise ConfigError(f"{flag} {demos!r} names a {what} twice: give each once")
     return paths
 
 

@@ -9,9 +9,20 @@ episodes (the start, the expert's jumps, and changes the sampler drew often) bec
 selector's choices, and each episode's first observation with those scores, relative to
 the start's, its memory (``agents.selector``). The output folder is laid out as a learner's
 (``training.imitation.fit``): ``best/``, ``summary.json`` with one held-out evaluation.
+
+With ``--panel`` the memory comes from the task sets' calibrations instead: each train task's
+first observation (``reset(seed=0)``) with every panel recipe's test mAP, relative to the
+default recipe's, each held to the end of the budget. The recordings then only name the task
+sets and the observation. The expert's first decisions score few recipes per task when its
+rungs are short or its starts differ per task; the panel scores the same recipes on every
+task, to the end::
+
+    python -m training.imitate select --demos runs/demos-long-v1 \
+        --panel benchmarks/results/task_sets_digits_long_v1.csv --out runs/selector-panel
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections import Counter
@@ -26,9 +37,11 @@ from agents.selector import Episode
 from envs.atomic import write_text_atomic
 from envs.engine.checks import require_in_range
 from envs.engine.data.digits import GENERATOR_VERSION
+from envs.engine.recipe import DEFAULT_RECIPE, Recipe
 from envs.errors import ConfigError
 from training.imitation import demonstrations
-from training.imitation.recordings import load_recordings
+from training.imitation.panel import calibration_scores
+from training.imitation.recordings import load_recordings, split_paths
 from training.imitation.demonstrations import DemoEpisode
 from training.imitation.fit import architectures
 from training.meta.rollouts import ControllerSpec
@@ -51,6 +64,9 @@ class SelectConfig:
     min_share: float = 0.5
     """A recipe is a choice if the expert scored it at the first decision of at least this
     share of the episodes."""
+    panel: str | None = None
+    """Calibration csvs of the recordings' task sets (``python -m benchmarks.task_sets``),
+    comma-separated: the memory is each train task's panel instead (see the module)."""
     eval_seeds: int = 1
     """Greedy episodes per held-out task in the evaluation."""
     workers: int = 1
@@ -69,6 +85,14 @@ class SelectConfig:
                              getattr(self, name), 1, integer=True)
         if not 0.0 < self.min_share <= 1.0:
             raise ConfigError(f"--min-share must be in (0, 1], got {self.min_share!r}")
+        self.panel_scores()  # a missing or malformed csv fails now
+
+    def panel_scores(self) -> dict[str, dict[str, float]]:
+        """``{train task: {recipe: test mAP}}`` of every ``panel`` csv (empty without)."""
+        out: dict[str, dict[str, float]] = {}
+        for path in split_paths(self.panel, "--panel") if self.panel else ():
+            out.update(calibration_scores(path))
+        return out
 
 
 def selector_memory(episodes: Sequence[DemoEpisode], min_share: float = 0.5
@@ -92,13 +116,55 @@ def selector_memory(episodes: Sequence[DemoEpisode], min_share: float = 0.5
     return [dict(k) for k in kept], memory
 
 
+def panel_memory(task_set: envs.TaskSet, scores: dict[str, dict[str, float]], observation: str
+                 ) -> tuple[list[dict[str, int]], list[Episode]]:
+    """The selector's recipes (the default first, then the panel's in csv order) and its
+    memory from the panel: each train task of ``task_set`` that ``scores`` names, its first
+    observation and each recipe's score minus the default's."""
+    def calibrated(task: envs.Task) -> str | None:  # its name in the csv, in any version
+        names = (dataclasses.replace(task, version=v).name for v in range(task.version, -1, -1))
+        return next((n for n in names if n in scores), None)
+
+    tasks = [(t, calibrated(t)) for t in task_set.train if calibrated(t)]
+    if not tasks:
+        raise ConfigError(f"--panel names none of {task_set.name}'s train tasks: give the "
+                          "calibration csv of the recordings' task sets (python -m "
+                          "benchmarks.task_sets --task-set NAME writes it)")
+    default = DEFAULT_RECIPE.name
+    missing = [name for _, name in tasks if default not in scores[name]]
+    if missing:
+        raise ConfigError(f"--panel: task {missing[0]} has no score of the default recipe "
+                          f"({default}), the baseline of the others' scores: calibrate it "
+                          "with the whole panel")
+    names = [default] + list(dict.fromkeys(n for _, name in tasks for n in scores[name]
+                                           if n != default))
+    index = {n: i for i, n in enumerate(names)}
+    memory, recipes = [], None
+    for task, name in tasks:
+        env = envs.make(task, observation=observation)
+        try:
+            observations, _ = env.reset(seed=0)
+            if recipes is None:
+                recipes = [envs.recipe_actions(env, Recipe.parse(n)) for n in names]
+        finally:
+            env.close()
+        first = next(iter(observations.values()))
+        base = scores[name][default]
+        memory.append(Episode([float(x) for x in first],
+                              {index[n]: s - base for n, s in scores[name].items()}))
+    return recipes, memory
+
+
 def run_select(config: SelectConfig) -> dict[str, Any]:
     """Fit, evaluate on the held-out tasks, save; returns the summary."""
     start = time.perf_counter()
     recorded = load_recordings(config.demos)
     settings, episodes, task_set = recorded.newest_settings, recorded.episodes, recorded.task_set
     env_overrides = {"observation": settings["observation"]}
-    recipes, memory = selector_memory(episodes, config.min_share)
+    if config.panel:
+        recipes, memory = panel_memory(task_set, config.panel_scores(), settings["observation"])
+    else:
+        recipes, memory = selector_memory(episodes, config.min_share)
     options = {"recipes": recipes, "neighbours": config.neighbours}
     first = task_set.train[0]
     probe = envs.make(first, observation=settings["observation"])
@@ -115,7 +181,8 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     best = {k: v for k, v in evaluation.items() if k != "choices"}
     summary = {
         "command": f"python -m training.imitate select --demos {config.demos} --neighbours "
-                   f"{config.neighbours} --min-share {config.min_share} --eval-seeds "
+                   f"{config.neighbours} --min-share {config.min_share}"
+                   + (f" --panel {config.panel}" if config.panel else "") + " --eval-seeds "
                    f"{config.eval_seeds} --workers {config.workers} --out {config.out}",
         "algo": ALGO, "learner": ALGO, "task_set": task_set.name, "episodes": 0,
         "workers": config.workers, "seed": 0, "cpu_hours": rollout_s / 3600,
