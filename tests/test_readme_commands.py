@@ -44,6 +44,7 @@ from benchmarks.expert import budgets, headroom
 from conftest import TINY
 from doc_pages import DOC_PAGES, sections
 from training import imitate, meta_train, publish, run_marl
+from training.imitation import demonstrations
 from training.core.logs import read_steps
 from training.run.loop import run
 from training.meta.rounds import MetaConfig
@@ -93,6 +94,12 @@ HEADROOM_LONG_V1_SEARCH = (
     "heldout:3,heldout:4,heldout:5 --seeds 1 --methods panel,expert,vbs-c,tpe --sbs "
     "crop+sgd+constant+bce --halving 0:1,1:4 --workers 2 --resume --no-progress --out "
     "benchmarks/results/headroom_long_v1_search.md")
+DEMOS_LONG_V1 = (
+    "python -m training.imitate demos --task-set digits-long-v1 --seeds 2 --halving 0:1,1:0 "
+    "--jumps none+sgd+constant+bce,crop+adamw+cosine+asl,crop+sgd+constant+bce --start-from "
+    "benchmarks/results/task_sets_digits_long_v1.csv --reuse --workers 2 --resume --out "
+    "runs/demos-long-v1")
+DEMOS_LONG_V1_STORE = "benchmarks/results/runs/demonstrations-digits-long-v1.jsonl"
 BUDGETS = ("python -m benchmarks.budgets --budgets 6,12,25,50 --controllers zoo:recommended "
            "--seeds 1 --workers 1 --resume --no-progress --out benchmarks/results/budgets.md")
 HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
@@ -308,6 +315,8 @@ CASES: dict[str, Case] = {
     HEADROOM_LONG_V1_SEARCH: Case("parses", "VBS-C and TPE at the expert's compute on 5 long "
                                             "targets, seed 0 (about 3 hours on 2 cores without "
                                             "its store)"),
+    DEMOS_LONG_V1: Case("parses", "the expert on 10 long tasks x 2 seeds (about 2.4 hours on 2 "
+                                  "cores); its recording is committed"),
     BUDGETS: Case("parses", "7 methods at 4 budgets on the default data (about 25 minutes on "
                             "one core without its store)"),
     PROTOCOL_MINE: Case("parses", "25 runs on 5 targets (about 2 minutes), and would rewrite the "
@@ -707,10 +716,20 @@ def test_the_zero_shot_command_names_the_learners_and_the_v1_calibration():
 
 
 def test_the_demonstrations_command_parses_to_what_it_says():
-    config = imitate.parse_args(argv_of(command("imitate demos"))[1])
+    config = imitate.parse_args(argv_of(command("imitate demos --task-set digits-v1 "))[1])
     assert config == imitate.DemoConfig(task_set="digits-v1", seeds=2, workers=2,
                                         out="runs/demos")
     assert config.jumps == ("none+sgd+constant+bce", "crop+adamw+cosine+asl")
+
+
+def test_the_long_demonstrations_command_made_the_committed_recording():
+    config = imitate.parse_args(argv_of(DEMOS_LONG_V1)[1])
+    assert (config.task_set, config.seeds, config.reuse, config.resume) == (
+        "digits-long-v1", 2, True, True)
+    settings, episodes = demonstrations.load(ROOT / DEMOS_LONG_V1_STORE)
+    settings.pop("data_generator_version")  # the store's own (training.core.run_store)
+    assert settings == config.settings()  # the store refuses other settings on --resume
+    assert len(episodes) == 20 and {e.seed for e in episodes} == {0, 1}
 
 
 def test_protocol_dataset_and_surrogate_commands_parse_to_what_they_say():
