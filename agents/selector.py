@@ -10,7 +10,9 @@ episodes that scored it is played; with an empty memory, the first recipe.
 
 It learns nothing from the env's reward: it is ASlib's per-instance selector, with the
 features the env's observation offers at the start (the first feature, progress, is 0 there,
-which is how it tells a new episode, frozen or not).
+which is how it tells a new episode, frozen or not). With ``decide_at=d`` it plays the first
+recipe for ``d`` decisions and picks from the observation after them, which then holds what
+those segments measured (observation version 2: each augmentation family's label effect).
 """
 from __future__ import annotations
 
@@ -41,10 +43,17 @@ class SelectorConfig:
     agents: 0); empty: the env's first actions only."""
     neighbours: int = 3
     """Past episodes whose first observation is nearest that vote: an int in [1, inf)."""
+    decide_at: int = 0
+    """The decision at which it picks, from that decision's observation: 0, the first; ``d``,
+    after ``d`` segments of the first recipe (with observation version 2, the augmentations'
+    label effects are measured after the first segment). Its memory must hold observations
+    of that decision. An int in [0, inf)."""
 
     def __post_init__(self) -> None:
         require_recipes("selector recipes", self.recipes)
         require_in_range("selector neighbours", self.neighbours, 1, integer=True,
+                         error=AgentConfigError)
+        require_in_range("selector decide_at", self.decide_at, 0, integer=True,
                          error=AgentConfigError)
 
 
@@ -71,7 +80,9 @@ class SelectorController(Controller):
         self.recipes = [self._recipe(i, r, names) for i, r in enumerate(given)]
         self.memory: list[Episode] = []
         self.pick: int | None = None
-        """The recipe index of the running episode (None before its first decision)."""
+        """The recipe index of the running episode (None before it picks)."""
+        self.decision = 0
+        """Decisions taken in the running episode."""
 
     def _recipe(self, index: int, given: Mapping[str, int | str], names: Any) -> dict[str, int]:
         chosen = mapping_of_ints(f"recipes[{index}]", given, self.action_sizes, names=names)
@@ -99,21 +110,25 @@ class SelectorController(Controller):
     def act(self, observations: Observations, training: bool = True) -> dict[str, int]:
         live = self.live(observations)
         observation = np.asarray(next(iter(observations.values())))
-        if self.pick is None or observation[0] == 0.0:  # feature 0 is progress: a new episode
+        if observation[0] == 0.0:  # feature 0 is progress: a new episode
+            self.pick, self.decision = None, 0
+        if self.pick is None and self.decision >= self.config.decide_at:
             self.pick = self.choose(observation)
-        return {a: self.recipes[self.pick][a] for a in live}
+        self.decision += 1
+        recipe = self.recipes[0 if self.pick is None else self.pick]
+        return {a: recipe[a] for a in live}
 
     def observe(self, transition: Transition) -> dict[str, float]:
         if transition.done:
-            self.pick = None
+            self.pick, self.decision = None, 0
         return {}
 
     def _state(self) -> dict[str, Any]:
-        return {"pick": self.pick, **self.actor_state()}
+        return {"pick": self.pick, "decision": self.decision, **self.actor_state()}
 
     def _load_state(self, state: Mapping[str, Any]) -> None:
         self.load_actor_state(state)
-        self.pick = state.get("pick")
+        self.pick, self.decision = state.get("pick"), int(state.get("decision", 0))
 
     def actor_state(self) -> dict[str, Any]:
         return {"memory": [{"observation": e.observation, "scores": e.scores}
@@ -121,7 +136,7 @@ class SelectorController(Controller):
 
     def load_actor_state(self, state: Mapping[str, Any]) -> None:
         self.remember([Episode(e["observation"], e["scores"]) for e in state["memory"]])
-        self.pick = None
+        self.pick, self.decision = None, 0
 
     def _save_artifacts(self, directory: Path) -> None:
         """The memory as JSON (the recipes are in the manifest's config)."""

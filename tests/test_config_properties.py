@@ -192,7 +192,7 @@ SPECS: dict[type, dict[str, Field]] = {
     BanditConfig: {"alpha": real(0, 1, low_open=True), "epsilon": real(0, 1),
                    "initial_value": real()},
     StaticConfig: {"choices": MAPPING},
-    SelectorConfig: {"recipes": RECIPES, "neighbours": integer(1)},
+    SelectorConfig: {"recipes": RECIPES, "neighbours": integer(1), "decide_at": integer(0)},
     RolloutConfig: {
         "choices": MAPPING, "candidates": integer(0), "jumps": RECIPES, "horizon": integer(0),
         "base_policy": choice(*BASE_POLICIES), "score": choice(*SCORES), "reuse": BOOL,

@@ -18,6 +18,7 @@ from training import imitate, meta_train
 from training.imitation import demonstrations, learners
 from training.imitation.demonstrations import DemoConfig, DemoEpisode
 from training.imitation.recordings import load_recordings
+from agents.selector import Episode
 from training.imitation.selector import selector_memory
 from training.core.run_store import read_store
 from training.publish import publish
@@ -384,3 +385,39 @@ def test_the_panels_names_are_the_recipes_the_benchmarks_play():
     assert RECIPES is envs.engine.recipe.PANEL
     assert envs.engine.recipe.panel_recipe("default (ASL paper)") == envs.DEFAULT_RECIPE
     assert envs.engine.recipe.panel_recipe("randaug+adamw+one_cycle+asl").aug == "randaugment"
+
+
+def test_a_selector_deciding_later_plays_the_first_recipe_until_then():
+    env = envs.make(envs.task_set("digits-tiny-v0").train[0], observation="relative")
+    first, other = {"aug": 1, "opt": 2, "lrs": 3, "loss": 4}, {"aug": 0, "opt": 0, "lrs": 0,
+                                                               "loss": 0}
+    selector = make_controller("selector", env, seed=0, recipes=[first, other], neighbours=1,
+                               decide_at=1)
+    selector.remember([Episode([0.5, 1.0], {0: 0.0, 1: 3.0}),
+                       Episode([0.5, -1.0], {0: 0.0, 1: -3.0})])
+    obs = lambda progress, x: {a: [progress, x] for a in env.possible_agents}  # noqa: E731
+    assert selector.act(obs(0.0, 1.0)) == first  # decision 0: not yet
+    assert selector.act(obs(0.5, 1.0)) == other  # decision 1: picks from this observation
+    assert selector.act(obs(0.9, -1.0)) == other  # and holds it
+    assert selector.act(obs(0.0, -1.0)) == first  # a new episode
+    assert selector.act(obs(0.5, -1.0)) == first  # the nearest episode lost with `other`
+
+
+def test_the_panel_selector_deciding_later_remembers_that_decisions_observation(demos,
+                                                                               tmp_path):
+    config, _ = demos
+    first = envs.task_set("digits-tiny-v0").train[0]
+    csv = _panel_csv(tmp_path / "panel.csv", [("train", first.name, "x", 30.0, 36.0, "")])
+    out = tmp_path / "later"
+    assert imitate.main(["select", "--demos", config.out, "--panel", str(csv), "--decide-at",
+                         "1", "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["options"]["decide_at"] == 1 and "--decide-at 1" in summary["command"]
+    env = envs.make(first, observation="relative")
+    (remembered,) = load_controller(out / "best", env, seed=0, training=False).memory
+    observation, _ = env.reset(seed=0)
+    after, *_ = env.step(envs.recipe_actions(env, envs.DEFAULT_RECIPE))
+    assert remembered.observation == pytest.approx(list(next(iter(after.values()))))
+    assert remembered.observation[0] > 0.0  # progress: after one segment
+    with pytest.raises(ConfigError, match="--decide-at 1 needs --panel"):
+        imitate.SelectConfig(demos=config.out, decide_at=1)

@@ -50,7 +50,7 @@ GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
                          "dagger_rounds", "dagger_episodes"),
             "held-out evaluation": ("eval_every", "eval_seeds", "workers", "address"),
             "output": ("out", "progress")},
-    "select": {"what to fit": ("demos", "neighbours", "min_share", "panel"),
+    "select": {"what to fit": ("demos", "neighbours", "min_share", "panel", "decide_at"),
                "held-out evaluation": ("eval_seeds", "workers", "address"),
                "output": ("out", "progress")}}
 """Each subcommand's groups of flags in its help, by config field (the flags keep the order

@@ -67,6 +67,10 @@ class SelectConfig:
     panel: str | None = None
     """Calibration csvs of the recordings' task sets (``python -m benchmarks.task_sets``),
     comma-separated: the memory is each train task's panel instead (see the module)."""
+    decide_at: int = 0
+    """With ``panel``: the decision the selector picks at (``agents.selector``); the memory
+    then holds each train task's observation after that many segments of the default
+    recipe (seed 0)."""
     eval_seeds: int = 1
     """Greedy episodes per held-out task in the evaluation."""
     workers: int = 1
@@ -85,6 +89,11 @@ class SelectConfig:
                              getattr(self, name), 1, integer=True)
         if not 0.0 < self.min_share <= 1.0:
             raise ConfigError(f"--min-share must be in (0, 1], got {self.min_share!r}")
+        require_in_range("SelectConfig.decide_at (--decide-at)", self.decide_at, 0,
+                         integer=True)
+        if self.decide_at and not self.panel:
+            raise ConfigError(f"--decide-at {self.decide_at} needs --panel: the "
+                              "demonstrations score recipes from the first decision only")
         self.panel_scores()  # a missing or malformed csv fails now
 
     def panel_scores(self) -> dict[str, dict[str, float]]:
@@ -116,11 +125,13 @@ def selector_memory(episodes: Sequence[DemoEpisode], min_share: float = 0.5
     return [dict(k) for k in kept], memory
 
 
-def panel_memory(task_set: envs.TaskSet, scores: dict[str, dict[str, float]], observation: str
-                 ) -> tuple[list[dict[str, int]], list[Episode]]:
+def panel_memory(task_set: envs.TaskSet, scores: dict[str, dict[str, float]], observation: str,
+                 decide_at: int = 0) -> tuple[list[dict[str, int]], list[Episode]]:
     """The selector's recipes (the default first, then the panel's in csv order) and its
-    memory from the panel: each train task of ``task_set`` that ``scores`` names, its first
-    observation and each recipe's score minus the default's."""
+    memory from the panel: each train task of ``task_set`` that ``scores`` names, its
+    observation at decision ``decide_at`` (after that many segments of the default recipe,
+    from ``reset(seed=0)``) and each recipe's score minus the default's (held from the start:
+    for ``decide_at`` > 0 an approximation, closer the longer the budget)."""
     def calibrated(task: envs.Task) -> str | None:  # its name in the csv, in any version
         names = (dataclasses.replace(task, version=v).name for v in range(task.version, -1, -1))
         return next((n for n in names if n in scores), None)
@@ -146,6 +157,9 @@ def panel_memory(task_set: envs.TaskSet, scores: dict[str, dict[str, float]], ob
             observations, _ = env.reset(seed=0)
             if recipes is None:
                 recipes = [envs.recipe_actions(env, Recipe.parse(n)) for n in names]
+            default_actions = envs.recipe_actions(env, DEFAULT_RECIPE)
+            for _ in range(min(decide_at, task.decisions - 1)):
+                observations, *_ = env.step(default_actions)
         finally:
             env.close()
         first = next(iter(observations.values()))
@@ -162,10 +176,12 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     settings, episodes, task_set = recorded.newest_settings, recorded.episodes, recorded.task_set
     env_overrides = {"observation": settings["observation"]}
     if config.panel:
-        recipes, memory = panel_memory(task_set, config.panel_scores(), settings["observation"])
+        recipes, memory = panel_memory(task_set, config.panel_scores(), settings["observation"],
+                                       config.decide_at)
     else:
         recipes, memory = selector_memory(episodes, config.min_share)
-    options = {"recipes": recipes, "neighbours": config.neighbours}
+    options = {"recipes": recipes, "neighbours": config.neighbours,
+               **({"decide_at": config.decide_at} if config.decide_at else {})}
     first = task_set.train[0]
     probe = envs.make(first, observation=settings["observation"])
     selector = make_controller(ALGO, probe, seed=0, **options)
@@ -182,7 +198,9 @@ def run_select(config: SelectConfig) -> dict[str, Any]:
     summary = {
         "command": f"python -m training.imitate select --demos {config.demos} --neighbours "
                    f"{config.neighbours} --min-share {config.min_share}"
-                   + (f" --panel {config.panel}" if config.panel else "") + " --eval-seeds "
+                   + (f" --panel {config.panel}" if config.panel else "")
+                   + (f" --decide-at {config.decide_at}" if config.decide_at else "")
+                   + " --eval-seeds "
                    f"{config.eval_seeds} --workers {config.workers} --out {config.out}",
         "algo": ALGO, "learner": ALGO, "task_set": task_set.name, "episodes": 0,
         "workers": config.workers, "seed": 0, "cpu_hours": rollout_s / 3600,
