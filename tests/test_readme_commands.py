@@ -570,10 +570,12 @@ ISSUE_ENTRY = "mat-dqn-rnd-digits-v0"
 def test_zoo_command_for_every_other_shipped_entry(shell, name, capsys):
     assert run_as_typed(command("zoo:<name>"), **{"<name>": name}) == 0
     out = capsys.readouterr().out
-    # the catalogue its manifest names (classic: it predates the tuning-free optimizers), and
-    # no context features (observation version 0)
-    assert (f"env settings of --load-agents zoo:{name}: --catalogue classic "
-            f"(no --context-features) --observation relative") in out
+    # the catalogue and context features of the observation version its card's env id plays:
+    # classic without them (version 0: it predates the tuning-free optimizers), or version 2's
+    version = zoo.read_card(name)["env"].rsplit("-v", 1)[1]
+    settings = {"0": "--catalogue classic (no --context-features)",
+                "2": "--catalogue tuning-free --context-features"}[version]
+    assert f"env settings of --load-agents zoo:{name}: {settings} --observation relative" in out
     assert _summary("runs/mlic-digits-mat-dqn-s0")["algo"].endswith(f"(loaded from zoo:{name})")
 
 
