@@ -369,6 +369,7 @@ def test_the_panel_selector_remembers_each_train_tasks_first_observation_and_pan
 @pytest.mark.parametrize("rows, message", [
     ([("train", "not-a-task", "x", 30.0, 36.0, 1.0)], "names none of digits-tiny-v0's train"),
     ([("train", "{first}", "x", "", 36.0, 1.0)], "no score of the default recipe"),
+    ([("train", "{first}", "x", "abc", 36.0, 1.0)], "is 'abc', not a number"),
 ])
 def test_a_panel_that_cannot_teach_the_selector_is_named(demos, tmp_path, capsys, rows, message):
     config, _ = demos

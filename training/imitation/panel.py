@@ -51,7 +51,8 @@ def calibration_best(path: str | Path, flag: str = "--start-from") -> dict[str, 
 def calibration_scores(path: str | Path, flag: str = "--panel") -> dict[str, dict[str, float]]:
     """``{task name: {recipe: test mAP}}`` of the csv's train tasks (the held-out rows are
     never read: a selector fitted on them would have seen its test), each recipe by its
-    ``aug+opt+lrs+loss`` name; an empty or non-finite cell is left out."""
+    ``aug+opt+lrs+loss`` name; an empty or non-finite cell (a recipe not run) is left out,
+    any other text is refused."""
     rows = read_calibration(path, flag, {"split", "task"})
     panel = [c for c in rows[0] if c.startswith("mAP[") and c.endswith("]")]
     if not panel:
@@ -63,10 +64,15 @@ def calibration_scores(path: str | Path, flag: str = "--panel") -> dict[str, dic
             continue
         scores = {}
         for column in panel:
-            try:
-                value = float(row[column])
-            except (TypeError, ValueError):
+            cell = (row[column] or "").strip()
+            if not cell:
                 continue
+            try:
+                value = float(cell)
+            except ValueError:
+                raise ConfigError(f"{flag} {path}: task {row['task']}'s {column} is {cell!r}, "
+                                  "not a number: regenerate the csv with python -m "
+                                  "benchmarks.task_sets") from None
             if math.isfinite(value):
                 scores[recipe_name(column[4:-1], flag, path, row["task"])] = value
         out[row["task"]] = scores

@@ -136,7 +136,7 @@ def panel_memory(task_set: envs.TaskSet, scores: dict[str, dict[str, float]], ob
         names = (dataclasses.replace(task, version=v).name for v in range(task.version, -1, -1))
         return next((n for n in names if n in scores), None)
 
-    tasks = [(t, calibrated(t)) for t in task_set.train if calibrated(t)]
+    tasks = [(t, name) for t in task_set.train if (name := calibrated(t))]
     if not tasks:
         raise ConfigError(f"--panel names none of {task_set.name}'s train tasks: give the "
                           "calibration csv of the recordings' task sets (python -m "
@@ -155,11 +155,10 @@ def panel_memory(task_set: envs.TaskSet, scores: dict[str, dict[str, float]], ob
         env = envs.make(task, observation=observation)
         try:
             observations, _ = env.reset(seed=0)
-            if recipes is None:
+            if recipes is None:  # every task plays the same catalogue
                 recipes = [envs.recipe_actions(env, Recipe.parse(n)) for n in names]
-            default_actions = envs.recipe_actions(env, DEFAULT_RECIPE)
             for _ in range(min(decide_at, task.decisions - 1)):
-                observations, *_ = env.step(default_actions)
+                observations, *_ = env.step(recipes[0])  # the default recipe
         finally:
             env.close()
         first = next(iter(observations.values()))
