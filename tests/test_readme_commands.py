@@ -100,8 +100,9 @@ DEMOS_LONG_V1 = (
     "benchmarks/results/task_sets_digits_long_v1.csv --reuse --workers 2 --resume --out "
     "runs/demos-long-v1")
 DEMOS_LONG_V1_STORE = "benchmarks/results/runs/demonstrations-digits-long-v1.jsonl"
-BUDGETS = ("python -m benchmarks.budgets --budgets 6,12,25,50 --controllers zoo:recommended "
-           "--seeds 1 --workers 1 --resume --no-progress --out benchmarks/results/budgets.md")
+BUDGETS = ("python -m benchmarks.budgets --budgets 6,12,25,50 --controllers "
+           "zoo:bc-digits-v1,zoo:recommended --seeds 1 --workers 1 --resume --no-progress --out "
+           "benchmarks/results/budgets.md")
 HEADROOM_DRIFT = ("python -m benchmarks.headroom --task-set digits-drift-v0 --tasks heldout:1,"
                   "heldout:2,heldout:3 --sbs none+sgd+constant+bce --seeds 3 --workers 2 "
                   "--methods panel,expert,vbs-c --out benchmarks/results/headroom_drift.md")
@@ -317,7 +318,7 @@ CASES: dict[str, Case] = {
                                             "its store)"),
     DEMOS_LONG_V1: Case("parses", "the expert on 10 long tasks x 2 seeds (about 2.4 hours on 2 "
                                   "cores); its recording is committed"),
-    BUDGETS: Case("parses", "7 methods at 4 budgets on the default data (about 25 minutes on "
+    BUDGETS: Case("parses", "8 methods at 4 budgets on the default data (about 30 minutes on "
                             "one core without its store)"),
     PROTOCOL_MINE: Case("parses", "25 runs on 5 targets (about 2 minutes), and would rewrite the "
                                   "committed leaderboard; tests/test_protocol.py runs it tiny"),

@@ -178,15 +178,15 @@ def test_the_tuning_free_recipes_train_through_the_env(tiny_env, recipe: Recipe)
 
 
 def test_an_old_zoo_entry_plays_a_new_id_in_its_own_catalogue(tiny_env) -> None:
-    """``zoo:recommended`` was trained on ``classic``: on a ``-v1`` id it needs the env built
+    """``zoo:bc-digits-v1`` was trained on ``classic``: on a ``-v1`` id it needs the env built
     with ``catalogue='classic'``, which every loader that reads its settings does."""
     from training.core.saved_settings import controller_env_settings
-    settings = controller_env_settings("zoo:recommended")
+    settings = controller_env_settings("zoo:bc-digits-v1")
     assert settings["catalogue"] == "classic"  # from its manifest, older than catalogue names
     with pytest.raises(ControllerCheckpointError, match="catalogue='classic'"):
-        make_controller("zoo:recommended", tiny_env("mlic-digits", observation="relative"), seed=0)
+        make_controller("zoo:bc-digits-v1", tiny_env("mlic-digits", observation="relative"), seed=0)
     env = tiny_env("mlic-digits", **settings)
-    controller = make_controller("zoo:recommended", env, seed=0)
+    controller = make_controller("zoo:bc-digits-v1", env, seed=0)
     obs, _ = env.reset(seed=0)
     assert set(controller.act(obs, training=False)) == set(env.possible_agents)
 

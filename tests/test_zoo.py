@@ -329,3 +329,18 @@ def test_recommended_names_one_entry_is_listed_first_and_moves(tmp_path, zoo_roo
     assert zoo.recommended(zoo_root) == "b"
     assert "recommended" not in zoo.read_card("a", root=zoo_root)
     assert "zoo:recommended" not in (zoo_root / "a" / zoo.CARD_MD).read_text()
+
+
+def test_resolve_names_the_entry_the_mark_is_on_now(tmp_path, zoo_root, env):
+    """Result stores key runs by ``zoo.resolve``: once the mark moves, ``zoo:recommended``
+    keys the new entry's runs, never the old one's."""
+    run_dir, _ = make_run(tmp_path, env)
+    publish(run_dir, "a", root=zoo_root, date="2026-12-04", recommended=True)
+    publish(run_dir, "b", root=zoo_root, date="2026-12-04")
+    assert zoo.resolve("zoo:recommended", root=zoo_root) == "zoo:a"
+    publish(run_dir, "b", root=zoo_root, date="2026-12-04", replace=True, recommended=True)
+    assert zoo.resolve("zoo:recommended", root=zoo_root) == "zoo:b"
+    for other in ("zoo:a", "static", "run:runs/x", tmp_path):  # anything else as given
+        assert zoo.resolve(other, root=zoo_root) == other
+    with pytest.raises(UnknownZooControllerError, match="--recommended"):
+        zoo.resolve("zoo:recommended", root=tmp_path / "empty")

@@ -109,6 +109,15 @@ def zoo_dir(name: str, root: Path | None = None) -> Path:
     return root / bare
 
 
+def resolve(source: Any, root: Path | None = None) -> Any:
+    """``zoo:recommended`` as the entry it names now (``zoo:<name>``); any other source as
+    given. Result stores key their runs by what this returns, so moving the mark never
+    reuses (or relabels) another entry's runs."""
+    if not is_zoo_name(source) or source[len(PREFIX):] != RECOMMENDED:
+        return source
+    return PREFIX + zoo_dir(source, root).name
+
+
 def recommended(root: Path | None = None) -> str | None:
     """The entry whose card is marked ``recommended`` (None if none is)."""
     root = Path(root) if root is not None else ZOO_ROOT
@@ -308,5 +317,5 @@ def _plain(value: Any) -> Any:
 
 __all__ = ["CARD_FIELDS", "CARD_JSON", "CARD_MD", "ENTRY_FILES", "MAX_WEIGHTS_BYTES", "PREFIX",
            "KEYWORDS", "SettingMismatch", "Wording", "ZOO_ROOT", "check_env_settings", "check_name",
-           "is_zoo_name", "keyword_fix", "list_zoo", "load", "read_card", "weights_bytes",
+           "is_zoo_name", "keyword_fix", "list_zoo", "load", "read_card", "resolve", "weights_bytes",
            "zoo_dir"]

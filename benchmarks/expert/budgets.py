@@ -13,7 +13,8 @@ its saved settings ask for) on every budget and seed. Reported: test mAP per met
 budget, the best static recipe at each budget, what each controller played (its most played
 recipe and switches, and how many decisions used flips), and a plot of test mAP against the
 budget. Runs are stored in ``OUT_DIR/runs/<out stem>.jsonl`` as they end (``--resume``
-reuses them).
+reuses them), each controller under the entry it loaded (``zoo:recommended`` as the
+``zoo:<name>`` it names when the command runs, ``agents.zoo.resolve``).
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import torch
 from tqdm import tqdm
 
 import envs
+from agents import zoo
 from training.core import cli
 from benchmarks.core.common import (markdown_table, mean_std, positive_int, result_header,
                                     write_result)
@@ -90,8 +92,8 @@ def budgets_arg(text: str) -> tuple[int, ...]:
 
 def parser() -> argparse.ArgumentParser:
     p = cli.parser("benchmarks.budgets", __doc__, example=(
-        "python -m benchmarks.budgets --budgets 6,12,25,50 --controllers zoo:recommended "
-        "--seeds 1 --workers 2 --out benchmarks/results/budgets.md"))
+        "python -m benchmarks.budgets --budgets 6,12,25,50 --controllers "
+        "zoo:bc-digits-v1,zoo:recommended --seeds 1 --workers 2 --out benchmarks/results/budgets.md"))
     what = p.add_argument_group("what to run")
     compute = p.add_argument_group("compute")
     output = p.add_argument_group("output")
@@ -130,7 +132,7 @@ def _recipes(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> Path:
     args = parser().parse_args(argv)
     recipes = _recipes(args.recipes)
-    controllers = [c for c in args.controllers.split(",") if c]
+    controllers = [zoo.resolve(c) for c in args.controllers.split(",") if c]
     for c in controllers:  # a throwaway of each, on the task's spaces: it fails before any run
         check_frozen(task_at(1, args.quick), c)
     methods = [*controllers, *recipes]

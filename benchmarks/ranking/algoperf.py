@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import envs
+from agents import zoo
 from training.core import cli
 from benchmarks.core.common import (machine_description, markdown_table, mean_std, result_header,
                                     today, write_result)
@@ -419,7 +420,7 @@ def score_command(args: argparse.Namespace) -> Path:
             raise ConfigError(f"--seeds overlap the target-setting seeds "
                               f"{targets[label]['seeds']}: score on fewer seeds (--seeds N "
                               f"plays seeds 0 to N-1)")
-    controllers = [c for c in args.controllers.split(",") if c]
+    controllers = [zoo.resolve(c) for c in args.controllers.split(",") if c]
     for source in controllers:  # a throwaway of each on every target's spaces, before any run
         for label in labels:
             check_frozen(tasks[label], source)

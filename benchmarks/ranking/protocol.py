@@ -544,7 +544,8 @@ def main(argv: list[str] | None = None) -> Path:
         return regenerate(config, stores)
     if not config.algo:
         p.error("--algo SPEC is required (or --leaderboard)")
-    try:
+    try:  # zoo:recommended is stored and ranked as the entry it names now
+        config = dataclasses.replace(config, algo=zoo.resolve(config.algo))
         form = check_spec(config.algo, config.meta_episodes)
         best = panel_best(config.calibration)
     except (SpecError, MLICError) as error:

@@ -111,7 +111,7 @@ def add_controller_flags(parser: argparse.ArgumentParser | argparse._ArgumentGro
 def chosen_controllers(args: argparse.Namespace) -> list[str]:
     """``zoo:<name>`` for each ``--zoo`` entry (default: all), then ``run:<dir>`` per ``--runs``."""
     names = args.zoo.split(",") if args.zoo else zoo.list_zoo()
-    controllers = [f"{zoo.PREFIX}{zoo.check_name(n)}" for n in names]
+    controllers = [zoo.resolve(f"{zoo.PREFIX}{zoo.check_name(n)}") for n in names]
     return controllers + [f"{RUN_PREFIX}{check_run(Path(r))}" for r in args.runs.split(",") if r]
 
 
