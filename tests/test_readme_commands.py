@@ -151,7 +151,7 @@ TARGETS = ("python -m benchmarks.algoperf targets --tasks default --reference "
            "benchmarks/results/runs/default_task-digits-v1.jsonl")
 SCORE = ("python -m benchmarks.algoperf score --tasks default --headroom "
          "benchmarks/results/runs/default_task-digits-v1.jsonl --controllers "
-         "zoo:recommended,zoo:mat-dqn-rnd-digits-v0 --seeds 2 --out "
+         "zoo:bc-digits-v1,zoo:recommended,zoo:mat-dqn-rnd-digits-v0 --seeds 2 --out "
          "benchmarks/results/algoperf_default.md")
 SF_EVAL = ("python -m benchmarks.static_recipes --env mlic-digits --recipes "
            "crop+sf_adamw+constant+asl --schedule-free-eval average --seeds 2 --out "
@@ -163,8 +163,8 @@ TARGETS_HELDOUT = ("python -m benchmarks.algoperf targets --tasks heldout:1,held
                    "heldout:4 --reference benchmarks/results/runs/headroom_curves-digits-v1.jsonl")
 SCORE_ALL = ("python -m benchmarks.algoperf score --tasks heldout:1,heldout:2,heldout:3,heldout:4,"
              "default --headroom benchmarks/results/runs/headroom_curves-digits-v1.jsonl "
-             "benchmarks/results/runs/default_task-digits-v1.jsonl --controllers zoo:recommended "
-             "--seeds 2 --out benchmarks/results/algoperf.md")
+             "benchmarks/results/runs/default_task-digits-v1.jsonl --controllers "
+             "zoo:bc-digits-v1,zoo:recommended --seeds 2 --out benchmarks/results/algoperf.md")
 USER_LOOP_PEERS = ("python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 --zoo "
                    "bc-digits-v1 --panel --calibration benchmarks/results/task_sets_digits_v1.csv "
                    "--out benchmarks/results/user_loop_peers.md")
@@ -340,13 +340,13 @@ CASES: dict[str, Case] = {
                                  "2 seeds (about 50 minutes), and would rewrite its result"),
     TARGETS: Case("parses", "the reference recipe on 3 seeds of the full default task; the "
                             "target is committed and kept (tests/test_algoperf.py)"),
-    SCORE: Case("parses", "2 controllers x 2 seeds of the full default task, and would rewrite "
+    SCORE: Case("parses", "3 controllers x 2 seeds of the full default task, and would rewrite "
                           "its result; tests/test_algoperf.py scores a tiny store"),
     SF_EVAL: Case("parses", "2 episodes of the full default task, and would rewrite its result"),
     HEADROOM_CURVES: Case("parses", "11 recipes and a static search on 4 targets x 3 seeds "
                                     "(about 25 minutes), and would rewrite its result"),
     TARGETS_HELDOUT: Case("parses", "the targets are committed and kept (tests/test_algoperf.py)"),
-    SCORE_ALL: Case("parses", "a controller on 5 targets x 2 seeds, and would rewrite its result; "
+    SCORE_ALL: Case("parses", "2 controllers on 5 targets x 2 seeds, and would rewrite its result; "
                               "tests/test_algoperf.py rebuilds the default task's table"),
     USER_LOOP_PEERS: Case("parses", "12 methods x 3 seeds (about 25 minutes), and would rewrite "
                                     "its result; tests/test_benchmarks.py runs the loop tiny"),
