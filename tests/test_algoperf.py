@@ -145,3 +145,25 @@ def test_the_committed_default_task_table_rebuilds_from_its_committed_stores(tmp
     table = [line for line in committed.splitlines() if line.startswith("| ")]
     assert table and table == [line for line in (tmp_path / "rebuilt.md").read_text().splitlines()
                                if line.startswith("| ")]
+
+
+def test_each_targets_file_keeps_its_own_reference_stores(tmp_path, monkeypatch):
+    """Two task sets both have a ``heldout:1``: their targets files, and the reference runs
+    behind them, never share a store."""
+    played = []
+
+    def fake_run(env_id, recipe, seed, overrides):
+        played.append((env_id, seed))
+        return algoperf.TargetRun(seed, [10.0, 20.0 + seed], 20.0)
+
+    monkeypatch.setattr(algoperf, "_target_run", fake_run)
+    short, long = tmp_path / "algoperf_targets.json", tmp_path / "algoperf_targets_long_v1.json"
+    algoperf.set_targets(["heldout:1"], "crop+sgd+constant+bce", (100, 101), task_set="digits-v1",
+                         path=short, progress=False)
+    algoperf.set_targets(["heldout:1"], "crop+sgd+constant+bce", (100, 101),
+                         task_set="digits-long-v1", path=long, progress=False)
+    assert len(played) == 4  # the second file's target ran: nothing was reused across sets
+    stores = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert stores == ["algoperf_targets-heldout1.jsonl", "algoperf_targets_long_v1-heldout1.jsonl"]
+    assert json.loads(short.read_text())["heldout:1"]["task"] != \
+        json.loads(long.read_text())["heldout:1"]["task"]

@@ -209,7 +209,8 @@ def set_targets(labels: Sequence[str], reference: str, seeds: Sequence[int], *,
             continue
         env_id, overrides = (target.env_id, target.overrides()) if isinstance(target, envs.Task) \
             else (target, {})
-        store = RunStore(path.parent / "runs" / f"algoperf_targets-{label.replace(':', '')}.jsonl",
+        # named after the targets file: another task set's file keeps its own stores
+        store = RunStore(path.parent / "runs" / f"{path.stem}-{label.replace(':', '')}.jsonl",
                          {"target": getattr(target, "name", target), "reference": name},
                          resume=True, kind=ALGOPERF_TARGETS)
         runs = []
