@@ -168,6 +168,20 @@ SCORE_ALL = ("python -m benchmarks.algoperf score --tasks heldout:1,heldout:2,he
 USER_LOOP_PEERS = ("python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 --zoo "
                    "bc-digits-v1 --panel --calibration benchmarks/results/task_sets_digits_v1.csv "
                    "--out benchmarks/results/user_loop_peers.md")
+TARGETS_LONG = ("python -m benchmarks.algoperf targets --task-set digits-long-v1 --tasks "
+                "heldout:1,heldout:2,heldout:3,heldout:4,heldout:5 --reference "
+                "benchmarks/results/runs/headroom_long_v1-digits-long-v1.jsonl --targets "
+                "benchmarks/results/algoperf_targets_long_v1.json")
+SCORE_LONG = ("python -m benchmarks.algoperf score --task-set digits-long-v1 --tasks "
+              "heldout:1,heldout:2,heldout:3,heldout:4,heldout:5 --headroom "
+              "benchmarks/results/runs/headroom_long_v1-digits-long-v1.jsonl --targets "
+              "benchmarks/results/algoperf_targets_long_v1.json --sbs crop+sgd+constant+bce "
+              "--controllers zoo:recommended --seeds 3 --out benchmarks/results/algoperf_long_v1.md")
+USER_LOOP_LONG = ("python -m benchmarks.user_loop --model {model} --task-set digits-long-v1 "
+                  "--seeds 3 --workers 2 --zoo recommended,bc-digits-v1 --calibration "
+                  "benchmarks/results/task_sets_digits_long_v1.csv --resume --no-progress --out "
+                  "benchmarks/results/user_loop_long_{model}.md")
+USER_LOOP_LONG_RESNET = USER_LOOP_LONG.format(model="resnet")
 USER_LOOP_PEERS_CM = ("python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 "
                       "--zoo bc-digits-v1 --panel --model convmixer --calibration "
                       "benchmarks/results/task_sets_digits_v1.csv --out "
@@ -348,6 +362,11 @@ CASES: dict[str, Case] = {
     TARGETS_HELDOUT: Case("parses", "the targets are committed and kept (tests/test_algoperf.py)"),
     SCORE_ALL: Case("parses", "2 controllers on 5 targets x 2 seeds, and would rewrite its result; "
                               "tests/test_algoperf.py rebuilds the default task's table"),
+    TARGETS_LONG: Case("parses", "the targets are committed and kept (tests/test_algoperf.py)"),
+    SCORE_LONG: Case("parses", "a controller on 5 long targets x 3 seeds (about 5 minutes), and "
+                               "would rewrite its result"),
+    USER_LOOP_LONG_RESNET: Case("parses", "6 methods x 3 seeds of 25 epochs (about 40 minutes), "
+                                          "and would rewrite its result"),
     USER_LOOP_PEERS: Case("parses", "12 methods x 3 seeds (about 25 minutes), and would rewrite "
                                     "its result; tests/test_benchmarks.py runs the loop tiny"),
     USER_LOOP_PEERS_CM: Case("parses", "12 methods x 3 seeds (about 10 minutes), and would "
@@ -380,7 +399,8 @@ def results_written(command: str) -> list[str]:
         return []  # make, pip, the examples and the training commands write to runs/ (their
         # --out), .venv or the zoo
     module, args = argv_of(command)
-    out = args[args.index("--out") + 1] if "--out" in args else None
+    flag = "--targets" if (module, args[:1]) == ("benchmarks.algoperf", ["targets"]) else "--out"
+    out = args[args.index(flag) + 1] if flag in args else None
     if out is None:
         sub = args[0] if args and not args[0].startswith("-") else None
         assert (module, sub) in DEFAULT_OUTPUTS, (
@@ -803,6 +823,22 @@ def test_the_held_out_algoperf_and_user_loop_commands_made_their_results():
     for typed in (USER_LOOP_PEERS, USER_LOOP_PEERS_CM):
         out = argv_of(typed)[1][argv_of(typed)[1].index("--out") + 1]
         assert f"command: `{typed}" in (ROOT / out).read_text()  # made by it (plus --resume)
+
+
+def test_the_long_algoperf_and_user_loop_commands_made_their_results():
+    from benchmarks.ranking import algoperf
+    targets = algoperf.parser().parse_args(argv_of(TARGETS_LONG)[1])
+    assert (targets.task_set, targets.targets.name) == ("digits-long-v1",
+                                                        "algoperf_targets_long_v1.json")
+    held = json.loads((ROOT / targets.targets).read_text())
+    assert set(held) == {f"heldout:{i}" for i in range(1, 6)}
+    assert {t["command"] for t in held.values()} == {TARGETS_LONG}  # made by it
+    score = algoperf.parser().parse_args(argv_of(SCORE_LONG)[1])
+    assert (score.seeds, score.sbs) == (3, "crop+sgd+constant+bce")
+    assert f"command: `{SCORE_LONG}`" in (ROOT / score.out).read_text()
+    typed = USER_LOOP_LONG_RESNET
+    out = argv_of(typed)[1][argv_of(typed)[1].index("--out") + 1]
+    assert f"command: `{typed}`" in (ROOT / out).read_text()
 
 
 @pytest.mark.parametrize("typed, name", [(CALIBRATION_LONG, "digits-long-v0"),
