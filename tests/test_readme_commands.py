@@ -179,9 +179,10 @@ SCORE_LONG = ("python -m benchmarks.algoperf score --task-set digits-long-v1 --t
               "--controllers zoo:recommended --seeds 3 --out benchmarks/results/algoperf_long_v1.md")
 USER_LOOP_LONG = ("python -m benchmarks.user_loop --model {model} --task-set digits-long-v1 "
                   "--seeds 3 --workers 2 --zoo recommended,bc-digits-v1 --calibration "
-                  "benchmarks/results/task_sets_digits_long_v1.csv --resume --no-progress --out "
-                  "benchmarks/results/user_loop_long_{model}.md")
-USER_LOOP_LONG_RESNET = USER_LOOP_LONG.format(model="resnet")
+                  "benchmarks/results/task_sets_digits_long_v1.csv --resume --no-progress --panel "
+                  "--out benchmarks/results/user_loop_long_{model}.md")
+USER_LOOP_LONG_RESNET, USER_LOOP_LONG_CM, USER_LOOP_LONG_VIT = (
+    USER_LOOP_LONG.format(model=m) for m in ("resnet", "convmixer", "vit"))
 USER_LOOP_PEERS_CM = ("python -m benchmarks.user_loop --task-set digits-v1 --seeds 3 --workers 2 "
                       "--zoo bc-digits-v1 --panel --model convmixer --calibration "
                       "benchmarks/results/task_sets_digits_v1.csv --out "
@@ -365,8 +366,12 @@ CASES: dict[str, Case] = {
     TARGETS_LONG: Case("parses", "the targets are committed and kept (tests/test_algoperf.py)"),
     SCORE_LONG: Case("parses", "a controller on 5 long targets x 3 seeds (about 5 minutes), and "
                                "would rewrite its result"),
-    USER_LOOP_LONG_RESNET: Case("parses", "6 methods x 3 seeds of 25 epochs (about 40 minutes), "
-                                          "and would rewrite its result"),
+    USER_LOOP_LONG_RESNET: Case("parses", "13 methods x 3 seeds of 25 epochs (about 60 minutes),"
+                                          " and would rewrite its result"),
+    USER_LOOP_LONG_CM: Case("parses", "13 methods x 3 seeds of 25 epochs (about 25 minutes), and "
+                                      "would rewrite its result"),
+    USER_LOOP_LONG_VIT: Case("parses", "13 methods x 3 seeds of 25 epochs (about 25 minutes), and "
+                                       "would rewrite its result"),
     USER_LOOP_PEERS: Case("parses", "12 methods x 3 seeds (about 25 minutes), and would rewrite "
                                     "its result; tests/test_benchmarks.py runs the loop tiny"),
     USER_LOOP_PEERS_CM: Case("parses", "12 methods x 3 seeds (about 10 minutes), and would "
@@ -836,9 +841,9 @@ def test_the_long_algoperf_and_user_loop_commands_made_their_results():
     score = algoperf.parser().parse_args(argv_of(SCORE_LONG)[1])
     assert (score.seeds, score.sbs) == (3, "crop+sgd+constant+bce")
     assert f"command: `{SCORE_LONG}`" in (ROOT / score.out).read_text()
-    typed = USER_LOOP_LONG_RESNET
-    out = argv_of(typed)[1][argv_of(typed)[1].index("--out") + 1]
-    assert f"command: `{typed}`" in (ROOT / out).read_text()
+    for typed in (USER_LOOP_LONG_RESNET, USER_LOOP_LONG_CM, USER_LOOP_LONG_VIT):
+        out = argv_of(typed)[1][argv_of(typed)[1].index("--out") + 1]
+        assert f"command: `{typed}`" in (ROOT / out).read_text()
 
 
 @pytest.mark.parametrize("typed, name", [(CALIBRATION_LONG, "digits-long-v0"),
