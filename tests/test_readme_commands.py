@@ -176,7 +176,8 @@ SCORE_LONG = ("python -m benchmarks.algoperf score --task-set digits-long-v1 --t
               "heldout:1,heldout:2,heldout:3,heldout:4,heldout:5 --headroom "
               "benchmarks/results/runs/headroom_long_v1-digits-long-v1.jsonl --targets "
               "benchmarks/results/algoperf_targets_long_v1.json --sbs crop+sgd+constant+bce "
-              "--controllers zoo:recommended --seeds 3 --out benchmarks/results/algoperf_long_v1.md")
+              "--controllers zoo:recommended --seeds 3 --out "
+              "benchmarks/results/algoperf_long_v1.md")
 USER_LOOP_LONG = ("python -m benchmarks.user_loop --model {model} --task-set digits-long-v1 "
                   "--seeds 3 --workers 2 --zoo recommended,bc-digits-v1 --calibration "
                   "benchmarks/results/task_sets_digits_long_v1.csv --resume --no-progress --panel "

@@ -317,5 +317,5 @@ def _plain(value: Any) -> Any:
 
 __all__ = ["CARD_FIELDS", "CARD_JSON", "CARD_MD", "ENTRY_FILES", "MAX_WEIGHTS_BYTES", "PREFIX",
            "KEYWORDS", "SettingMismatch", "Wording", "ZOO_ROOT", "check_env_settings", "check_name",
-           "is_zoo_name", "keyword_fix", "list_zoo", "load", "read_card", "resolve", "weights_bytes",
-           "zoo_dir"]
+           "is_zoo_name", "keyword_fix", "list_zoo", "load", "read_card", "resolve",
+           "weights_bytes", "zoo_dir"]

@@ -93,7 +93,8 @@ def budgets_arg(text: str) -> tuple[int, ...]:
 def parser() -> argparse.ArgumentParser:
     p = cli.parser("benchmarks.budgets", __doc__, example=(
         "python -m benchmarks.budgets --budgets 6,12,25,50 --controllers "
-        "zoo:bc-digits-v1,zoo:recommended --seeds 1 --workers 2 --out benchmarks/results/budgets.md"))
+        "zoo:bc-digits-v1,zoo:recommended --seeds 1 --workers 2 --out "
+        "benchmarks/results/budgets.md"))
     what = p.add_argument_group("what to run")
     compute = p.add_argument_group("compute")
     output = p.add_argument_group("output")
