@@ -187,7 +187,8 @@ def test_every_committed_store_reads_without_error_or_warning(path):
              "headroom": jsonl.HEADROOM, "protocol": jsonl.PROTOCOL, "user_loop": jsonl.USER_LOOP,
              "demonstrations": jsonl.DEMONSTRATIONS, "zero_shot": jsonl.ZERO_SHOT,
              "task_sets": jsonl.TASK_SETS}
-    kind = next(k for prefix, k in kinds.items() if path.name.startswith(prefix))
+    kind = (jsonl.ALGOPERF_CONTROLLERS if path.name.endswith("-controllers.jsonl") else
+            next(k for prefix, k in kinds.items() if path.name.startswith(prefix)))
     before = path.read_bytes()
     with warnings.catch_warnings():
         warnings.simplefilter("error")
