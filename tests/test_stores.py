@@ -179,9 +179,7 @@ def test_a_legacy_store_describes_its_generator_version(tmp_path):
 
 @pytest.mark.parametrize("path", committed_stores(), ids=lambda p: p.name)
 def test_every_committed_store_reads_without_error_or_warning(path):
-    kinds = {"algoperf-": jsonl.ALGOPERF_CONTROLLERS,
-             "algoperf_default": jsonl.ALGOPERF_CONTROLLERS,
-             "algoperf_targets": jsonl.ALGOPERF_TARGETS, "budgets": jsonl.BUDGETS,
+    kinds = {"algoperf_targets": jsonl.ALGOPERF_TARGETS, "budgets": jsonl.BUDGETS,
              "default_task": jsonl.HEADROOM,
              "first_decisions": jsonl.PROTOCOL,
              "headroom": jsonl.HEADROOM, "protocol": jsonl.PROTOCOL, "user_loop": jsonl.USER_LOOP,
